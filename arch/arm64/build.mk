@@ -1,0 +1,11 @@
+# AArch64: no FP/SIMD (not enabled at entry) and no unaligned accesses (with
+# the MMU off memory is Device memory, where they fault).
+ARCH_CFLAGS := -mgeneral-regs-only -mstrict-align -mcmodel=small
+ifneq ($(LLVM),1)
+  ARCH_CFLAGS += -mno-outline-atomics
+endif
+ARCH_LDFLAGS := -z max-page-size=4096
+ARCH_LIBS :=
+
+obj-y += arch/arm64/head.o arch/arm64/vectors.o arch/arm64/trap.o arch/arm64/psci.o \
+	arch/arm64/platform.o

@@ -1,0 +1,2 @@
+OUTPUT_ARCH(aarch64)
+#include <kernel/image.lds.h>

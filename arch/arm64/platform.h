@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef ARM64_PLATFORM_H
+#define ARM64_PLATFORM_H
+
+#include <kernel/types.h>
+
+/* The EL the kernel was entered at (set by head.S). */
+extern unsigned long arm64_entry_el;
+
+enum psci_conduit { PSCI_CONDUIT_NONE, PSCI_CONDUIT_HVC, PSCI_CONDUIT_SMC };
+
+/* From /psci "method"; without a DT: smc when entered at EL2, else hvc. */
+void psci_init_from_dt(const void *fdt);
+enum psci_conduit psci_conduit(void);
+void psci_system_off(void);
+
+/* Powers off at once if a semihosting exit was being tried. */
+void arm64_semihosting_trap_check(void);
+
+#endif

@@ -1,0 +1,2 @@
+OUTPUT_ARCH(riscv)
+#include <kernel/image.lds.h>

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+/* NS16550A-compatible UART, polled. The firmware has set the baud rate. */
+#include <kernel/console.h>
+#include <kernel/dt.h>
+#include <kernel/mmio.h>
+#include <libfdt.h>
+
+#define UART_THR 0 /* transmit holding register */
+#define UART_LSR 5 /* line status register */
+#define LSR_THRE 0x20
+
+static uint32_t prop_u32(const void *fdt, int node, const char *name, uint32_t dflt)
+{
+	int len;
+	const fdt32_t *p = fdt_getprop(fdt, node, name, &len);
+
+	return p && len == 4 ? fdt32_to_cpu(*p) : dflt;
+}
+
+static int ns16550_probe(struct uart *u, const void *fdt, int node)
+{
+	uint64_t base, size;
+	struct dt_error err;
+
+	if (dt_reg(fdt, node, 0, &base, &size, &err) < 0)
+		return -1;
+	u->base = (uintptr_t)base;
+	u->reg_shift = prop_u32(fdt, node, "reg-shift", 0);
+	u->reg_io_width = prop_u32(fdt, node, "reg-io-width", 1);
+	return u->reg_shift <= 3 && (u->reg_io_width == 1 || u->reg_io_width == 4) ? 0 : -1;
+}
+
+static uint32_t reg_read(const struct uart *u, unsigned int reg)
+{
+	uintptr_t a = u->base + (reg << u->reg_shift);
+
+	return u->reg_io_width == 4 ? mmio_read32(a) : mmio_read8(a);
+}
+
+static void reg_write(const struct uart *u, unsigned int reg, uint32_t v)
+{
+	uintptr_t a = u->base + (reg << u->reg_shift);
+
+	if (u->reg_io_width == 4)
+		mmio_write32(a, v);
+	else
+		mmio_write8(a, (uint8_t)v);
+}
+
+static void ns16550_putc(const struct uart *u, char c)
+{
+	while (!(reg_read(u, UART_LSR) & LSR_THRE))
+		;
+	reg_write(u, UART_THR, (uint8_t)c);
+}
+
+static const char *const ns16550_compat[] = { "ns16550a", "ns16550", "ns16450",
+					      "snps,dw-apb-uart", NULL };
+
+const struct uart_driver ns16550_driver = {
+	.name = "ns16550a",
+	.compatible = ns16550_compat,
+	.probe = ns16550_probe,
+	.putc = ns16550_putc,
+};

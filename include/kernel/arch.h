@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef KERNEL_ARCH_H
+#define KERNEL_ARCH_H
+
+/*
+ * What the portable kernel asks of an architecture (arch/<arch>/). Keep it
+ * small: only what really differs between the harts of RISC-V and AArch64.
+ */
+
+#include <kernel/compiler.h>
+#include <kernel/types.h>
+
+/* The kernel image as loaded (from the linker script). */
+extern char _start[], _etext[], _end[];
+
+/* Entered once, on the boot hart, with the MMU off and relocations applied. */
+void start_kernel(uint64_t boot_hartid, uintptr_t dtb) __noreturn;
+
+/* A short name of the CPU's mode at entry, e.g. "S-mode" or "EL1 (entered at EL2)". */
+const char *arch_describe_entry(void);
+
+/* Writes to the early console, if the arch has one; false when it has none. */
+bool arch_early_console_write(const char *s, size_t len);
+
+/* Reads what the arch needs from the device tree: power-off device, PSCI conduit. */
+void arch_init_from_dt(const void *fdt);
+
+/* Powers the machine off; success decides the exit status QEMU reports. */
+void arch_poweroff(bool success) __noreturn;
+
+/* Waits for an interrupt with interrupts masked: the idle loop of a parked hart. */
+void arch_wait_forever(void) __noreturn;
+
+#endif

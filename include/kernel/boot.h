@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef KERNEL_BOOT_H
+#define KERNEL_BOOT_H
+
+/* What the boot hart learned while booting, for later layers and the tests. */
+
+#include <kernel/harts.h>
+#include <mm/memmap.h>
+
+struct boot_info {
+	uint64_t boot_hartid;
+	const void *fdt;
+	uint32_t fdt_size;
+	struct memmap memmap;	  /* the boot memory map; bootmem allocates from it */
+	struct hart_table harts;
+};
+
+extern struct boot_info boot_info;
+
+/* Runs the in-kernel KTAP suites; returns true when all passed. */
+bool run_kernel_tests(void);
+
+#endif

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef KERNEL_DT_H
+#define KERNEL_DT_H
+
+/*
+ * Device-tree helpers over libfdt that the memory map, the hart table and the
+ * console share. Every function that can meet bad input fills a dt_error with
+ * one line saying what is wrong and where (node path, property, offset).
+ */
+
+#include <kernel/compiler.h>
+#include <kernel/types.h>
+
+struct dt_error {
+	char msg[200];
+};
+
+void dt_error_set(struct dt_error *err, const char *fmt, ...) __printf(2, 3);
+
+/*
+ * Checks the header and walks the whole structure block once, so later
+ * lookups cannot run outside the blob. blob_size is the number of bytes the
+ * caller really has (0: trust the header's totalsize).
+ */
+int dt_check_blob(const void *fdt, size_t blob_size, struct dt_error *err);
+
+/* status absent, "okay" or "ok" */
+bool dt_node_is_available(const void *fdt, int node);
+
+/* Reads #address-cells / #size-cells of node; dflt when absent. -EINVAL if absurd. */
+int dt_addr_cells(const void *fdt, int node, int dflt, struct dt_error *err);
+int dt_size_cells(const void *fdt, int node, int dflt, struct dt_error *err);
+
+/* Big-endian cell array -> number (cells is 0, 1 or 2). */
+uint64_t dt_read_number(const void *cells, int count);
+
+/* The node's full path into buf (for messages); returns buf. */
+const char *dt_node_path(const void *fdt, int node, char *buf, size_t len);
+
+/*
+ * The idx-th (address, size) pair of node's "reg", decoded with the parent's
+ * cells and translated through the parents' "ranges" to a CPU physical address.
+ * -ENOENT when there is no such pair.
+ */
+int dt_reg(const void *fdt, int node, int idx, uint64_t *addr, uint64_t *size,
+	   struct dt_error *err);
+
+#endif

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+/* The boot hart's path from entry to power-off. */
+#include <kernel/arch.h>
+#include <kernel/boot.h>
+#include <kernel/cmdline.h>
+#include <kernel/console.h>
+#include <kernel/panic.h>
+#include <kernel/printk.h>
+#include <libfdt.h>
+#include <mm/bootmem.h>
+
+struct boot_info boot_info;
+
+static void check_device_tree(const void *fdt)
+{
+	struct dt_error err;
+
+	if (!fdt)
+		panic("no device tree: the firmware passed a null pointer");
+	if (dt_check_blob(fdt, 0, &err) < 0)
+		panic("device tree at %p: %s", fdt, err.msg);
+	boot_info.fdt = fdt;
+	boot_info.fdt_size = fdt_totalsize(fdt);
+}
+
+static void build_memory_map(void)
+{
+	struct resv_region image[2] = {
+		{ .base = (uintptr_t)_start, .size = (uintptr_t)(_end - _start),
+		  .kind = RESV_KERNEL, .name = "kernel" },
+		{ .base = (uintptr_t)boot_info.fdt, .size = boot_info.fdt_size,
+		  .kind = RESV_DTB, .name = "dtb" },
+	};
+	struct dt_error err;
+
+	if (memmap_from_fdt(&boot_info.memmap, boot_info.fdt, 0, image, 2,
+			    MEMMAP_RESERVE_INITRD, &err) < 0)
+		panic("boot memory map: %s", err.msg);
+	memmap_print(&boot_info.memmap);
+}
+
+static void build_hart_table(void)
+{
+	struct dt_error err;
+
+	if (harts_from_fdt(&boot_info.harts, boot_info.fdt, boot_info.boot_hartid, &err) < 0)
+		panic("hart table: %s", err.msg);
+	harts_print(&boot_info.harts);
+}
+
+void start_kernel(uint64_t boot_hartid, uintptr_t dtb)
+{
+	const void *fdt = (const void *)dtb;
+
+	boot_info.boot_hartid = boot_hartid;
+	printk("\nmemcore: booting on hart %llu, %s, image %p-%p, DTB %p\n",
+	       (unsigned long long)boot_hartid, arch_describe_entry(), _start, _end, fdt);
+	check_device_tree(fdt);
+	arch_init_from_dt(fdt);
+	if (console_init_from_dt(fdt) < 0)
+		printk("console: /chosen/stdout-path names no UART we drive; staying on the early console\n");
+	printk("console: %s at %#lx\n", console_name(), (unsigned long)console_base());
+	cmdline_init(fdt);
+	printk("command line: \"%s\"\n", cmdline());
+
+	build_memory_map();
+	build_hart_table();
+
+#ifdef CONFIG_KTEST
+	bool ok = run_kernel_tests();
+	printk("memcore: tests %s, powering off\n", ok ? "passed" : "FAILED");
+	arch_poweroff(ok);
+#else
+	printk("memcore: boot complete, powering off\n");
+	arch_poweroff(true);
+#endif
+}

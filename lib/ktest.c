@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: MIT
+/*
+ * KTAP version 1 output for host and in-kernel tests: one document, each suite
+ * a subtest indented four spaces, each case a leaf test.
+ */
+#include <kernel/ktest.h>
+#include <kernel/printk.h>
+#include <stdarg.h>
+#include <string.h>
+
+/* Enough diagnostics to see what broke without flooding a serial console. */
+#define MAX_DIAGS_PER_CASE 8
+
+static void diag(struct ktest *t, const char *fmt, ...) __printf(2, 3);
+static void diag(struct ktest *t, const char *fmt, ...)
+{
+	char line[240];
+	va_list ap;
+
+	if (t->failures > MAX_DIAGS_PER_CASE)
+		return;
+	va_start(ap, fmt);
+	kvsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	printk("    # %s: %s\n", t->name, line);
+}
+
+static const char *basename_of(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
+bool ktest_check(struct ktest *t, bool ok, const char *file, int line, const char *expr)
+{
+	t->checks++;
+	if (!ok) {
+		t->failures++;
+		diag(t, "%s:%d: expected %s", basename_of(file), line, expr);
+	}
+	return ok;
+}
+
+bool ktest_check_u64(struct ktest *t, bool ok, unsigned long long a, unsigned long long b,
+		     const char *op, const char *file, int line, const char *ea, const char *eb)
+{
+	t->checks++;
+	if (!ok) {
+		t->failures++;
+		diag(t, "%s:%d: expected %s %s %s, got 0x%llx (%lld) vs 0x%llx (%lld)",
+		     basename_of(file), line, ea, op, eb, a, (long long)a, b, (long long)b);
+	}
+	return ok;
+}
+
+bool ktest_check_str(struct ktest *t, const char *a, const char *b, const char *file, int line,
+		     const char *ea, const char *eb)
+{
+	bool ok = a && b && strcmp(a, b) == 0;
+
+	t->checks++;
+	if (!ok) {
+		t->failures++;
+		diag(t, "%s:%d: expected %s == %s, got \"%s\" vs \"%s\"", basename_of(file), line,
+		     ea, eb, a ? a : "(null)", b ? b : "(null)");
+	}
+	return ok;
+}
+
+void ktest_skip(struct ktest *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	t->skipped = true;
+	va_start(ap, fmt);
+	kvsnprintf(t->skip_reason, sizeof(t->skip_reason), fmt, ap);
+	va_end(ap);
+}
+
+void ktest_log(struct ktest *t, const char *fmt, ...)
+{
+	char line[240];
+	va_list ap;
+
+	va_start(ap, fmt);
+	kvsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	printk("    # %s: %s\n", t->name, line);
+}
+
+static unsigned int count_cases(const struct ktest_suite *s)
+{
+	unsigned int n = 0;
+
+	while (s->cases[n].run)
+		n++;
+	return n;
+}
+
+/* A case that evaluated no expectation and did not skip proves nothing: fail it. */
+static void run_case(const struct ktest_suite *s, const struct ktest_case *c, unsigned int num,
+		     struct ktest_totals *sum)
+{
+	struct ktest t = { .name = c->name };
+
+	if (s->init && s->init(&t) != 0) {
+		t.failures++;
+		diag(&t, "suite init failed");
+	} else {
+		c->run(&t);
+		if (s->exit)
+			s->exit(&t);
+		if (!t.skipped && t.checks == 0) {
+			t.failures++;
+			diag(&t, "the case checked nothing");
+		}
+	}
+	if (t.failures) {
+		sum->failed++;
+		printk("    not ok %u %s\n", num, c->name);
+	} else if (t.skipped) {
+		sum->skipped++;
+		printk("    ok %u %s # SKIP %s\n", num, c->name, t.skip_reason);
+	} else {
+		sum->passed++;
+		printk("    ok %u %s\n", num, c->name);
+	}
+}
+
+unsigned int ktest_run_all(const struct ktest_suite *const *suites, unsigned int n,
+			   struct ktest_totals *totals)
+{
+	struct ktest_totals all = { 0 };
+
+	printk("KTAP version 1\n1..%u\n", n);
+	for (unsigned int i = 0; i < n; i++) {
+		const struct ktest_suite *s = suites[i];
+		unsigned int nr = count_cases(s);
+		struct ktest_totals sum = { 0 };
+
+		printk("    KTAP version 1\n    # Subtest: %s\n    1..%u\n", s->name, nr);
+		for (unsigned int c = 0; c < nr; c++)
+			run_case(s, &s->cases[c], c + 1, &sum);
+		printk("    # %s: pass:%u fail:%u skip:%u total:%u\n", s->name, sum.passed,
+		       sum.failed, sum.skipped, nr);
+		printk("%s %u %s\n", sum.failed ? "not ok" : "ok", i + 1, s->name);
+		all.passed += sum.passed;
+		all.failed += sum.failed;
+		all.skipped += sum.skipped;
+	}
+	if (totals)
+		*totals = all;
+	return all.failed;
+}

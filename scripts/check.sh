@@ -1,0 +1,80 @@
+#!/bin/bash
+# make check: installs what is missing, runs every test (host unit tests,
+# golden and real-board device-tree tests, then QEMU boots on both
+# architectures), prints each suite's KTAP and ends with one line
+# 'N passed, N failed, N skipped'. Exit status 1 on any failure.
+#
+# usage: check.sh [O=dir] [LLVM=1]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+O=build
+make_vars=()
+for a in "$@"; do
+	case $a in O=*) O=${a#O=} ;; esac
+	make_vars+=("$a")
+done
+out=$O/check
+logs=$out/logs
+rm -rf "$logs" && mkdir -p "$logs"
+start=$SECONDS
+
+scripts/install-deps.sh check || exit 1
+
+# A build failure is a failed test, not a silent stop.
+build_step() { # NAME LOG COMMAND...
+	local name=$1 log=$2
+	shift 2
+	if "$@" >"$log" 2>&1; then
+		return 0
+	fi
+	echo "build step $name failed:" >&2
+	tail -n 40 "$log" >&2
+	printf 'KTAP version 1\n1..1\nnot ok 1 build-%s\n' "$name" >"$logs/build-$name.ktap"
+	return 1
+}
+
+section() { echo; echo "=== $* ($((SECONDS - start)) s)"; }
+
+section "host unit tests"
+if build_step host "$out/host-build.log" make -j2 "${make_vars[@]}" host-tests; then
+	for t in "$O"/host/test_*; do
+		name=$(basename "$t")
+		DTB_DIR=$O/host/dtb "$t" >"$logs/$name.ktap" 2>"$logs/$name.stderr"
+		rc=$?
+		cat "$logs/$name.ktap"
+		# A crash (sanitizer report, abort) after some output must still count.
+		if [ $rc -ne 0 ] && ! grep -q '^not ok' "$logs/$name.ktap"; then
+			cat "$logs/$name.stderr"
+			printf 'KTAP version 1\n1..1\nnot ok 1 %s-exit-status-%d\n' "$name" "$rc" >>"$logs/$name.ktap"
+		fi
+	done
+	for s in tests/host/*.sh; do
+		[ -x "$s" ] || continue
+		name=$(basename "$s" .sh)
+		section "$name"
+		O=$O "$s" >"$logs/$name.ktap" 2>"$logs/$name.stderr"
+		rc=$?
+		cat "$logs/$name.ktap"
+		if [ $rc -ne 0 ] && ! grep -q '^ *not ok' "$logs/$name.ktap"; then
+			cat "$logs/$name.stderr"
+			printf 'KTAP version 1\n1..1\nnot ok 1 %s-exit-status-%d\n' "$name" "$rc" >>"$logs/$name.ktap"
+		fi
+	done
+fi
+
+for arch in riscv64 arm64; do
+	section "$arch: build and boot"
+	kout=$O/check-$arch
+	if build_step "$arch" "$out/$arch-build.log" \
+		make -j2 "${make_vars[@]}" O="$kout" FDTSRC="$O/libfdt" ARCH="$arch" defconfig all; then
+		sub=riscv
+		[ "$arch" = arm64 ] && sub=arm64
+		tests/qemu/boot-matrix.sh "$arch" "$kout/$sub/Image" "$out/qemu-$arch" |
+			tee "$logs/qemu-$arch.ktap"
+	fi
+done
+
+section "summary"
+echo "logs: $logs, total time $((SECONDS - start)) s"
+python3 scripts/ktap-summary.py "$logs"/*.ktap

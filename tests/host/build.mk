@@ -1,0 +1,58 @@
+# Host build: the portable code (lib/, mm/, the DT parsers) and libfdt compiled
+# for this machine with ASan and UBSan, the unit tests linked against it, and
+# the dt-memmap tool. Included from the top-level Makefile.
+
+HOST_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror $(HOST_SAN) \
+	-Iinclude -Iinclude/libfdt -I$(fdtsrc)
+HOST_LDFLAGS := $(HOST_SAN)
+
+host_lib_srcs := lib/printf.c lib/ktest.c lib/cmdline.c lib/dt.c kernel/harts.c \
+	$(wildcard mm/*.c) tools/host-shim.c
+host_lib_objs := $(addprefix $(hosttree)/obj/,$(host_lib_srcs:.c=.o))
+host_fdt_objs := $(addprefix $(hosttree)/obj/libfdt/,$(addsuffix .o,$(fdt_names)))
+host_lib := $(hosttree)/libhost.a
+
+host_common_srcs := $(wildcard tests/common/*.c) $(filter-out tests/host/main.c \
+	$(wildcard tests/host/test_*.c),$(wildcard tests/host/*.c))
+host_common_objs := $(addprefix $(hosttree)/obj/,$(host_common_srcs:.c=.o))
+host_tests := $(patsubst tests/host/test_%.c,$(hosttree)/test_%,$(wildcard tests/host/test_*.c))
+
+host_dts := $(shell find tests/dts -name '*.dts' 2>/dev/null)
+host_dtbs := $(patsubst tests/dts/%.dts,$(hosttree)/dtb/%.dtb,$(host_dts))
+
+.PHONY: host-objs
+host-objs: $(host_lib)
+tools: $(hosttree)/dt-memmap
+host-tests: $(host_tests) $(host_dtbs) $(hosttree)/dt-memmap
+
+$(hosttree)/obj/%.o: %.c | $(fdt_stamp)
+	$(quiet) HOSTCC $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(HOSTCC) $(HOST_CFLAGS) -MD -MP -MF $@.d -c $< -o $@
+	$(call compile_json,$<,$(HOSTCC) $(HOST_CFLAGS) -c $< -o $@)
+
+$(hosttree)/obj/libfdt/%.o: $(fdtsrc)/%.c $(fdt_stamp)
+	$(quiet) HOSTCC $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(HOSTCC) $(filter-out -Werror -Wextra,$(HOST_CFLAGS)) -Wno-sign-compare -c $< -o $@
+
+$(host_lib): $(host_lib_objs) $(host_fdt_objs)
+	$(quiet) AR $@
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(hosttree)/test_%: $(hosttree)/obj/tests/host/test_%.o $(hosttree)/obj/tests/host/main.o \
+		$(host_common_objs) $(host_lib)
+	$(quiet) HOSTLD $@
+	$(Q)$(HOSTCC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(host_lib)
+
+$(hosttree)/dt-memmap: $(hosttree)/obj/tools/dt-memmap.o $(host_lib)
+	$(quiet) HOSTLD $@
+	$(Q)$(HOSTCC) $(HOST_LDFLAGS) -o $@ $< $(host_lib)
+
+$(hosttree)/dtb/%.dtb: tests/dts/%.dts | $(deps_stamp)
+	$(quiet) DTC $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)dtc -q -I dts -O dtb -o $@ $<
+
+-include $(shell find $(hosttree)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,8 @@
+// SPDX-License-Identifier: MIT
+/* The shared lib/ suites (tests/common/test_lib.c), run on the host. */
+#include <kernel/ktest.h>
+
+extern const struct ktest_suite printf_suite, cmdline_suite;
+
+const struct ktest_suite *const test_suites[] = { &printf_suite, &cmdline_suite };
+const unsigned int test_nr_suites = 2;

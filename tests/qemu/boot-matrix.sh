@@ -1,0 +1,115 @@
+#!/bin/bash
+# Boots one architecture's kernel through every firmware route and machine
+# shape the platform must handle, and prints one KTAP document: a test per
+# boot whose subtests are the kernel's own KTAP suites plus the runner's
+# checks of the boot (exit status, complete test output, expected messages).
+#
+# usage: boot-matrix.sh riscv64|arm64 IMAGE WORKDIR
+set -uo pipefail
+
+arch=$1 image=$2 workdir=$3
+here=$(cd "$(dirname "$0")" && pwd)
+run=$here/../../scripts/qemu-run.sh
+mkdir -p "$workdir"
+
+boots=0
+declare -a results
+
+# boot NAME KIND [qemu-run options...]
+#   KIND pass:           the kernel's tests must all pass and QEMU exit 0
+#   KIND fail:REGEX      QEMU must exit non-zero and the log match REGEX
+boot() {
+	local name=$1 kind=$2
+	shift 2
+	local log=$workdir/$name.log rc n=0 ok=1
+	boots=$((boots + 1))
+	local t0=$SECONDS
+	"$run" --arch "$arch" --image "$image" --workdir "$workdir/$name" "$@" >"$log" 2>&1
+	rc=$?
+	tr -d '\r' <"$log" >"$log.txt"
+
+	echo "    KTAP version 1"
+	echo "    # Subtest: $arch-$name"
+	case $kind in
+	pass)
+		# The kernel's own KTAP document, nested one level down.
+		local ktap
+		ktap=$(awk '/^KTAP version 1/ {on = 1} /^# kernel tests:/ {on = 0} on' "$log.txt")
+		if [ -n "$ktap" ]; then
+			printf '%s\n' "$ktap" | sed 's/^/    /'
+			n=$(printf '%s\n' "$ktap" | grep -c '^\(ok\|not ok\) ')
+		fi
+		check "$((++n))" "exit-status-0" test "$rc" = 0 || ok=0
+		check "$((++n))" "kernel-tests-complete" grep -q '^# kernel tests: [0-9]* passed, 0 failed' "$log.txt" || ok=0
+		;;
+	fail:*)
+		local pattern=${kind#fail:}
+		check "$((++n))" "exit-status-failure" test "$rc" != 0 -a "$rc" != 124 || ok=0
+		check "$((++n))" "reported-clearly" grep -Eq "$pattern" "$log.txt" || ok=0
+		;;
+	esac
+	if [ "$ok" = 0 ]; then
+		echo "    # $name: QEMU exit status $rc after $((SECONDS - t0)) s; last lines of $log:"
+		tail -n 25 "$log.txt" | sed 's/^/    # | /'
+	fi
+	echo "$([ $ok = 1 ] && echo ok || echo 'not ok') $boots $arch-$name # $((SECONDS - t0)) s"
+}
+
+# check NUM NAME COMMAND...: one leaf result from a command's exit status.
+check() {
+	local num=$1 name=$2
+	shift 2
+	if "$@"; then
+		echo "    ok $num $name"
+	else
+		echo "    not ok $num $name"
+		return 1
+	fi
+}
+
+expect() { # the command-line expectations the kernel's boot tests read
+	echo "test.ram=$1 test.banks=$2 test.harts=$3${4:+ $4}"
+}
+
+echo "KTAP version 1"
+case $arch in
+riscv64)
+	echo "1..12"
+	boot direct-m128M-smp1 pass --boot direct --mem 128M --smp 1 --append "$(expect 128M 1 1)"
+	boot fw_dynamic-m1G-smp4 pass --boot fw_dynamic --mem 1G --smp 4 --append "$(expect 1G 1 4)"
+	boot fw_jump-m5G-smp4 pass --boot fw_jump --mem 5G --smp 4 --append "$(expect 5G 1 4)"
+	boot direct-m1G-smp4-numa2 pass --boot direct --mem 1G --smp 4 --numa 2 --append "$(expect 1G 2 4)"
+	boot direct-m3G-smp3-numa3 pass --boot direct --mem 3G --smp 3 --numa 3 --append "$(expect 3G 3 3)"
+	boot direct-dtb-reserved pass --boot direct --mem 1G --smp 2 \
+		--dtb-add "$here/resv-riscv64.dtsi" --append "$(expect 1G 1 2 \
+		test.resv=test_nomap@90000000:no-map,test_reusable@91000000:reusable,test_static@92000000:reserved,test_dynamic:dynamic)"
+	boot uboot-m256M-smp1 pass --boot uboot --mem 256M --smp 1 --timeout 90 --append "$(expect 256M 1 1)"
+	boot uboot-m1G-smp4 pass --boot uboot --mem 1G --smp 4 --timeout 90 --append "$(expect 1G 1 4)"
+	boot crash-fault fail:'FAULT: illegal instruction.*|scause 0x0+2' --boot direct --append "test.crash=fault"
+	boot crash-panic fail:'PANIC: test.crash=panic asked for a panic' --boot direct --append "test.crash=panic"
+	boot dtb-without-memory fail:'PANIC: boot memory map: .*memory' --boot direct \
+		--dtb-add "$here/nomem.dtsi"
+	boot dtb-dynamic-too-big fail:'PANIC: boot memory map: .*impossible_pool' --boot direct \
+		--dtb-add "$here/resv-too-big.dtsi"
+	;;
+arm64)
+	echo "1..12"
+	boot direct-a57-m128M-smp1 pass --boot direct --cpu cortex-a57 --mem 128M --smp 1 --append "$(expect 128M 1 1)"
+	boot direct-max-m1G-smp4 pass --boot direct --cpu max --mem 1G --smp 4 --append "$(expect 1G 1 4)"
+	boot direct-el2-m1G-smp2 pass --boot direct --cpu cortex-a57 --machine virtualization=on \
+		--mem 1G --smp 2 --append "$(expect 1G 1 2)"
+	boot direct-el2-max-m256M-smp1 pass --boot direct --cpu max --machine virtualization=on \
+		--mem 256M --smp 1 --append "$(expect 256M 1 1)"
+	boot direct-m5G-smp4 pass --boot direct --mem 5G --smp 4 --append "$(expect 5G 1 4)"
+	boot direct-m1G-smp4-numa2 pass --boot direct --mem 1G --smp 4 --numa 2 --append "$(expect 1G 2 4)"
+	boot direct-dtb-reserved pass --boot direct --mem 1G --smp 2 \
+		--dtb-add "$here/resv-arm64.dtsi" --append "$(expect 1G 1 2 \
+		test.resv=test_nomap@50000000:no-map,test_reusable@51000000:reusable,test_static@52000000:reserved,test_dynamic:dynamic)"
+	boot uboot-m256M-smp1 pass --boot uboot --mem 256M --smp 1 --timeout 90 --append "$(expect 256M 1 1)"
+	boot uboot-m1G-smp4 pass --boot uboot --mem 1G --smp 4 --timeout 90 --append "$(expect 1G 1 4)"
+	boot crash-fault fail:'FAULT: sync \(EL1h\), unknown reason' --boot direct --append "test.crash=fault"
+	boot crash-panic fail:'PANIC: test.crash=panic asked for a panic' --boot direct --append "test.crash=panic"
+	boot dtb-dynamic-too-big fail:'PANIC: boot memory map: .*impossible_pool' --boot direct \
+		--dtb-add "$here/resv-too-big.dtsi"
+	;;
+esac

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: MIT
+/* What the portable code needs from the kernel, for host programs (tools, tests). */
+#include <kernel/panic.h>
+#include <kernel/printk.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+void console_write(const char *s, size_t len)
+{
+	fwrite(s, 1, len, stdout);
+}
+
+void panic(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("PANIC: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	abort();
+}
