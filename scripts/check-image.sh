@@ -4,6 +4,12 @@
 # the header, e.g. .note.gnu.build-id, would silently break booting).
 # usage: check-image.sh riscv64|arm64 Image
 set -eu
+# image_size (bytes 16..23) must not be 0: U-Boot's booti refuses that.
+size=$(od -An -t u8 -j 16 -N 8 "$2" | tr -d ' ')
+if [ "$size" -lt "$(stat -c %s "$2")" ]; then
+	echo "check-image: $2: image_size in the header is $size, less than the file" >&2
+	exit 1
+fi
 magic_at() { dd if="$2" bs=1 skip="$1" count="$3" 2>/dev/null | od -An -c | tr -d ' \n'; }
 case $1 in
 riscv64)

@@ -1,7 +1,9 @@
 # RISC-V: RV64IMAC, medany code model (PC-relative: runs wherever it is loaded).
-ARCH_CFLAGS := -march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany
 ifeq ($(LLVM),1)
-  ARCH_CFLAGS += -mno-relax
+  # clang 14 has Zicsr/Zifencei in rv64imac already and cannot relax with ld.lld.
+  ARCH_CFLAGS := -march=rv64imac -mabi=lp64 -mcmodel=medany -mno-relax
+else
+  ARCH_CFLAGS := -march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany
 endif
 ARCH_LDFLAGS := --no-relax
 ARCH_LIBS :=

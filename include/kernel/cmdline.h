@@ -4,7 +4,7 @@
 
 #include <kernel/types.h>
 
-/* Takes /chosen/bootargs, or CONFIG_CMDLINE when the DT has none. */
+/* Takes /chosen/bootargs, or the configured default command line when the DT has none. */
 void cmdline_init(const void *fdt);
 const char *cmdline(void);
 

@@ -17,7 +17,7 @@ static void printf_integers(struct ktest *t)
 	KT_EXPECT_STREQ(t, FMT("%lld", -9223372036854775807LL - 1), "-9223372036854775808");
 	KT_EXPECT_STREQ(t, FMT("%llu", 18446744073709551615ULL), "18446744073709551615");
 	KT_EXPECT_STREQ(t, FMT("%zu %ld", (size_t)123, -5L), "123 -5");
-	KT_EXPECT_STREQ(t, FMT("%hhd %hu", 300, 70000), "44 4464");
+	KT_EXPECT_STREQ(t, FMT("%hhd %hu %hhx", (signed char)-56, (unsigned short)65535, (unsigned char)0xab), "-56 65535 ab");
 	KT_EXPECT_STREQ(t, FMT("%o %#o", 8, 8), "10 010");
 }
 

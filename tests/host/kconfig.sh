@@ -1,0 +1,71 @@
+#!/bin/bash
+# Kconfig and build-system tests: defconfig per ARCH, savedefconfig and
+# olddefconfig round trips, and that a changed option rebuilds only the
+# objects that use it. Prints KTAP.
+#
+# usage: O=build tests/host/kconfig.sh
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+work=${O:-build}/kconfig-test
+rm -rf "$work"
+mkdir -p "$work"
+n=0 failed=0
+
+result() { # NAME STATUS [diagnostic lines...]
+	local name=$1 status=$2
+	shift 2
+	n=$((n + 1))
+	if [ "$status" = 0 ]; then
+		echo "    ok $n $name"
+	else
+		failed=$((failed + 1))
+		for d in "$@"; do echo "    # $d"; done
+		echo "    not ok $n $name"
+	fi
+}
+
+mk() { make --no-print-directory O="$work" FDTSRC="${O:-build}/libfdt" "$@"; }
+
+echo "KTAP version 1"
+echo "1..1"
+echo "    KTAP version 1"
+echo "    # Subtest: kconfig"
+echo "    1..7"
+
+for arch in riscv64 arm64; do
+	sub=riscv symbol=CONFIG_RISCV
+	[ $arch = arm64 ] && sub=arm64 symbol=CONFIG_ARM64
+	mk ARCH=$arch defconfig >"$work/$arch.log" 2>&1
+	grep -q "^$symbol=y" "$work/$sub/.config" && grep -q '^CONFIG_HEAP_PER_HART_SLAB=y' "$work/$sub/.config"
+	result "defconfig-$arch" $? "$(tail -3 "$work/$arch.log")"
+done
+
+# savedefconfig writes only what differs from the defaults; loading it back
+# must give the same .config.
+cfg=$work/riscv/.config
+sed -i 's/^CONFIG_MAX_HARTS=.*/CONFIG_MAX_HARTS=4/' "$cfg"
+mk ARCH=riscv64 olddefconfig >/dev/null 2>&1
+grep -q '^CONFIG_MAX_HARTS=4$' "$cfg"
+result "olddefconfig-keeps-values" $?
+cp "$cfg" "$work/before.config"
+mk ARCH=riscv64 savedefconfig >/dev/null 2>&1
+grep -q '^CONFIG_MAX_HARTS=4$' "$work/riscv/defconfig" && ! grep -q 'CONFIG_SERIAL_NS16550' "$work/riscv/defconfig"
+result "savedefconfig-is-minimal" $? "$(cat "$work/riscv/defconfig" 2>/dev/null)"
+mk ARCH=riscv64 riscv64_defconfig >/dev/null 2>&1 # back to the default ...
+mk ARCH=riscv64 defconfig_file="$work/riscv/defconfig" defconfig >/dev/null 2>&1 # ... and to the saved one
+diff <(grep '^CONFIG' "$work/before.config") <(grep '^CONFIG' "$cfg") >"$work/roundtrip.diff"
+result "savedefconfig-round-trip" $? "$(head -5 "$work/roundtrip.diff")"
+
+# A build, then a change of one option: only what uses it is rebuilt.
+mk ARCH=riscv64 -j2 >"$work/build1.log" 2>&1
+test -f "$work/riscv/Image"
+result "build-from-config" $? "$(tail -5 "$work/build1.log")"
+sleep 1
+sed -i 's/^CONFIG_CMDLINE=.*/CONFIG_CMDLINE="changed"/' "$cfg"
+mk ARCH=riscv64 V=1 >"$work/build2.log" 2>&1
+rebuilt=$(grep -oE -- '-o [^ ]+\.o' "$work/build2.log" | awk '{print $2}' | sed "s|$work/riscv/||" | sort -u | tr '\n' ' ')
+[ "$rebuilt" = "lib/cmdline.o " ]
+result "config-change-rebuilds-only-users" $? "rebuilt: ${rebuilt:-nothing}" "expected: lib/cmdline.o"
+
+[ $failed = 0 ] && echo "ok 1 kconfig" || echo "not ok 1 kconfig"
+[ $failed = 0 ]
