@@ -69,7 +69,10 @@ to_bytes() {
 	case $u in K|k) echo $((n << 10)) ;; M|m) echo $((n << 20)) ;; G|g) echo $((n << 30)) ;; *) echo "$1" ;; esac
 }
 
-machine_args=(-M "$machine_opt" "${cpu_opt[@]}" -m "$mem" -smp "$smp")
+smp_opt=$smp
+# One socket per NUMA node when the harts divide evenly (riscv virt needs it).
+[ "$numa" -gt 1 ] && [ $((smp % numa)) = 0 ] && smp_opt="$smp,sockets=$numa"
+machine_args=(-M "$machine_opt" "${cpu_opt[@]}" -m "$mem" -smp "$smp_opt")
 if [ "$numa" -gt 1 ]; then
 	total=$(to_bytes "$mem")
 	per=$((total / numa))
