@@ -129,9 +129,9 @@ install-deps:
 	$(Q)scripts/install-deps.sh $(DEPS_SETS)
 
 # The build checks its tools before it starts (the list lives in one script).
-deps_stamp := $(O)/.deps-$(subst $(space),-,$(DEPS_SETS))
 empty :=
 space := $(empty) $(empty)
+deps_stamp := $(O)/.deps-$(subst $(space),-,$(DEPS_SETS))
 $(deps_stamp):
 	$(Q)mkdir -p $(O)
 	$(Q)scripts/install-deps.sh $(DEPS_SETS)
