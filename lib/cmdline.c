@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The kernel command line: where it comes from and how its words are read. */
 #include <kernel/cmdline.h>
+#include <kernel/compiler.h>
 #include <libfdt.h>
 #include <string.h>
 
@@ -19,7 +20,9 @@ void cmdline_init(const void *fdt)
 	/* The property must be a terminated string inside its own length. */
 	if (!args || len <= 0 || strnlen(args, (size_t)len) == (size_t)len || !args[0])
 		args = CONFIG_CMDLINE;
-	strlcpy(boot_cmdline, args, sizeof(boot_cmdline));
+	size_t n = MIN(strlen(args), sizeof(boot_cmdline) - 1);
+	memcpy(boot_cmdline, args, n);
+	boot_cmdline[n] = '\0';
 }
 
 const char *cmdline(void)

@@ -137,14 +137,13 @@ char *strrchr(const char *s, int c)
 	}
 }
 
-size_t strlcpy(char *dst, const char *src, size_t size)
+char *strstr(const char *haystack, const char *needle)
 {
-	size_t len = strlen(src);
+	size_t n = strlen(needle);
 
-	if (size) {
-		size_t n = len < size - 1 ? len : size - 1;
-		memcpy(dst, src, n);
-		dst[n] = '\0';
+	for (; *haystack; haystack++) {
+		if (strncmp(haystack, needle, n) == 0)
+			return (char *)haystack;
 	}
-	return len;
+	return n ? NULL : (char *)haystack;
 }

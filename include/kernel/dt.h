@@ -27,20 +27,37 @@ int dt_check_blob(const void *fdt, size_t blob_size, struct dt_error *err);
 /* status absent, "okay" or "ok" */
 bool dt_node_is_available(const void *fdt, int node);
 
-/* Reads #address-cells / #size-cells of node; dflt when absent. -EINVAL if absurd. */
+/* device_type is exactly type */
+bool dt_device_type_is(const void *fdt, int node, const char *type);
+
+/*
+ * Reads #address-cells / #size-cells of node; when node lacks it, the nearest
+ * ancestor's (as Linux does), and dflt when no ancestor has it either.
+ * -EINVAL if absurd: address cells must be 1..2, size cells 0..2.
+ */
 int dt_addr_cells(const void *fdt, int node, int dflt, struct dt_error *err);
 int dt_size_cells(const void *fdt, int node, int dflt, struct dt_error *err);
 
 /* Big-endian cell array -> number (cells is 0, 1 or 2). */
 uint64_t dt_read_number(const void *cells, int count);
 
+/*
+ * The idx-th (address, size) pair of property prop of node, decoded with the
+ * given cells (no translation): -ENOENT when the property is absent or has no
+ * such pair, -EINVAL when its length is not a multiple of the pair size,
+ * -EOVERFLOW when address + size does not fit in 64 bits (err filled for both).
+ */
+int dt_prop_pair(const void *fdt, int node, const char *prop, int ac, int sc, int idx,
+		 uint64_t *addr, uint64_t *size, struct dt_error *err);
+
 /* The node's full path into buf (for messages); returns buf. */
 const char *dt_node_path(const void *fdt, int node, char *buf, size_t len);
 
 /*
  * The idx-th (address, size) pair of node's "reg", decoded with the parent's
- * cells and translated through the parents' "ranges" to a CPU physical address.
- * -ENOENT when there is no such pair.
+ * cells and translated through the parents' "ranges" to a CPU physical address
+ * (an empty or missing "ranges" maps one to one). -ENOENT when there is no
+ * such pair; err is filled for every failure.
  */
 int dt_reg(const void *fdt, int node, int idx, uint64_t *addr, uint64_t *size,
 	   struct dt_error *err);

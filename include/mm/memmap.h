@@ -21,6 +21,8 @@
 #define MEMMAP_MAX_REGIONS 128
 #endif
 #define MEMMAP_NAME_LEN 48
+#define MEMMAP_MAX_WARNINGS 4
+#define MEMMAP_WARNING_LEN 160
 
 enum resv_kind {
 	RESV_RESERVED,	 /* /reserved-memory child with reg, no flag */
@@ -56,6 +58,13 @@ struct memmap {
 	struct mem_range ram[MEMMAP_MAX_REGIONS];	 /* sorted, merged */
 	struct resv_region resv[MEMMAP_MAX_REGIONS];	 /* sorted by base */
 	struct mem_range usable[MEMMAP_MAX_REGIONS];	 /* sorted, merged, page-aligned */
+	/*
+	 * What was skipped rather than refused, as Linux does: a dynamic
+	 * reserved-memory region that fits nowhere (say a CMA pool sized for a
+	 * larger variant of the board) is left out and the boot goes on.
+	 */
+	unsigned int nr_warnings; /* may exceed MEMMAP_MAX_WARNINGS; the first ones are kept */
+	char warnings[MEMMAP_MAX_WARNINGS][MEMMAP_WARNING_LEN];
 };
 
 /* memmap_from_fdt() options */
@@ -64,7 +73,11 @@ struct memmap {
 /*
  * Builds the map from a device tree. extra[] (may be NULL) are reservations
  * the caller knows of (kernel image, DTB); they are in place before dynamic
- * regions are placed. Returns 0, or a negative errno with err filled.
+ * regions are placed. Returns 0, or a negative errno with err filled and m
+ * zeroed: -EINVAL malformed blob or property, -ENOENT no memory, -EOVERFLOW a
+ * range past 2^64, -ENOSPC more than MEMMAP_MAX_REGIONS ranges in a list.
+ * A dynamic region that fits nowhere is no error: it is left out with a
+ * warning in m->warnings.
  */
 int memmap_from_fdt(struct memmap *m, const void *fdt, size_t blob_size,
 		    const struct resv_region *extra, unsigned int nr_extra, unsigned int flags,
