@@ -72,7 +72,8 @@ to_bytes() {
 smp_opt=$smp
 # One socket per NUMA node when the harts divide evenly (riscv virt needs it).
 [ "$numa" -gt 1 ] && [ $((smp % numa)) = 0 ] && smp_opt="$smp,sockets=$numa"
-machine_args=(-M "$machine_opt" "${cpu_opt[@]}" -m "$mem" -smp "$smp_opt")
+# No network: nothing here uses one, and the default NIC wants ipxe's option ROMs.
+machine_args=(-M "$machine_opt" "${cpu_opt[@]}" -m "$mem" -smp "$smp_opt" -nic none)
 if [ "$numa" -gt 1 ]; then
 	total=$(to_bytes "$mem")
 	per=$((total / numa))
