@@ -75,6 +75,9 @@ expect() { # the command-line expectations the kernel's boot tests read
 	echo "test.ram=$1 test.banks=$2 test.harts=$3${4:+ $4}"
 }
 
+# U-Boot ran a boot command by itself and booti started us.
+UBOOT_SAYS='Starting kernel'
+
 echo "KTAP version 1"
 case $arch in
 riscv64)
@@ -93,8 +96,8 @@ riscv64)
 	boot direct-dtb-reserved pass --boot direct --mem 1G --smp 2 \
 		--dtb-add "$here/resv-riscv64.dtsi" --append "$(expect 1G 1 2 \
 		test.resv=test_nomap@90000000:no-map,test_reusable@91000000:reusable,test_static@92000000:reserved,test_dynamic:dynamic)"
-	boot uboot-m256M-smp1 pass --boot uboot --mem 256M --smp 1 --timeout 90 --append "$(expect 256M 1 1)"
-	boot uboot-m1G-smp4 pass --boot uboot --mem 1G --smp 4 --timeout 90 --append "$(expect 1G 1 4)"
+	boot uboot-m256M-smp1 pass:"$UBOOT_SAYS" --boot uboot --mem 256M --smp 1 --timeout 90 --append "$(expect 256M 1 1)"
+	boot uboot-m1G-smp4 pass:"$UBOOT_SAYS" --boot uboot --mem 1G --smp 4 --timeout 90 --append "$(expect 1G 1 4)"
 	boot crash-fault fail:'FAULT: illegal instruction.*|scause 0x0+2' --boot direct --append "test.crash=fault"
 	boot crash-panic fail:'PANIC: test.crash=panic asked for a panic' --boot direct --append "test.crash=panic"
 	boot dtb-without-memory fail:'PANIC: boot memory map: .*memory' --boot direct \
@@ -107,9 +110,9 @@ arm64)
 	echo "1..13"
 	boot direct-a57-m128M-smp1 pass --boot direct --cpu cortex-a57 --mem 128M --smp 1 --append "$(expect 128M 1 1)"
 	boot direct-max-m1G-smp4 pass --boot direct --cpu max --mem 1G --smp 4 --append "$(expect 1G 1 4)"
-	boot direct-el2-m1G-smp2 pass --boot direct --cpu cortex-a57 --machine virtualization=on \
+	boot direct-el2-m1G-smp2 pass:"entered at EL2" --boot direct --cpu cortex-a57 --machine virtualization=on \
 		--mem 1G --smp 2 --append "$(expect 1G 1 2)"
-	boot direct-el2-max-m256M-smp1 pass --boot direct --cpu max --machine virtualization=on \
+	boot direct-el2-max-m256M-smp1 pass:"entered at EL2" --boot direct --cpu max --machine virtualization=on \
 		--mem 256M --smp 1 --append "$(expect 256M 1 1)"
 	boot direct-m5G-smp4 pass --boot direct --mem 5G --smp 4 --append "$(expect 5G 1 4)"
 	boot direct-m1G-smp4-numa2 pass --boot direct --mem 1G --smp 4 --numa 2 --append "$(expect 1G 1 4)"
@@ -117,8 +120,8 @@ arm64)
 	boot direct-dtb-reserved pass --boot direct --mem 1G --smp 2 \
 		--dtb-add "$here/resv-arm64.dtsi" --append "$(expect 1G 1 2 \
 		test.resv=test_nomap@50000000:no-map,test_reusable@51000000:reusable,test_static@52000000:reserved,test_dynamic:dynamic)"
-	boot uboot-m256M-smp1 pass --boot uboot --mem 256M --smp 1 --timeout 90 --append "$(expect 256M 1 1)"
-	boot uboot-m1G-smp4 pass --boot uboot --mem 1G --smp 4 --timeout 90 --append "$(expect 1G 1 4)"
+	boot uboot-m256M-smp1 pass:"$UBOOT_SAYS" --boot uboot --mem 256M --smp 1 --timeout 90 --append "$(expect 256M 1 1)"
+	boot uboot-m1G-smp4 pass:"$UBOOT_SAYS" --boot uboot --mem 1G --smp 4 --timeout 90 --append "$(expect 1G 1 4)"
 	boot crash-fault fail:'FAULT: sync \(EL1h\), unknown reason' --boot direct --append "test.crash=fault"
 	boot crash-panic fail:'PANIC: test.crash=panic asked for a panic' --boot direct --append "test.crash=panic"
 	# Linux boots without a dynamic region that fits nowhere; so do we, saying so.
