@@ -73,7 +73,7 @@ kconfig_files := $(shell find . -name Kconfig -not -path './$(O)/*' 2>/dev/null)
 
 config_targets := defconfig menuconfig olddefconfig savedefconfig %_defconfig
 no_config_targets := $(config_targets) clean distclean mrproper help tools host-tests \
-	install-deps check
+	install-deps check bench
 need_config := $(if $(MAKECMDGOALS),$(filter-out $(no_config_targets),$(MAKECMDGOALS)),all)
 
 ifneq ($(need_config),)
@@ -152,6 +152,9 @@ debug: $(kernel_image)
 
 check:
 	$(Q)scripts/check.sh O=$(O) $(if $(filter 1,$(LLVM)),LLVM=1)
+
+bench:
+	$(Q)scripts/bench.sh O=$(O)
 
 # ---- Kconfig ---------------------------------------------------------------
 

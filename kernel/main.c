@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The boot hart's path from entry to power-off. */
 #include <kernel/arch.h>
+#include <kernel/bench.h>
 #include <kernel/boot.h>
 #include <kernel/cmdline.h>
 #include <kernel/console.h>
@@ -66,6 +67,8 @@ void start_kernel(uint64_t boot_hartid, uintptr_t dtb)
 	build_memory_map();
 	build_hart_table();
 
+	if (cmdline_has(cmdline(), "bench"))
+		run_kernel_benches();
 #ifdef CONFIG_KTEST
 	bool ok = run_kernel_tests();
 	printk("memcore: tests %s, powering off\n", ok ? "passed" : "FAILED");

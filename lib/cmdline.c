@@ -30,25 +30,49 @@ const char *cmdline(void)
 	return boot_cmdline;
 }
 
+/* The next space-separated word of *p, or NULL at the end. */
+static const char *next_word(const char **p, size_t *len)
+{
+	const char *w = *p;
+
+	while (*w == ' ')
+		w++;
+	if (!*w)
+		return NULL;
+	*p = w;
+	while (**p && **p != ' ')
+		(*p)++;
+	*len = (size_t)(*p - w);
+	return w;
+}
+
 bool cmdline_find(const char *line, const char *key, char *buf, size_t len)
 {
-	size_t klen = strlen(key);
-	const char *p = line;
+	size_t klen = strlen(key), wlen;
+	const char *word;
 
-	while (*p) {
-		while (*p == ' ')
-			p++;
-		const char *word = p;
-		while (*p && *p != ' ')
-			p++;
-		if ((size_t)(p - word) > klen && strncmp(word, key, klen) == 0 && word[klen] == '=') {
-			size_t vlen = (size_t)(p - word) - klen - 1;
+	while ((word = next_word(&line, &wlen))) {
+		if (wlen > klen && strncmp(word, key, klen) == 0 && word[klen] == '=') {
+			size_t vlen = wlen - klen - 1;
 			if (vlen >= len)
 				return false;
 			memcpy(buf, word + klen + 1, vlen);
 			buf[vlen] = '\0';
 			return true;
 		}
+	}
+	return false;
+}
+
+bool cmdline_has(const char *line, const char *key)
+{
+	size_t klen = strlen(key), wlen;
+	const char *word;
+
+	while ((word = next_word(&line, &wlen))) {
+		if (wlen >= klen && strncmp(word, key, klen) == 0 &&
+		    (wlen == klen || word[klen] == '='))
+			return true;
 	}
 	return false;
 }

@@ -44,6 +44,39 @@ void arch_init_from_dt(const void *fdt)
 	psci_init_from_dt(fdt);
 }
 
+#define PMCR_E (1UL << 0)	    /* enable the counters */
+#define PMCR_C (1UL << 2)	    /* reset the cycle counter */
+#define PMCR_P (1UL << 1)	    /* reset the event counters */
+#define PMU_INST_RETIRED 0x08
+#define PMCNTEN_CYCLES (1UL << 31)
+#define PMCNTEN_EVENT0 (1UL << 0)
+
+/* Event counter 0 counts retired instructions; the cycle counter, cycles (at EL1). */
+void arch_counters_init(void)
+{
+	__asm__ volatile("msr pmevtyper0_el0, %0" ::"r"((unsigned long)PMU_INST_RETIRED));
+	__asm__ volatile("msr pmccfiltr_el0, xzr");
+	__asm__ volatile("msr pmcntenset_el0, %0" ::"r"(PMCNTEN_CYCLES | PMCNTEN_EVENT0));
+	__asm__ volatile("msr pmcr_el0, %0" ::"r"(PMCR_E | PMCR_C | PMCR_P));
+	__asm__ volatile("isb");
+}
+
+uint64_t arch_read_instret(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("isb; mrs %0, pmevcntr0_el0" : "=r"(v));
+	return v;
+}
+
+uint64_t arch_read_cycles(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("isb; mrs %0, pmccntr_el0" : "=r"(v));
+	return v;
+}
+
 void arch_wait_forever(void)
 {
 	for (;;)

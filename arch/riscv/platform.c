@@ -51,6 +51,27 @@ void arch_init_from_dt(const void *fdt)
 #endif
 }
 
+/* OpenSBI already lets S-mode read cycle and instret (mcounteren). */
+void arch_counters_init(void)
+{
+}
+
+uint64_t arch_read_instret(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("rdinstret %0" : "=r"(v));
+	return v;
+}
+
+uint64_t arch_read_cycles(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("rdcycle %0" : "=r"(v));
+	return v;
+}
+
 void arch_wait_forever(void)
 {
 	for (;;)

@@ -28,6 +28,15 @@ void arch_init_from_dt(const void *fdt);
 /* Powers the machine off; success decides the exit status QEMU reports. */
 void arch_poweroff(bool success) __noreturn;
 
+/*
+ * The hart's retired-instruction and cycle counters, for benchmarks. Under
+ * QEMU with -icount shift=0 both count guest instructions exactly.
+ * arch_counters_init() enables them where the arch needs that.
+ */
+void arch_counters_init(void);
+uint64_t arch_read_instret(void);
+uint64_t arch_read_cycles(void);
+
 /* Waits for an interrupt with interrupts masked: the idle loop of a parked hart. */
 void arch_wait_forever(void) __noreturn;
 

@@ -14,6 +14,9 @@ const char *cmdline(void);
  */
 bool cmdline_find(const char *line, const char *key, char *buf, size_t len);
 
+/* Is key on the line, as a bare word or as key=value? */
+bool cmdline_has(const char *line, const char *key);
+
 /* Parses "123", "0x1f", "128M", "5G" (K/M/G/T suffixes, powers of 1024). */
 bool parse_size(const char *s, uint64_t *out);
 

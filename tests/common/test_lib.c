@@ -88,6 +88,19 @@ static void cmdline_finds_words(struct ktest *t)
 	KT_EXPECT(t, !cmdline_find(line, "console", buf, 5));
 }
 
+static void cmdline_has_words(struct ktest *t)
+{
+	const char *line = "bench  test.ram=1G quiet=0";
+
+	KT_EXPECT(t, cmdline_has(line, "bench"));
+	KT_EXPECT(t, cmdline_has(line, "test.ram"));
+	KT_EXPECT(t, cmdline_has(line, "quiet"));
+	KT_EXPECT(t, !cmdline_has(line, "test"));
+	KT_EXPECT(t, !cmdline_has(line, "ben"));
+	KT_EXPECT(t, !cmdline_has("", "bench"));
+	KT_EXPECT(t, !cmdline_has("   ", "bench"));
+}
+
 static void cmdline_parses_sizes(struct ktest *t)
 {
 	uint64_t v = 0;
@@ -112,6 +125,7 @@ static void cmdline_parses_sizes(struct ktest *t)
 
 static const struct ktest_case cmdline_cases[] = {
 	KTEST_CASE(cmdline_finds_words),
+	KTEST_CASE(cmdline_has_words),
 	KTEST_CASE(cmdline_parses_sizes),
 	{ 0 },
 };
