@@ -91,7 +91,10 @@ endif
 obj-y :=
 include arch/$(SRCARCH)/build.mk kernel/build.mk lib/build.mk mm/build.mk drivers/build.mk
 
-KINCLUDE := -nostdinc -isystem $(shell $(CC) -print-file-name=include) \
+# Asked of the compiler once, when first needed: on a fresh machine the build
+# installs the cross compiler before it compiles anything.
+compiler_include = $(eval compiler_include := $(shell $(CC) -print-file-name=include))$(compiler_include)
+KINCLUDE = -nostdinc -isystem $(compiler_include) \
 	-Iinclude -Iinclude/libc -Iinclude/libfdt -Iarch/$(SRCARCH)/include \
 	-I$(objtree)/include -include $(autoconf)
 KCFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -ffreestanding -fno-builtin \
@@ -252,7 +255,7 @@ $(kernel_image): $(kernel_elf)
 	$(Q)$(OBJCOPY) -O binary $< $@
 	$(Q)scripts/check-image.sh $(ARCH_NAME) $@
 
-$(O)/compile_commands.json: $(kernel_image) $(if $(wildcard $(hosttree)),host-objs)
+$(O)/compile_commands.json: $(kernel_image) $(wildcard $(hosttree)/libhost.a)
 	$(quiet) GEN $@
 	$(Q)scripts/gen-compile-commands.sh $@ $(objtree) $(hosttree)
 
