@@ -3,9 +3,9 @@
 # the dt-memmap tool. Included from the top-level Makefile.
 
 HOST_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror $(HOST_SAN) \
+HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror $(HOST_SAN) -pthread \
 	-Iinclude -Iinclude/libfdt -I$(fdtsrc)
-HOST_LDFLAGS := $(HOST_SAN)
+HOST_LDFLAGS := $(HOST_SAN) -pthread
 
 host_lib_srcs := lib/printf.c lib/ktest.c lib/cmdline.c lib/dt.c kernel/harts.c \
 	$(wildcard mm/*.c) tools/host-shim.c
@@ -56,3 +56,38 @@ $(hosttree)/dtb/%.dtb: tests/dts/%.dts | $(deps_stamp)
 	$(Q)dtc -q -I dts -O dtb -o $@ $<
 
 -include $(shell find $(hosttree)/obj -name '*.d' 2>/dev/null)
+
+# ---- host benchmark ---------------------------------------------------------
+# The same portable sources without sanitizers, at -O2 as in the kernel, and
+# tests/bench/*.c linked against them; tests/bench/run-host.sh runs them
+# under callgrind (make bench).
+
+BENCH_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread \
+	-Iinclude -Iinclude/libfdt -I$(fdtsrc)
+bench_lib_srcs := lib/printf.c lib/dt.c tools/host-shim.c tests/host/arena.c $(wildcard mm/*.c)
+bench_lib_objs := $(addprefix $(hosttree)/bench/,$(bench_lib_srcs:.c=.o))
+bench_fdt_objs := $(addprefix $(hosttree)/bench/libfdt/,$(addsuffix .o,$(fdt_names)))
+bench_progs := $(patsubst tests/bench/%.c,$(hosttree)/%,$(wildcard tests/bench/bench_*.c))
+
+.PHONY: host-bench
+host-bench: $(bench_progs)
+
+$(hosttree)/bench/%.o: %.c | $(fdt_stamp)
+	$(quiet) HOSTCC $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(HOSTCC) $(BENCH_CFLAGS) -MD -MP -MF $@.d -c $< -o $@
+
+$(hosttree)/bench/libfdt/%.o: $(fdtsrc)/%.c $(fdt_stamp)
+	$(quiet) HOSTCC $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(HOSTCC) $(filter-out -Werror -Wextra,$(BENCH_CFLAGS)) -Wno-sign-compare -c $< -o $@
+
+$(hosttree)/bench/libbench.a: $(bench_lib_objs) $(bench_fdt_objs)
+	$(quiet) AR $@
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(hosttree)/bench_%: $(hosttree)/bench/tests/bench/bench_%.o $(hosttree)/bench/libbench.a
+	$(quiet) HOSTLD $@
+	$(Q)$(HOSTCC) -pthread -o $@ $^
+
+-include $(shell find $(hosttree)/bench -name '*.d' 2>/dev/null)

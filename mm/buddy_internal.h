@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef MM_BUDDY_INTERNAL_H
+#define MM_BUDDY_INTERNAL_H
+
+/* What the buddy*.c files share; not for other users. */
+
+#include <kernel/hart.h>
+#include <kernel/spinlock.h>
+#include <mm/buddy.h>
+#include <mm/phys.h>
+
+#define NIL UINT32_MAX		     /* end of a free list */
+#define BANK_MAX_FRAMES (1u << 31)   /* frame indices stay below NIL */
+#define PFN_4G (1ULL << (32 - PAGE_SHIFT))
+
+struct buddy_bank {
+	uint64_t base_pfn;
+	uint32_t nr_frames;
+	uint32_t avail;	      /* bit k set: free_head[k] is not empty */
+	struct frame *frames; /* nr_frames entries, through phys_to_virt() */
+	uint32_t free_head[BUDDY_NR_ORDERS];
+	uint32_t nr_free[BUDDY_NR_ORDERS]; /* blocks on each list */
+	uint64_t free_frames;
+	uint64_t reserved_frames;
+	uint64_t early_frames;
+	uint64_t meta_bytes;
+};
+
+/*
+ * The global lock covers the free lists, every bank's counters and the state
+ * of free and tail frames. The state word of an owned head is changed without
+ * it, by compare-and-swap: by its owner (frame_set_owner) or by a free that
+ * claims it (FRAME_CACHED) before it takes any lock.
+ */
+struct buddy_pool {
+	spinlock_t lock;
+	struct buddy_bank *top; /* the highest bank, tried first by every lookup */
+	unsigned int nr_banks;
+	uint64_t ignored_bytes;
+	uint64_t misuses;
+	struct buddy_bank bank[BUDDY_MAX_BANKS];
+};
+
+extern struct buddy_pool buddy_pool;
+
+/*
+ * A hart's order-0 cache: a stack of free frames in state FRAME_CACHED.
+ * Its own lock is uncontended except when another hart drains it.
+ * Lock order: a cache's lock, then the global lock; never two caches' locks.
+ */
+struct cache_slot {
+	phys_addr_t pa;
+	struct frame *f;
+};
+
+struct hart_cache {
+	tas_lock_t lock;
+	unsigned long count; /* register-sized: no extension before it indexes */
+	struct cache_slot slot[BUDDY_CACHE_SIZE];
+} __aligned(64);
+_Static_assert(sizeof(struct hart_cache) == 1024, "a power of two: indexing by hart is a shift");
+
+extern struct hart_cache buddy_caches[MAX_HARTS];
+
+static inline uint64_t bank_end_pfn(const struct buddy_bank *b)
+{
+	return b->base_pfn + b->nr_frames;
+}
+
+static inline phys_addr_t bank_pa(const struct buddy_bank *b, uint32_t i)
+{
+	return pfn_to_pa(b->base_pfn + i);
+}
+
+/*
+ * The bank holding pfn and its index there; NULL outside every bank. The
+ * top bank first, inline: allocation starts there, so that is where most
+ * frames come from (and with one bank, all).
+ */
+struct buddy_bank *bank_of_pfn_slow(uint64_t pfn, uint32_t *index);
+
+static inline struct buddy_bank *bank_of_pfn(uint64_t pfn, uint32_t *index)
+{
+	struct buddy_bank *b = buddy_pool.top;
+	uint64_t i = pfn - b->base_pfn; /* wraps far above nr_frames below the bank */
+
+	if (likely(i < b->nr_frames)) {
+		*index = (uint32_t)i;
+		return b;
+	}
+	return bank_of_pfn_slow(pfn, index);
+}
+
+static inline struct frame *frame_lookup(phys_addr_t pa)
+{
+	uint32_t i;
+	struct buddy_bank *b = bank_of_pfn(pa_to_pfn(pa), &i);
+
+	return b ? &b->frames[i] : NULL;
+}
+
+/*
+ * Index of the lowest set bit of x, or limit if there is none below it.
+ * A loop on purpose: riscv64 without Zbb makes __builtin_ctz a libgcc
+ * call, and the kernel links no libgcc. Every caller bounds it by an order.
+ */
+static inline unsigned int low_bit(uint64_t x, unsigned int limit)
+{
+	unsigned int k = 0;
+
+	while (k < limit && !(x & (1ULL << k)))
+		k++;
+	return k;
+}
+
+/* Largest order of an aligned block that starts at pfn and ends by end_pfn (> pfn). */
+static inline unsigned int block_order_at(uint64_t pfn, uint64_t end_pfn)
+{
+	unsigned int k = low_bit(pfn, BUDDY_MAX_ORDER);
+
+	while ((1ULL << k) > end_pfn - pfn)
+		k--;
+	return k;
+}
+
+/* Makes frame i the head of a free block of this order, first on its list. */
+static inline void bank_list_push(struct buddy_bank *b, uint32_t i, unsigned int order)
+{
+	struct frame *f = &b->frames[i];
+	uint32_t head = b->free_head[order];
+
+	f->next = head;
+	f->prev = NIL;
+	if (head != NIL)
+		b->frames[head].prev = i;
+	b->free_head[order] = i;
+	b->avail |= 1u << order;
+	b->nr_free[order]++;
+	b->free_frames += 1u << order;
+	frame_store_state(f, frame_state_make(FRAME_FREE, order, 0));
+}
+
+/* Takes the free block at i off its list; the caller says what its head becomes. */
+static inline void bank_list_unlink(struct buddy_bank *b, uint32_t i, unsigned int order)
+{
+	struct frame *f = &b->frames[i];
+
+	if (f->prev != NIL)
+		b->frames[f->prev].next = f->next;
+	else
+		b->free_head[order] = f->next;
+	if (f->next != NIL)
+		b->frames[f->next].prev = f->prev;
+	if (b->free_head[order] == NIL)
+		b->avail &= ~(1u << order);
+	b->nr_free[order]--;
+	b->free_frames -= 1u << order;
+}
+
+/* A request as the core sees it: frame counts, not bytes. */
+struct buddy_req {
+	unsigned int order;
+	unsigned int align_order; /* log2 of the alignment in frames, may exceed BUDDY_MAX_ORDER */
+	uint64_t limit_pfn;	  /* the block must end at or below it */
+};
+
+int buddy_make_req(unsigned int order, uint64_t align, phys_addr_t limit, struct buddy_req *r);
+
+/* buddy.c: the free lists, with the global lock held */
+void buddy_pool_reset(void);
+void bank_reset(struct buddy_bank *b);
+void bank_free_locked(struct buddy_bank *b, uint32_t i, unsigned int order);
+bool buddy_take_locked(const struct buddy_req *r, struct buddy_bank **bank, uint32_t *index);
+
+/* buddy_frame.c */
+uint32_t bank_block_head(const struct buddy_bank *b, uint32_t i);
+int buddy_claim(phys_addr_t pa, unsigned int order, struct buddy_bank **bank, uint32_t *index,
+		uint32_t *old_state);
+const char *buddy_state_problem(const struct buddy_bank *b, uint32_t i, uint32_t s, bool freeing,
+				bool locked);
+void bank_tag_blocks(struct buddy_bank *b, uint32_t from, uint32_t to, unsigned int tag);
+
+/* buddy_cache.c */
+uint64_t buddy_cached_frames(void);
+
+#endif

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef TESTS_HOST_ARENA_H
+#define TESTS_HOST_ARENA_H
+
+/*
+ * A fake machine for host programs that run mm/ code: RAM banks at fake
+ * physical addresses (0x80000000, above 4 GiB, with holes), each backed by
+ * an mmap'd region that only takes real memory where it is touched, so
+ * phys_to_virt() works as in the kernel; and threads as harts, each with
+ * its own this_hart_index().
+ *
+ * For the buddy tests it also keeps a shadow of who owns which frame (one
+ * byte per frame, atomic, so threads can use it) and computes, on its own,
+ * the free blocks a takeover must produce.
+ */
+
+#include <kernel/types.h>
+#include <mm/memmap.h>
+
+/*
+ * m = exactly these RAM ranges (sorted, not touching), all usable, nothing
+ * reserved; maps them (replacing any previous arena). Aborts if the address
+ * space cannot be had.
+ */
+void arena_machine(struct memmap *m, const struct mem_range *ram, unsigned int n);
+
+/* Maps m's RAM as it is (a map built from a device tree, say). */
+void arena_map(const struct memmap *m);
+
+/* Unmaps everything. */
+void arena_unmap(void);
+
+/* This thread's hart index (threads start as hart 0). */
+void arena_set_hart(unsigned int index);
+
+/* The shadow: false if a frame of the range was already claimed (or released). */
+bool arena_shadow_claim(phys_addr_t pa, uint64_t nr_frames);
+bool arena_shadow_release(phys_addr_t pa, uint64_t nr_frames);
+
+/* A free block, as buddy_walk_free() reports them. */
+struct arena_block {
+	phys_addr_t pa;
+	unsigned int order;
+};
+
+/*
+ * The maximal aligned blocks (order <= max_order) of m's usable ranges,
+ * sorted by address: what the free lists must hold right after a takeover
+ * and after everything has been freed again. Returns the count; *blocks is
+ * malloc'd.
+ */
+size_t arena_expected_free(const struct memmap *m, unsigned int max_order,
+			   struct arena_block **blocks);
+
+/* The buddy's free blocks now, sorted by address; *blocks is malloc'd. */
+size_t arena_free_blocks(struct arena_block **blocks);
+
+/* Whether two block lists are the same. */
+bool arena_blocks_equal(const struct arena_block *a, size_t na, const struct arena_block *b,
+			size_t nb);
+
+/* A small deterministic PRNG (xorshift64*), so failures replay. */
+static inline uint64_t arena_rand(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*state = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+#endif
