@@ -73,7 +73,7 @@ kconfig_files := $(shell find . -name Kconfig -not -path './$(O)/*' 2>/dev/null)
 
 config_targets := defconfig menuconfig olddefconfig savedefconfig %_defconfig
 no_config_targets := $(config_targets) clean distclean mrproper help tools host-tests \
-	install-deps check bench
+	install-deps check bench host-bench
 need_config := $(if $(MAKECMDGOALS),$(filter-out $(no_config_targets),$(MAKECMDGOALS)),all)
 
 ifneq ($(need_config),)
@@ -271,6 +271,7 @@ include tests/host/build.mk
 
 clean:
 	$(Q)rm -rf $(objtree) $(hosttree)/obj $(hosttree)/test_* $(hosttree)/dt-memmap \
+		$(hosttree)/bench $(hosttree)/bench_* \
 		$(O)/compile_commands.json
 	@echo "kept $(KCONFIG_CONFIG); 'make mrproper' removes everything under $(O)"
 

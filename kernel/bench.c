@@ -40,8 +40,11 @@ static void bench_baseline(void)
 	bench_report("baseline-loop", s, bench_now(), n, "iteration");
 }
 
+void bench_buddy(void);
+
 static const struct kbench benches[] = {
 	{ "baseline", bench_baseline },
+	{ "buddy", bench_buddy },
 };
 
 void run_kernel_benches(void)

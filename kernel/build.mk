@@ -1,2 +1,2 @@
-obj-y += kernel/main.o kernel/panic.o kernel/harts.o kernel/bench.o
-obj-$(CONFIG_KTEST) += kernel/ktests.o tests/kernel/test_boot.o tests/common/test_lib.o
+obj-y += kernel/main.o kernel/panic.o kernel/harts.o kernel/phys.o kernel/bench.o kernel/bench_buddy.o
+obj-$(CONFIG_KTEST) += kernel/ktests.o tests/kernel/test_boot.o tests/kernel/test_buddy.o tests/common/test_lib.o

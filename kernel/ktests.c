@@ -1,21 +1,32 @@
 // SPDX-License-Identifier: MIT
-/* The in-kernel test suites, run once the boot map and hart table exist. */
+/*
+ * The in-kernel test suites, as one KTAP document in two phases: the boot
+ * suites run while the boot allocator still owns memory, the memory-manager
+ * suites once the buddy allocator has taken over.
+ */
 #include <kernel/boot.h>
 #include <kernel/cmdline.h>
-#include <kernel/panic.h>
-#include <string.h>
 #include <kernel/compiler.h>
 #include <kernel/ktest.h>
+#include <kernel/panic.h>
 #include <kernel/printk.h>
+#include <string.h>
 
 extern const struct ktest_suite printf_suite, cmdline_suite;
 extern const struct ktest_suite boot_memmap_suite, bootmem_suite, boot_harts_suite,
 	boot_console_suite;
+extern const struct ktest_suite buddy_boot_suite;
 
-static const struct ktest_suite *const kernel_suites[] = {
-	&printf_suite,	    &cmdline_suite,    &boot_console_suite,
-	&boot_memmap_suite, &bootmem_suite,    &boot_harts_suite,
+static const struct ktest_suite *const boot_suites[] = {
+	&printf_suite,	    &cmdline_suite, &boot_console_suite,
+	&boot_memmap_suite, &bootmem_suite, &boot_harts_suite,
 };
+
+static const struct ktest_suite *const mm_suites[] = {
+	&buddy_boot_suite,
+};
+
+static struct ktest_run run;
 
 /*
  * test.crash=fault|panic: the runner checks that a fault or a panic is
@@ -33,14 +44,19 @@ static void crash_if_asked(void)
 	panic("test.crash=%s asked for a panic", what);
 }
 
-bool run_kernel_tests(void)
+void run_boot_tests(void)
 {
-	struct ktest_totals sum;
-
 	crash_if_asked();
+	ktest_begin(&run, ARRAY_SIZE(boot_suites) + ARRAY_SIZE(mm_suites));
+	for (size_t i = 0; i < ARRAY_SIZE(boot_suites); i++)
+		ktest_run_suite(&run, boot_suites[i]);
+}
 
-	ktest_run_all(kernel_suites, ARRAY_SIZE(kernel_suites), &sum);
-	printk("# kernel tests: %u passed, %u failed, %u skipped\n", sum.passed, sum.failed,
-	       sum.skipped);
-	return sum.failed == 0;
+bool run_mm_tests(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(mm_suites); i++)
+		ktest_run_suite(&run, mm_suites[i]);
+	printk("# kernel tests: %u passed, %u failed, %u skipped\n", run.sum.passed,
+	       run.sum.failed, run.sum.skipped);
+	return run.sum.failed == 0;
 }

@@ -9,6 +9,7 @@
 #include <kernel/printk.h>
 #include <libfdt.h>
 #include <mm/bootmem.h>
+#include <mm/buddy.h>
 
 struct boot_info boot_info;
 
@@ -49,6 +50,22 @@ static void build_hart_table(void)
 	harts_print(&boot_info.harts);
 }
 
+/* From here on every frame belongs to the buddy allocator; the boot allocator is done. */
+static void start_frame_allocator(void)
+{
+	struct buddy_stats s;
+
+	if (buddy_init(&boot_info.memmap) < 0)
+		panic("buddy: cannot take over memory from the boot map");
+	buddy_stats(&s);
+	printk("buddy: %llu frames in %u bank(s): %llu free, %llu early, %llu reserved; "
+	       "metadata %llu KiB (%u B/frame)\n",
+	       (unsigned long long)s.total, s.nr_banks, (unsigned long long)s.free,
+	       (unsigned long long)s.early, (unsigned long long)s.reserved,
+	       (unsigned long long)(s.metadata_bytes >> 10), FRAME_META_BYTES);
+	buddy_dump();
+}
+
 void start_kernel(uint64_t boot_hartid, uintptr_t dtb)
 {
 	const void *fdt = (const void *)dtb;
@@ -70,7 +87,11 @@ void start_kernel(uint64_t boot_hartid, uintptr_t dtb)
 	if (cmdline_has(cmdline(), "bench"))
 		run_kernel_benches();
 #ifdef CONFIG_KTEST
-	bool ok = run_kernel_tests();
+	run_boot_tests();
+#endif
+	start_frame_allocator();
+#ifdef CONFIG_KTEST
+	bool ok = run_mm_tests();
 	printk("memcore: tests %s, powering off\n", ok ? "passed" : "FAILED");
 	arch_poweroff(ok);
 #else

@@ -127,28 +127,37 @@ static void run_case(const struct ktest_suite *s, const struct ktest_case *c, un
 	}
 }
 
+void ktest_begin(struct ktest_run *run, unsigned int nr_suites)
+{
+	*run = (struct ktest_run){ .planned = nr_suites };
+	printk("KTAP version 1\n1..%u\n", nr_suites);
+}
+
+void ktest_run_suite(struct ktest_run *run, const struct ktest_suite *s)
+{
+	unsigned int nr = count_cases(s);
+	struct ktest_totals sum = { 0 };
+
+	printk("    KTAP version 1\n    # Subtest: %s\n    1..%u\n", s->name, nr);
+	for (unsigned int c = 0; c < nr; c++)
+		run_case(s, &s->cases[c], c + 1, &sum);
+	printk("    # %s: pass:%u fail:%u skip:%u total:%u\n", s->name, sum.passed, sum.failed,
+	       sum.skipped, nr);
+	printk("%s %u %s\n", sum.failed ? "not ok" : "ok", ++run->done, s->name);
+	run->sum.passed += sum.passed;
+	run->sum.failed += sum.failed;
+	run->sum.skipped += sum.skipped;
+}
+
 unsigned int ktest_run_all(const struct ktest_suite *const *suites, unsigned int n,
 			   struct ktest_totals *totals)
 {
-	struct ktest_totals all = { 0 };
+	struct ktest_run run;
 
-	printk("KTAP version 1\n1..%u\n", n);
-	for (unsigned int i = 0; i < n; i++) {
-		const struct ktest_suite *s = suites[i];
-		unsigned int nr = count_cases(s);
-		struct ktest_totals sum = { 0 };
-
-		printk("    KTAP version 1\n    # Subtest: %s\n    1..%u\n", s->name, nr);
-		for (unsigned int c = 0; c < nr; c++)
-			run_case(s, &s->cases[c], c + 1, &sum);
-		printk("    # %s: pass:%u fail:%u skip:%u total:%u\n", s->name, sum.passed,
-		       sum.failed, sum.skipped, nr);
-		printk("%s %u %s\n", sum.failed ? "not ok" : "ok", i + 1, s->name);
-		all.passed += sum.passed;
-		all.failed += sum.failed;
-		all.skipped += sum.skipped;
-	}
+	ktest_begin(&run, n);
+	for (unsigned int i = 0; i < n; i++)
+		ktest_run_suite(&run, suites[i]);
 	if (totals)
-		*totals = all;
-	return all.failed;
+		*totals = run.sum;
+	return run.sum.failed;
 }

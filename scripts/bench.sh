@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 O=build
 for a in "$@"; do case $a in O=*) O=${a#O=} ;; esac; done
 
-scripts/install-deps.sh check || exit 1
+scripts/install-deps.sh bench || exit 1
 
 if [ -x tests/bench/run-host.sh ]; then
 	echo "=== host (callgrind)"
@@ -25,7 +25,7 @@ for arch in riscv64 arm64; do
 	[ $arch = arm64 ] && sub=arm64
 	kout=$O/bench-$arch
 	make -s -j2 O="$kout" FDTSRC="$O/libfdt" ARCH=$arch defconfig all >"$kout.log" 2>&1 || { tail -20 "$kout.log"; exit 1; }
-	scripts/qemu-run.sh --arch $arch --image "$kout/$sub/Image" --mem 1G --append bench \
+	scripts/qemu-run.sh --arch $arch --image "$kout/$sub/Image" --mem 4G --append bench \
 		--timeout 300 -- -icount shift=0,sleep=off | tr -d '\r' | grep '^bench: ' |
 		grep -v -e '^bench: start' -e '^bench: done' | sed "s/^bench: /$arch: /"
 done

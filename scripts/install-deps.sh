@@ -3,7 +3,7 @@
 # this machine lacks. Only missing packages are installed; nothing is
 # downloaded from anywhere else.
 #
-# usage: install-deps.sh [build|run|check|debug|llvm] ...
+# usage: install-deps.sh [build|run|check|debug|bench|llvm] ...
 set -eu
 
 need=""
@@ -42,6 +42,7 @@ for what in "${@:-build}"; do
 	build) build ;;
 	run | check) run ;;
 	debug) run; want gdb-multiarch gdb-multiarch ;;
+	bench) run; want valgrind valgrind ;;
 	llvm) want clang clang; want lld ld.lld; want llvm llvm-objcopy ;;
 	*) echo "install-deps.sh: unknown set '$what'" >&2; exit 2 ;;
 	esac

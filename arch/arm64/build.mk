@@ -1,9 +1,7 @@
 # AArch64: no FP/SIMD (not enabled at entry) and no unaligned accesses (with
 # the MMU off memory is Device memory, where they fault).
-ARCH_CFLAGS := -mgeneral-regs-only -mstrict-align -mcmodel=small
-ifneq ($(LLVM),1)
-  ARCH_CFLAGS += -mno-outline-atomics
-endif
+# Atomics inline (no libgcc/compiler-rt helpers in a freestanding kernel).
+ARCH_CFLAGS := -mgeneral-regs-only -mstrict-align -mcmodel=small -mno-outline-atomics
 ARCH_LDFLAGS := -z max-page-size=4096
 ARCH_LIBS :=
 

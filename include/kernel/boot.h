@@ -17,7 +17,11 @@ struct boot_info {
 
 extern struct boot_info boot_info;
 
-/* Runs the in-kernel KTAP suites; returns true when all passed. */
-bool run_kernel_tests(void);
+/*
+ * The in-kernel KTAP suites: the boot ones before the buddy allocator takes
+ * over memory, the rest after; run_mm_tests() says whether all passed.
+ */
+void run_boot_tests(void);
+bool run_mm_tests(void);
 
 #endif

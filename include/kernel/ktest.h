@@ -48,6 +48,18 @@ struct ktest_totals {
 unsigned int ktest_run_all(const struct ktest_suite *const *suites, unsigned int n,
 			   struct ktest_totals *totals);
 
+/*
+ * The same document in steps, for a kernel that runs some suites before a
+ * layer comes up and the rest after it: begin with the number of suites
+ * to come, then run them one by one.
+ */
+struct ktest_run {
+	unsigned int planned, done;
+	struct ktest_totals sum;
+};
+void ktest_begin(struct ktest_run *run, unsigned int nr_suites);
+void ktest_run_suite(struct ktest_run *run, const struct ktest_suite *s);
+
 bool ktest_check(struct ktest *t, bool ok, const char *file, int line, const char *expr);
 bool ktest_check_u64(struct ktest *t, bool ok, unsigned long long a, unsigned long long b,
 		     const char *op, const char *file, int line, const char *ea, const char *eb);

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The buddy allocator on the real machine, right after it took over from the
+ * boot map: its counts against the map, the owner tags, and every free frame
+ * of every bank handed out, written, read back and returned.
+ */
+#include <kernel/arch.h>
+#include <kernel/boot.h>
+#include <kernel/cmdline.h>
+#include <kernel/errno.h>
+#include <kernel/ktest.h>
+#include <mm/buddy.h>
+#include <mm/phys.h>
+#include <string.h>
+
+#define SZ_4G 0x100000000ULL
+
+static const struct memmap *map(void)
+{
+	return &boot_info.memmap;
+}
+
+static uint64_t whole_pages(uint64_t base, uint64_t size)
+{
+	uint64_t first = ALIGN_UP(base, PAGE_SIZE), end = ALIGN_DOWN(base + size, PAGE_SIZE);
+
+	return end > first ? (end - first) / PAGE_SIZE : 0;
+}
+
+static void takeover_matches_boot_map(struct ktest *t)
+{
+	struct buddy_stats s;
+	uint64_t ram = 0, early = 0;
+
+	buddy_drain_caches();
+	buddy_stats(&s);
+	for (unsigned int i = 0; i < map()->nr_ram; i++)
+		ram += whole_pages(map()->ram[i].base, map()->ram[i].size);
+	for (unsigned int i = 0; i < map()->nr_resv; i++) {
+		const struct resv_region *r = &map()->resv[i];
+		if (r->kind == RESV_EARLY)
+			early += r->size / PAGE_SIZE;
+	}
+	KT_EXPECT_EQ(t, s.total, ram);
+	KT_EXPECT_EQ(t, s.free, memmap_total_usable(map()) / PAGE_SIZE);
+	KT_EXPECT_EQ(t, s.early, early);
+	KT_EXPECT_EQ(t, s.allocated, 0);
+	KT_EXPECT_EQ(t, s.free + s.early + s.reserved, s.total);
+	/* 16 bytes of metadata per frame: under 0.4 % of RAM */
+	KT_EXPECT_LE(t, s.metadata_bytes, ALIGN_UP(s.total * FRAME_META_BYTES, PAGE_SIZE) +
+					      s.nr_banks * PAGE_SIZE);
+	KT_EXPECT_LT(t, s.metadata_bytes * 1000, s.total * PAGE_SIZE * 4);
+	KT_EXPECT_EQ(t, buddy_check(NULL), 0);
+}
+
+static void tags_follow_the_boot_map(struct ktest *t)
+{
+	KT_EXPECT_EQ(t, frame_tag((uintptr_t)_start), FRAME_RESERVED);
+	KT_EXPECT_EQ(t, frame_tag((uintptr_t)_end - 1), FRAME_RESERVED);
+	KT_EXPECT_EQ(t, frame_tag((uintptr_t)boot_info.fdt), FRAME_RESERVED);
+	for (unsigned int i = 0; i < map()->nr_resv; i++) {
+		const struct resv_region *r = &map()->resv[i];
+		if (r->kind == RESV_EARLY)
+			KT_EXPECT_EQ(t, frame_tag(r->base + r->size - 1), FRAME_EARLY);
+	}
+	for (unsigned int i = 0; i < map()->nr_usable; i++)
+		KT_EXPECT_EQ(t, frame_tag(map()->usable[i].base), FRAME_FREE);
+	/* between banks, and past the end of RAM, nothing is anybody's */
+	for (unsigned int i = 0; i + 1 < map()->nr_ram; i++)
+		KT_EXPECT_EQ(t, frame_tag(map()->ram[i].base + map()->ram[i].size), -ENOENT);
+	const struct mem_range *last = &map()->ram[map()->nr_ram - 1];
+	KT_EXPECT_EQ(t, frame_tag(last->base + last->size), -ENOENT);
+}
+
+/* Words written into every frame: its address, so no two frames agree. */
+#define PATTERN(pa) ((pa) ^ 0x5a5aa5a5c3c33c3cULL)
+#define WORDS_PER_FRAME (PAGE_SIZE / 8)
+
+/* A held block's first frame keeps the list of held blocks (in words 1 and 2). */
+struct held {
+	phys_addr_t next;
+	uint64_t order;
+};
+
+static struct held *held_of(phys_addr_t pa)
+{
+	return (struct held *)((uint64_t *)phys_to_virt(pa) + 1);
+}
+
+static void write_block(phys_addr_t pa, unsigned int order)
+{
+	for (uint64_t f = 0; f < (1ULL << order); f++) {
+		uint64_t *w = phys_to_virt(pa + f * PAGE_SIZE);
+		w[0] = PATTERN(pa + f * PAGE_SIZE);
+		w[WORDS_PER_FRAME - 1] = ~PATTERN(pa + f * PAGE_SIZE);
+	}
+}
+
+static uint64_t check_block(phys_addr_t pa, unsigned int order)
+{
+	uint64_t bad = 0;
+
+	for (uint64_t f = 0; f < (1ULL << order); f++) {
+		const uint64_t *w = phys_to_virt(pa + f * PAGE_SIZE);
+		bad += w[0] != PATTERN(pa + f * PAGE_SIZE);
+		bad += w[WORDS_PER_FRAME - 1] != ~PATTERN(pa + f * PAGE_SIZE);
+	}
+	return bad;
+}
+
+static void every_free_frame_written_and_returned(struct ktest *t)
+{
+	struct buddy_stats before, after;
+	phys_addr_t head = 0, pa;
+	uint64_t frames = 0, bad = 0, blocks = 0;
+	bool have = false;
+
+	buddy_drain_caches();
+	buddy_stats(&before);
+	/* Biggest blocks first: every free frame, in few operations. */
+	for (int order = BUDDY_MAX_ORDER; order >= 0; order--) {
+		while (buddy_alloc((unsigned int)order, &pa) == 0) {
+			write_block(pa, (unsigned int)order);
+			*held_of(pa) = (struct held){ have ? head : 0, (uint64_t)order };
+			head = pa;
+			have = true;
+			frames += 1ULL << order;
+			blocks++;
+		}
+	}
+	KT_EXPECT_EQ(t, frames, before.free);
+	KT_EXPECT_EQ(t, buddy_free_frames(), 0);
+	KT_EXPECT_EQ(t, buddy_alloc(0, &pa), -ENOMEM); /* exhausted ... */
+
+	/* Read everything back only once all of it is held: no frame handed out twice. */
+	for (phys_addr_t p = head; have;) {
+		struct held h = *held_of(p);
+		/* the list words overwrote nothing the pattern uses */
+		bad += check_block(p, (unsigned int)h.order);
+		if (!h.next)
+			break;
+		p = h.next;
+	}
+	KT_EXPECT_EQ(t, bad, 0);
+
+	for (phys_addr_t p = head; have;) {
+		struct held h = *held_of(p);
+		KT_EXPECT_EQ(t, buddy_free(p, (unsigned int)h.order), 0);
+		if (!h.next)
+			break;
+		p = h.next;
+	}
+	KT_ASSERT_EQ(t, buddy_alloc(0, &pa), 0); /* ... and recovered */
+	KT_EXPECT_EQ(t, buddy_free(pa, 0), 0);
+
+	buddy_drain_caches();
+	buddy_stats(&after);
+	KT_EXPECT_EQ(t, after.free, before.free);
+	for (unsigned int o = 0; o <= BUDDY_MAX_ORDER; o++)
+		KT_EXPECT_EQ(t, after.nr_free[o], before.nr_free[o]); /* coalesced back exactly */
+	KT_EXPECT_EQ(t, buddy_check(NULL), 0);
+	ktest_log(t, "%llu frames (%llu MiB) in %llu blocks written and verified",
+		  (unsigned long long)frames, (unsigned long long)(frames >> 8),
+		  (unsigned long long)blocks);
+}
+
+static void limit_and_alignment(struct ktest *t)
+{
+	const struct mem_range *last = &map()->ram[map()->nr_ram - 1];
+	phys_addr_t pa;
+
+	KT_ASSERT_EQ(t, buddy_alloc_ex(0, SZ_2M, BUDDY_NO_LIMIT, 0, &pa), 0);
+	KT_EXPECT(t, IS_ALIGNED(pa, SZ_2M));
+	KT_EXPECT_EQ(t, buddy_free(pa, 0), 0);
+	if (last->base + last->size <= SZ_4G)
+		KT_SKIP(t, "all RAM lies below 4 GiB");
+	/* DMA32-style: the highest banks are tried first, so this proves the limit */
+	KT_ASSERT_EQ(t, buddy_alloc_ex(9, 0, SZ_4G, 0, &pa), 0);
+	KT_EXPECT_LE(t, pa + (PAGE_SIZE << 9), SZ_4G);
+	KT_EXPECT_EQ(t, buddy_free(pa, 9), 0);
+	KT_ASSERT_EQ(t, buddy_alloc_ex(0, 0, BUDDY_NO_LIMIT, BUDDY_NOCACHE, &pa), 0);
+	KT_EXPECT_GE(t, pa, SZ_4G);
+	KT_EXPECT_EQ(t, buddy_free_ex(pa, 0, BUDDY_NOCACHE), 0);
+}
+
+static phys_addr_t misuse_pa;
+static unsigned int misuse_reports;
+
+static void record_misuse(const char *what, phys_addr_t pa)
+{
+	(void)what;
+	misuse_pa = pa;
+	misuse_reports++;
+}
+
+static void misuse_reported_with_the_address(struct ktest *t)
+{
+	buddy_misuse_fn old = buddy_set_misuse_handler(record_misuse);
+	phys_addr_t pa;
+
+	misuse_reports = 0;
+	KT_ASSERT_EQ(t, buddy_alloc_ex(1, 0, BUDDY_NO_LIMIT, 0, &pa), 0);
+	KT_EXPECT_EQ(t, buddy_free(pa + PAGE_SIZE, 0), -EINVAL); /* the middle of a block */
+	KT_EXPECT_EQ(t, misuse_pa, pa + PAGE_SIZE);
+	KT_EXPECT_EQ(t, buddy_free(pa, 0), -EINVAL); /* the wrong order */
+	KT_EXPECT_EQ(t, buddy_free(pa, 1), 0);
+	KT_EXPECT_EQ(t, buddy_free(pa, 1), -EINVAL); /* twice */
+	KT_EXPECT_EQ(t, misuse_pa, pa);
+	KT_EXPECT_EQ(t, buddy_free((uintptr_t)_start, 0), -EINVAL); /* the kernel's own frames */
+	KT_EXPECT_EQ(t, misuse_reports, 4);
+	buddy_set_misuse_handler(old);
+	KT_EXPECT_EQ(t, buddy_check(NULL), 0);
+}
+
+static const struct ktest_case buddy_cases[] = {
+	KTEST_CASE(takeover_matches_boot_map),
+	KTEST_CASE(tags_follow_the_boot_map),
+	KTEST_CASE(every_free_frame_written_and_returned),
+	KTEST_CASE(limit_and_alignment),
+	KTEST_CASE(misuse_reported_with_the_address),
+	{ 0 },
+};
+
+const struct ktest_suite buddy_boot_suite = { .name = "buddy-boot", .cases = buddy_cases };
