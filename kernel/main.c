@@ -8,7 +8,6 @@
 #include <kernel/panic.h>
 #include <kernel/printk.h>
 #include <libfdt.h>
-#include <mm/bootmem.h>
 #include <mm/buddy.h>
 
 struct boot_info boot_info;
