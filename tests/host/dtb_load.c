@@ -65,3 +65,16 @@ void *dtb_pack(void *edit, size_t *size)
 	free(edit);
 	return out;
 }
+
+void *dtb_load_edited(const char *name, size_t extra, int (*edit)(void *fdt), size_t *size)
+{
+	void *blob = dtb_load(name, size);
+	void *ed = blob ? dtb_edit(blob, extra) : NULL;
+
+	free(blob);
+	if (!ed || edit(ed) != 0) {
+		free(ed);
+		return NULL;
+	}
+	return dtb_pack(ed, size);
+}

@@ -24,4 +24,10 @@ void *dtb_copy(const void *blob, size_t n);
 void *dtb_edit(const void *blob, size_t extra);
 void *dtb_pack(void *edit, size_t *size);
 
+/*
+ * NAME.dtb with edit applied (room: extra spare bytes), packed into an
+ * exactly-sized buffer; NULL when loading or the edit failed.
+ */
+void *dtb_load_edited(const char *name, size_t extra, int (*edit)(void *fdt), size_t *size);
+
 #endif

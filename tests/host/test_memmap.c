@@ -335,15 +335,8 @@ static void expect_edit_fails(struct ktest *t, const char *name, editor edit, un
 {
 	struct dt_error err = { "" };
 	size_t size;
-	void *blob = dtb_load(name, &size);
-	void *ed = blob ? dtb_edit(blob, 64 * 1024) : NULL;
+	void *blob = dtb_load_edited(name, 64 * 1024, edit, &size);
 
-	free(blob);
-	if (!KT_EXPECT(t, ed && edit(ed) == 0)) {
-		free(ed);
-		return;
-	}
-	blob = dtb_pack(ed, &size);
 	KT_ASSERT(t, blob);
 	KT_EXPECT_EQ(t, memmap_from_fdt(&m, blob, size, NULL, 0, flags, &err), rc);
 	if (!KT_EXPECT(t, strstr(err.msg, want) != NULL))
@@ -596,15 +589,8 @@ static void expect_edit_warns(struct ktest *t, editor edit, const char *node, co
 {
 	struct dt_error err = { "" };
 	size_t size;
-	void *blob = dtb_load("memmap-dynamic", &size);
-	void *ed = blob ? dtb_edit(blob, 64 * 1024) : NULL;
+	void *blob = dtb_load_edited("memmap-dynamic", 64 * 1024, edit, &size);
 
-	free(blob);
-	if (!KT_EXPECT(t, ed && edit(ed) == 0)) {
-		free(ed);
-		return;
-	}
-	blob = dtb_pack(ed, &size);
 	KT_ASSERT(t, blob);
 	KT_EXPECT_EQ(t, memmap_from_fdt(&m, blob, size, NULL, 0, 0, &err), 0);
 	KT_EXPECT_EQ(t, m.nr_warnings, 1);
@@ -632,12 +618,8 @@ static void initrd_ignored_unless_asked(struct ktest *t)
 {
 	struct dt_error err = { "" };
 	size_t size;
-	void *blob = dtb_load("memmap-banks", &size);
-	void *ed = blob ? dtb_edit(blob, 4096) : NULL;
+	void *blob = dtb_load_edited("memmap-banks", 4096, initrd_backwards, &size);
 
-	free(blob);
-	KT_ASSERT(t, ed && initrd_backwards(ed) == 0);
-	blob = dtb_pack(ed, &size);
 	KT_ASSERT(t, blob);
 	KT_EXPECT_EQ(t, memmap_from_fdt(&m, blob, size, NULL, 0, 0, &err), 0);
 	free(blob);
