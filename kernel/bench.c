@@ -41,10 +41,12 @@ static void bench_baseline(void)
 }
 
 void bench_buddy(void);
+void bench_mmu(void);
 
 static const struct kbench benches[] = {
 	{ "baseline", bench_baseline },
 	{ "buddy", bench_buddy },
+	{ "mmu", bench_mmu }, /* after buddy, which leaves the buddy up */
 };
 
 void run_kernel_benches(void)

@@ -1,2 +1,2 @@
-obj-y += kernel/main.o kernel/panic.o kernel/harts.o kernel/phys.o kernel/bench.o kernel/bench_buddy.o
+obj-y += kernel/main.o kernel/panic.o kernel/harts.o kernel/phys.o kernel/bench.o kernel/bench_buddy.o kernel/bench_mmu.o
 obj-$(CONFIG_KTEST) += kernel/ktests.o tests/kernel/test_boot.o tests/kernel/test_buddy.o tests/common/test_lib.o

@@ -11,6 +11,25 @@
  * Addresses inside the walker are offsets: va masked to the format's
  * va_bits, so the upper half of Sv39 (or a TTBR1 tree) indexes as the
  * hardware does. va_of() turns an offset back into a full address.
+ *
+ * Fast paths, where the format's leaf encoding is linear in pa
+ * (pte_format.leaf_step); each does exactly what the entry-by-entry walk
+ * would, or declines before changing anything:
+ * - whole_entries(): the entries of a table that a range covers whole get
+ *   the same treatment, as one run. A map whose run becomes leaves (4 KiB
+ *   pages, or blocks where allowed and aligned) only checks in its dry
+ *   pass that the run is all absent (in a table still to be created there
+ *   is nothing to check at all), and its commit writes leaf(pa) plus one
+ *   increment per entry; an unmap clears a run's leaves inline, has
+ *   nothing to do in its dry pass, and tells whether it left the run all
+ *   absent, so the emptiness check of the table only reads the rest. An
+ *   entry that is not what the run expects (something to refuse, replace,
+ *   enter or leave alone) goes through walk_entry().
+ * - descend(): a table that a map creates and turns into leaves entirely
+ *   is written whole and then linked, without being zeroed first.
+ * - within_leaf_table(): a map or unmap within one existing last-level
+ *   table that needs no table page and frees none (a heap's page-sized
+ *   calls) is done in one pass, after one descent.
  */
 #include <kernel/compiler.h>
 #include <kernel/errno.h>
@@ -22,6 +41,16 @@
 #include <string.h>
 
 #define LEAF_MAX_SHIFT 30 /* 1 GiB */
+
+/*
+ * A kernel (it has a .config) refuses W+X whatever the caller's flags unless
+ * built with the debug option; the host tests have no .config and test both.
+ */
+#if defined(CONFIG_KERNEL_LINK_ADDR) && !defined(CONFIG_MMU_DEBUG_ALLOW_WX)
+#define WX_POSSIBLE false
+#else
+#define WX_POSSIBLE true
+#endif
 #define MMU_DEAD_MAX 32	  /* table pages waiting for the flush that lets them go */
 
 enum mmu_op_kind { OP_MAP, OP_UNMAP, OP_PROTECT };
@@ -44,6 +73,7 @@ struct mmu_op {
 	bool flush_all;
 	phys_addr_t dead[MMU_DEAD_MAX];
 	unsigned int nr_dead;
+	bool made_valid; /* an absent entry became valid: the sync hook runs at the end */
 };
 
 static unsigned int level_shift(const struct pte_format *f, unsigned int level)
@@ -75,6 +105,16 @@ static pte_t *table_at(phys_addr_t pa)
 static void write_pte(pte_t *p, pte_t v)
 {
 	*(volatile pte_t *)p = v;
+}
+
+/*
+ * A new table's entries (zeroes, or leaves written without zeroing) are
+ * ordered before the entry that links it: a walker that reaches the table
+ * never finds what the page held before.
+ */
+static void link_barrier(void)
+{
+	__atomic_thread_fence(__ATOMIC_RELEASE);
 }
 
 /* ---- table pages ---------------------------------------------------------- */
@@ -127,7 +167,8 @@ static int pool_fill(struct mmu_op *op, unsigned long n)
 	return 0;
 }
 
-static phys_addr_t pool_take(struct mmu_op *op)
+/* A prepared table page: zeroed, or as it is when the caller writes every entry. */
+static phys_addr_t pool_take(struct mmu_op *op, bool zero)
 {
 	phys_addr_t pa = op->pool;
 
@@ -135,7 +176,8 @@ static phys_addr_t pool_take(struct mmu_op *op)
 		panic("mmu: table pool empty (the dry pass miscounted)");
 	op->pool = *table_at(pa);
 	op->pool_n--;
-	memset(table_at(pa), 0, PAGE_SIZE);
+	if (zero)
+		memset(table_at(pa), 0, PAGE_SIZE);
 	op->s->nr_tables++;
 	return pa;
 }
@@ -198,9 +240,19 @@ static void free_subtree(struct mmu_op *op, phys_addr_t pa, unsigned int level)
 	table_dead(op, pa);
 }
 
-static bool table_empty(const pte_t *t)
+/*
+ * Whether table t is all absent, its entries [i0, i1) being known to be
+ * (i0 == i1: nothing known). The neighbours of the range first: after an
+ * unmap in the middle of a mapped area, one of them usually answers.
+ */
+static bool table_empty(const pte_t *t, unsigned int i0, unsigned int i1)
 {
-	for (unsigned int i = 0; i < PTE_PER_TABLE; i++)
+	if ((i1 < PTE_PER_TABLE && t[i1]) || (i0 > 0 && t[i0 - 1]))
+		return false;
+	for (unsigned int i = i1; i < PTE_PER_TABLE; i++)
+		if (t[i])
+			return false;
+	for (unsigned int i = 0; i < i0; i++)
 		if (t[i])
 			return false;
 	return true;
@@ -226,6 +278,7 @@ static void replace_entry(struct mmu_op *op, pte_t *p, unsigned int level, uint6
 		flush_later(op, off);
 		flush_now(op);
 		write_pte(p, new);
+		op->made_valid = true; /* over the absent entry the flush left */
 	} else {
 		write_pte(p, new);
 		flush_later(op, off);
@@ -239,9 +292,10 @@ static void set_entry(struct mmu_op *op, pte_t *p, unsigned int level, uint64_t 
 	pte_t old = *p;
 	enum pte_kind kind = op->f->kind(old, level);
 
-	if (kind == PTE_INVALID)
+	if (kind == PTE_INVALID) {
 		write_pte(p, new);
-	else if (old != new)
+		op->made_valid = true;
+	} else if (old != new)
 		replace_entry(op, p, level, off, old, kind, new);
 }
 
@@ -256,41 +310,194 @@ static bool leaf_allowed(const struct mmu_op *op, unsigned int level)
 	return shift == PAGE_SHIFT || !(op->flags & MMU_NO_BLOCKS);
 }
 
-static void walk(struct mmu_op *op, pte_t *t, enum pte_kind vkind, unsigned int level,
+/* Index in a table at level of the entry holding offset off. */
+static unsigned int index_of(const struct pte_format *f, unsigned int level, uint64_t off)
+{
+	return (off >> level_shift(f, level)) & (PTE_PER_TABLE - 1);
+}
+
+/* What one entry's worth of output address adds to a leaf at level. */
+static pte_t leaf_inc(const struct pte_format *f, unsigned int level)
+{
+	return f->leaf_step << (level_shift(f, level) - PAGE_SHIFT);
+}
+
+/* n consecutive leaves from pte, inc apart, into a table the walker cannot reach yet. */
+static void fill_leaves(pte_t *t, unsigned int n, pte_t pte, pte_t inc)
+{
+	for (unsigned int i = 0; i < n; i++, pte += inc)
+		write_pte(&t[i], pte);
+}
+
+static void walk_entry(struct mmu_op *op, pte_t *p, enum pte_kind kind, unsigned int level,
+		       uint64_t ebeg, uint64_t b, uint64_t e);
+
+/* walk_entry() for the whole entry p at level, at offset off. */
+static void walk_whole_entry(struct mmu_op *op, pte_t *p, unsigned int level, uint64_t off)
+{
+	walk_entry(op, p, op->f->kind(*p, level), level, off, off,
+		   off + (1ULL << level_shift(op->f, level)));
+}
+
+/*
+ * A map over the whole entries p[0..n) at level from offset off, every one
+ * of which becomes a leaf (a page, or a block: the caller checked that the
+ * level allows it and pa is aligned). p NULL: a virtual table, all vkind.
+ * Dry: whether they are all absent, in which case there is nothing to check
+ * or count (false: the caller walks them entry by entry). Commit: writes
+ * leaf(pa) plus leaf_inc() per entry; an entry not absent goes through
+ * walk_entry().
+ */
+static bool map_run(struct mmu_op *op, pte_t *p, enum pte_kind vkind, unsigned int level,
+		    unsigned int n, uint64_t off)
+{
+	const struct pte_format *f = op->f;
+	unsigned int shift = level_shift(f, level);
+	pte_t pte, inc = leaf_inc(f, level);
+	bool wrote = false;
+
+	if (op->dry) {
+		if (!p)
+			return vkind == PTE_INVALID;
+		for (unsigned int i = 0; i < n; i++)
+			if (p[i])
+				return false; /* something to refuse, replace or enter */
+		return true;
+	}
+	pte = f->leaf(op->pa + (off - op->begin), op->prot, level);
+	for (unsigned int i = 0; i < n; i++, pte += inc) {
+		if (likely(!p[i])) {
+			write_pte(&p[i], pte);
+			wrote = true;
+		} else {
+			walk_whole_entry(op, &p[i], level, off + ((uint64_t)i << shift));
+		}
+	}
+	op->made_valid |= wrote;
+	return true;
+}
+
+/*
+ * The commit of an unmap over the whole entries p[0..n) at level from
+ * offset off: leaves cleared inline, tables through walk_entry(). kind()
+ * looks only at the bits below leaf_step: an entry with the low bits of
+ * the last leaf seen is a leaf too (and never 0, whose kind is
+ * PTE_INVALID). Whether they are all absent now.
+ */
+static bool unmap_run(struct mmu_op *op, pte_t *p, unsigned int level, unsigned int n, uint64_t off)
+{
+	const struct pte_format *f = op->f;
+	unsigned int shift = level_shift(f, level);
+	pte_t low_mask = f->leaf_step - 1, leaf_low = ~0ULL; /* no entry has these low bits */
+	bool cleared = true, all = op->flush_all;
+
+	for (unsigned int i = 0; i < n; i++) {
+		pte_t v = p[i];
+
+		if ((v & low_mask) != leaf_low) {
+			if (!v)
+				continue;
+			if (f->kind(v, level) != PTE_LEAF) {
+				/* a table (freed if it empties), or malformed (left alone) */
+				walk_whole_entry(op, &p[i], level, off + ((uint64_t)i << shift));
+				cleared = cleared && !p[i];
+				all = op->flush_all;
+				continue;
+			}
+			leaf_low = v & low_mask;
+		}
+		write_pte(&p[i], 0);
+		if (!all) {
+			flush_later(op, off + ((uint64_t)i << shift));
+			all = op->flush_all;
+		}
+	}
+	return cleared;
+}
+
+/*
+ * The fast path for the whole entries [begin, end) of table t at level (t
+ * NULL: virtual, all vkind), where they all get the same treatment: 1 (all
+ * absent now) or 0 if done, -1 if they must go entry by entry.
+ */
+static int whole_entries(struct mmu_op *op, pte_t *t, enum pte_kind vkind, unsigned int level,
+			 uint64_t begin, uint64_t end)
+{
+	const struct pte_format *f = op->f;
+	unsigned int shift = level_shift(f, level);
+	unsigned int n = (end - begin) >> shift;
+	pte_t *p = t ? &t[index_of(f, level, begin)] : NULL;
+
+	switch (op->kind) {
+	case OP_MAP:
+		if (!leaf_allowed(op, level) ||
+		    !IS_ALIGNED(op->pa + (begin - op->begin), 1ULL << shift))
+			return -1;
+		return map_run(op, p, vkind, level, n, begin) ? 0 : -1;
+	case OP_UNMAP:
+		/* whole entries never split: the dry pass has nothing to check or count */
+		return op->dry ? 0 : unmap_run(op, p, level, n, begin);
+	case OP_PROTECT:
+		break;
+	}
+	return -1;
+}
+
+static bool walk(struct mmu_op *op, pte_t *t, enum pte_kind vkind, unsigned int level,
 		 uint64_t begin, uint64_t end);
 
-/* Descends into entry p (kind), creating the table (absent) or splitting the block (leaf). */
-static void descend(struct mmu_op *op, pte_t *p, enum pte_kind kind, unsigned int level,
+/*
+ * Descends into entry p (kind), creating the table (absent) or splitting
+ * the block (leaf). Returns walk()'s answer for the table below.
+ */
+static bool descend(struct mmu_op *op, pte_t *p, enum pte_kind kind, unsigned int level,
 		    uint64_t ebeg, uint64_t b, uint64_t e)
 {
 	const struct pte_format *f = op->f;
-	uint64_t csize = 1ULL << level_shift(f, level + 1);
-	phys_addr_t child;
+	unsigned int cshift = level_shift(f, level + 1);
+	phys_addr_t child, pa;
 	pte_t *ct;
 
-	if (kind == PTE_TABLE && p) {
-		walk(op, table_at(f->addr(*p)), PTE_TABLE, level + 1, b, e);
-		return;
-	}
+	if (kind == PTE_TABLE && p)
+		return walk(op, table_at(f->addr(*p)), PTE_TABLE, level + 1, b, e);
 	if (op->dry) {
 		/* a real or virtual absent entry / leaf: a new table, all absent / all leaves */
 		op->need++;
 		walk(op, NULL, kind, level + 1, b, e);
-		return;
+		return false;
 	}
-	child = pool_take(op);
-	ct = table_at(child);
 	if (kind == PTE_LEAF) {
-		phys_addr_t pa = f->addr(*p);
 		unsigned int prot = f->prot(*p);
 
-		for (unsigned int i = 0; i < PTE_PER_TABLE; i++)
-			ct[i] = f->leaf(pa + i * csize, prot, level + 1);
+		pa = f->addr(*p);
+		child = pool_take(op, false); /* every entry is written below */
+		ct = table_at(child);
+		if (f->leaf_step)
+			fill_leaves(ct, PTE_PER_TABLE, f->leaf(pa, prot, level + 1),
+				    leaf_inc(f, level + 1));
+		else
+			for (unsigned int i = 0; i < PTE_PER_TABLE; i++)
+				ct[i] = f->leaf(pa + ((uint64_t)i << cshift), prot, level + 1);
+		link_barrier();
 		replace_entry(op, p, level, ebeg, *p, PTE_LEAF, f->table(child));
-	} else {
-		write_pte(p, f->table(child));
+		return walk(op, ct, PTE_TABLE, level + 1, b, e);
 	}
-	walk(op, ct, PTE_TABLE, level + 1, b, e);
+	op->made_valid = true;
+	pa = op->pa + (b - op->begin);
+	if (op->kind == OP_MAP && f->leaf_step && e - b == 1ULL << level_shift(f, level) &&
+	    leaf_allowed(op, level + 1) && IS_ALIGNED(pa, 1ULL << cshift)) {
+		/* a new table of leaves only: written whole, then linked */
+		child = pool_take(op, false);
+		fill_leaves(table_at(child), PTE_PER_TABLE, f->leaf(pa, op->prot, level + 1),
+			    leaf_inc(f, level + 1));
+		link_barrier();
+		write_pte(p, f->table(child));
+		return false;
+	}
+	child = pool_take(op, true);
+	link_barrier();
+	write_pte(p, f->table(child));
+	return walk(op, table_at(child), PTE_TABLE, level + 1, b, e);
 }
 
 static void walk_entry(struct mmu_op *op, pte_t *p, enum pte_kind kind, unsigned int level,
@@ -299,6 +506,7 @@ static void walk_entry(struct mmu_op *op, pte_t *p, enum pte_kind kind, unsigned
 	const struct pte_format *f = op->f;
 	uint64_t esize = 1ULL << level_shift(f, level);
 	bool full = b == ebeg && e - b == esize;
+	bool cleared;
 
 	switch (op->kind) {
 	case OP_MAP: {
@@ -330,13 +538,16 @@ static void walk_entry(struct mmu_op *op, pte_t *p, enum pte_kind kind, unsigned
 			}
 			return;
 		}
-		descend(op, p, kind, level, ebeg, b, e);
-		if (!op->dry && f->kind(*p, level) == PTE_TABLE &&
-		    table_empty(table_at(f->addr(*p)))) {
+		cleared = descend(op, p, kind, level, ebeg, b, e);
+		if (!op->dry && f->kind(*p, level) == PTE_TABLE) {
 			phys_addr_t child = f->addr(*p);
+			unsigned int i0 = index_of(f, level + 1, b);
+			unsigned int i1 = cleared ? index_of(f, level + 1, e - 1) + 1 : i0;
 
-			write_pte(p, 0);
-			table_dead(op, child);
+			if (table_empty(table_at(child), i0, i1)) {
+				write_pte(p, 0);
+				table_dead(op, child);
+			}
 		}
 		return;
 	case OP_PROTECT:
@@ -354,16 +565,14 @@ static void walk_entry(struct mmu_op *op, pte_t *p, enum pte_kind kind, unsigned
 	}
 }
 
-/*
- * [begin, end) within the table t at level (t NULL: a virtual table whose
- * entries are all of kind vkind).
- */
-static void walk(struct mmu_op *op, pte_t *t, enum pte_kind vkind, unsigned int level,
-		 uint64_t begin, uint64_t end)
+/* walk() entry by entry. */
+static bool walk_each(struct mmu_op *op, pte_t *t, enum pte_kind vkind, unsigned int level,
+		      uint64_t begin, uint64_t end)
 {
 	unsigned int shift = level_shift(op->f, level);
 	uint64_t esize = 1ULL << shift;
 	uint64_t off = begin;
+	bool cleared = true;
 
 	while (off < end && !op->err) {
 		uint64_t ebeg = off & ~(esize - 1);
@@ -373,8 +582,99 @@ static void walk(struct mmu_op *op, pte_t *t, enum pte_kind vkind, unsigned int 
 		enum pte_kind kind = t ? op->f->kind(t[i], level) : vkind;
 
 		walk_entry(op, p, kind, level, ebeg, off, e);
+		cleared = cleared && p && !*p;
 		off = e;
 	}
+	return cleared;
+}
+
+/*
+ * [begin, end) within the table t at level (t NULL: a virtual table whose
+ * entries are all of kind vkind): the entries it covers in part one by
+ * one, those it covers whole through whole_entries() where it can. In the
+ * commit pass, returns whether the entries of [begin, end) are all absent
+ * afterwards (false: not known).
+ */
+static bool walk(struct mmu_op *op, pte_t *t, enum pte_kind vkind, unsigned int level,
+		 uint64_t begin, uint64_t end)
+{
+	uint64_t esize = 1ULL << level_shift(op->f, level);
+	uint64_t wb = ALIGN_UP(begin, esize), we = ALIGN_DOWN(end, esize);
+	bool cleared = true;
+	int r = -1;
+
+	if (!op->f->leaf_step || wb >= we)
+		return walk_each(op, t, vkind, level, begin, end);
+	if (begin < wb)
+		cleared = walk_each(op, t, vkind, level, begin, wb);
+	if (!op->err)
+		r = whole_entries(op, t, vkind, level, wb, we);
+	if (r < 0)
+		r = walk_each(op, t, vkind, level, wb, we);
+	cleared = cleared && r;
+	if (end > we)
+		cleared = walk_each(op, t, vkind, level, we, end) && cleared;
+	return cleared;
+}
+
+/*
+ * A map or unmap within one existing last-level table, the common case of
+ * a heap's page-sized calls: one descent, then the run checked and done in
+ * one go, since it needs no table page, splits nothing and (an unmap)
+ * leaves the table in use. False, having changed nothing, if that is not
+ * the case or the run holds anything to refuse or replace (the two passes
+ * then do it).
+ */
+static bool within_leaf_table(struct mmu_op *op, uint64_t begin, uint64_t end)
+{
+	const struct pte_format *f = op->f;
+	unsigned int last = f->levels - 1;
+	pte_t *t = table_at(op->s->root);
+	unsigned int i0, n;
+
+	if (!f->leaf_step || op->kind == OP_PROTECT || (op->flags & MMU_REPLACE) ||
+	    (begin ^ (end - 1)) >> level_shift(f, last - 1))
+		return false;
+	for (unsigned int level = 0; level < last; level++) {
+		pte_t e = t[index_of(f, level, begin)];
+
+		if (f->kind(e, level) != PTE_TABLE)
+			return false;
+		t = table_at(f->addr(e));
+	}
+	i0 = index_of(f, last, begin);
+	n = (end - begin) >> PAGE_SHIFT;
+	if (op->kind == OP_MAP) {
+		for (unsigned int i = 0; i < n; i++)
+			if (t[i0 + i])
+				return false;
+		map_run(op, &t[i0], PTE_INVALID, last, n, begin);
+	} else {
+		if (table_empty(t, i0, i0 + n))
+			return false; /* it may go: the walk frees it and what it leaves empty */
+		unmap_run(op, &t[i0], last, n, begin);
+	}
+	return true;
+}
+
+/* Sets up op for one operation; the arrays are used up to their counts only. */
+static void op_init(struct mmu_op *op, struct mmu_space *s, enum mmu_op_kind kind, phys_addr_t pa,
+		    unsigned int prot, unsigned int flags)
+{
+	op->s = s;
+	op->f = s->fmt;
+	op->kind = kind;
+	op->err = 0;
+	op->pa = pa;
+	op->prot = prot & s->fmt->prot_mask;
+	op->flags = flags;
+	op->need = 0;
+	op->pool = 0;
+	op->pool_n = 0;
+	op->nr_flush = 0;
+	op->flush_all = false;
+	op->nr_dead = 0;
+	op->made_valid = false;
 }
 
 static int run(struct mmu_op *op, uint64_t begin, uint64_t end)
@@ -382,18 +682,22 @@ static int run(struct mmu_op *op, uint64_t begin, uint64_t end)
 	struct mmu_space *s = op->s;
 	int err;
 
-	op->f = s->fmt;
 	op->begin = begin;
-	op->dry = true;
-	walk(op, table_at(s->root), PTE_TABLE, 0, begin, end);
-	if (op->err)
-		return op->err;
-	err = pool_fill(op, op->need);
-	if (err)
-		return err;
 	op->dry = false;
-	walk(op, table_at(s->root), PTE_TABLE, 0, begin, end);
+	if (!within_leaf_table(op, begin, end)) {
+		op->dry = true;
+		walk(op, table_at(s->root), PTE_TABLE, 0, begin, end);
+		if (op->err)
+			return op->err;
+		err = pool_fill(op, op->need);
+		if (err)
+			return err;
+		op->dry = false;
+		walk(op, table_at(s->root), PTE_TABLE, 0, begin, end);
+	}
 	flush_now(op);
+	if (op->made_valid && s->tlb && s->tlb->sync)
+		s->tlb->sync(s);
 	free_dead(op);
 	pool_release(op); /* nothing left unless the dry pass overcounted */
 	return 0;
@@ -429,7 +733,7 @@ static bool prot_ok(const struct mmu_space *s, unsigned int prot, unsigned int f
 {
 	if (prot & ~MMU_PROT_ALL || !(prot & MMU_PROT_READ))
 		return false;
-	if ((prot & MMU_PROT_WRITE) && (prot & MMU_PROT_EXEC) && !(flags & MMU_ALLOW_WX))
+	if ((prot & MMU_PROT_WRITE) && (prot & MMU_PROT_EXEC) && !(flags & MMU_ALLOW_WX && WX_POSSIBLE))
 		return false;
 	if ((prot & MMU_PROT_DEVICE) && (prot & MMU_PROT_EXEC))
 		return false;
@@ -460,9 +764,10 @@ int mmu_space_init(struct mmu_space *s, const struct pte_format *fmt,
 
 void mmu_space_destroy(struct mmu_space *s)
 {
-	struct mmu_op op = { .s = s, .kind = OP_UNMAP };
+	struct mmu_op op;
 
 	/* unmapping whole top-level entries never splits: this cannot fail */
+	op_init(&op, s, OP_UNMAP, 0, 0, 0);
 	run(&op, 0, 1ULL << s->fmt->va_bits);
 	table_free(s, s->root);
 	s->root = 0;
@@ -472,35 +777,36 @@ void mmu_space_destroy(struct mmu_space *s)
 int mmu_map(struct mmu_space *s, uint64_t va, phys_addr_t pa, uint64_t size, unsigned int prot,
 	    unsigned int flags)
 {
-	struct mmu_op op = { .s = s, .kind = OP_MAP, .pa = pa, .prot = prot, .flags = flags };
+	struct mmu_op op;
 	uint64_t begin;
 
 	if (!range_ok(s, va, size, &begin) || !prot_ok(s, prot, flags) ||
 	    !IS_ALIGNED(pa, PAGE_SIZE) || pa + size < pa || (pa + size - 1) >> s->fmt->pa_bits)
 		return -EINVAL;
-	op.prot &= s->fmt->prot_mask;
+	op_init(&op, s, OP_MAP, pa, prot, flags);
 	return run(&op, begin, begin + size);
 }
 
 int mmu_unmap(struct mmu_space *s, uint64_t va, uint64_t size)
 {
-	struct mmu_op op = { .s = s, .kind = OP_UNMAP };
+	struct mmu_op op;
 	uint64_t begin;
 
 	if (!range_ok(s, va, size, &begin))
 		return -EINVAL;
+	op_init(&op, s, OP_UNMAP, 0, 0, 0);
 	return run(&op, begin, begin + size);
 }
 
 int mmu_protect(struct mmu_space *s, uint64_t va, uint64_t size, unsigned int prot,
 		unsigned int flags)
 {
-	struct mmu_op op = { .s = s, .kind = OP_PROTECT, .prot = prot, .flags = flags };
+	struct mmu_op op;
 	uint64_t begin;
 
 	if (!range_ok(s, va, size, &begin) || !prot_ok(s, prot, flags))
 		return -EINVAL;
-	op.prot &= s->fmt->prot_mask;
+	op_init(&op, s, OP_PROTECT, 0, prot, flags);
 	return run(&op, begin, begin + size);
 }
 

@@ -101,4 +101,5 @@ const struct pte_format pte_format_arm64 = {
 	.prot = arm64_prot,
 	.table = arm64_table,
 	.leaf = arm64_leaf,
+	.leaf_step = 1ULL << 12, /* output address + 4 KiB */
 };

@@ -89,4 +89,5 @@ const struct pte_format pte_format_sv39 = {
 	.prot = sv39_prot,
 	.table = sv39_table,
 	.leaf = sv39_leaf,
+	.leaf_step = 1ULL << SV39_PPN_SHIFT, /* PPN + 1 */
 };

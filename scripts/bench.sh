@@ -1,7 +1,8 @@
 #!/bin/bash
 # make bench: the benchmarks, as instructions per operation.
-#  - host: the portable allocators built without sanitizers, counted by
-#    callgrind (exact and repeatable, whatever else the machine does);
+#  - host: the portable allocators and the page mapper (both PTE formats)
+#    built without sanitizers, counted by callgrind (exact and repeatable,
+#    whatever else the machine does);
 #  - QEMU, both arches: the kernel booted with "bench" under -icount
 #    shift=0, where the hart's counters count guest instructions exactly.
 # Each figure comes with a baseline measured in the same run.

@@ -34,12 +34,15 @@
 
 /* mmu_map() / mmu_protect() flags */
 #define MMU_REPLACE 0x1	 /* mmu_map(): replace whatever is mapped in the range */
-#define MMU_ALLOW_WX 0x2 /* accept WRITE|EXEC together (a debug option sets it) */
+#define MMU_ALLOW_WX 0x2 /* accept WRITE|EXEC together: in the kernel only with CONFIG_MMU_DEBUG_ALLOW_WX */
 #define MMU_NO_BLOCKS 0x4 /* mmu_map(): 4 KiB pages only */
 
 /* mmu_space_init() flags */
 #define MMU_SPACE_UPPER 0x1 /* split-halves formats: this tree serves the top half (TTBR1) */
 
+#if !defined(MMU_FLUSH_THRESHOLD) && defined(CONFIG_MMU_FLUSH_THRESHOLD)
+#define MMU_FLUSH_THRESHOLD CONFIG_MMU_FLUSH_THRESHOLD
+#endif
 #ifndef MMU_FLUSH_THRESHOLD
 #define MMU_FLUSH_THRESHOLD 16
 #endif
@@ -51,10 +54,20 @@ struct mmu_space;
  * that make prior table writes visible to the walker (arm64: dsb ishst;
  * tlbi vae1is/vmalle1is; dsb ish; isb. RISC-V: sfence.vma, or SBI RFENCE
  * to the other harts in space->harts).
+ *
+ * sync (optional, NULL: none) makes new entries visible: it is called
+ * once, at the end of an mmu_map() / mmu_protect() / mmu_unmap() that
+ * wrote a valid entry where there was an absent one (a new mapping, a new
+ * table, the second write of a break-before-make), after that operation's
+ * flushes. Such an entry was never flushed, and a walker may have cached
+ * or be about to fetch the old absent one (arm64: dsb ishst; isb. RISC-V:
+ * sfence.vma, since a hart may cache invalid entries). A failed operation
+ * (nothing written) never calls it.
  */
 struct mmu_tlb_ops {
 	void (*flush_page)(struct mmu_space *s, uint64_t va);
 	void (*flush_all)(struct mmu_space *s);
+	void (*sync)(struct mmu_space *s);
 };
 
 struct mmu_space {

@@ -55,6 +55,14 @@ struct pte_format {
 	pte_t (*table)(phys_addr_t table_pa); /* a next-level table entry */
 	/* a leaf at level (pa aligned to the level's size), prot already validated */
 	pte_t (*leaf)(phys_addr_t pa, unsigned int prot, unsigned int level);
+	/*
+	 * The next page's entry, for runs of leaves: a power of two such that
+	 * leaf(pa + n * 4 KiB, prot, level) == leaf(pa, prot, level) + n * leaf_step
+	 * for every level and every pa the format accepts, and kind() looks at
+	 * no bit at or above it. 0: the encoding is not linear in pa (the
+	 * mapper then calls leaf() for every entry).
+	 */
+	pte_t leaf_step;
 };
 
 extern const struct pte_format pte_format_sv39;

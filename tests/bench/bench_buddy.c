@@ -13,38 +13,17 @@
 #include <mm/buddy.h>
 #include <mm/phys.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../host/arena.h"
-
-#if __has_include(<valgrind/callgrind.h>)
-#include <valgrind/callgrind.h>
-#else
-#define CALLGRIND_ZERO_STATS
-#define CALLGRIND_DUMP_STATS_AT(label) ((void)(label))
-#define RUNNING_ON_VALGRIND 0
-#endif
+#include "bench_host.h"
 
 #define RAM_BASE 0x80000000ULL
 #define OPS 262144 /* a multiple of 256, for the bursts */
 
 static struct memmap m;
 
-static void fail(const char *what)
-{
-	fprintf(stderr, "bench_buddy: %s failed\n", what);
-	exit(1);
-}
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
+#define fail(what) bench_fail("bench_buddy", what)
 
 /*
  * RAM of `bytes` at 0x80000000 with OpenSBI's 512 KiB reserved, like QEMU
@@ -87,9 +66,9 @@ static void measure_fn(const char *name, uint64_t ops, const char *unit, void (*
 	double t0;
 
 	CALLGRIND_ZERO_STATS;
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	fn(ops);
-	report(name, ops, unit, fn_name, now_ns() - t0);
+	report(name, ops, unit, fn_name, bench_now_ns() - t0);
 }
 
 /* The yardstick, as in the kernel's bench: one opaque step per iteration. */

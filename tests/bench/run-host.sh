@@ -8,7 +8,9 @@
 # where the second figure leaves out the measuring loop's own instructions
 # (its calls, argument set-up and checks), and the share of libc's memset
 # where it matters (callgrind counts its rep stosb once per byte); then the
-# wall-clock figures of a plain run.
+# wall-clock figures of a plain run. Below one instruction per unit (a block
+# mapping counted per 4 KiB page), X has three decimals and the whole count
+# follows N.
 #
 # usage: [O=dir] run-host.sh
 set -uo pipefail
@@ -53,7 +55,12 @@ for prog in "$O"/host/bench_*; do
 				awk '/^-- / { exit } /memset/ { gsub(",", "", $1); n += $1 } END { print n + 0 }')
 			awk -v w="$what" -v t="$total" -v n="$ops" -v u="$unit" -v i="${incl:-0}" -v s="${self:-0}" \
 				-v m="$memset" 'BEGIN {
-				line = sprintf("host: %s: %.1f instructions/%s (%d %ss)", w, t / n, u, n, u)
+				# below one per unit (a block mapping counted per 4 KiB page), the whole count too
+				if (t < n)
+					line = sprintf("host: %s: %.3f instructions/%s (%d %ss; %d instructions in all)",
+						w, t / n, u, n, u, t)
+				else
+					line = sprintf("host: %s: %.1f instructions/%s (%d %ss)", w, t / n, u, n, u)
 				if (i > s)
 					line = line sprintf(", %.1f inside the calls", (i - s) / n)
 				if (m * 10 > t)

@@ -31,6 +31,20 @@ static uint64_t free0; /* buddy_free_frames() after the takeover */
 static long fail_after = -1; /* allocations that still succeed; -1: all */
 static unsigned long nr_allocs;
 
+/*
+ * Table pages come with garbage in them, entries that read as leaves (or as
+ * malformed where a block cannot be): whatever the mapper does not zero or
+ * write shows up in the reference walk.
+ */
+static void poison_page(phys_addr_t pa)
+{
+	pte_t junk = fmt->leaf(PA_FAKE, MMU_PROT_READ, fmt->levels - 2);
+	pte_t *p = phys_to_virt(pa);
+
+	for (unsigned int i = 0; i < PTE_PER_TABLE; i++)
+		p[i] = junk + i * fmt->leaf_step * PTE_PER_TABLE;
+}
+
 static int test_alloc(struct mmu_space *s, phys_addr_t *pa)
 {
 	(void)s;
@@ -41,6 +55,7 @@ static int test_alloc(struct mmu_space *s, phys_addr_t *pa)
 	if (buddy_alloc(0, pa))
 		return -ENOMEM;
 	frame_set_owner(*pa, 0, FRAME_PAGETABLE, 0, 0);
+	poison_page(*pa);
 	nr_allocs++;
 	return 0;
 }
@@ -52,7 +67,7 @@ static void test_free(struct mmu_space *s, phys_addr_t pa)
 }
 
 struct tlb_log {
-	unsigned int pages, alls;
+	unsigned int pages, alls, syncs;
 	unsigned int invalid_at_flush; /* flush_page while ref_walk(va) saw no mapping */
 	uint64_t last_va;
 };
@@ -74,7 +89,17 @@ static void log_flush_all(struct mmu_space *s)
 	tlb_log.alls++;
 }
 
-static const struct mmu_tlb_ops log_tlb = { log_flush_page, log_flush_all };
+static void log_sync(struct mmu_space *s)
+{
+	(void)s;
+	tlb_log.syncs++;
+}
+
+static const struct mmu_tlb_ops log_tlb = {
+	.flush_page = log_flush_page,
+	.flush_all = log_flush_all,
+	.sync = log_sync,
+};
 
 static void log_reset(void)
 {
@@ -451,6 +476,261 @@ static void break_before_make(struct ktest *t)
 	destroy_space(t, &s);
 }
 
+/* ---- the sync hook ------------------------------------------------------------ */
+
+static void sync_after_new_entries(struct ktest *t)
+{
+	struct mmu_space s;
+	uint64_t va = SZ_1G - 3 * SZ_2M - 5 * SZ_4K;
+
+	if (new_space(t, &s, 0))
+		return;
+	/* a fresh range across tables and levels: one sync at the end, whatever was written */
+	KT_EXPECT_EQ(t, mmu_map(&s, va, PA_FAKE, SZ_1G + 7 * SZ_2M + 9 * SZ_4K, RW, MMU_NO_BLOCKS),
+		     0);
+	KT_EXPECT_EQ(t, tlb_log.syncs, 1);
+	KT_EXPECT_EQ(t, tlb_log.pages + tlb_log.alls, 0);
+	log_reset();
+	KT_EXPECT_EQ(t, mmu_map(&s, 8 * SZ_1G, PA_FAKE, SZ_1G + SZ_2M, RW, 0), 0); /* blocks */
+	KT_EXPECT_EQ(t, tlb_log.syncs, 1);
+	/* failures write nothing: no sync */
+	log_reset();
+	KT_EXPECT_EQ(t, mmu_map(&s, va - SZ_4K, PA_FAKE, 2 * SZ_4K, RW, 0), -EEXIST);
+	KT_EXPECT_EQ(t, mmu_map(&s, 8 * SZ_1G + SZ_1G, PA_FAKE, SZ_4K, RW, 0), -EEXIST);
+	KT_EXPECT_EQ(t, mmu_map(&s, va, PA_FAKE, SZ_4K, RW | MMU_PROT_EXEC, 0), -EINVAL);
+	KT_EXPECT_EQ(t, mmu_protect(&s, va - SZ_4K, 2 * SZ_4K, RO, 0), -ENOENT);
+	fail_after = 0;
+	KT_EXPECT_EQ(t, mmu_map(&s, 20 * SZ_1G, PA_FAKE, SZ_4K, RW, 0), -ENOMEM);
+	KT_EXPECT_EQ(t, mmu_unmap(&s, 8 * SZ_1G + 5 * SZ_4K, SZ_4K), -ENOMEM); /* a split */
+	fail_after = -1;
+	KT_EXPECT_EQ(t, tlb_log.syncs, 0);
+	/* nothing made valid: no sync (arm64 breaks a block it splits: that one syncs) */
+	KT_EXPECT_EQ(t, mmu_protect(&s, va, 16 * SZ_4K, RO, 0), 0);
+	KT_EXPECT_EQ(t, mmu_unmap(&s, va, 16 * SZ_4K), 0);
+	KT_EXPECT_EQ(t, mmu_map(&s, va + 16 * SZ_4K, PA_FAKE + 16 * SZ_4K, 4 * SZ_4K, RW,
+				MMU_REPLACE), 0); /* the same entries again */
+	KT_EXPECT_EQ(t, tlb_log.syncs, 0);
+	KT_EXPECT_EQ(t, mmu_unmap(&s, 8 * SZ_1G + 5 * SZ_4K, SZ_4K), 0);
+	KT_EXPECT_EQ(t, tlb_log.syncs, fmt->break_before_make ? 1 : 0);
+	/* page by page, as a heap does: one each */
+	log_reset();
+	for (int i = 0; i < 5; i++)
+		KT_EXPECT_EQ(t, mmu_map(&s, va + i * SZ_4K, PA_FAKE, SZ_4K, RO, 0), 0);
+	KT_EXPECT_EQ(t, tlb_log.syncs, 5);
+	/* a space without the hook, and one without TLB ops */
+	destroy_space(t, &s);
+	{
+		static const struct mmu_tlb_ops no_sync = { .flush_page = log_flush_page,
+							    .flush_all = log_flush_all };
+
+		memset(&s, 0, sizeof(s));
+		s.alloc_table = test_alloc;
+		s.free_table = test_free;
+		KT_ASSERT_EQ(t, mmu_space_init(&s, fmt, &no_sync, 0), 0);
+		KT_EXPECT_EQ(t, mmu_map(&s, va, PA_FAKE, SZ_2M, RW, 0), 0);
+		destroy_space(t, &s);
+		KT_ASSERT_EQ(t, mmu_space_init(&s, fmt, NULL, 0), 0);
+		KT_EXPECT_EQ(t, mmu_map(&s, va, PA_FAKE, SZ_2M, RW, 0), 0);
+		KT_EXPECT(t, maps(&s, va + SZ_2M - SZ_4K, PA_FAKE + SZ_2M - SZ_4K, RW));
+		destroy_space(t, &s);
+	}
+}
+
+/* ---- runs of pages in one last-level table (the fast path) -------------------- */
+
+/* The entry of the last-level table that holds va (NULL: no such table). */
+static pte_t *leaf_slot(struct mmu_space *s, uint64_t va)
+{
+	pte_t *tbl = phys_to_virt(s->root);
+	uint64_t off = va & ((1ULL << fmt->va_bits) - 1);
+
+	for (unsigned int level = 0;; level++) {
+		unsigned int shift = 12 + 9 * (fmt->levels - 1 - level);
+		pte_t *p = &tbl[(off >> shift) & (PTE_PER_TABLE - 1)];
+
+		if (level == fmt->levels - 1)
+			return p;
+		if (fmt->kind(*p, level) != PTE_TABLE)
+			return NULL;
+		tbl = phys_to_virt(fmt->addr(*p));
+	}
+}
+
+static bool range_maps(struct mmu_space *s, uint64_t va, uint64_t pa, unsigned int n,
+		       unsigned int prot)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (!maps(s, va + i * SZ_4K, pa + i * SZ_4K, prot))
+			return false;
+	return true;
+}
+
+static bool range_unmapped(struct mmu_space *s, uint64_t va, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (!unmapped(s, va + i * SZ_4K))
+			return false;
+	return true;
+}
+
+static void page_runs_map(struct ktest *t)
+{
+	struct mmu_space s;
+	struct ref_dump before, after;
+	uint64_t va = 5 * SZ_1G, pa = PA_FAKE + 0x123000;
+
+	if (new_space(t, &s, 0))
+		return;
+	/* a page amid a leaf table, then runs that reach it: refused, nothing changes */
+	KT_ASSERT_EQ(t, mmu_map(&s, va + 300 * SZ_4K, pa, SZ_4K, RO, 0), 0);
+	ref_dump_tables(rfmt, s.root, &before);
+	log_reset();
+	KT_EXPECT_EQ(t, mmu_map(&s, va, pa, SZ_2M, RW, MMU_NO_BLOCKS), -EEXIST);
+	KT_EXPECT_EQ(t, mmu_map(&s, va - SZ_1G, pa, SZ_1G + 301 * SZ_4K, RW, MMU_NO_BLOCKS),
+		     -EEXIST);
+	KT_EXPECT_EQ(t, mmu_map(&s, va + 300 * SZ_4K, pa, SZ_1G, RW, MMU_NO_BLOCKS), -EEXIST);
+	KT_EXPECT_EQ(t, mmu_map(&s, va + 299 * SZ_4K, pa, 2 * SZ_4K, RW, 0), -EEXIST);
+	ref_dump_tables(rfmt, s.root, &after);
+	KT_EXPECT(t, ref_dump_equal(&before, &after));
+	KT_EXPECT_EQ(t, tlb_log.pages + tlb_log.alls + tlb_log.syncs, 0);
+	ref_dump_free(&after);
+	ref_dump_free(&before);
+	/* the runs beside it in the existing table, then the table is full */
+	KT_EXPECT_EQ(t, mmu_map(&s, va, pa, 300 * SZ_4K, RW, 0), 0);
+	KT_EXPECT_EQ(t, mmu_map(&s, va + 301 * SZ_4K, pa + 301 * SZ_4K, 211 * SZ_4K, RW, 0), 0);
+	KT_EXPECT(t, range_maps(&s, va, pa, 300, RW));
+	KT_EXPECT(t, maps(&s, va + 300 * SZ_4K, pa, RO));
+	KT_EXPECT(t, range_maps(&s, va + 301 * SZ_4K, pa + 301 * SZ_4K, 211, RW));
+	KT_EXPECT_EQ(t, tlb_log.pages + tlb_log.alls, 0);
+	/* new tables, whole (written, never zeroed) and in part (zeroed): nothing else mapped */
+	KT_EXPECT_EQ(t, mmu_map(&s, va + SZ_2M + 7 * SZ_4K, pa, 3 * SZ_2M - 9 * SZ_4K, RX, 0), 0);
+	KT_EXPECT(t, range_unmapped(&s, va + SZ_2M, 7));
+	KT_EXPECT(t, range_maps(&s, va + SZ_2M + 7 * SZ_4K, pa, 3 * 512 - 9, RX));
+	KT_EXPECT(t, range_unmapped(&s, va + 4 * SZ_2M - 2 * SZ_4K, 2));
+	KT_EXPECT_EQ(t, leaf_size_at(&s, va + 2 * SZ_2M), SZ_4K);
+	expect_accounting(t, &s);
+	/* replacing a run partly mapped: the holes filled, the rest replaced */
+	KT_EXPECT_EQ(t, mmu_unmap(&s, va + 100 * SZ_4K, 50 * SZ_4K), 0);
+	log_reset();
+	KT_EXPECT_EQ(t, mmu_map(&s, va + 80 * SZ_4K, PA_FAKE, 100 * SZ_4K, RO | MMU_PROT_USER,
+				MMU_REPLACE), 0);
+	KT_EXPECT(t, range_maps(&s, va + 80 * SZ_4K, PA_FAKE, 100, RO | MMU_PROT_USER));
+	KT_EXPECT(t, range_maps(&s, va + 79 * SZ_4K, pa + 79 * SZ_4K, 1, RW));
+	KT_EXPECT(t, range_maps(&s, va + 180 * SZ_4K, pa + 180 * SZ_4K, 1, RW));
+	/* 50 live entries changed address: one full flush, or (arm64) a break and flush each */
+	if (fmt->break_before_make) {
+		KT_EXPECT_EQ(t, tlb_log.pages, 50);
+		KT_EXPECT_EQ(t, tlb_log.invalid_at_flush, 50);
+	} else {
+		KT_EXPECT_EQ(t, tlb_log.alls, 1);
+	}
+	KT_EXPECT_EQ(t, tlb_log.syncs, 1);
+	expect_accounting(t, &s);
+	destroy_space(t, &s);
+}
+
+/* Runs of whole 2 MiB entries: absent ones become blocks, the others go one by one. */
+static void block_runs(struct ktest *t)
+{
+	struct mmu_space s;
+	struct leaf_counts c;
+	uint64_t va = 7 * SZ_1G + 64 * SZ_2M, pa = PA_FAKE + 32 * SZ_2M;
+	uint64_t page = va + 5 * SZ_2M + SZ_4K;
+	uint64_t tables;
+
+	if (new_space(t, &s, 0))
+		return;
+	KT_ASSERT_EQ(t, mmu_map(&s, page, PA_FAKE, SZ_4K, RO, 0), 0);
+	tables = s.nr_tables;
+	log_reset();
+	KT_EXPECT_EQ(t, mmu_map(&s, va, pa, 16 * SZ_2M, RW, 0), -EEXIST);
+	KT_EXPECT_EQ(t, tlb_log.syncs, 0);
+	KT_EXPECT_EQ(t, mmu_map(&s, va, pa, 5 * SZ_2M, RW, 0), 0);
+	KT_EXPECT_EQ(t, mmu_map(&s, va + 6 * SZ_2M, pa + 6 * SZ_2M, 10 * SZ_2M, RW, 0), 0);
+	KT_EXPECT_EQ(t, mmu_map(&s, va + 5 * SZ_2M, pa + 5 * SZ_2M, SZ_4K, RW, 0), 0);
+	c = leaves(&s);
+	KT_EXPECT_EQ(t, c.n2m, 15);
+	KT_EXPECT_EQ(t, c.n4k, 2);
+	KT_EXPECT_EQ(t, s.nr_tables, tables);
+	KT_EXPECT(t, maps(&s, va + 15 * SZ_2M + 0x1234, pa + 15 * SZ_2M + 0x1234, RW));
+	KT_EXPECT(t, maps(&s, page, PA_FAKE, RO));
+	/* replaced whole: blocks over blocks, a block over the table (which goes), over absent */
+	log_reset();
+	KT_EXPECT_EQ(t, mmu_map(&s, va, PA_FAKE, 17 * SZ_2M, RX, MMU_REPLACE), 0);
+	c = leaves(&s);
+	KT_EXPECT_EQ(t, c.n2m, 17);
+	KT_EXPECT_EQ(t, c.n4k, 0);
+	KT_EXPECT_EQ(t, s.nr_tables, tables - 1);
+	KT_EXPECT(t, maps(&s, page, PA_FAKE + 5 * SZ_2M + SZ_4K, RX));
+	KT_EXPECT(t, maps(&s, va + 16 * SZ_2M, PA_FAKE + 16 * SZ_2M, RX));
+	KT_EXPECT_GE(t, tlb_log.alls, 1);
+	expect_accounting(t, &s);
+	/* unmapped whole: blocks, a table of pages, a split block, holes: every table goes */
+	KT_EXPECT_EQ(t, mmu_unmap(&s, va + 3 * SZ_2M, SZ_2M), 0);
+	KT_EXPECT_EQ(t, mmu_map(&s, va + 3 * SZ_2M + 8 * SZ_4K, pa, 4 * SZ_4K, RW, 0), 0);
+	KT_EXPECT_EQ(t, mmu_unmap(&s, va + 4 * SZ_2M + SZ_4K, SZ_4K), 0); /* a split */
+	KT_EXPECT_EQ(t, s.nr_tables, tables + 1);
+	log_reset();
+	KT_EXPECT_EQ(t, mmu_unmap(&s, va - SZ_2M, 19 * SZ_2M), 0);
+	KT_EXPECT(t, range_unmapped(&s, va + 3 * SZ_2M + 8 * SZ_4K, 4));
+	KT_EXPECT(t, range_unmapped(&s, va + 4 * SZ_2M, 512));
+	KT_EXPECT(t, unmapped(&s, va + 16 * SZ_2M + 0x1ff000));
+	KT_EXPECT_EQ(t, s.nr_tables, 1);
+	KT_EXPECT_EQ(t, tlb_log.syncs, 0);
+	KT_EXPECT_EQ(t, tlb_log.alls, 1);
+	expect_accounting(t, &s);
+	destroy_space(t, &s);
+}
+
+static void page_runs_unmap(struct ktest *t)
+{
+	struct mmu_space s;
+	uint64_t va = 6 * SZ_1G, pa = PA_FAKE;
+	uint64_t tables;
+	pte_t *slot, saved;
+
+	if (new_space(t, &s, 0))
+		return;
+	KT_ASSERT_EQ(t, mmu_map(&s, va, pa, 4 * SZ_2M, RW, MMU_NO_BLOCKS), 0);
+	tables = s.nr_tables;
+	/* part of a table: it stays; the rest of it: it goes */
+	KT_EXPECT_EQ(t, mmu_unmap(&s, va + SZ_4K, 510 * SZ_4K), 0);
+	KT_EXPECT_EQ(t, s.nr_tables, tables);
+	KT_EXPECT(t, maps(&s, va, pa, RW));
+	KT_EXPECT(t, maps(&s, va + 511 * SZ_4K, pa + 511 * SZ_4K, RW));
+	KT_EXPECT(t, range_unmapped(&s, va + SZ_4K, 510));
+	KT_EXPECT_EQ(t, mmu_unmap(&s, va + 511 * SZ_4K, SZ_4K), 0);
+	KT_EXPECT_EQ(t, s.nr_tables, tables);
+	KT_EXPECT_EQ(t, mmu_unmap(&s, va, SZ_4K), 0);
+	KT_EXPECT_EQ(t, s.nr_tables, tables - 1);
+	/* a malformed entry in a run is left alone, and keeps its table */
+	slot = leaf_slot(&s, va + SZ_2M + 5 * SZ_4K);
+	KT_ASSERT(t, slot != NULL);
+	saved = *slot;
+	*slot = saved & ~1ULL; /* valid bit clear in both formats, the rest kept */
+	KT_EXPECT_EQ(t, fmt->kind(*slot, fmt->levels - 1), PTE_INVALID);
+	KT_EXPECT_EQ(t, mmu_unmap(&s, va + SZ_2M, SZ_2M), 0);
+	KT_EXPECT_EQ(t, s.nr_tables, tables - 1);
+	KT_EXPECT_EQ(t, *slot, saved & ~1ULL);
+	KT_EXPECT(t, range_unmapped(&s, va + SZ_2M, 512));
+	/* and a map over it takes it as absent */
+	KT_EXPECT_EQ(t, mmu_map(&s, va + SZ_2M, pa, SZ_2M, RO, MMU_NO_BLOCKS), 0);
+	KT_EXPECT(t, range_maps(&s, va + SZ_2M, pa, 512, RO));
+	KT_EXPECT_EQ(t, mmu_unmap(&s, va + SZ_2M, SZ_2M), 0);
+	KT_EXPECT_EQ(t, s.nr_tables, tables - 2);
+	/* page by page, up and down: each table goes with its last page */
+	for (unsigned int i = 0; i < 512; i++)
+		KT_EXPECT_EQ(t, mmu_unmap(&s, va + 2 * SZ_2M + i * SZ_4K, SZ_4K), 0);
+	KT_EXPECT_EQ(t, s.nr_tables, tables - 3);
+	for (unsigned int i = 512; i-- > 1;)
+		KT_EXPECT_EQ(t, mmu_unmap(&s, va + 3 * SZ_2M + i * SZ_4K, SZ_4K), 0);
+	KT_EXPECT_EQ(t, s.nr_tables, tables - 3);
+	KT_EXPECT_EQ(t, mmu_unmap(&s, va + 3 * SZ_2M, SZ_4K), 0);
+	KT_EXPECT_EQ(t, s.nr_tables, 1);
+	expect_accounting(t, &s);
+	destroy_space(t, &s);
+}
+
 /* ---- out of memory at every allocation point --------------------------------- */
 
 typedef int (*op_fn)(struct mmu_space *s);
@@ -670,15 +950,17 @@ static void random_against_model(struct ktest *t)
 			any_mapped |= model[i].mapped;
 			all_mapped &= model[i].mapped;
 		}
+		log_reset();
 		if (op == 0) {
 			bool replace = arena_rand(&rng) % 3 == 0;
 			/* congruent with va mod 2M most of the time, so blocks happen */
 			uint64_t pa = PA_FAKE + (arena_rand(&rng) % 64) * SZ_2M +
 				      (va & (SZ_2M - 1)) +
 				      (arena_rand(&rng) % 4 == 0 ? SZ_4K : 0);
+			unsigned int flags = (replace ? MMU_REPLACE : 0) |
+					     (arena_rand(&rng) % 4 == 0 ? MMU_NO_BLOCKS : 0);
 
-			ret = mmu_map(&s, va, pa, (uint64_t)n * SZ_4K, prot,
-				      replace ? MMU_REPLACE : 0);
+			ret = mmu_map(&s, va, pa, (uint64_t)n * SZ_4K, prot, flags);
 			want = any_mapped && !replace ? -EEXIST : 0;
 			if (!want)
 				for (unsigned int i = 0; i < n; i++)
@@ -717,6 +999,17 @@ static void random_against_model(struct ktest *t)
 			KT_EXPECT_EQ(t, ret, want);
 			break;
 		}
+		/*
+		 * A map that filled a hole made it visible: with the sync, or with
+		 * the flush of the live entry it replaced (a table by a block).
+		 * None after a failure; otherwise only a break-before-make makes an
+		 * entry valid again.
+		 */
+		if (!ret && op == 0 && !all_mapped)
+			KT_EXPECT(t, tlb_log.syncs == 1 || tlb_log.pages + tlb_log.alls > 0);
+		else if (ret || !fmt->break_before_make)
+			KT_EXPECT_EQ(t, tlb_log.syncs, 0);
+		KT_EXPECT_LE(t, tlb_log.syncs, 1);
 		ok_ops += !ret;
 		if (ret == -ENOMEM)
 			expect_accounting(t, &s);
@@ -821,6 +1114,10 @@ static const struct ktest_case cases[] = {
 	KTEST_CASE(upper_half),
 	KTEST_CASE(tlb_flush_policy),
 	KTEST_CASE(break_before_make),
+	KTEST_CASE(sync_after_new_entries),
+	KTEST_CASE(page_runs_map),
+	KTEST_CASE(block_runs),
+	KTEST_CASE(page_runs_unmap),
 	KTEST_CASE(oom_at_every_allocation),
 	KTEST_CASE(oom_space_init),
 	KTEST_CASE(random_against_model),
