@@ -108,7 +108,7 @@ ifneq ($(LLVM),1)
   KCFLAGS += -fno-tree-loop-distribute-patterns
 endif
 KAFLAGS := -D__ASSEMBLY__ $(ARCH_AFLAGS)
-KLDFLAGS := -nostdlib -pie --no-dynamic-linker -z notext -z norelro -z noexecstack --build-id=none \
+KLDFLAGS := -nostdlib -static -z norelro -z noexecstack --build-id=none \
 	--gc-sections $(ARCH_LDFLAGS)
 # libfdt is not our code: same target flags, its own warning level.
 FDT_CFLAGS := $(filter-out -Werror -Wextra,$(KCFLAGS)) -Wno-sign-compare

@@ -111,7 +111,7 @@ const char *console_name(void)
 	return console_up ? console_uart.drv->name : "early";
 }
 
-uintptr_t console_base(void)
+phys_addr_t console_base(void)
 {
-	return console_up ? console_uart.base : 0;
+	return console_up ? console_uart.phys : 0;
 }

@@ -15,7 +15,7 @@
 extern const struct ktest_suite printf_suite, cmdline_suite;
 extern const struct ktest_suite boot_memmap_suite, bootmem_suite, boot_harts_suite,
 	boot_console_suite;
-extern const struct ktest_suite buddy_boot_suite;
+extern const struct ktest_suite buddy_boot_suite, kmap_suite;
 
 static const struct ktest_suite *const boot_suites[] = {
 	&printf_suite,	    &cmdline_suite, &boot_console_suite,
@@ -23,14 +23,16 @@ static const struct ktest_suite *const boot_suites[] = {
 };
 
 static const struct ktest_suite *const mm_suites[] = {
+	&kmap_suite,
 	&buddy_boot_suite,
 };
 
 static struct ktest_run run;
 
 /*
- * test.crash=fault|panic: the runner checks that a fault or a panic is
- * reported clearly and powers off with a failure status, never a hang.
+ * test.crash=fault|pagefault|panic: the runner checks that a fault (an
+ * undefined instruction, a write to the kernel text) or a panic is reported
+ * clearly and powers off with a failure status, never a hang.
  */
 static void crash_if_asked(void)
 {
@@ -41,12 +43,13 @@ static void crash_if_asked(void)
 	printk("test.crash=%s: crashing on purpose\n", what);
 	if (strcmp(what, "fault") == 0)
 		__asm__ volatile(".word 0"); /* an undefined instruction on both arches */
+	if (strcmp(what, "pagefault") == 0)
+		*(volatile uint32_t *)(uintptr_t)run_boot_tests = 0;
 	panic("test.crash=%s asked for a panic", what);
 }
 
 void run_boot_tests(void)
 {
-	crash_if_asked();
 	ktest_begin(&run, ARRAY_SIZE(boot_suites) + ARRAY_SIZE(mm_suites));
 	for (size_t i = 0; i < ARRAY_SIZE(boot_suites); i++)
 		ktest_run_suite(&run, boot_suites[i]);
@@ -54,6 +57,7 @@ void run_boot_tests(void)
 
 bool run_mm_tests(void)
 {
+	crash_if_asked(); /* with the final page tables on */
 	for (size_t i = 0; i < ARRAY_SIZE(mm_suites); i++)
 		ktest_run_suite(&run, mm_suites[i]);
 	printk("# kernel tests: %u passed, %u failed, %u skipped\n", run.sum.passed,

@@ -1,35 +1,43 @@
 // SPDX-License-Identifier: MIT
 /* The boot hart's path from entry to power-off. */
+#include <asm/layout.h>
 #include <kernel/arch.h>
 #include <kernel/bench.h>
 #include <kernel/boot.h>
 #include <kernel/cmdline.h>
 #include <kernel/console.h>
+#include <kernel/kmap.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
 #include <libfdt.h>
 #include <mm/buddy.h>
+#include <mm/phys.h>
 
 struct boot_info boot_info;
 
-static void check_device_tree(const void *fdt)
+static void check_device_tree(phys_addr_t pa)
 {
+	const void *fdt = phys_to_virt(pa);
 	struct dt_error err;
 
-	if (!fdt)
+	if (!pa)
 		panic("no device tree: the firmware passed a null pointer");
+	if (pa >= BOOT_DIRECT_MAP_SIZE)
+		panic("device tree at %#llx: beyond the %llu GiB the boot page tables map",
+		      (unsigned long long)pa, (unsigned long long)(BOOT_DIRECT_MAP_SIZE >> 30));
 	if (dt_check_blob(fdt, 0, &err) < 0)
 		panic("device tree at %p: %s", fdt, err.msg);
 	boot_info.fdt = fdt;
+	boot_info.fdt_pa = pa;
 	boot_info.fdt_size = fdt_totalsize(fdt);
 }
 
 static void build_memory_map(void)
 {
 	struct resv_region image[2] = {
-		{ .base = (uintptr_t)_start, .size = (uintptr_t)(_end - _start),
+		{ .base = kernel_phys_base, .size = (uintptr_t)(_end - _start),
 		  .kind = RESV_KERNEL, .name = "kernel" },
-		{ .base = (uintptr_t)boot_info.fdt, .size = boot_info.fdt_size,
+		{ .base = boot_info.fdt_pa, .size = boot_info.fdt_size,
 		  .kind = RESV_DTB, .name = "dtb" },
 	};
 	struct dt_error err;
@@ -65,18 +73,20 @@ static void start_frame_allocator(void)
 	buddy_dump();
 }
 
-void start_kernel(uint64_t boot_hartid, uintptr_t dtb)
+void start_kernel(uint64_t boot_hartid, phys_addr_t dtb)
 {
-	const void *fdt = (const void *)dtb;
+	const void *fdt;
 
 	boot_info.boot_hartid = boot_hartid;
-	printk("\nmemcore: booting on hart %llu, %s, image %p-%p, DTB %p\n",
-	       (unsigned long long)boot_hartid, arch_describe_entry(), _start, _end, fdt);
-	check_device_tree(fdt);
+	printk("\nmemcore: booting on hart %llu, %s, image %p-%p (physical %#llx), DTB at %#llx\n",
+	       (unsigned long long)boot_hartid, arch_describe_entry(), _start, _end,
+	       (unsigned long long)kernel_phys_base, (unsigned long long)dtb);
+	check_device_tree(dtb);
+	fdt = boot_info.fdt;
 	arch_init_from_dt(fdt);
 	if (console_init_from_dt(fdt) < 0)
 		printk("console: /chosen/stdout-path names no UART we drive; staying on the early console\n");
-	printk("console: %s at %#lx\n", console_name(), (unsigned long)console_base());
+	printk("console: %s at %#llx\n", console_name(), (unsigned long long)console_base());
 	cmdline_init(fdt);
 	printk("command line: \"%s\"\n", cmdline());
 
@@ -89,6 +99,7 @@ void start_kernel(uint64_t boot_hartid, uintptr_t dtb)
 	run_boot_tests();
 #endif
 	start_frame_allocator();
+	kmap_init(&boot_info.memmap, boot_info.fdt_pa, boot_info.fdt_size);
 #ifdef CONFIG_KTEST
 	bool ok = run_mm_tests();
 	printk("memcore: tests %s, powering off\n", ok ? "passed" : "FAILED");

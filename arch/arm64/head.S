@@ -1,12 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * AArch64 entry. QEMU -kernel or U-Boot's booti enters with the MMU off,
- * x0 = DTB, at EL1 or EL2, wherever the image was loaded.
+ * x0 = DTB, at EL1 or EL2, wherever the image was loaded. We map the image at
+ * its link address (TTBR1, the higher half), turn the MMU on and go on there;
+ * start_kernel() gets the MPIDR hart ID and the DTB's physical address.
  */
+#include <asm/layout.h>
 #include <asm/sysreg.h>
 
-#define R_AARCH64_RELATIVE 1027
 #define BOOT_STACK_SIZE 16384
+#define PAGE_SHIFT 12
+#define PAGE_SIZE 4096
+#define PTE_TABLE 0x3
+/* AF | SH inner | AttrIndx 0 (Normal) | page: EL1 read/write/execute, EL0 nothing */
+#define PTE_BOOT_RWX_PAGE ((1 << 54) | 0x703)
+/* AF | SH inner | Normal | block, read-only (AP[2]) */
+#define PTE_BOOT_RX_BLOCK ((1 << 54) | 0x781)
+/* AF | AttrIndx 1 (Device) | block, never executed */
+#define PTE_BOOT_DEVICE_BLOCK ((3 << 53) | 0x405)
 
 	.section .head.text, "ax"
 	/* The Linux arm64 image header, which QEMU and U-Boot's booti check. */
@@ -22,6 +33,8 @@ _start:
 	.ascii	"ARM\x64"		/* magic */
 	.long	0			/* res5: no PE header */
 
+	/* the header above must stay packed: the code goes in .text */
+	.text
 primary_entry:
 	mov	x19, x0			/* DTB */
 	mrs	x20, CurrentEL
@@ -29,42 +42,41 @@ primary_entry:
 	cmp	x20, #2
 	b.ne	1f
 	bl	el2_to_el1
-1:	msr	daifset, #0xf
-	adr	x0, vectors
+	b	2f
+1:	ldr	x0, =SCTLR_EL1_MMU_OFF	/* whatever a loader left on */
+	msr	sctlr_el1, x0
+	isb
+2:	msr	daifset, #0xf
+	adr	x21, _start		/* where the loader put us */
+	bl	build_boot_tables
+	bl	enable_mmu		/* returns at high_entry, in the higher half */
+
+high_entry:
+	adrp	x0, vectors
+	add	x0, x0, :lo12:vectors
 	msr	vbar_el1, x0
+	/* The identity map has done its job: no more walks through TTBR0. */
+	mrs	x0, tcr_el1
+	orr	x0, x0, #TCR_EPD0
+	msr	tcr_el1, x0
+	isb
+	tlbi	vmalle1
+	dsb	nsh
 	isb
 
-	/* Linked at CONFIG_KERNEL_LINK_ADDR, running where we were loaded:
-	 * apply the R_AARCH64_RELATIVE relocations with the difference. */
-	adr	x0, _start
-	ldr	x1, =CONFIG_KERNEL_LINK_ADDR
-	sub	x9, x0, x1
-	adrp	x2, __rela_start
-	add	x2, x2, :lo12:__rela_start
-	adrp	x3, __rela_end
-	add	x3, x3, :lo12:__rela_end
-2:	cmp	x2, x3
-	b.hs	4f
-	ldp	x4, x5, [x2]		/* r_offset, r_info */
-	ldr	x6, [x2, #16]		/* r_addend */
-	add	x2, x2, #24
-	cmp	x5, #R_AARCH64_RELATIVE
-	b.ne	2b
-	add	x6, x6, x9
-	str	x6, [x4, x9]
-	b	2b
-
-4:	adrp	x0, __bss_start
+	adrp	x0, __bss_start
 	add	x0, x0, :lo12:__bss_start
 	adrp	x1, __bss_end
 	add	x1, x1, :lo12:__bss_end
-5:	cmp	x0, x1
-	b.hs	6f
+3:	cmp	x0, x1
+	b.hs	4f
 	stp	xzr, xzr, [x0], #16
-	b	5b
+	b	3b
 
-6:	adrp	x0, arm64_entry_el
+4:	adrp	x0, arm64_entry_el
 	str	x20, [x0, :lo12:arm64_entry_el]
+	adrp	x0, kernel_phys_base
+	str	x21, [x0, :lo12:kernel_phys_base]
 	adrp	x0, boot_stack_top
 	add	sp, x0, :lo12:boot_stack_top
 	mrs	x0, mpidr_el1
@@ -72,8 +84,139 @@ primary_entry:
 	and	x0, x0, x1
 	mov	x1, x19
 	bl	start_kernel
-7:	wfi
-	b	7b
+5:	wfi
+	b	5b
+
+/* x0 = the table entry pointing at the table x1 */
+.macro	table_entry, slot, table
+	orr	x0, \table, #PTE_TABLE
+	str	x0, [\slot]
+.endm
+
+/*
+ * The boot page tables, built with the MMU off (x22 = TTBR1 root,
+ * x23 = TTBR0 root on return):
+ *  - TTBR1: the first BOOT_DIRECT_MAP_SIZE of physical addresses in the
+ *    direct-map window, 1 GiB Device blocks; the image at KERNEL_VIRT_BASE,
+ *    4 KiB Normal pages read+write+execute (C replaces all of it with the
+ *    final, W^X tables);
+ *  - TTBR0: the 2 MiB around enable_mmu's trampoline, identity-mapped, for
+ *    the instructions between turning the MMU on and jumping high.
+ */
+build_boot_tables:
+	adrp	x22, boot_pt
+	adrp	x1, boot_pt_end
+	mov	x0, x22
+1:	stp	xzr, xzr, [x0], #16
+	cmp	x0, x1
+	b.lo	1b
+
+	add	x2, x22, #PAGE_SIZE	/* L1 of the direct map */
+	add	x3, x2, #PAGE_SIZE	/* L1, L2 and L3 of the image */
+	add	x4, x3, #PAGE_SIZE
+	add	x5, x4, #PAGE_SIZE
+	add	x23, x5, #PAGE_SIZE	/* L0, L1, L2 of the identity map */
+	add	x6, x23, #PAGE_SIZE
+	add	x7, x6, #PAGE_SIZE
+
+	/* direct map */
+	ldr	x8, =((DIRECT_MAP_BASE >> 39) & 511) * 8
+	add	x8, x8, x22
+	table_entry x8, x2
+	mov	x9, #BOOT_DIRECT_MAP_SIZE >> 30
+	ldr	x10, =PTE_BOOT_DEVICE_BLOCK
+	mov	x11, x2
+	mov	x12, #1 << 30
+2:	str	x10, [x11], #8
+	add	x10, x10, x12
+	subs	x9, x9, #1
+	b.ne	2b
+
+	/* the image */
+	ldr	x8, =((KERNEL_VIRT_BASE >> 39) & 511) * 8
+	add	x8, x8, x22
+	table_entry x8, x3
+	ldr	x8, =((KERNEL_VIRT_BASE >> 30) & 511) * 8
+	add	x8, x8, x3
+	table_entry x8, x4
+	ldr	x8, =((KERNEL_VIRT_BASE >> 21) & 511) * 8
+	add	x8, x8, x4
+	table_entry x8, x5
+	adrp	x9, _end
+	add	x9, x9, :lo12:_end
+	sub	x9, x9, x21
+	lsr	x9, x9, #PAGE_SHIFT	/* pages in the image */
+	ldr	x10, =PTE_BOOT_RWX_PAGE
+	orr	x10, x10, x21
+3:	str	x10, [x5], #8
+	add	x10, x10, #PAGE_SIZE
+	subs	x9, x9, #1
+	b.ne	3b
+
+	/* identity map of the trampoline */
+	adr	x9, mmu_on_trampoline
+	ubfx	x8, x9, #39, #9
+	add	x8, x23, x8, lsl #3
+	table_entry x8, x6
+	ubfx	x8, x9, #30, #9
+	add	x8, x6, x8, lsl #3
+	table_entry x8, x7
+	ubfx	x8, x9, #21, #9
+	add	x8, x7, x8, lsl #3
+	and	x9, x9, #~((1 << 21) - 1)
+	ldr	x10, =PTE_BOOT_RX_BLOCK
+	orr	x10, x10, x9
+	str	x10, [x8]
+
+	/*
+	 * The tables were written with the MMU (and so the data cache) off;
+	 * discard any stale line the walker, which reads through the cache,
+	 * could see instead.
+	 */
+	mrs	x9, ctr_el0
+	ubfx	x9, x9, #16, #4		/* DminLine: log2 of words per line */
+	mov	x10, #4
+	lsl	x10, x10, x9
+	adrp	x0, boot_pt
+	adrp	x1, boot_pt_end
+4:	dc	ivac, x0
+	add	x0, x0, x10
+	cmp	x0, x1
+	b.lo	4b
+	dsb	sy
+	ret
+
+/* Turns the MMU on with the boot tables and returns to high_entry's virtual address. */
+enable_mmu:
+	ldr	x0, =MAIR_EL1_KERNEL
+	msr	mair_el1, x0
+	mrs	x1, id_aa64mmfr0_el1
+	ubfx	x1, x1, #0, #4		/* PARange */
+	cmp	x1, #5			/* 48 bits is what the 4-level tables hold */
+	mov	x2, #5
+	csel	x1, x1, x2, ls
+	ldr	x0, =TCR_BOOT
+	orr	x0, x0, x1, lsl #TCR_IPS_SHIFT
+	msr	tcr_el1, x0
+	msr	ttbr0_el1, x23
+	msr	ttbr1_el1, x22
+	isb
+	tlbi	vmalle1
+	dsb	nsh
+	isb
+	ldr	x0, =SCTLR_EL1_MMU_ON
+	ldr	x1, =high_entry
+	b	mmu_on_trampoline
+
+	/* Executed through the identity map: small and aligned so it never spans 2 MiB. */
+	.balign	64
+mmu_on_trampoline:
+	msr	sctlr_el1, x0
+	isb
+	ic	iallu
+	dsb	nsh
+	isb
+	br	x1
 
 /* Configure EL1 as a plain AArch64 kernel EL and return to the caller at EL1. */
 el2_to_el1:
@@ -106,3 +249,9 @@ boot_stack:
 	.skip	BOOT_STACK_SIZE
 	.globl	boot_stack_top
 boot_stack_top:
+
+	.section .boot_pt, "aw", %nobits
+	.balign	PAGE_SIZE
+boot_pt:
+	.skip	8 * PAGE_SIZE
+boot_pt_end:

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* AArch64 platform glue: early console, power-off with a verdict, entry EL. */
 #include <kernel/arch.h>
+#include <kernel/compiler.h>
+#include <kernel/kmap.h>
 #include <kernel/pl011.h>
 #include <kernel/printk.h>
 #include "platform.h"
@@ -24,12 +26,20 @@ const char *arch_describe_entry(void)
 bool arch_early_console_write(const char *s, size_t len)
 {
 #ifdef CONFIG_ARM64_EARLYCON_PL011
-	if (CONFIG_ARM64_EARLYCON_PL011 == 0)
+	static uintptr_t uart;
+	static bool tried;
+
+	if (!uart && !tried) {
+		tried = true; /* ioremap() may print, which comes back here */
+		if (CONFIG_ARM64_EARLYCON_PL011)
+			uart = (uintptr_t)ioremap(CONFIG_ARM64_EARLYCON_PL011, PAGE_SIZE);
+	}
+	if (!uart)
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] == '\n')
-			pl011_putc_at(CONFIG_ARM64_EARLYCON_PL011, '\r');
-		pl011_putc_at(CONFIG_ARM64_EARLYCON_PL011, s[i]);
+			pl011_putc_at(uart, '\r');
+		pl011_putc_at(uart, s[i]);
 	}
 	return true;
 #else

@@ -2,6 +2,8 @@
 /* Reports an unexpected exception clearly, then panics (which powers off). */
 #include <asm/trap.h>
 #include <kernel/compiler.h>
+#include <kernel/fault.h>
+#include <kernel/kmap.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
 #include "platform.h"
@@ -43,14 +45,62 @@ static void dump_registers(const struct trap_frame *tf)
 	printk("sp  %016lx\n", tf->sp);
 }
 
+#define ESR_EC(esr) (((esr) >> 26) & 0x3f)
+#define ESR_EC_IABT 0x21 /* instruction abort at EL1 */
+#define ESR_EC_DABT 0x25 /* data abort at EL1 */
+#define ESR_WNR (1UL << 6)
+
+static const char *fault_status(unsigned long esr)
+{
+	switch ((esr & 0x3f) >> 2) {
+	case 0: return "address size fault";
+	case 1: return "translation fault (not mapped)";
+	case 2: return "access flag fault";
+	case 3: return "permission fault";
+	case 4: return "synchronous external abort";
+	case 8: return "alignment fault";
+	default: return "other fault status";
+	}
+}
+
+static bool memory_fault(const struct trap_frame *tf, unsigned long vector, struct fault_info *f)
+{
+	unsigned long ec = ESR_EC(tf->esr);
+
+	if ((vector & 15) != VEC_SYNC + 4 || (ec != ESR_EC_IABT && ec != ESR_EC_DABT))
+		return false;
+	f->access = ec == ESR_EC_IABT ? FAULT_EXEC : (tf->esr & ESR_WNR) ? FAULT_WRITE : FAULT_READ;
+	f->addr = tf->far;
+	f->pc = tf->elr;
+	f->cause = tf->esr;
+	f->what = exception_class(tf->esr);
+	return true;
+}
+
 void arm64_handle_trap(struct trap_frame *tf, unsigned long vector)
 {
+	struct fault_info f;
+	bool mem = memory_fault(tf, vector, &f);
+
+	if (mem) {
+		uintptr_t resume = fault_fixup(&f);
+
+		if (resume) {
+			tf->elr = resume;
+			return;
+		}
+	}
 	/* A semihosting exit that QEMU did not honour arrives here as undefined. */
 	arm64_semihosting_trap_check();
 
 	printk("\nFAULT: %s, %s\n", vector_names[vector & 15], exception_class(tf->esr));
 	printk("  ESR 0x%08lx  ELR 0x%016lx  FAR 0x%016lx  SPSR 0x%08lx\n", tf->esr, tf->elr,
 	       tf->far, tf->spsr);
+	if (mem) {
+		printk("  %s on %s\n", fault_status(tf->esr),
+		       f.access == FAULT_EXEC ? "fetch" : f.access == FAULT_WRITE ? "write" : "read");
+		kmap_describe(tf->far);
+	}
 	dump_registers(tf);
 	panic("unhandled exception: %s at ELR %#lx (FAR %#lx, ESR %#lx)", exception_class(tf->esr),
 	      tf->elr, tf->far, tf->esr);

@@ -1,12 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * RISC-V entry. OpenSBI (or U-Boot's booti) enters in S-mode with the MMU off,
- * a0 = hart ID, a1 = DTB, at whatever address the image was loaded.
+ * a0 = hart ID, a1 = DTB, at whatever address the image was loaded. We map
+ * the image at its link address (the higher half), turn on Sv39 and go on
+ * there; start_kernel() gets the hart ID and the DTB's physical address.
  */
 #include <asm/csr.h>
+#include <asm/layout.h>
 
-#define R_RISCV_RELATIVE 3
 #define BOOT_STACK_SIZE 16384
+#define PAGE_SHIFT 12
+#define PAGE_SIZE 4096
+#define SATP_MODE_SV39 (8 << 60)
+#define PTE_PPN_SHIFT 10
+#define PTE_V 0x01
+/* V R W (X) G A D: global kernel pages, accessed and dirty already */
+#define PTE_BOOT_RW 0xe7
+#define PTE_BOOT_RWX 0xef
 
 	.section .head.text, "ax"
 	/* The Linux RISC-V image header, which U-Boot's booti checks.
@@ -29,12 +39,13 @@ _start:
 	.word	0			/* res3: no PE header */
 	.option pop
 
+	/* the header above must stay packed: the code goes in .text */
+	.text
 primary_entry:
 	csrw	sie, zero
 	csrw	sip, zero
 	csrw	sscratch, zero
-	lla	t0, trap_entry
-	csrw	stvec, t0
+	csrw	satp, zero
 
 	/* One hart boots; any other that gets here parks (harts are started later). */
 	lla	t0, boot_lottery
@@ -44,34 +55,37 @@ primary_entry:
 
 	mv	s0, a0
 	mv	s1, a1
+	lla	s2, _start		/* where the loader put us */
+	call	build_boot_tables
 
-	/* Linked at CONFIG_KERNEL_LINK_ADDR, running where we were loaded:
-	 * apply the R_RISCV_RELATIVE relocations with the difference. */
-	lla	t0, _start
-	li	t1, CONFIG_KERNEL_LINK_ADDR
-	sub	t2, t0, t1
-	lla	t3, __rela_start
-	lla	t4, __rela_end
-1:	bgeu	t3, t4, 3f
-	ld	t5, 8(t3)		/* r_info */
-	li	t6, R_RISCV_RELATIVE
-	bne	t5, t6, 2f
-	ld	t5, 0(t3)		/* r_offset */
-	ld	t6, 16(t3)		/* r_addend */
-	add	t5, t5, t2
-	add	t6, t6, t2
-	sd	t6, 0(t5)
-2:	addi	t3, t3, 24
-	j	1b
+	/*
+	 * Turn on translation. The next fetch, from the physical address
+	 * nothing maps any more, faults to stvec, which is already the
+	 * virtual address of high_entry: that is the jump (as Linux does).
+	 */
+	ld	t1, high_entry_va
+	csrw	stvec, t1
+	srli	t0, s3, PAGE_SHIFT
+	li	t2, SATP_MODE_SV39
+	or	t0, t0, t2
+	sfence.vma
+	csrw	satp, t0
+	jr	t1
 
-3:	lla	t0, __bss_start
+	.balign	4
+high_entry:
+	lla	t0, trap_entry
+	csrw	stvec, t0
+	lla	t0, __bss_start
 	lla	t1, __bss_end
-4:	bgeu	t0, t1, 5f
+1:	bgeu	t0, t1, 2f
 	sd	zero, 0(t0)
 	addi	t0, t0, 8
-	j	4b
+	j	1b
 
-5:	lla	sp, boot_stack_top
+2:	lla	sp, boot_stack_top
+	lla	t0, kernel_phys_base
+	sd	s2, 0(t0)
 	mv	a0, s0
 	mv	a1, s1
 	call	start_kernel
@@ -79,6 +93,65 @@ primary_entry:
 park:
 	wfi
 	j	park
+
+/*
+ * The boot page tables (s3 = root on return), built with the MMU off:
+ *  - the direct-map window, 1 GiB pages straight in the root;
+ *  - the image at KERNEL_VIRT_BASE, 4 KiB pages read+write+execute
+ *    (C replaces all of it with the final, W^X tables).
+ */
+build_boot_tables:
+	lla	s3, boot_pt
+	lla	t1, boot_pt_end
+	mv	t0, s3
+1:	sd	zero, 0(t0)
+	addi	t0, t0, 8
+	bltu	t0, t1, 1b
+
+	li	t0, BOOT_DIRECT_MAP_SIZE >> 30	/* gigabytes */
+	li	t1, PTE_BOOT_RW
+	li	t2, 1 << (30 - PAGE_SHIFT + PTE_PPN_SHIFT)
+	li	t3, ((DIRECT_MAP_BASE >> 30) & 511) * 8
+	add	t3, t3, s3
+2:	sd	t1, 0(t3)
+	add	t1, t1, t2
+	addi	t3, t3, 8
+	addi	t0, t0, -1
+	bnez	t0, 2b
+
+	li	t0, PAGE_SIZE
+	add	t4, s3, t0		/* level-1 table of the image's gigabyte */
+	add	t5, t4, t0		/* level-2 table of its 2 MiB */
+	srli	t1, t4, PAGE_SHIFT
+	slli	t1, t1, PTE_PPN_SHIFT
+	ori	t1, t1, PTE_V
+	li	t3, ((KERNEL_VIRT_BASE >> 30) & 511) * 8
+	add	t3, t3, s3
+	sd	t1, 0(t3)
+	srli	t1, t5, PAGE_SHIFT
+	slli	t1, t1, PTE_PPN_SHIFT
+	ori	t1, t1, PTE_V
+	li	t3, ((KERNEL_VIRT_BASE >> 21) & 511) * 8
+	add	t3, t3, t4
+	sd	t1, 0(t3)
+
+	lla	t0, _end
+	sub	t0, t0, s2
+	srli	t0, t0, PAGE_SHIFT	/* pages in the image */
+	srli	t1, s2, PAGE_SHIFT
+	slli	t1, t1, PTE_PPN_SHIFT
+	ori	t1, t1, PTE_BOOT_RWX
+	li	t2, 1 << PTE_PPN_SHIFT
+3:	sd	t1, 0(t5)
+	add	t1, t1, t2
+	addi	t5, t5, 8
+	addi	t0, t0, -1
+	bnez	t0, 3b
+	ret
+
+	.balign	8
+high_entry_va:
+	.dword	high_entry
 
 	.data
 	.balign	4
@@ -91,3 +164,9 @@ boot_stack:
 	.skip	BOOT_STACK_SIZE
 	.globl	boot_stack_top
 boot_stack_top:
+
+	.section .boot_pt, "aw", @nobits
+	.balign	PAGE_SIZE
+boot_pt:
+	.skip	3 * PAGE_SIZE
+boot_pt_end:

@@ -2,6 +2,8 @@
 /* RISC-V platform glue: early console, power-off, what the entry mode was. */
 #include <asm/sbi.h>
 #include <kernel/arch.h>
+#include <kernel/compiler.h>
+#include <kernel/kmap.h>
 #include <kernel/dt.h>
 #include <kernel/mmio.h>
 #include <kernel/printk.h>
@@ -45,7 +47,7 @@ void arch_init_from_dt(const void *fdt)
 
 	if (node >= 0 && dt_node_is_available(fdt, node) &&
 	    dt_reg(fdt, node, 0, &base, &size, &err) == 0)
-		finisher_base = (uintptr_t)base;
+		finisher_base = (uintptr_t)ioremap(base, size ? size : PAGE_SIZE);
 #ifdef CONFIG_RISCV_SBI_CONSOLE
 	sbi_console_ok = sbi_probe(SBI_EXT_LEGACY_PUTCHAR);
 #endif

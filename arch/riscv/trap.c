@@ -3,6 +3,8 @@
 #include <asm/csr.h>
 #include <asm/trap.h>
 #include <kernel/compiler.h>
+#include <kernel/fault.h>
+#include <kernel/kmap.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
 
@@ -46,11 +48,35 @@ static void dump_registers(const struct trap_frame *tf)
 	printk("\n");
 }
 
+static bool memory_fault(unsigned long scause, enum fault_access *access)
+{
+	switch (scause) {
+	case 1: case 12: *access = FAULT_EXEC; return true;
+	case 5: case 13: *access = FAULT_READ; return true;
+	case 7: case 15: *access = FAULT_WRITE; return true;
+	default: return false;
+	}
+}
+
 void riscv_handle_trap(struct trap_frame *tf)
 {
+	struct fault_info f = { .addr = tf->stval, .pc = tf->sepc, .cause = tf->scause,
+				.what = cause_name(tf->scause) };
+	bool mem = memory_fault(tf->scause, &f.access);
+
+	if (mem) {
+		uintptr_t resume = fault_fixup(&f);
+
+		if (resume) {
+			tf->sepc = resume;
+			return;
+		}
+	}
 	printk("\nFAULT: %s\n", cause_name(tf->scause));
 	printk("  scause 0x%016lx  sepc 0x%016lx  stval 0x%016lx  sstatus 0x%016lx\n", tf->scause,
 	       tf->sepc, tf->stval, tf->sstatus);
+	if (mem)
+		kmap_describe(tf->stval);
 	dump_registers(tf);
 	panic("unhandled trap: %s at sepc %#lx (stval %#lx)", cause_name(tf->scause), tf->sepc,
 	      tf->stval);

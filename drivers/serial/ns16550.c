@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* NS16550A-compatible UART, polled. The firmware has set the baud rate. */
 #include <kernel/console.h>
+#include <kernel/compiler.h>
 #include <kernel/dt.h>
+#include <kernel/kmap.h>
 #include <kernel/mmio.h>
 #include <libfdt.h>
 
@@ -24,7 +26,10 @@ static int ns16550_probe(struct uart *u, const void *fdt, int node)
 
 	if (dt_reg(fdt, node, 0, &base, &size, &err) < 0)
 		return -1;
-	u->base = (uintptr_t)base;
+	u->phys = base;
+	u->base = (uintptr_t)ioremap(base, size ? size : PAGE_SIZE);
+	if (!u->base)
+		return -1;
 	u->reg_shift = prop_u32(fdt, node, "reg-shift", 0);
 	u->reg_io_width = prop_u32(fdt, node, "reg-io-width", 1);
 	return u->reg_shift <= 3 && (u->reg_io_width == 1 || u->reg_io_width == 4) ? 0 : -1;

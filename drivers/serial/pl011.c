@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* ARM PL011 UART, polled. The firmware (or QEMU) has enabled it. */
 #include <kernel/console.h>
+#include <kernel/compiler.h>
 #include <kernel/dt.h>
+#include <kernel/kmap.h>
 #include <kernel/mmio.h>
 #include <kernel/pl011.h>
 
@@ -12,7 +14,10 @@ static int pl011_probe(struct uart *u, const void *fdt, int node)
 
 	if (dt_reg(fdt, node, 0, &base, &size, &err) < 0)
 		return -1;
-	u->base = (uintptr_t)base;
+	u->phys = base;
+	u->base = (uintptr_t)ioremap(base, size ? size : PAGE_SIZE);
+	if (!u->base)
+		return -1;
 	u->reg_io_width = 4;
 	return 0;
 }

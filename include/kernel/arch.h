@@ -10,11 +10,14 @@
 #include <kernel/compiler.h>
 #include <kernel/types.h>
 
-/* The kernel image as loaded (from the linker script). */
-extern char _start[], _etext[], _end[];
+/* The kernel image, at its virtual address (from the linker script). */
+extern char _start[], _stext[], _etext[], _erodata[], _end[];
 
-/* Entered once, on the boot hart, with the MMU off and relocations applied. */
-void start_kernel(uint64_t boot_hartid, uintptr_t dtb) __noreturn;
+/*
+ * Entered once, on the boot hart, in the higher half with the boot page
+ * tables (see include/kernel/kmap.h); dtb is the DTB's physical address.
+ */
+void start_kernel(uint64_t boot_hartid, phys_addr_t dtb) __noreturn;
 
 /* A short name of the CPU's mode at entry, e.g. "S-mode" or "EL1 (entered at EL2)". */
 const char *arch_describe_entry(void);
@@ -36,6 +39,19 @@ void arch_poweroff(bool success) __noreturn;
 void arch_counters_init(void);
 uint64_t arch_read_instret(void);
 uint64_t arch_read_cycles(void);
+
+/*
+ * The MMU: the PTE format and TLB maintenance of the kernel's space, the
+ * flags it is created with (MMU_SPACE_UPPER where the kernel half has its own
+ * tables), and loading a root on this hart (with a full local TLB flush).
+ */
+struct pte_format;
+struct mmu_tlb_ops;
+extern const struct pte_format *const arch_kernel_pte_format;
+extern const struct mmu_tlb_ops arch_kernel_tlb_ops;
+extern const unsigned int arch_kernel_space_flags;
+void arch_mmu_load(phys_addr_t root);
+phys_addr_t arch_mmu_root(void);
 
 /* Waits for an interrupt with interrupts masked: the idle loop of a parked hart. */
 void arch_wait_forever(void) __noreturn;

@@ -9,7 +9,8 @@
 
 struct boot_info {
 	uint64_t boot_hartid;
-	const void *fdt;
+	const void *fdt;	  /* through the direct map */
+	phys_addr_t fdt_pa;
 	uint32_t fdt_size;
 	struct memmap memmap;	  /* the boot memory map; bootmem allocates from it */
 	struct hart_table harts;

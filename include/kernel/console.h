@@ -6,7 +6,8 @@
 
 struct uart {
 	const struct uart_driver *drv;
-	uintptr_t base;
+	uintptr_t base;		   /* the registers' virtual address (ioremap) */
+	phys_addr_t phys;	   /* ... and physical */
 	unsigned int reg_shift;	   /* registers are 1 << reg_shift bytes apart */
 	unsigned int reg_io_width; /* 1 or 4 bytes */
 };
@@ -26,8 +27,8 @@ struct uart_driver {
  */
 int console_init_from_dt(const void *fdt);
 
-/* The name and base of the console in use, for the boot log and tests. */
+/* The name and physical base of the console in use, for the boot log and tests. */
 const char *console_name(void);
-uintptr_t console_base(void);
+phys_addr_t console_base(void);
 
 #endif

@@ -11,9 +11,11 @@
 #include <kernel/cmdline.h>
 #include <kernel/console.h>
 #include <kernel/errno.h>
+#include <kernel/kmap.h>
 #include <kernel/ktest.h>
 #include <libfdt.h>
 #include <mm/bootmem.h>
+#include <mm/phys.h>
 #include <string.h>
 
 static struct memmap *map(void)
@@ -67,8 +69,8 @@ static void ram_is_sorted_and_merged(struct ktest *t)
 
 static void kernel_and_dtb_are_reserved(struct ktest *t)
 {
-	KT_EXPECT(t, find_resv_covering(RESV_KERNEL, (uintptr_t)_start, (uintptr_t)(_end - _start)));
-	KT_EXPECT(t, find_resv_covering(RESV_DTB, (uintptr_t)boot_info.fdt, boot_info.fdt_size));
+	KT_EXPECT(t, find_resv_covering(RESV_KERNEL, kimage_to_phys(_start), (uintptr_t)(_end - _start)));
+	KT_EXPECT(t, find_resv_covering(RESV_DTB, boot_info.fdt_pa, boot_info.fdt_size));
 }
 
 static bool in_ram(uint64_t base, uint64_t size)
@@ -278,7 +280,7 @@ static void bootmem_allocates_usable_memory(struct ktest *t)
 	KT_EXPECT_EQ(t, memmap_total_usable(map()), memmap_total_usable(&before) - 3 * PAGE_SIZE);
 
 	/* The memory is really there: write a pattern over it and read it back. */
-	uint64_t *w = (uint64_t *)(uintptr_t)pa;
+	uint64_t *w = phys_to_virt(pa);
 	for (size_t i = 0; i < 3 * PAGE_SIZE / 8; i++)
 		w[i] = pa + i * 0x9e3779b97f4a7c15ULL;
 	size_t bad = 0;

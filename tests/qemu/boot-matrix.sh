@@ -99,6 +99,7 @@ riscv64)
 	boot uboot-m256M-smp1 pass:"$UBOOT_SAYS" --boot uboot --mem 256M --smp 1 --timeout 90 --append "$(expect 256M 1 1)"
 	boot uboot-m1G-smp4 pass:"$UBOOT_SAYS" --boot uboot --mem 1G --smp 4 --timeout 90 --append "$(expect 1G 1 4)"
 	boot crash-fault fail:'FAULT: illegal instruction.*|scause 0x0+2' --boot direct --append "test.crash=fault"
+	boot crash-pagefault fail:'is in the text, mapped r-x' --boot direct --append "test.crash=pagefault"
 	boot crash-panic fail:'PANIC: test.crash=panic asked for a panic' --boot direct --append "test.crash=panic"
 	boot dtb-without-memory fail:'PANIC: boot memory map: .*memory' --boot direct \
 		--dtb-add "$here/nomem.dtsi"
@@ -123,6 +124,7 @@ arm64)
 	boot uboot-m256M-smp1 pass:"$UBOOT_SAYS" --boot uboot --mem 256M --smp 1 --timeout 90 --append "$(expect 256M 1 1)"
 	boot uboot-m1G-smp4 pass:"$UBOOT_SAYS" --boot uboot --mem 1G --smp 4 --timeout 90 --append "$(expect 1G 1 4)"
 	boot crash-fault fail:'FAULT: sync \(EL1h\), unknown reason' --boot direct --append "test.crash=fault"
+	boot crash-pagefault fail:'permission fault on write' --boot direct --append "test.crash=pagefault"
 	boot crash-panic fail:'PANIC: test.crash=panic asked for a panic' --boot direct --append "test.crash=panic"
 	# Linux boots without a dynamic region that fits nowhere; so do we, saying so.
 	boot dtb-dynamic-too-big pass:'warning: /reserved-memory/impossible_pool: cannot place' \
