@@ -183,25 +183,29 @@ struct layout {
 	unsigned long wx, leaves;
 };
 
+static void region(struct layout *l, int i, const char *name, uintptr_t start, uintptr_t end)
+{
+	struct kregion *r = &l->r[i];
+
+	r->name = name;
+	r->start = start;
+	r->end = end;
+	r->lo = UINTPTR_MAX;
+	r->prot_and = MMU_PROT_ALL;
+}
+
 static void layout_init(struct layout *l)
 {
 	uintptr_t alias = DIRECT_MAP_BASE + kernel_phys_base;
-	struct kregion r[NR_REGIONS] = {
-		[R_TEXT] = { "text", (uintptr_t)_start, (uintptr_t)_etext },
-		[R_RODATA] = { "rodata", (uintptr_t)_etext, (uintptr_t)_erodata },
-		[R_DATA] = { "data+bss", (uintptr_t)_erodata, (uintptr_t)_end },
-		[R_ALIAS] = { "image alias", alias, alias + (_erodata - _start) },
-		[R_MMIO] = { "mmio", DIRECT_MAP_BASE, DIRECT_MAP_BASE + DIRECT_MAP_SIZE },
-		[R_DIRECT] = { "direct map", DIRECT_MAP_BASE, DIRECT_MAP_BASE + DIRECT_MAP_SIZE },
-		[R_OTHER] = { "other", 0, UINTPTR_MAX },
-	};
 
 	*l = (struct layout){ 0 };
-	for (int i = 0; i < NR_REGIONS; i++) {
-		l->r[i] = r[i];
-		l->r[i].lo = UINTPTR_MAX;
-		l->r[i].prot_and = MMU_PROT_ALL;
-	}
+	region(l, R_TEXT, "text", (uintptr_t)_start, (uintptr_t)_etext);
+	region(l, R_RODATA, "rodata", (uintptr_t)_etext, (uintptr_t)_erodata);
+	region(l, R_DATA, "data+bss", (uintptr_t)_erodata, (uintptr_t)_end);
+	region(l, R_ALIAS, "image alias", alias, alias + (_erodata - _start));
+	region(l, R_MMIO, "mmio", DIRECT_MAP_BASE, DIRECT_MAP_BASE + DIRECT_MAP_SIZE);
+	region(l, R_DIRECT, "direct map", DIRECT_MAP_BASE, DIRECT_MAP_BASE + DIRECT_MAP_SIZE);
+	region(l, R_OTHER, "other", 0, UINTPTR_MAX);
 }
 
 static int layout_leaf(uint64_t va, phys_addr_t pa, uint64_t size, unsigned int prot, void *arg)
