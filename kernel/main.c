@@ -9,6 +9,7 @@
 #include <kernel/kmap.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
+#include <kernel/smp.h>
 #include <libfdt.h>
 #include <mm/buddy.h>
 #include <mm/phys.h>
@@ -100,6 +101,7 @@ void start_kernel(uint64_t boot_hartid, phys_addr_t dtb)
 #endif
 	start_frame_allocator();
 	kmap_init(&boot_info.memmap, boot_info.fdt_pa, boot_info.fdt_size);
+	smp_boot();
 #ifdef CONFIG_KTEST
 	bool ok = run_mm_tests();
 	printk("memcore: tests %s, powering off\n", ok ? "passed" : "FAILED");

@@ -12,6 +12,11 @@ void *phys_to_virt(phys_addr_t pa)
 	return (void *)(uintptr_t)(DIRECT_MAP_BASE + pa);
 }
 
+phys_addr_t virt_to_phys(const void *p)
+{
+	return (uintptr_t)p - DIRECT_MAP_BASE;
+}
+
 phys_addr_t kimage_to_phys(const void *p)
 {
 	return kernel_phys_base + ((uintptr_t)p - (uintptr_t)_start);

@@ -7,11 +7,13 @@
  */
 #include <asm/layout.h>
 #include <asm/sysreg.h>
+#include <kernel/smp.h>
 
 #define BOOT_STACK_SIZE 16384
 #define PAGE_SHIFT 12
 #define PAGE_SIZE 4096
 #define PTE_TABLE 0x3
+#define BOOT_PT_IDMAP (5 * PAGE_SIZE)	/* the identity map's root in boot_pt */
 /* AF | SH inner | AttrIndx 0 (Normal) | page: EL1 read/write/execute, EL0 nothing */
 #define PTE_BOOT_RWX_PAGE ((1 << 54) | 0x703)
 /* AF | SH inner | Normal | block, read-only (AP[2]) */
@@ -49,21 +51,11 @@ primary_entry:
 2:	msr	daifset, #0xf
 	adr	x21, _start		/* where the loader put us */
 	bl	build_boot_tables
-	bl	enable_mmu		/* returns at high_entry, in the higher half */
+	ldr	x26, =high_entry
+	bl	enable_mmu		/* "returns" at x26, in the higher half */
 
 high_entry:
-	adrp	x0, vectors
-	add	x0, x0, :lo12:vectors
-	msr	vbar_el1, x0
-	/* The identity map has done its job: no more walks through TTBR0. */
-	mrs	x0, tcr_el1
-	orr	x0, x0, #TCR_EPD0
-	msr	tcr_el1, x0
-	isb
-	tlbi	vmalle1
-	dsb	nsh
-	isb
-
+	bl	leave_identity_map
 	adrp	x0, __bss_start
 	add	x0, x0, :lo12:__bss_start
 	adrp	x1, __bss_end
@@ -73,7 +65,10 @@ high_entry:
 	stp	xzr, xzr, [x0], #16
 	b	3b
 
-4:	adrp	x0, arm64_entry_el
+4:	adrp	x0, hart_locals		/* the boot hart is index 0 */
+	add	x0, x0, :lo12:hart_locals
+	msr	tpidr_el1, x0
+	adrp	x0, arm64_entry_el
 	str	x20, [x0, :lo12:arm64_entry_el]
 	adrp	x0, kernel_phys_base
 	str	x21, [x0, :lo12:kernel_phys_base]
@@ -86,6 +81,52 @@ high_entry:
 	bl	start_kernel
 5:	wfi
 	b	5b
+
+/*
+ * A hart started by smp_boot() through PSCI CPU_ON: x0 = the physical address
+ * of its struct hart_local (kernel/smp.h), MMU off, at EL1 or EL2.
+ */
+	.globl	secondary_entry
+secondary_entry:
+	mov	x19, x0
+	mrs	x20, CurrentEL
+	ubfx	x20, x20, #2, #2
+	cmp	x20, #2
+	b.ne	1f
+	bl	el2_to_el1
+	b	2f
+1:	ldr	x0, =SCTLR_EL1_MMU_OFF
+	msr	sctlr_el1, x0
+	isb
+2:	msr	daifset, #0xf
+	ldr	x22, [x19, #HL_MMU]	/* the kernel's final tables */
+	adrp	x23, boot_pt		/* and the boot identity map */
+	add	x23, x23, #BOOT_PT_IDMAP
+	ldr	x24, [x19, #HL_SELF]
+	ldr	x25, [x19, #HL_STACK]
+	ldr	x26, =secondary_high
+	bl	enable_mmu
+
+secondary_high:
+	bl	leave_identity_map
+	msr	tpidr_el1, x24
+	mov	sp, x25
+	mov	x0, x24
+	bl	secondary_start
+
+/* In the higher half: exception vectors, and no more walks through TTBR0. */
+leave_identity_map:
+	adrp	x0, vectors
+	add	x0, x0, :lo12:vectors
+	msr	vbar_el1, x0
+	mrs	x0, tcr_el1
+	orr	x0, x0, #TCR_EPD0
+	msr	tcr_el1, x0
+	isb
+	tlbi	vmalle1
+	dsb	nsh
+	isb
+	ret
 
 /* x0 = the table entry pointing at the table x1 */
 .macro	table_entry, slot, table
@@ -115,7 +156,7 @@ build_boot_tables:
 	add	x3, x2, #PAGE_SIZE	/* L1, L2 and L3 of the image */
 	add	x4, x3, #PAGE_SIZE
 	add	x5, x4, #PAGE_SIZE
-	add	x23, x5, #PAGE_SIZE	/* L0, L1, L2 of the identity map */
+	add	x23, x22, #BOOT_PT_IDMAP	/* L0, L1, L2 of the identity map */
 	add	x6, x23, #PAGE_SIZE
 	add	x7, x6, #PAGE_SIZE
 
@@ -186,7 +227,7 @@ build_boot_tables:
 	dsb	sy
 	ret
 
-/* Turns the MMU on with the boot tables and returns to high_entry's virtual address. */
+/* Turns the MMU on with TTBR1 = x22, TTBR0 = x23 and goes on at the virtual address x26. */
 enable_mmu:
 	ldr	x0, =MAIR_EL1_KERNEL
 	msr	mair_el1, x0
@@ -205,7 +246,7 @@ enable_mmu:
 	dsb	nsh
 	isb
 	ldr	x0, =SCTLR_EL1_MMU_ON
-	ldr	x1, =high_entry
+	mov	x1, x26
 	b	mmu_on_trampoline
 
 	/* Executed through the identity map: small and aligned so it never spans 2 MiB. */

@@ -2,6 +2,7 @@
 /* The kernel half (TTBR1) with 4 KiB granules: TLB maintenance broadcast to the inner-shareable domain. */
 #include <asm/sysreg.h>
 #include <kernel/arch.h>
+#include <kernel/smp.h>
 #include <kernel/compiler.h>
 #include <mm/mmu.h>
 #include <mm/pte.h>
@@ -49,6 +50,11 @@ void arch_mmu_load(phys_addr_t root)
 {
 	__asm__ volatile("dsb ishst\n\tmsr ttbr1_el1, %0\n\tisb\n\ttlbi vmalle1\n\tdsb nsh\n\tisb"
 			 ::"r"(root) : "memory");
+}
+
+uint64_t arch_mmu_boot_value(phys_addr_t root)
+{
+	return root;
 }
 
 phys_addr_t arch_mmu_root(void)

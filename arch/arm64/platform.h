@@ -13,6 +13,8 @@ enum psci_conduit { PSCI_CONDUIT_NONE, PSCI_CONDUIT_HVC, PSCI_CONDUIT_SMC };
 void psci_init_from_dt(const void *fdt);
 enum psci_conduit psci_conduit(void);
 void psci_system_off(void);
+/* 0 or a PSCI error (negative) */
+long psci_cpu_on(uint64_t mpidr, phys_addr_t entry, uint64_t context);
 
 /* Powers off at once if a semihosting exit was being tried. */
 void arm64_semihosting_trap_check(void);

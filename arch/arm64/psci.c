@@ -6,6 +6,7 @@
 #include "platform.h"
 
 #define PSCI_0_2_FN_SYSTEM_OFF 0x84000008UL
+#define PSCI_0_2_FN64_CPU_ON 0xc4000003UL
 
 static enum psci_conduit conduit = PSCI_CONDUIT_NONE;
 
@@ -50,4 +51,9 @@ enum psci_conduit psci_conduit(void)
 void psci_system_off(void)
 {
 	psci_call(PSCI_0_2_FN_SYSTEM_OFF, 0, 0, 0);
+}
+
+long psci_cpu_on(uint64_t mpidr, phys_addr_t entry, uint64_t context)
+{
+	return (long)psci_call(PSCI_0_2_FN64_CPU_ON, mpidr, entry, context);
 }

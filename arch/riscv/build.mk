@@ -9,4 +9,4 @@ ARCH_LDFLAGS := --no-relax
 ARCH_LIBS :=
 
 obj-y += arch/riscv/head.o arch/riscv/trap_entry.o arch/riscv/trap.o arch/riscv/sbi.o \
-	arch/riscv/platform.o arch/riscv/mmu.o arch/riscv/probe.o
+	arch/riscv/platform.o arch/riscv/mmu.o arch/riscv/probe.o arch/riscv/smp.o

@@ -7,6 +7,7 @@
  */
 #include <asm/csr.h>
 #include <asm/layout.h>
+#include <kernel/smp.h>
 
 #define BOOT_STACK_SIZE 16384
 #define PAGE_SHIFT 12
@@ -84,6 +85,7 @@ high_entry:
 	j	1b
 
 2:	lla	sp, boot_stack_top
+	lla	tp, hart_locals		/* the boot hart is index 0 */
 	lla	t0, kernel_phys_base
 	sd	s2, 0(t0)
 	mv	a0, s0
@@ -93,6 +95,32 @@ high_entry:
 park:
 	wfi
 	j	park
+
+/*
+ * A hart started by smp_boot() through SBI HSM: a0 = hart ID, a1 = the
+ * physical address of its struct hart_local (kernel/smp.h), MMU off.
+ */
+	.globl	secondary_entry
+	.balign	4
+secondary_entry:
+	csrw	sie, zero
+	csrw	sip, zero
+	sd	a0, HL_ENTRY_HARTID(a1)
+	ld	t0, HL_MMU(a1)
+	ld	tp, HL_SELF(a1)
+	ld	sp, HL_STACK(a1)
+	ld	t1, secondary_high_va
+	csrw	stvec, t1
+	sfence.vma
+	csrw	satp, t0
+	jr	t1
+
+	.balign	4
+secondary_high:
+	lla	t0, trap_entry
+	csrw	stvec, t0
+	mv	a0, tp
+	call	secondary_start
 
 /*
  * The boot page tables (s3 = root on return), built with the MMU off:
@@ -152,6 +180,8 @@ build_boot_tables:
 	.balign	8
 high_entry_va:
 	.dword	high_entry
+secondary_high_va:
+	.dword	secondary_high
 
 	.data
 	.balign	4

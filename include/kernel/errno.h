@@ -4,6 +4,7 @@
 
 /* Kernel functions return 0 or one of these, negated. */
 #define ENOENT 2
+#define EIO 5
 #define E2BIG 7
 #define ENOMEM 12
 #define EFAULT 14

@@ -18,6 +18,9 @@ _Static_assert((1ULL << PAGE_SHIFT) == PAGE_SIZE, "PAGE_SHIFT and PAGE_SIZE disa
 /* A pointer through which the kernel can read and write physical address pa. */
 void *phys_to_virt(phys_addr_t pa);
 
+/* The inverse, for a pointer phys_to_virt() gave (the direct map), nothing else. */
+phys_addr_t virt_to_phys(const void *p);
+
 static inline uint64_t pa_to_pfn(phys_addr_t pa)
 {
 	return pa >> PAGE_SHIFT;

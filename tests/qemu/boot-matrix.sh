@@ -98,6 +98,10 @@ riscv64)
 		test.resv=test_nomap@90000000:no-map,test_reusable@91000000:reusable,test_static@92000000:reserved,test_dynamic:dynamic)"
 	boot uboot-m256M-smp1 pass:"$UBOOT_SAYS" --boot uboot --mem 256M --smp 1 --timeout 90 --append "$(expect 256M 1 1)"
 	boot uboot-m1G-smp4 pass:"$UBOOT_SAYS" --boot uboot --mem 1G --smp 4 --timeout 90 --append "$(expect 1G 1 4)"
+	boot direct-m256M-smp8 pass:'smp: 8 of 8 harts online' --boot direct --mem 256M --smp 8 \
+		--append "$(expect 256M 1 8)"
+	boot direct-sparse-hart-ids pass:'smp: 3 of 3 harts online' --boot direct --mem 256M --smp 4 \
+		--dtb-add "$here/hart1-disabled.dtsi" --append "$(expect 256M 1 3)"
 	boot crash-fault fail:'FAULT: illegal instruction.*|scause 0x0+2' --boot direct --append "test.crash=fault"
 	boot crash-pagefault fail:'is in the text, mapped r-x' --boot direct --append "test.crash=pagefault"
 	boot crash-panic fail:'PANIC: test.crash=panic asked for a panic' --boot direct --append "test.crash=panic"
@@ -123,6 +127,10 @@ arm64)
 		test.resv=test_nomap@50000000:no-map,test_reusable@51000000:reusable,test_static@52000000:reserved,test_dynamic:dynamic)"
 	boot uboot-m256M-smp1 pass:"$UBOOT_SAYS" --boot uboot --mem 256M --smp 1 --timeout 90 --append "$(expect 256M 1 1)"
 	boot uboot-m1G-smp4 pass:"$UBOOT_SAYS" --boot uboot --mem 1G --smp 4 --timeout 90 --append "$(expect 1G 1 4)"
+	boot direct-m256M-smp8 pass:'smp: 8 of 8 harts online' --boot direct --mem 256M --smp 8 \
+		--append "$(expect 256M 1 8)"
+	boot direct-sparse-hart-ids pass:'smp: 3 of 3 harts online' --boot direct --mem 256M --smp 4 \
+		--dtb-add "$here/hart1-disabled.dtsi" --append "$(expect 256M 1 3)"
 	boot crash-fault fail:'FAULT: sync \(EL1h\), unknown reason' --boot direct --append "test.crash=fault"
 	boot crash-pagefault fail:'permission fault on write' --boot direct --append "test.crash=pagefault"
 	boot crash-panic fail:'PANIC: test.crash=panic asked for a panic' --boot direct --append "test.crash=panic"

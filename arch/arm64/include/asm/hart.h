@@ -2,13 +2,13 @@
 #ifndef ASM_HART_H
 #define ASM_HART_H
 
-/*
- * Only the boot hart runs until the harts are started, and it has index 0.
- * SMP bring-up makes this a read of the hart's own per-hart pointer (TPIDR_EL1).
- */
+/* TPIDR_EL1 points at the hart's struct hart_local, whose first word is its index (kernel/smp.h). */
 static inline unsigned int this_hart_index(void)
 {
-	return 0;
+	const unsigned int *local;
+
+	__asm__("mrs %0, tpidr_el1" : "=r"(local));
+	return *local;
 }
 
 #endif

@@ -9,6 +9,7 @@
  *   0xffff000000000000  direct map: every page of RAM at DIRECT_MAP_BASE + pa,
  *                       for pa below DIRECT_MAP_SIZE (64 TiB)
  *   0xffff800000000000  vmap: pages mapped one by one (heap, tests), 1 TiB
+ *   0xffffffff40000000  the harts' stacks, each above an unmapped guard page
  *   0xffffffff80000000  the kernel image (CONFIG_KERNEL_LINK_ADDR), 2 GiB
  *
  * TTBR0 (the lower half) is used only by head.S for the instructions that
@@ -19,6 +20,7 @@
 #define VMAP_BASE 0xffff800000000000
 #define VMAP_SIZE 0x10000000000
 #define KERNEL_VIRT_BASE CONFIG_KERNEL_LINK_ADDR
+#define HART_STACKS_BASE (KERNEL_VIRT_BASE - 0x40000000)
 
 /*
  * Before the final tables exist, head.S maps the first 512 GiB of physical

@@ -2,13 +2,13 @@
 #ifndef ASM_HART_H
 #define ASM_HART_H
 
-/*
- * Only the boot hart runs until the harts are started, and it has index 0.
- * SMP bring-up makes this a read of the hart's own per-hart pointer (tp).
- */
+/* tp points at the hart's struct hart_local, whose first word is its index (kernel/smp.h). */
 static inline unsigned int this_hart_index(void)
 {
-	return 0;
+	const unsigned int *local;
+
+	__asm__("mv %0, tp" : "=r"(local));
+	return *local;
 }
 
 #endif

@@ -8,7 +8,8 @@
  *
  *   0xffffffc000000000  direct map: every page of RAM at DIRECT_MAP_BASE + pa,
  *                       for pa below DIRECT_MAP_SIZE (240 GiB)
- *   0xfffffffc00000000  vmap: pages mapped one by one (heap, tests), 14 GiB
+ *   0xfffffffc00000000  vmap: pages mapped one by one (heap, tests), 13 GiB
+ *   0xffffffff40000000  the harts' stacks, each above an unmapped guard page
  *   0xffffffff80000000  the kernel image (CONFIG_KERNEL_LINK_ADDR), 2 GiB
  *
  * The lower half is left to user space: nothing of the kernel is there once
@@ -17,8 +18,9 @@
 #define DIRECT_MAP_BASE 0xffffffc000000000
 #define DIRECT_MAP_SIZE 0x3c00000000
 #define VMAP_BASE 0xfffffffc00000000
-#define VMAP_SIZE 0x380000000
+#define VMAP_SIZE 0x340000000
 #define KERNEL_VIRT_BASE CONFIG_KERNEL_LINK_ADDR
+#define HART_STACKS_BASE (KERNEL_VIRT_BASE - 0x40000000)
 
 /*
  * Before the final tables exist, head.S maps the whole direct-map window

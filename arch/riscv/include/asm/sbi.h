@@ -8,6 +8,13 @@
 #define SBI_EXT_LEGACY_SHUTDOWN 0x08
 #define SBI_EXT_BASE 0x10
 #define SBI_EXT_SRST 0x53525354
+#define SBI_EXT_HSM 0x48534d
+#define SBI_EXT_IPI 0x735049
+#define SBI_EXT_RFENCE 0x52464e43
+
+#define SBI_HSM_HART_START 0
+#define SBI_IPI_SEND 0
+#define SBI_RFENCE_SFENCE_VMA 1
 
 #define SBI_BASE_PROBE_EXTENSION 3
 #define SBI_SRST_SHUTDOWN 0
@@ -20,7 +27,7 @@ struct sbiret {
 };
 
 struct sbiret sbi_ecall(unsigned long ext, unsigned long fid, unsigned long a0,
-			unsigned long a1, unsigned long a2);
+			unsigned long a1, unsigned long a2, unsigned long a3);
 bool sbi_probe(unsigned long ext);
 void sbi_putchar(char c);
 void sbi_shutdown(bool success);

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: MIT
+/* Starting the harts, and running work on them. */
+#include <asm/layout.h>
+#include <kernel/boot.h>
+#include <kernel/compiler.h>
+#include <kernel/hart.h>
+#include <kernel/kmap.h>
+#include <kernel/panic.h>
+#include <kernel/printk.h>
+#include <kernel/smp.h>
+#include <mm/buddy.h>
+#include <mm/frame.h>
+#include <mm/phys.h>
+#include <stddef.h>
+
+_Static_assert(offsetof(struct hart_local, index) == 0, "this_hart_index() reads word 0");
+_Static_assert(offsetof(struct hart_local, boot_self) == HL_SELF, "head.S offsets");
+_Static_assert(offsetof(struct hart_local, boot_mmu) == HL_MMU, "head.S offsets");
+_Static_assert(offsetof(struct hart_local, boot_stack) == HL_STACK, "head.S offsets");
+_Static_assert(offsetof(struct hart_local, entry_hartid) == HL_ENTRY_HARTID, "head.S offsets");
+
+struct hart_local hart_locals[MAX_HARTS] __aligned(64);
+
+/* How long the boot hart waits for a started hart to say it is up (loop iterations). */
+#define ONLINE_WAIT_LOOPS 200000000UL
+
+extern char secondary_entry[];
+
+uintptr_t smp_stack_base(unsigned int index)
+{
+	return HART_STACKS_BASE + (uintptr_t)index * (HART_STACK_SIZE + PAGE_SIZE) + PAGE_SIZE;
+}
+
+bool smp_hart_online(unsigned int index)
+{
+	return index < MAX_HARTS && __atomic_load_n(&hart_locals[index].online, __ATOMIC_ACQUIRE);
+}
+
+unsigned int smp_nr_online(void)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < MAX_HARTS; i++)
+		n += smp_hart_online(i);
+	return n;
+}
+
+/* The first C of a started hart: say so, then run what smp_call() posts, forever. */
+void secondary_start(struct hart_local *self) __noreturn;
+void secondary_start(struct hart_local *self)
+{
+	__atomic_store_n(&self->online, 1, __ATOMIC_RELEASE);
+	for (;;) {
+		unsigned long seq = __atomic_load_n(&self->work_seq, __ATOMIC_ACQUIRE);
+
+		if (seq == self->done_seq) {
+			arch_hart_idle();
+			continue;
+		}
+		self->work(self->work_arg);
+		__atomic_store_n(&self->done_seq, seq, __ATOMIC_RELEASE);
+	}
+}
+
+bool smp_call_async(unsigned int index, void (*fn)(void *), void *arg)
+{
+	struct hart_local *h = &hart_locals[index];
+
+	if (index == this_hart_index() || !smp_hart_online(index))
+		return false;
+	smp_wait(index);
+	h->work = fn;
+	h->work_arg = arg;
+	__atomic_store_n(&h->work_seq, h->work_seq + 1, __ATOMIC_RELEASE);
+	arch_kick_hart(h->hartid);
+	return true;
+}
+
+void smp_wait(unsigned int index)
+{
+	struct hart_local *h = &hart_locals[index];
+
+	while (__atomic_load_n(&h->done_seq, __ATOMIC_ACQUIRE) != h->work_seq)
+		;
+}
+
+bool smp_call(unsigned int index, void (*fn)(void *), void *arg)
+{
+	if (!smp_call_async(index, fn, arg))
+		return false;
+	smp_wait(index);
+	return true;
+}
+
+/* A stack of buddy frames at its place in the stacks window, the page below left unmapped. */
+static int map_stack(unsigned int index, uintptr_t *top)
+{
+	uintptr_t base = smp_stack_base(index);
+	phys_addr_t pa;
+	int err = buddy_alloc(HART_STACK_ORDER, &pa);
+
+	if (err)
+		return err;
+	frame_set_owner(pa, HART_STACK_ORDER, FRAME_ALLOCATED, 0, 0);
+	err = mmu_map(&kernel_space, base, pa, HART_STACK_SIZE,
+		      MMU_PROT_READ | MMU_PROT_WRITE | MMU_PROT_GLOBAL, 0);
+	if (err) {
+		buddy_free(pa, HART_STACK_ORDER);
+		return err;
+	}
+	*top = base + HART_STACK_SIZE;
+	return 0;
+}
+
+static bool start_hart(unsigned int index, uint64_t hartid)
+{
+	struct hart_local *h = &hart_locals[index];
+	uintptr_t top;
+	int err = map_stack(index, &top);
+
+	if (err) {
+		printk("smp: no stack for hart %#llx (error %d)\n", (unsigned long long)hartid, err);
+		return false;
+	}
+	h->index = index;
+	h->hartid = hartid;
+	h->boot_self = (uintptr_t)h;
+	h->boot_mmu = arch_mmu_boot_value(kernel_space.root);
+	h->boot_stack = top;
+	arch_clean_for_mmu_off(h, sizeof(*h));
+	err = arch_start_hart(hartid, kimage_to_phys(secondary_entry), kimage_to_phys(h));
+	if (err) {
+		printk("smp: the firmware did not start hart %#llx (error %d)\n",
+		       (unsigned long long)hartid, err);
+		return false;
+	}
+	for (unsigned long n = 0; n < ONLINE_WAIT_LOOPS; n++)
+		if (smp_hart_online(index))
+			return true;
+	printk("smp: hart %#llx was started but never came up\n", (unsigned long long)hartid);
+	return false;
+}
+
+void smp_boot(void)
+{
+	const struct hart_table *t = &boot_info.harts;
+	uint64_t mask = 1;
+
+	hart_locals[0].hartid = t->id[0];
+	hart_locals[0].online = 1;
+	for (unsigned int i = 1; i < t->nr; i++)
+		if (start_hart(i, t->id[i]))
+			mask |= 1ULL << i;
+	kernel_space.harts = mask; /* the harts that may cache its entries */
+	printk("smp: %u of %u harts online:", smp_nr_online(), t->nr);
+	for (unsigned int i = 0; i < t->nr; i++)
+		if (smp_hart_online(i))
+			printk(" %u:%#llx", i, (unsigned long long)t->id[i]);
+	printk("\n");
+}

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The started harts, checked from inside: every hart the DT lists is up,
+ * knows its index and ID, runs on its own guarded stack in the kernel's
+ * tables, shares memory coherently under a lock, and sees a mapping change
+ * the boot hart makes (TLB shootdown).
+ */
+#include <asm/layout.h>
+#include <kernel/arch.h>
+#include <kernel/boot.h>
+#include <kernel/cmdline.h>
+#include <kernel/errno.h>
+#include <kernel/fault.h>
+#include <kernel/hart.h>
+#include <kernel/kmap.h>
+#include <kernel/ktest.h>
+#include <kernel/smp.h>
+#include <kernel/spinlock.h>
+#include <mm/buddy.h>
+#include <mm/phys.h>
+
+static void every_listed_hart_is_online(struct ktest *t)
+{
+	uint64_t want;
+
+	KT_EXPECT_EQ(t, smp_nr_online(), boot_info.harts.nr);
+	for (unsigned int i = 0; i < boot_info.harts.nr; i++)
+		KT_EXPECT(t, smp_hart_online(i));
+	if (cmdline_get_size("test.harts", &want))
+		KT_EXPECT_EQ(t, smp_nr_online(), want);
+}
+
+struct whoami {
+	unsigned int index;
+	uintptr_t sp, local, root;
+	uint64_t hw_id;
+};
+
+static void tell_who(void *arg)
+{
+	struct whoami *w = arg;
+	int on_stack;
+
+	w->index = this_hart_index();
+	w->sp = (uintptr_t)&on_stack;
+	w->local = (uintptr_t)&hart_locals[w->index];
+	w->root = arch_mmu_root();
+#ifdef CONFIG_ARM64
+	{
+		unsigned long mpidr;
+
+		__asm__ volatile("mrs %0, mpidr_el1" : "=r"(mpidr));
+		w->hw_id = mpidr & 0xff00ffffffUL;
+	}
+#else
+	w->hw_id = hart_locals[w->index].entry_hartid; /* what SBI passed in a0 */
+#endif
+}
+
+static void each_hart_knows_itself(struct ktest *t)
+{
+	if (boot_info.harts.nr < 2)
+		KT_SKIP(t, "one hart");
+	for (unsigned int i = 1; i < boot_info.harts.nr; i++) {
+		struct whoami w = { 0 };
+
+		KT_ASSERT(t, smp_call(i, tell_who, &w));
+		KT_EXPECT_EQ(t, w.index, i);
+		KT_EXPECT_EQ(t, w.hw_id, boot_info.harts.id[i]);
+		KT_EXPECT_EQ(t, w.root, kernel_space.root);
+		KT_EXPECT_GE(t, w.sp, smp_stack_base(i));
+		KT_EXPECT_LT(t, w.sp, smp_stack_base(i) + HART_STACK_SIZE);
+	}
+}
+
+static void stacks_have_guard_pages(struct ktest *t)
+{
+	if (boot_info.harts.nr < 2)
+		KT_SKIP(t, "one hart");
+	for (unsigned int i = 1; i < boot_info.harts.nr; i++) {
+		uintptr_t base = smp_stack_base(i);
+		uint64_t v;
+
+		KT_EXPECT_EQ(t, mmu_translate(&kernel_space, base, NULL, NULL, NULL), 0);
+		KT_EXPECT_EQ(t, mmu_translate(&kernel_space, base - PAGE_SIZE, NULL, NULL, NULL), -ENOENT);
+		KT_EXPECT_EQ(t, probe_read(base - 8, &v), -EFAULT);
+	}
+}
+
+#define ROUNDS 1000
+
+static spinlock_t counter_lock;
+static unsigned long counter;
+
+static void count_up(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < ROUNDS; i++) {
+		spin_lock(&counter_lock);
+		counter++;
+		spin_unlock(&counter_lock);
+	}
+}
+
+/* Every hart at once: a lost update would show as a short count. */
+static void lock_is_exclusive_across_harts(struct ktest *t)
+{
+	unsigned int n = boot_info.harts.nr;
+
+	if (n < 2)
+		KT_SKIP(t, "one hart");
+	counter = 0;
+	for (unsigned int i = 1; i < n; i++)
+		KT_ASSERT(t, smp_call_async(i, count_up, NULL));
+	count_up(NULL);
+	for (unsigned int i = 1; i < n; i++)
+		smp_wait(i);
+	KT_EXPECT_EQ(t, counter, (unsigned long)n * ROUNDS);
+}
+
+struct remote_access {
+	uintptr_t va;
+	uint64_t value;
+	int ret;
+	bool write;
+};
+
+static void access_there(void *arg)
+{
+	struct remote_access *a = arg;
+
+	a->ret = a->write ? probe_write(a->va, a->value) : probe_read(a->va, &a->value);
+}
+
+/*
+ * Hart 1 uses a mapping (so its TLB holds it), then the boot hart makes it
+ * read-only and then unmaps it: hart 1 must fault at once both times.
+ */
+static void mapping_changes_reach_other_harts(struct ktest *t)
+{
+	const uintptr_t va = VMAP_BASE + 32 * PAGE_SIZE;
+	struct remote_access a = { .va = va, .write = true, .value = 0xabcd };
+	phys_addr_t pa;
+
+	if (boot_info.harts.nr < 2)
+		KT_SKIP(t, "one hart");
+	KT_ASSERT_EQ(t, buddy_alloc(0, &pa), 0);
+	KT_ASSERT_EQ(t, mmu_map(&kernel_space, va, pa, PAGE_SIZE,
+				MMU_PROT_READ | MMU_PROT_WRITE | MMU_PROT_GLOBAL, 0), 0);
+	KT_ASSERT(t, smp_call(1, access_there, &a));
+	KT_EXPECT_EQ(t, a.ret, 0);
+	KT_EXPECT_EQ(t, *(uint64_t *)phys_to_virt(pa), 0xabcd);
+
+	KT_EXPECT_EQ(t, mmu_protect(&kernel_space, va, PAGE_SIZE, MMU_PROT_READ | MMU_PROT_GLOBAL, 0), 0);
+	a.value = 1;
+	KT_ASSERT(t, smp_call(1, access_there, &a));
+	KT_EXPECT_EQ(t, a.ret, -EFAULT);
+	KT_EXPECT_EQ(t, *(uint64_t *)phys_to_virt(pa), 0xabcd);
+
+	a.write = false;
+	KT_ASSERT(t, smp_call(1, access_there, &a));
+	KT_EXPECT_EQ(t, a.ret, 0);
+	KT_EXPECT_EQ(t, a.value, 0xabcd);
+	KT_EXPECT_EQ(t, mmu_unmap(&kernel_space, va, PAGE_SIZE), 0);
+	KT_ASSERT(t, smp_call(1, access_there, &a));
+	KT_EXPECT_EQ(t, a.ret, -EFAULT);
+	buddy_free(pa, 0);
+}
+
+static const struct ktest_case smp_cases[] = {
+	KTEST_CASE(every_listed_hart_is_online),
+	KTEST_CASE(each_hart_knows_itself),
+	KTEST_CASE(stacks_have_guard_pages),
+	KTEST_CASE(lock_is_exclusive_across_harts),
+	KTEST_CASE(mapping_changes_reach_other_harts),
+	{ 0 },
+};
+
+const struct ktest_suite smp_suite = { .name = "smp", .cases = smp_cases };
