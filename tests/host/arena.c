@@ -3,6 +3,7 @@
  * The fake machine of arena.h: mmap'd RAM at fake physical addresses, a
  * thread-local hart index, and the buddy tests' shadow and expectations.
  */
+#define _GNU_SOURCE /* memfd_create */
 #include <kernel/hart.h>
 #include <mm/buddy.h>
 #include <mm/phys.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "arena.h"
 
@@ -20,10 +22,12 @@ struct arena_bank {
 	uint64_t size;
 	unsigned char *mem;
 	unsigned char *shadow; /* one byte per frame: 1 while the test owns it */
+	int fd;		       /* the memfd behind mem, or -1 */
 };
 
 static struct arena_bank banks[ARENA_MAX_BANKS];
 static unsigned int nr_banks;
+static bool use_memfd;
 static __thread unsigned int current_hart;
 
 unsigned int this_hart_index(void)
@@ -41,8 +45,48 @@ void arena_unmap(void)
 	for (unsigned int i = 0; i < nr_banks; i++) {
 		munmap(banks[i].mem, banks[i].size);
 		free(banks[i].shadow);
+		if (banks[i].fd >= 0)
+			close(banks[i].fd);
 	}
 	nr_banks = 0;
+}
+
+void arena_use_memfd(bool on)
+{
+	use_memfd = on;
+}
+
+/*
+ * A bank's memory: anonymous and private, or from a sparse memfd and
+ * shared. Placed so that an address keeps the alignment of its physical
+ * address up to ARENA_ALIGN, as the kernel's direct map does.
+ */
+#define ARENA_ALIGN (2ULL << 20)
+
+static unsigned char *bank_memory(struct arena_bank *b)
+{
+	size_t len = b->size + 2 * ARENA_ALIGN;
+	unsigned char *r, *mem;
+	int flags = MAP_FIXED | MAP_NORESERVE;
+
+	b->fd = -1;
+	r = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r == MAP_FAILED)
+		return MAP_FAILED;
+	mem = (unsigned char *)ALIGN_UP((uintptr_t)r, ARENA_ALIGN) + (b->base & (ARENA_ALIGN - 1));
+	if (mem > r)
+		munmap(r, mem - r);
+	if (r + len > mem + b->size)
+		munmap(mem + b->size, r + len - (mem + b->size));
+	if (use_memfd) {
+		b->fd = memfd_create("arena", MFD_CLOEXEC);
+		if (b->fd < 0 || ftruncate(b->fd, (off_t)b->size) < 0)
+			return MAP_FAILED;
+		flags |= MAP_SHARED;
+	} else {
+		flags |= MAP_PRIVATE | MAP_ANONYMOUS;
+	}
+	return mmap(mem, b->size, PROT_READ | PROT_WRITE, flags, b->fd, 0);
 }
 
 void arena_map(const struct memmap *m)
@@ -58,8 +102,7 @@ void arena_map(const struct memmap *m)
 		b->base = m->ram[i].base;
 		b->size = m->ram[i].size;
 		/* address space only: the pages the test touches are the only ones it pays for */
-		b->mem = mmap(NULL, b->size, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		b->mem = bank_memory(b);
 		b->shadow = calloc(b->size / PAGE_SIZE + 1, 1);
 		if (b->mem == MAP_FAILED || !b->shadow) {
 			fprintf(stderr, "arena: cannot map %#llx bytes\n", (unsigned long long)b->size);
@@ -96,6 +139,28 @@ void *phys_to_virt(phys_addr_t pa)
 		abort();
 	}
 	return b->mem + (pa - b->base);
+}
+
+phys_addr_t virt_to_phys(const void *p)
+{
+	for (unsigned int i = 0; i < nr_banks; i++) {
+		uintptr_t off = (uintptr_t)p - (uintptr_t)banks[i].mem;
+
+		if (off < banks[i].size)
+			return banks[i].base + off;
+	}
+	/* as the kernel's arithmetic would: an address that is no RAM (page aligned, far from any bank) */
+	return ARENA_NOT_RAM;
+}
+
+bool arena_alias(void *addr, phys_addr_t pa)
+{
+	struct arena_bank *b = bank_of(pa);
+
+	if (!b || b->fd < 0 || (pa & (PAGE_SIZE - 1)) || ((uintptr_t)addr & (PAGE_SIZE - 1)))
+		return false;
+	return mmap(addr, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, b->fd,
+		    (off_t)(pa - b->base)) == addr;
 }
 
 /* Sets nr shadow bytes from `from` to `to`; false if one was not `from`. */

@@ -6,8 +6,12 @@
  * A fake machine for host programs that run mm/ code: RAM banks at fake
  * physical addresses (0x80000000, above 4 GiB, with holes), each backed by
  * an mmap'd region that only takes real memory where it is touched, so
- * phys_to_virt() works as in the kernel; and threads as harts, each with
- * its own this_hart_index().
+ * phys_to_virt() and virt_to_phys() work as in the kernel; and threads as
+ * harts, each with its own this_hart_index().
+ *
+ * Optionally (arena_use_memfd()) the banks come from memfds, so that a
+ * frame can be seen at a second address too (arena_alias()): the heap
+ * tests' stand-in for the kernel's vmap.
  *
  * For the buddy tests it also keeps a shadow of who owns which frame (one
  * byte per frame, atomic, so threads can use it) and computes, on its own,
@@ -29,6 +33,21 @@ void arena_map(const struct memmap *m);
 
 /* Unmaps everything. */
 void arena_unmap(void);
+
+/*
+ * Banks mapped from now on are sparse memfds mapped shared (true), or
+ * anonymous private memory (false, the default).
+ */
+void arena_use_memfd(bool on);
+
+/*
+ * Maps the frame at pa (of a memfd bank) at addr (4 KiB aligned) as well,
+ * replacing whatever was mapped there; false if it cannot.
+ */
+bool arena_alias(void *addr, phys_addr_t pa);
+
+/* What virt_to_phys() returns for a pointer outside every bank: no RAM there. */
+#define ARENA_NOT_RAM 0xfff0000000000000ULL
 
 /* This thread's hart index (threads start as hart 0). */
 void arena_set_hart(unsigned int index);

@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vmap over a host page table, in both PTE formats at the kernel's own
+ * windows: every page translated, guards unmapped, frames handed back in
+ * order, VA reused first fit and merged, a full window or missing table
+ * pages refused with nothing changed, and afterwards the buddy exactly as
+ * before (table pages and record frames included).
+ */
+#include <kernel/errno.h>
+#include <kernel/ktest.h>
+#include <mm/buddy.h>
+#include <mm/mmu.h>
+#include <mm/phys.h>
+#include <mm/vmap.h>
+#include <string.h>
+
+#include "arena.h"
+
+#define RAM_BASE 0x80000000ULL
+#define RAM_SIZE (64ULL << 20)
+
+struct window {
+	const struct pte_format *fmt;
+	unsigned int flags;
+	uint64_t base, size;
+};
+
+/* The kernel's vmap windows (asm/layout.h of each architecture). */
+static const struct window sv39 = { &pte_format_sv39, 0, 0xfffffffc00000000ULL, 0x340000000ULL };
+static const struct window arm64 = { &pte_format_arm64, MMU_SPACE_UPPER, 0xffff800000000000ULL,
+				     0x10000000000ULL };
+
+static const struct window *win;
+static struct memmap m;
+static struct mmu_space space;
+static struct vmap v;
+static uint64_t free0;
+static long tables_left = -1; /* table allocations that still succeed; -1: all */
+
+static int counted_alloc(struct mmu_space *s, phys_addr_t *pa)
+{
+	(void)s;
+	if (tables_left == 0 || buddy_alloc(0, pa) < 0)
+		return -ENOMEM;
+	if (tables_left > 0)
+		tables_left--;
+	frame_set_owner(*pa, 0, FRAME_PAGETABLE, 0, 0);
+	return 0;
+}
+
+static void counted_free(struct mmu_space *s, phys_addr_t pa)
+{
+	(void)s;
+	buddy_free(pa, 0);
+}
+
+static int setup(struct ktest *t, uint64_t size)
+{
+	const struct mem_range bank = { RAM_BASE, RAM_SIZE };
+
+	arena_use_memfd(false);
+	arena_machine(&m, &bank, 1);
+	if (!KT_EXPECT_EQ(t, buddy_init(&m), 0))
+		return -1;
+	free0 = buddy_free_frames();
+	memset(&space, 0, sizeof(space));
+	space.alloc_table = counted_alloc;
+	space.free_table = counted_free;
+	tables_left = -1;
+	if (!KT_EXPECT_EQ(t, mmu_space_init(&space, win->fmt, NULL, win->flags), 0))
+		return -1;
+	return KT_EXPECT_EQ(t, vmap_init(&v, &space, win->base, size), 0) ? 0 : -1;
+}
+
+static int init_sv39(struct ktest *t)
+{
+	win = &sv39;
+	return setup(t, win->size);
+}
+
+static int init_arm64(struct ktest *t)
+{
+	win = &arm64;
+	return setup(t, win->size);
+}
+
+/* Everything given back: nothing mapped, the buddy as at the start. */
+static void expect_clean(struct ktest *t)
+{
+	KT_EXPECT_EQ(t, v.nr_mappings, 0);
+	KT_EXPECT_EQ(t, v.nr_pages, 0);
+	KT_EXPECT_EQ(t, space.nr_tables, 1); /* the root only: empty tables went back */
+	KT_EXPECT_EQ(t, vmap_destroy(&v), 0);
+	mmu_space_destroy(&space);
+	buddy_drain_caches();
+	KT_EXPECT_EQ(t, buddy_free_frames(), free0);
+	KT_EXPECT_EQ(t, buddy_check(NULL), 0);
+}
+
+/* n frames, none next to the one before: every other one of 2n taken in a row. */
+static bool scattered_frames(phys_addr_t *f, size_t n)
+{
+	phys_addr_t gap[8];
+
+	for (size_t i = 0; i < n; i++) {
+		if (buddy_alloc(0, &f[i]) < 0 || buddy_alloc(0, &gap[i]) < 0)
+			return false;
+	}
+	for (size_t i = 0; i < n; i++)
+		buddy_free(gap[i], 0);
+	for (size_t i = 1; i < n; i++) {
+		if (f[i] == f[i - 1] + PAGE_SIZE)
+			return false;
+	}
+	return true;
+}
+
+struct given {
+	phys_addr_t pa[1024];
+	size_t n;
+};
+
+static void record_and_free(phys_addr_t pa, void *arg)
+{
+	struct given *g = arg;
+
+	g->pa[g->n++] = pa;
+	buddy_free(pa, 0);
+}
+
+static bool mapped_as(uint64_t va, phys_addr_t want)
+{
+	phys_addr_t pa;
+	unsigned int prot;
+	uint64_t leaf;
+
+	return mmu_translate(&space, va, &pa, &prot, &leaf) == 0 && pa == want &&
+	       prot == (MMU_PROT_READ | MMU_PROT_WRITE | MMU_PROT_GLOBAL) && leaf == PAGE_SIZE;
+}
+
+static bool unmapped(uint64_t va)
+{
+	return mmu_translate(&space, va, NULL, NULL, NULL) != 0;
+}
+
+static void map_translate_unmap(struct ktest *t)
+{
+	phys_addr_t f[5], first;
+	struct given g = { .n = 0 };
+	uint64_t va, n;
+	unsigned int bad = 0;
+
+	KT_ASSERT(t, scattered_frames(f, 5));
+	KT_ASSERT_EQ(t, vmap_map(&v, f, 5, 0, &va), 0);
+	KT_EXPECT_EQ(t, va, win->base + PAGE_SIZE); /* the window's first page is never used */
+	for (int i = 0; i < 5; i++)
+		bad += !mapped_as(va + i * PAGE_SIZE, f[i]);
+	KT_EXPECT_EQ(t, bad, 0);
+	KT_EXPECT(t, unmapped(va - PAGE_SIZE) && unmapped(va + 5 * PAGE_SIZE));
+	KT_EXPECT_EQ(t, vmap_lookup(&v, va, &first, &n), 0);
+	KT_EXPECT(t, first == f[0] && n == 5);
+	KT_EXPECT_EQ(t, vmap_lookup(&v, va + PAGE_SIZE, &first, NULL), -EINVAL); /* the middle */
+	KT_EXPECT_EQ(t, vmap_lookup(&v, va + 8, &first, NULL), -EINVAL);
+	KT_EXPECT_EQ(t, vmap_lookup(&v, win->base, &first, NULL), -EINVAL);
+	KT_EXPECT_EQ(t, vmap_lookup(&v, win->base - PAGE_SIZE, &first, NULL), -EINVAL);
+	KT_EXPECT(t, vmap_contains(&v, va) && !vmap_contains(&v, win->base + win->size));
+
+	/* refused: the middle, a wrong length; nothing changes */
+	KT_EXPECT_EQ(t, vmap_unmap(&v, va + PAGE_SIZE, 0, record_and_free, &g), -EINVAL);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, va, 4, record_and_free, &g), -EINVAL);
+	KT_EXPECT_EQ(t, g.n, 0);
+	KT_EXPECT(t, mapped_as(va, f[0]) && mapped_as(va + 4 * PAGE_SIZE, f[4]));
+	KT_EXPECT_EQ(t, vmap_destroy(&v), -EBUSY);
+
+	KT_EXPECT_EQ(t, vmap_unmap(&v, va, 5, record_and_free, &g), 5);
+	KT_ASSERT_EQ(t, g.n, 5);
+	for (int i = 0; i < 5; i++) {
+		bad += g.pa[i] != f[i]; /* in order */
+		bad += !unmapped(va + i * PAGE_SIZE);
+	}
+	KT_EXPECT_EQ(t, bad, 0);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, va, 0, record_and_free, &g), -EINVAL); /* twice */
+	expect_clean(t);
+}
+
+static void bad_arguments(struct ktest *t)
+{
+	phys_addr_t f[2] = { RAM_BASE + 0x100000, RAM_BASE + 0x100001 };
+	uint64_t va;
+	struct vmap w;
+
+	KT_EXPECT_EQ(t, vmap_map(&v, f, 0, 0, &va), -EINVAL);
+	KT_EXPECT_EQ(t, vmap_map(&v, f, 2, 0, &va), -EINVAL); /* a frame not page aligned */
+	KT_EXPECT_EQ(t, vmap_map(&v, f, 1, 3 * PAGE_SIZE, &va), -EINVAL);
+	KT_EXPECT_EQ(t, vmap_init(&w, &space, win->base + 1, win->size), -EINVAL);
+	KT_EXPECT_EQ(t, vmap_init(&w, &space, win->base, 2 * PAGE_SIZE), -EINVAL);
+	KT_EXPECT_EQ(t, v.nr_mappings, 0);
+	expect_clean(t);
+}
+
+/* Contiguous, 2 MiB aligned frames still get 4 KiB leaves, and the VA its alignment. */
+static void pages_only_and_alignment(struct ktest *t)
+{
+	phys_addr_t base, f[512];
+	uint64_t va, va2;
+	unsigned int bad = 0;
+
+	KT_ASSERT_EQ(t, buddy_alloc(9, &base), 0);
+	for (int i = 0; i < 512; i++)
+		f[i] = base + i * PAGE_SIZE;
+	KT_ASSERT_EQ(t, vmap_map(&v, f, 512, 2 << 20, &va), 0);
+	KT_EXPECT(t, IS_ALIGNED(va, 2 << 20));
+	for (int i = 0; i < 512; i++)
+		bad += !mapped_as(va + i * PAGE_SIZE, f[i]);
+	KT_EXPECT_EQ(t, bad, 0);
+	KT_ASSERT_EQ(t, vmap_map(&v, f, 3, 64 << 10, &va2), 0); /* the same frames again: allowed */
+	/* first fit: in the gap the 2 MiB alignment left in front of the first mapping */
+	KT_EXPECT(t, IS_ALIGNED(va2, 64 << 10) && va2 + 4 * PAGE_SIZE <= va);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, va2, 3, NULL, NULL), 3);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, va, 512, NULL, NULL), 512);
+	buddy_free(base, 9);
+	expect_clean(t);
+}
+
+static uint64_t map_n(struct ktest *t, size_t n)
+{
+	phys_addr_t f[16];
+	uint64_t va = 0;
+
+	for (size_t i = 0; i < n; i++)
+		f[i] = RAM_BASE + (i + 1) * PAGE_SIZE; /* never touched: any frame will do */
+	KT_EXPECT_EQ(t, vmap_map(&v, f, n, 0, &va), 0);
+	return va;
+}
+
+static void first_fit_reuse_and_merge(struct ktest *t)
+{
+	uint64_t a = map_n(t, 3), b = map_n(t, 5), c = map_n(t, 2), d, e;
+
+	KT_EXPECT_EQ(t, b, a + 4 * PAGE_SIZE); /* 3 pages and a guard */
+	KT_EXPECT_EQ(t, c, b + 6 * PAGE_SIZE);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, b, 5, NULL, NULL), 5);
+	d = map_n(t, 5);
+	KT_EXPECT_EQ(t, d, b); /* the hole, first fit */
+	KT_EXPECT_EQ(t, vmap_unmap(&v, d, 5, NULL, NULL), 5);
+	e = map_n(t, 6);
+	KT_EXPECT_EQ(t, e, c + 3 * PAGE_SIZE); /* too big for the hole: after c */
+	KT_EXPECT_EQ(t, vmap_unmap(&v, a, 3, NULL, NULL), 3);
+	d = map_n(t, 9); /* a's range and b's hole merged: 10 pages */
+	KT_EXPECT_EQ(t, d, a);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, d, 9, NULL, NULL), 9);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, c, 2, NULL, NULL), 2);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, e, 6, NULL, NULL), 6);
+	KT_EXPECT(t, v.free && !v.free->next); /* one extent again */
+	expect_clean(t);
+}
+
+static void full_window_and_no_tables(struct ktest *t)
+{
+	phys_addr_t f[4] = { RAM_BASE + 0x10000, RAM_BASE + 0x20000, RAM_BASE + 0x30000,
+			     RAM_BASE + 0x40000 };
+	uint64_t a, b, c, va;
+
+	KT_ASSERT_EQ(t, vmap_destroy(&v), 0);
+	KT_ASSERT_EQ(t, vmap_init(&v, &space, win->base, 13 * PAGE_SIZE), 0);
+	a = map_n(t, 3);
+	b = map_n(t, 3);
+	c = map_n(t, 3); /* 1 + 3 * 4 pages: the window is full */
+	KT_EXPECT_EQ(t, vmap_map(&v, f, 1, 0, &va), -ENOMEM);
+	KT_EXPECT_EQ(t, v.nr_mappings, 3);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, b, 3, NULL, NULL), 3);
+	KT_EXPECT_EQ(t, vmap_map(&v, f, 4, 0, &va), -ENOMEM); /* 5 pages with the guard: no */
+	KT_EXPECT_EQ(t, vmap_map(&v, f, 3, 0, &va), 0);
+	KT_EXPECT_EQ(t, va, b);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, va, 3, NULL, NULL), 3);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, a, 3, NULL, NULL), 3);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, c, 3, NULL, NULL), 3);
+	expect_clean(t);
+	KT_ASSERT_EQ(t, setup(t, win->size), 0);
+
+	/* no table page to be had: refused, nothing mapped, the VA still free */
+	tables_left = 0;
+	KT_EXPECT_EQ(t, vmap_map(&v, f, 4, 0, &va), -ENOMEM);
+	KT_EXPECT_EQ(t, v.nr_mappings, 0);
+	KT_EXPECT(t, unmapped(win->base + PAGE_SIZE));
+	tables_left = -1;
+	KT_ASSERT_EQ(t, vmap_map(&v, f, 4, 0, &va), 0);
+	KT_EXPECT_EQ(t, va, win->base + PAGE_SIZE);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, va, 4, NULL, NULL), 4);
+	expect_clean(t);
+}
+
+/* Beyond a frame's worth of records, more frames; vmap_destroy() gives them all back. */
+static void many_mappings(struct ktest *t)
+{
+	enum { N = 400 };
+	static uint64_t va[N];
+	phys_addr_t f = RAM_BASE + 0x200000;
+	unsigned int bad = 0;
+
+	for (int i = 0; i < N; i++)
+		bad += vmap_map(&v, &f, 1, 0, &va[i]) != 0;
+	KT_EXPECT_GE(t, v.nr_records, N + 2);
+	for (int i = 0; i < N; i += 2) /* every other one: N / 2 holes, one extent each */
+		bad += vmap_unmap(&v, va[i], 1, NULL, NULL) != 1;
+	for (int i = 1; i < N; i += 2)
+		bad += vmap_unmap(&v, va[i], 1, NULL, NULL) != 1;
+	KT_EXPECT_EQ(t, bad, 0);
+	KT_EXPECT(t, v.free && !v.free->next);
+	expect_clean(t);
+}
+
+static const struct ktest_case cases[] = {
+	KTEST_CASE(map_translate_unmap),
+	KTEST_CASE(bad_arguments),
+	KTEST_CASE(pages_only_and_alignment),
+	KTEST_CASE(first_fit_reuse_and_merge),
+	KTEST_CASE(full_window_and_no_tables),
+	KTEST_CASE(many_mappings),
+	{ 0 },
+};
+
+static const struct ktest_suite vmap_sv39_suite = { "vmap_sv39", cases, init_sv39, NULL };
+static const struct ktest_suite vmap_arm64_suite = { "vmap_arm64", cases, init_arm64, NULL };
+
+const struct ktest_suite *const test_suites[] = { &vmap_sv39_suite, &vmap_arm64_suite };
+const unsigned int test_nr_suites = ARRAY_SIZE(test_suites);
