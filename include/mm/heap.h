@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef MM_HEAP_H
+#define MM_HEAP_H
+
+/*
+ * The kernel heap behind kmalloc() (include/mm/kmalloc.h), in two stages,
+ * after Theseus's heap, block_allocator and multiple_heaps:
+ *
+ * 1. The early heap, from the first lines of C: a fixed region from the
+ *    boot allocator, fixed-size blocks of 8 .. 2048 bytes on a free list
+ *    per size, carved from whole pages, and a first-fit list with
+ *    coalescing for everything else (mm/heap_early.c).
+ *
+ * 2. switch_to_multiple_heaps(): once the buddy, the mapper and the harts
+ *    are up, kmalloc() goes to one heap per hart (this_hart_index()), each
+ *    with 11 size classes in 8 KiB slab pages whose trailer names the heap
+ *    and the class (mm/heap_slab.c, mm/heap_hart.c). Beyond the largest
+ *    class, frames from the buddy are mapped at fresh virtual addresses
+ *    (mm/heap_large.c, through vmap in the kernel).
+ *
+ * kfree() needs no size and works across the switch: a block from the
+ * early heap freed afterwards goes back to it, found by its frame's owner
+ * metadata (FRAME_EARLY with HEAP_EARLY_FRAME_MARK in aux), like slab
+ * pages (FRAME_SLAB) and large allocations (FRAME_LARGE).
+ *
+ * Harts: each hart's heap is its own, without locks, so kmalloc() and
+ * kfree() must not be called from interrupt handlers (nothing does yet)
+ * and a hart index must never run on two CPUs at once.
+ */
+
+#include <kernel/harts.h>
+#include <kernel/types.h>
+#include <mm/frame.h>
+#include <mm/memmap.h>
+
+struct mmu_space;
+
+/*
+ * The early heap's frames, once the buddy has them: FRAME_EARLY blocks (a
+ * boot allocation is what they are) whose owner's word aux says whose.
+ * Not a tag of our own: frame_set_owner() on a FRAME_EARLY block leaves
+ * the buddy's count of early frames behind (buddy_check() reports it).
+ */
+#define HEAP_EARLY_FRAME_MARK 0x4ea9ea9eu
+
+/* Size classes of the per-hart heaps: 8, 16, ..., 4096, then HEAP_SLAB_MAX_SIZE. */
+#define HEAP_NR_CLASSES 11
+#define HEAP_SLAB_SIZE 8192 /* a slab page: an order-1 block from the buddy */
+#define HEAP_SLAB_MAX_SIZE 8144 /* the largest class: one object, the trailer behind it */
+
+/* ---- the early heap -------------------------------------------------------- */
+
+#ifdef CONFIG_HEAP_EARLY_SIZE_KB
+#define HEAP_EARLY_SIZE ((uint64_t)CONFIG_HEAP_EARLY_SIZE_KB << 10)
+#else
+#define HEAP_EARLY_SIZE (256ULL << 10)
+#endif
+
+/*
+ * Takes [pa, pa + size) (page aligned, at least 16 KiB, reachable through
+ * phys_to_virt()) as the early heap and makes kmalloc() use it; its
+ * metadata comes out of it (1/64 of it, plus a byte per page). Calling it
+ * again starts everything over, per-hart heaps included (tests). -EINVAL.
+ */
+int heap_early_init(phys_addr_t pa, uint64_t size);
+
+/*
+ * heap_early_init() on size bytes from the boot allocator, placed with one
+ * reserved guard page on either side. Why: the boot allocator merges
+ * allocations that touch, and the buddy tags each merged run as maximal
+ * blocks, which could straddle the heap's edge; between guards the
+ * heap's frames are whole blocks of their own, which heap_early_adopt()
+ * can mark. Costs the two guard pages. -ENOMEM, -EINVAL.
+ */
+int heap_early_init_bootmem(struct memmap *m, uint64_t size);
+
+/*
+ * Once buddy_init() has taken over the boot map: marks the early heap's
+ * blocks (FRAME_EARLY after the takeover) with HEAP_EARLY_FRAME_MARK.
+ * switch_to_multiple_heaps() does it if nobody did. 0, or -EINVAL if a
+ * block holding them reaches outside the heap (a region not from
+ * heap_early_init_bootmem() that touched another boot allocation) or is
+ * not FRAME_EARLY.
+ */
+int heap_early_adopt(void);
+
+struct heap_early_stats {
+	uint64_t size;	     /* the region */
+	uint64_t blocks;     /* handed out and not freed */
+	uint64_t bytes;	     /* their usable sizes */
+	uint64_t free_bytes; /* in the fallback's free list */
+	uint64_t pages[9];   /* pages given to the fixed sizes 8 .. 2048 */
+};
+void heap_early_stats(struct heap_early_stats *s);
+
+/* ---- large allocations ----------------------------------------------------- */
+
+/*
+ * Where large allocations are mapped: [base, base + size) of the caller's
+ * address space, which the heap checks first on every free.
+ * map: frames[0..nr) at fresh addresses, the start aligned to align (a
+ *   power of two, at least 4 KiB): 0 and *p, or an error, nothing mapped.
+ * lookup: the first frame of the mapping p starts; an error if p is none.
+ * unmap: unmaps the mapping at p of nr pages and calls give() for each
+ *   frame once no hart can reach it; an error (nothing done) if p is not
+ *   such a mapping.
+ */
+struct heap_large_ops {
+	uintptr_t base, size;
+	int (*map)(const phys_addr_t *frames, size_t nr, size_t align, void **p);
+	int (*lookup)(const void *p, phys_addr_t *first);
+	int (*unmap)(void *p, size_t nr, void (*give)(phys_addr_t pa, void *arg), void *arg);
+};
+
+/* ---- the per-hart heaps ---------------------------------------------------- */
+
+/*
+ * Makes kmalloc() use one heap per hart for harts 0 .. nr_harts - 1 from
+ * now on, large allocations through ops. Needs the buddy and adopts the
+ * early heap's frames (heap_early_adopt()). 0, or -EINVAL (nr_harts 0 or
+ * above MAX_HARTS, no ops, the adoption failed): kmalloc() then stays on
+ * the early heap.
+ */
+int switch_to_multiple_heaps(unsigned int nr_harts, const struct heap_large_ops *ops);
+
+/*
+ * The kernel's early heap: heap_early_init_bootmem(m, HEAP_EARLY_SIZE),
+ * before buddy_init(). Panics if there is no room. With CONFIG_KTEST it
+ * also leaves a few blocks there (heap_early_ktest_blocks) for the heap
+ * suite to free after the switch.
+ */
+void heap_kernel_early_init(struct memmap *m);
+
+#define HEAP_EARLY_KTEST_BLOCKS 3
+extern void *heap_early_ktest_blocks[HEAP_EARLY_KTEST_BLOCKS];
+extern const size_t heap_early_ktest_sizes[HEAP_EARLY_KTEST_BLOCKS];
+
+/*
+ * The kernel's heap set-up, once the buddy, kernel_space and the harts are
+ * up: kernel_vmap over [vmap_base, vmap_base + vmap_size) of space, then
+ * switch_to_multiple_heaps(nr_harts) with large allocations mapped there
+ * (mm/heap_kernel.c). Panics if either fails.
+ */
+void heap_kernel_init(struct mmu_space *space, uint64_t vmap_base, uint64_t vmap_size,
+		      unsigned int nr_harts);
+
+/*
+ * The calling hart takes the frees other harts sent it, and every heap's
+ * empty pages go back to the buddy regardless of the thresholds. After
+ * every hart has called it (or once, from any hart, if no object crossed
+ * harts), a heap with nothing allocated holds no page.
+ */
+void heap_trim(void);
+
+/*
+ * Empty slab pages a heap keeps for reuse: above HIGH it gives pages back
+ * to the buddy until LOW remain, so allocating and freeing at a page
+ * boundary never goes to the buddy each time.
+ */
+#ifdef CONFIG_HEAP_EMPTY_PAGES_HIGH
+#define HEAP_EMPTY_HIGH CONFIG_HEAP_EMPTY_PAGES_HIGH
+#else
+#define HEAP_EMPTY_HIGH 8
+#endif
+#define HEAP_EMPTY_LOW (HEAP_EMPTY_HIGH / 2)
+
+struct heap_class_stats {
+	uint32_t size;	  /* object size */
+	uint32_t per_page; /* objects in a slab page */
+	uint64_t in_use;   /* objects allocated, frees still queued included */
+	uint64_t pages;	   /* slab pages the class holds */
+	uint64_t allocs, frees;
+	uint64_t remote_frees; /* of those frees, sent by other harts */
+};
+
+struct heap_hart_stats {
+	struct heap_class_stats cls[HEAP_NR_CLASSES];
+	uint64_t empty_pages;	   /* kept for reuse */
+	uint64_t pages_from_buddy, pages_to_buddy;
+	uint64_t pages_stolen;	   /* empty pages taken from other harts' heaps */
+	uint64_t pages_reused;	   /* empty pages of its own given to another class */
+};
+
+struct heap_large_stats {
+	uint64_t allocations, pages; /* live */
+};
+
+/*
+ * Counters, exact when the heaps are quiet (a snapshot while harts
+ * allocate): -EINVAL for a hart without a heap.
+ */
+int heap_hart_stats(unsigned int hart, struct heap_hart_stats *s);
+void heap_large_stats(struct heap_large_stats *s);
+
+/* A slabinfo-style table through printk: per hart and class, then large and early. */
+void heap_dump(void);
+
+/* ---- misuse ---------------------------------------------------------------- */
+
+/*
+ * A free (or ksize) of a pointer the heap did not hand out, a double free,
+ * a corrupt slab trailer: reported with the address. The default handler
+ * panics; with a handler that returns (tests) the call does nothing.
+ */
+typedef void (*heap_misuse_fn)(const char *what, const void *p);
+heap_misuse_fn heap_set_misuse_handler(heap_misuse_fn fn);
+void heap_misuse(const char *what, const void *p);
+uint64_t heap_misuses(void);
+
+#endif

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef MM_KMALLOC_H
+#define MM_KMALLOC_H
+
+/*
+ * The kernel's allocator (mm/heap.h says how it works inside).
+ *
+ * - kmalloc(size): at least size bytes, or NULL. Any size is fine, 0
+ *   included (a unique pointer of a few bytes). A power-of-two size is
+ *   aligned to itself (before the switch to per-hart heaps: up to 4 KiB),
+ *   anything else to at least 8 bytes (16 before the switch).
+ * - kmalloc_aligned(size, align): align a power of two (NULL otherwise);
+ *   any alignment after the switch (beyond 8 KiB from the large path),
+ *   up to 4 KiB before it.
+ * - kzalloc, kcalloc (NULL if n * size overflows): zeroed.
+ * - krealloc(p, size): the contents up to the smaller size are kept; p
+ *   NULL is kmalloc(); size 0 frees p and returns NULL; on failure NULL
+ *   and p untouched. A block may move even when shrinking (into a smaller
+ *   class); the alignment kept is that of the new size.
+ * - kfree(p): p from any of these (or NULL), on any hart, before or after
+ *   the switch to per-hart heaps. A pointer the heap never handed out, or
+ *   one already freed, is reported (heap_misuse(): a panic).
+ * - ksize(p): the bytes usable at p (at least what was asked for).
+ */
+
+#include <kernel/types.h>
+
+void *kmalloc(size_t size);
+void *kmalloc_aligned(size_t size, size_t align);
+void *kzalloc(size_t size);
+void *kcalloc(size_t n, size_t size);
+void *krealloc(void *p, size_t size);
+void kfree(void *p);
+size_t ksize(const void *p);
+
+#endif

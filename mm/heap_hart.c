@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The per-hart heaps (Theseus's multiple_heaps with zone allocators).
+ *
+ * A hart allocates and frees in its own heap without locks: a class's
+ * partial list, the page's bitmap and counts are its own. A hart freeing an
+ * object of another heap's page marks the object in the page's pending
+ * bitmap (one atomic OR, which also catches a second free of it) and pushes
+ * it on that heap's remote stack (one compare-and-swap); the owner takes
+ * the whole stack with one exchange at its next allocation or free, or when
+ * a class runs short, and frees each object as its own. Pushes only and a
+ * take-all never meet the ABA problem of a lock-free pop.
+ *
+ * Pages: a page whose last object is freed leaves its class at once for
+ * the heap's list of empty pages (a test-and-set lock, taken per page,
+ * never per object). A class short of pages takes, in order: an empty page
+ * of its own heap (from any class, reformatted), one stolen from another
+ * hart's empty list, a new one from the buddy. A page changes heap only
+ * from an empty list, with no object allocated and no free queued. Above
+ * HEAP_EMPTY_HIGH empty pages, a heap gives pages back to the buddy until
+ * HEAP_EMPTY_LOW remain: an allocation and a free that cross a page
+ * boundary over and over meet a kept page, never the buddy.
+ */
+#include <mm/buddy.h>
+#include <string.h>
+
+#include "heap_internal.h"
+
+struct heap heaps[MAX_HARTS];
+unsigned int heap_nr_harts;
+
+void heaps_reset(unsigned int nr_harts)
+{
+	memset(heaps, 0, sizeof(heaps));
+	for (unsigned int i = 0; i < MAX_HARTS; i++)
+		heaps[i].id = i;
+	heap_nr_harts = nr_harts;
+}
+
+/* ---- the partial lists (the owner's) --------------------------------------- */
+
+static void partial_push(struct heap_class *k, struct slab *s)
+{
+	s->prev = NULL;
+	s->next = k->partial;
+	if (k->partial)
+		k->partial->prev = s;
+	k->partial = s;
+}
+
+static void partial_unlink(struct heap_class *k, struct slab *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		k->partial = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+}
+
+/* ---- empty pages ------------------------------------------------------------ */
+
+static phys_addr_t page_pa(struct slab *s)
+{
+	return virt_to_phys(slab_page(s));
+}
+
+static struct slab *empty_pop(struct heap *h)
+{
+	struct slab *s;
+
+	tas_lock(&h->lock);
+	s = h->empty;
+	if (s) {
+		h->empty = s->next;
+		__atomic_store_n(&h->nr_empty, h->nr_empty - 1, __ATOMIC_RELAXED);
+	}
+	tas_unlock(&h->lock);
+	return s;
+}
+
+/* Takes pages off h's empty list until keep remain; returns them chained. */
+static struct slab *empty_cut(struct heap *h, uint64_t keep)
+{
+	struct slab *cut = NULL;
+
+	while (h->nr_empty > keep) {
+		struct slab *s = h->empty;
+
+		h->empty = s->next;
+		s->next = cut;
+		cut = s;
+		__atomic_store_n(&h->nr_empty, h->nr_empty - 1, __ATOMIC_RELAXED);
+		h->pages_to_buddy++;
+	}
+	return cut;
+}
+
+static void give_to_buddy(struct slab *list)
+{
+	while (list) {
+		struct slab *next = list->next;
+
+		buddy_free(page_pa(list), SLAB_ORDER);
+		list = next;
+	}
+}
+
+/* A page of h's with no object left: onto the empty list, and the excess to the buddy. */
+static void empty_push(struct heap *h, struct slab *s)
+{
+	struct slab *excess = NULL;
+
+	s->cls = SLAB_NO_CLASS; /* a free into it now is a double free */
+	tas_lock(&h->lock);
+	s->next = h->empty;
+	h->empty = s;
+	__atomic_store_n(&h->nr_empty, h->nr_empty + 1, __ATOMIC_RELAXED);
+	if (h->nr_empty > HEAP_EMPTY_HIGH)
+		excess = empty_cut(h, HEAP_EMPTY_LOW);
+	tas_unlock(&h->lock);
+	give_to_buddy(excess);
+}
+
+void heap_trim(void)
+{
+	struct heap *me = this_heap();
+
+	if (me)
+		heap_drain_remote(me);
+	for (unsigned int i = 0; i < heap_nr_harts; i++) {
+		struct slab *all;
+
+		tas_lock(&heaps[i].lock);
+		all = empty_cut(&heaps[i], 0);
+		tas_unlock(&heaps[i].lock);
+		give_to_buddy(all);
+	}
+}
+
+/* ---- getting a page for a class -------------------------------------------- */
+
+/* Formats s for (h, cls) and makes the frame metadata say so, if it said otherwise. */
+static void page_assign(struct heap *h, struct slab *s, unsigned int cls, bool new_owner)
+{
+	unsigned int was = s->frame_cls; /* the class the frame metadata names */
+
+	slab_format(s, h->id, cls);
+	if (new_owner || was != cls)
+		frame_set_owner(page_pa(s), SLAB_ORDER, FRAME_SLAB, h->id, cls);
+	s->frame_cls = (uint16_t)cls;
+}
+
+static struct slab *steal(struct heap *h)
+{
+	for (unsigned int i = 1; i < heap_nr_harts; i++) {
+		struct heap *v = &heaps[(h->id + i) % heap_nr_harts];
+		struct slab *s;
+
+		if (!__atomic_load_n(&v->nr_empty, __ATOMIC_RELAXED))
+			continue; /* a peek, so that a short class does not lock every heap */
+		s = empty_pop(v);
+		if (s) {
+			h->pages_stolen++;
+			return s;
+		}
+	}
+	return NULL;
+}
+
+static struct slab *from_buddy(struct heap *h, unsigned int cls)
+{
+	phys_addr_t pa;
+	struct slab *s;
+
+	if (buddy_alloc(SLAB_ORDER, &pa) < 0)
+		return NULL;
+	frame_set_owner(pa, SLAB_ORDER, FRAME_SLAB, h->id, cls);
+	s = slab_of_page(phys_to_virt(pa));
+	slab_format(s, h->id, cls);
+	s->frame_cls = (uint16_t)cls;
+	h->pages_from_buddy++;
+	return s;
+}
+
+/* Class cls has no page with a free object: find one, or NULL. */
+static __attribute__((noinline)) struct slab *class_refill(struct heap *h, unsigned int cls)
+{
+	struct heap_class *k = &h->cls[cls];
+	struct slab *s;
+
+	/* frees other harts queued may give this class room, or empty pages */
+	if (__atomic_load_n(&h->remote, __ATOMIC_RELAXED)) {
+		heap_drain_remote(h);
+		if (k->partial)
+			return k->partial;
+	}
+	s = empty_pop(h);
+	if (s) {
+		if (s->frame_cls != cls)
+			h->pages_reused++;
+		page_assign(h, s, cls, false);
+	} else if ((s = steal(h))) {
+		page_assign(h, s, cls, true);
+	} else if (!(s = from_buddy(h, cls))) {
+		return NULL;
+	}
+	k->pages++;
+	partial_push(k, s);
+	return s;
+}
+
+void *heap_alloc(struct heap *h, unsigned int cls)
+{
+	struct heap_class *k = &h->cls[cls];
+	struct slab *s;
+	unsigned int idx;
+
+	if (unlikely(__atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
+		heap_drain_remote(h);
+	s = k->partial;
+	if (unlikely(!s)) {
+		s = class_refill(h, cls);
+		if (!s)
+			return NULL;
+	}
+	idx = slab_take(s);
+	if (s->in_use == s->nr_objs) { /* full: off the list until a free */
+		k->partial = s->next;
+		if (s->next)
+			s->next->prev = NULL;
+	}
+	k->in_use++;
+	k->allocs++;
+	return slab_page(s) + (size_t)idx * slab_geom[cls].size;
+}
+
+/* ---- frees ------------------------------------------------------------------ */
+
+/*
+ * The last object (idx) went: the page leaves its class. A free of one of
+ * its objects by another hart racing with ours (a double free) may have
+ * set a pending bit that its queue still holds: such a page must stay
+ * until that entry is taken. remote_free() sets the pending bit and then
+ * reads the alloc bit, both sequentially consistent; here the alloc word
+ * we cleared is touched by a sequentially consistent no-op RMW before the
+ * pending bits are read (a fence would do, but ThreadSanitizer cannot see
+ * fences). So either that hart sees the cleared bit and queues nothing,
+ * or we see its pending bit.
+ */
+static void page_emptied(struct heap *h, struct heap_class *k, struct slab *s, unsigned int idx)
+{
+	__atomic_fetch_or(&slab_alloc_map(s)[idx / 64], 0, __ATOMIC_SEQ_CST);
+	if (!slab_pending_empty(s))
+		return;
+	partial_unlink(k, s);
+	k->pages--;
+	empty_push(h, s);
+}
+
+/* A free by the owner, of object idx of s (p): checked, then given back. */
+static void local_free(struct heap *h, struct slab *s, unsigned int idx, void *p)
+{
+	struct heap_class *k = &h->cls[s->cls];
+
+	if (!slab_bit(slab_alloc_map(s), idx)) {
+		heap_misuse("double free", p);
+		return;
+	}
+	if (slab_bit(slab_pending_map(s), idx)) {
+		heap_misuse("double free (another hart's free of it is queued)", p);
+		return;
+	}
+	slab_clear_alloc(s, idx);
+	k->in_use--;
+	k->frees++;
+	if (s->in_use + 1 == s->nr_objs) /* it was full: back on the list */
+		partial_push(k, s);
+	if (s->in_use == 0)
+		page_emptied(h, k, s, idx);
+}
+
+static void remote_free(struct slab *s, unsigned int idx, void *p)
+{
+	uint64_t bit = 1ULL << (idx % 64);
+	uint64_t *pending = &slab_pending_map(s)[idx / 64];
+	struct heap *owner;
+	void *head;
+
+	if (s->heap >= heap_nr_harts) {
+		heap_misuse("kfree: slab trailer names no heap", p);
+		return;
+	}
+	if (__atomic_fetch_or(pending, bit, __ATOMIC_SEQ_CST) & bit) {
+		heap_misuse("double free (already queued for its heap)", p);
+		return;
+	}
+	if (!(__atomic_load_n(&slab_alloc_map(s)[idx / 64], __ATOMIC_SEQ_CST) & bit)) {
+		__atomic_fetch_and(pending, ~bit, __ATOMIC_RELAXED);
+		heap_misuse("double free", p);
+		return;
+	}
+	owner = &heaps[s->heap];
+	head = __atomic_load_n(&owner->remote, __ATOMIC_RELAXED);
+	do
+		*(void **)p = head;
+	while (!__atomic_compare_exchange_n(&owner->remote, &head, p, true, __ATOMIC_RELEASE,
+					    __ATOMIC_RELAXED));
+}
+
+void heap_free(struct heap *h, struct slab *s, unsigned int idx, void *p)
+{
+	if (likely(h && s->heap == h->id)) {
+		local_free(h, s, idx, p);
+		if (unlikely(__atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
+			heap_drain_remote(h);
+	} else {
+		remote_free(s, idx, p);
+	}
+}
+
+/* Takes every free other harts queued for h and frees each as the owner. */
+void heap_drain_remote(struct heap *h)
+{
+	void *p = __atomic_exchange_n(&h->remote, NULL, __ATOMIC_ACQUIRE);
+
+	while (p) {
+		void *next = *(void **)p;
+		phys_addr_t pa = virt_to_phys(p);
+		phys_addr_t head = ALIGN_DOWN(pa, (phys_addr_t)HEAP_SLAB_SIZE);
+		struct slab *s = slab_of_page(phys_to_virt(head));
+		unsigned int idx;
+
+		/* checked when it was queued; the page cannot have changed hands since */
+		if (slab_index(s, pa - head, &idx) == 0) {
+			__atomic_fetch_and(&slab_pending_map(s)[idx / 64], ~(1ULL << (idx % 64)),
+					   __ATOMIC_SEQ_CST);
+			h->cls[s->cls].remote_frees++;
+			local_free(h, s, idx, p);
+		} else {
+			heap_misuse("queued free lost its slab page", p);
+		}
+		p = next;
+	}
+}

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The kernel's heap set-up: large allocations mapped through kernel_vmap,
+ * whose addresses the kernel uses as they are (the MMU is on).
+ */
+#include <kernel/panic.h>
+#include <mm/heap.h>
+#include <mm/kmalloc.h>
+#include <mm/vmap.h>
+
+struct vmap kernel_vmap;
+
+/* Blocks of each kind of the early heap: a fixed size, the fallback, the fallback aligned. */
+void *heap_early_ktest_blocks[HEAP_EARLY_KTEST_BLOCKS];
+const size_t heap_early_ktest_sizes[HEAP_EARLY_KTEST_BLOCKS] = { 24, 3000, 4096 };
+
+void heap_kernel_early_init(struct memmap *m)
+{
+	if (heap_early_init_bootmem(m, HEAP_EARLY_SIZE) < 0)
+		panic("heap: no room for the early heap (%llu KiB)",
+		      (unsigned long long)(HEAP_EARLY_SIZE >> 10));
+#ifdef CONFIG_KTEST
+	for (int i = 0; i < HEAP_EARLY_KTEST_BLOCKS; i++) {
+		unsigned char *p = kmalloc(heap_early_ktest_sizes[i]);
+
+		for (size_t b = 0; p && b < heap_early_ktest_sizes[i]; b++)
+			p[b] = (unsigned char)(b * 13 + i);
+		heap_early_ktest_blocks[i] = p;
+	}
+#endif
+}
+
+static int vmap_large_map(const phys_addr_t *frames, size_t nr, size_t align, void **p)
+{
+	uint64_t va;
+	int err = vmap_map(&kernel_vmap, frames, nr, align, &va);
+
+	if (!err)
+		*p = (void *)(uintptr_t)va;
+	return err;
+}
+
+static int vmap_large_lookup(const void *p, phys_addr_t *first)
+{
+	return vmap_lookup(&kernel_vmap, (uintptr_t)p, first, NULL);
+}
+
+static int vmap_large_unmap(void *p, size_t nr, void (*give)(phys_addr_t pa, void *arg),
+			    void *arg)
+{
+	long n = vmap_unmap(&kernel_vmap, (uintptr_t)p, nr, give, arg);
+
+	return n < 0 ? (int)n : 0;
+}
+
+void heap_kernel_init(struct mmu_space *space, uint64_t vmap_base, uint64_t vmap_size,
+		      unsigned int nr_harts)
+{
+	struct heap_large_ops ops = {
+		.base = (uintptr_t)vmap_base,
+		.size = (uintptr_t)vmap_size,
+		.map = vmap_large_map,
+		.lookup = vmap_large_lookup,
+		.unmap = vmap_large_unmap,
+	};
+	int err = vmap_init(&kernel_vmap, space, vmap_base, vmap_size);
+
+	if (err)
+		panic("heap: vmap window %#llx+%#llx: error %d", (unsigned long long)vmap_base,
+		      (unsigned long long)vmap_size, err);
+	err = switch_to_multiple_heaps(nr_harts, &ops);
+	if (err)
+		panic("heap: cannot switch to per-hart heaps for %u harts: error %d", nr_harts, err);
+}

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Large allocations: beyond the largest slab class (or aligned beyond a
+ * slab page), single frames from the buddy, not necessarily contiguous,
+ * mapped at fresh virtual addresses by a backend (vmap in the kernel).
+ * The first frame is tagged FRAME_LARGE with the page count in aux, the
+ * others FRAME_LARGE with aux 0, so a free needs only the pointer: the
+ * backend gives the first frame, its metadata the size.
+ */
+#include <kernel/errno.h>
+#include <mm/buddy.h>
+
+#include "heap_internal.h"
+
+#define STACK_FRAMES 32 /* frame lists up to this long stay on the stack */
+
+static struct heap_large_ops ops;
+const struct heap_large_ops *heap_large;
+static uint64_t nr_allocations, nr_pages; /* atomics */
+
+void large_reset(const struct heap_large_ops *o)
+{
+	if (o) {
+		ops = *o;
+		heap_large = &ops;
+	} else {
+		heap_large = NULL;
+	}
+	nr_allocations = nr_pages = 0;
+}
+
+bool large_owns(const void *p)
+{
+	return heap_large && (uintptr_t)p - ops.base < ops.size;
+}
+
+static void free_frames(const phys_addr_t *frames, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		buddy_free(frames[i], 0);
+}
+
+/* The frame list's memory: the stack for a few, else a block of the buddy (order in *order). */
+static phys_addr_t *frame_list(size_t nr, phys_addr_t *on_stack, int *order)
+{
+	phys_addr_t pa;
+	int k = 0;
+
+	*order = -1;
+	if (nr <= STACK_FRAMES)
+		return on_stack;
+	while (((uint64_t)PAGE_SIZE << k) < nr * sizeof(phys_addr_t))
+		if (++k > BUDDY_MAX_ORDER)
+			return NULL;
+	if (buddy_alloc((unsigned int)k, &pa) < 0)
+		return NULL;
+	*order = k;
+	return phys_to_virt(pa);
+}
+
+/* nr frames, each tagged; false (none kept) if the buddy runs out. */
+static bool get_frames(phys_addr_t *frames, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++) {
+		if (buddy_alloc(0, &frames[i]) < 0) {
+			free_frames(frames, i);
+			return false;
+		}
+		frame_set_owner(frames[i], 0, FRAME_LARGE, 0, i == 0 ? (uint32_t)nr : 0);
+	}
+	return true;
+}
+
+void *large_alloc(size_t size, size_t align)
+{
+	phys_addr_t stack[STACK_FRAMES], *frames;
+	size_t nr;
+	int order;
+	void *p = NULL;
+
+	if (!heap_large || size > UINT32_MAX * PAGE_SIZE)
+		return NULL;
+	nr = (size_t)(ALIGN_UP((uint64_t)size, PAGE_SIZE) / PAGE_SIZE);
+	frames = nr ? frame_list(nr, stack, &order) : NULL;
+	if (!frames)
+		return NULL;
+	if (get_frames(frames, nr)) {
+		if (ops.map(frames, nr, MAX(align, (size_t)PAGE_SIZE), &p) < 0) {
+			free_frames(frames, nr);
+			p = NULL;
+		} else {
+			__atomic_fetch_add(&nr_allocations, 1, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&nr_pages, nr, __ATOMIC_RELAXED);
+		}
+	}
+	if (order >= 0)
+		buddy_free(virt_to_phys(frames), (unsigned int)order);
+	return p;
+}
+
+/* The page count of the large allocation at p, from its first frame; 0 if p is none. */
+static uint32_t large_pages(const void *p, phys_addr_t *first)
+{
+	struct frame_owner o;
+
+	if (ops.lookup(p, first) < 0 || frame_owner(*first, &o) < 0 || o.tag != FRAME_LARGE ||
+	    o.head != *first)
+		return 0;
+	return o.aux; /* 0 for any frame but the first */
+}
+
+static void give_frame(phys_addr_t pa, void *arg)
+{
+	(void)arg;
+	buddy_free(pa, 0);
+}
+
+void large_free(void *p)
+{
+	phys_addr_t first;
+	uint32_t n = large_pages(p, &first);
+
+	if (!n) {
+		heap_misuse("kfree of a large allocation's middle, or one already freed", p);
+		return;
+	}
+	if (ops.unmap(p, n, give_frame, NULL) < 0) {
+		heap_misuse("kfree of a large allocation freed at the same time elsewhere", p);
+		return;
+	}
+	__atomic_fetch_sub(&nr_allocations, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_sub(&nr_pages, n, __ATOMIC_RELAXED);
+}
+
+size_t large_size(const void *p)
+{
+	phys_addr_t first;
+	uint32_t n = large_pages(p, &first);
+
+	if (!n)
+		heap_misuse("ksize of a large allocation's middle, or one freed", p);
+	return (size_t)n * PAGE_SIZE;
+}
+
+void heap_large_stats(struct heap_large_stats *s)
+{
+	s->allocations = __atomic_load_n(&nr_allocations, __ATOMIC_RELAXED);
+	s->pages = __atomic_load_n(&nr_pages, __ATOMIC_RELAXED);
+}

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: MIT
+/*
+ * One slab page: 8 KiB of objects of one size class, with its trailer at
+ * the end (mm/heap_internal.h draws it). The class shapes are computed
+ * here, once: each class gets as many objects as fit beside a trailer
+ * whose two bitmaps are sized for exactly that many objects, so the small
+ * classes are not capped (Theseus caps a page at 512 objects, which leaves
+ * half of an 8-byte class's page unused). What the trailer costs, in
+ * bytes of the page that hold no object:
+ *
+ *   class   8: 988 objects, 288 B (3.5 %)   class 256: 31, 256 B (3.1 %)
+ *   class  16: 502 objects, 160 B (2.0 %)   class 512: 15, 512 B (6.3 %)
+ *   class  32: 253 objects,  96 B (1.2 %)   class 1024: 7, 1 KiB (12.5 %)
+ *   class  64: 127 objects,  64 B (0.8 %)   class 2048: 3, 2 KiB (25 %)
+ *   class 128:  63 objects, 128 B (1.6 %)   class 4096: 1, 4 KiB (50 %)
+ *                                           class 8144: 1, 48 B (0.6 %)
+ *
+ * From 128 bytes up the trailer (48 bytes there) costs a whole object:
+ * power-of-two objects fill the page exactly, so the last one gives way.
+ * The 4096 class pays half a page for being naturally aligned in an
+ * 8 KiB slab; the 8144 class is the one that uses the page whole.
+ */
+#include <string.h>
+
+#include "heap_internal.h"
+
+struct slab_geom slab_geom[HEAP_NR_CLASSES];
+uint8_t slab_class_of_8[HEAP_SLAB_MAX_SIZE / 8 + 1];
+
+/* Bytes the trailer needs for n objects: two bitmaps of whole words, and struct slab. */
+static unsigned int trailer_bytes(unsigned int n)
+{
+	return 2 * 8 * ((n + 63) / 64) + sizeof(struct slab);
+}
+
+void slab_geom_init(void)
+{
+	unsigned int c, s = 0;
+
+	for (c = 0; c < HEAP_NR_CLASSES; c++) {
+		struct slab_geom *g = &slab_geom[c];
+		unsigned int n;
+
+		g->size = c + 1 < HEAP_NR_CLASSES ? 8u << c : HEAP_SLAB_MAX_SIZE;
+		g->shift = c + 1 < HEAP_NR_CLASSES ? (uint8_t)(3 + c) : 0;
+		n = HEAP_SLAB_SIZE / g->size;
+		while (n * g->size + trailer_bytes(n) > HEAP_SLAB_SIZE)
+			n--;
+		g->nr_objs = (uint16_t)n;
+		g->words = (uint8_t)((n + 63) / 64);
+	}
+	for (c = 0; c < HEAP_NR_CLASSES; c++) {
+		for (; s <= HEAP_SLAB_MAX_SIZE / 8 && s * 8 <= slab_geom[c].size; s++)
+			slab_class_of_8[s] = (uint8_t)c;
+	}
+}
+_Static_assert(HEAP_SLAB_MAX_SIZE + 2 * 8 + sizeof(struct slab) == HEAP_SLAB_SIZE,
+	       "the largest class is what one object leaves beside its trailer");
+
+/*
+ * Index of the lowest set bit of x (not 0). riscv64 without Zbb has no
+ * instruction for it and gcc would call libgcc, which the kernel does not
+ * link: there, a de Bruijn multiply instead.
+ */
+#if defined(__riscv) && !defined(__riscv_zbb)
+static inline unsigned int low_bit64(uint64_t x)
+{
+	static const uint8_t table[64] = {
+		0,  1,	48, 2,	57, 49, 28, 3,	61, 58, 50, 42, 38, 29, 17, 4,
+		62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5,
+		63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11,
+		46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9,	13, 8,	7,  6,
+	};
+
+	return table[((x & -x) * 0x03f79d71b4cb0a89ULL) >> 58];
+}
+#else
+static inline unsigned int low_bit64(uint64_t x)
+{
+	return (unsigned int)__builtin_ctzll(x);
+}
+#endif
+
+/* Makes an empty page of class cls for heap: bitmaps cleared, the bits past the last object set. */
+void slab_format(struct slab *s, unsigned int heap, unsigned int cls)
+{
+	const struct slab_geom *g = &slab_geom[cls];
+	uint64_t *alloc;
+
+	s->words = g->words;
+	alloc = slab_alloc_map(s);
+	memset(alloc, 0, 2 * 8 * g->words);
+	if (g->nr_objs % 64)
+		alloc[g->words - 1] = ~0ULL << (g->nr_objs % 64);
+	s->next = s->prev = NULL;
+	s->heap = (uint16_t)heap;
+	s->cls = (uint8_t)cls;
+	s->in_use = 0;
+	s->hint = 0;
+	s->nr_objs = g->nr_objs;
+	s->magic = slab_magic(virt_to_phys(slab_page(s)));
+}
+
+/*
+ * Takes the lowest free object; the caller knows there is one. Others read
+ * alloc while we write it, hence the atomic store (a plain one on both
+ * architectures but for the compiler's promise); our own reads need none.
+ */
+unsigned int slab_take(struct slab *s)
+{
+	uint64_t *alloc = slab_alloc_map(s);
+	unsigned int w = s->hint;
+
+	while (alloc[w] == ~0ULL)
+		w++;
+	unsigned int b = low_bit64(~alloc[w]);
+
+	__atomic_store_n(&alloc[w], alloc[w] | 1ULL << b, __ATOMIC_RELAXED);
+	s->hint = (uint16_t)w;
+	s->in_use++;
+	return w * 64 + b;
+}
+
+bool slab_bit(const uint64_t *map, unsigned int i)
+{
+	return __atomic_load_n(&map[i / 64], __ATOMIC_RELAXED) >> (i % 64) & 1;
+}
+
+void slab_clear_alloc(struct slab *s, unsigned int i)
+{
+	uint64_t *alloc = slab_alloc_map(s);
+
+	__atomic_store_n(&alloc[i / 64], alloc[i / 64] & ~(1ULL << (i % 64)), __ATOMIC_RELAXED);
+	if (i / 64 < s->hint)
+		s->hint = (uint16_t)(i / 64);
+	s->in_use--;
+}
+
+/* Sequentially consistent: see page_emptied() in heap_hart.c. */
+bool slab_pending_empty(const struct slab *s)
+{
+	const uint64_t *pending = slab_pending_map(s);
+
+	for (unsigned int w = 0; w < s->words; w++) {
+		if (__atomic_load_n(&pending[w], __ATOMIC_SEQ_CST))
+			return false;
+	}
+	return true;
+}
+
+/* The object at byte off of the page: 0 and *idx, or -1 if off starts none (or the page is empty). */
+int slab_index(const struct slab *s, uintptr_t off, unsigned int *idx)
+{
+	const struct slab_geom *g;
+	uintptr_t i;
+
+	if (s->cls >= HEAP_NR_CLASSES)
+		return -1;
+	g = &slab_geom[s->cls];
+	if (off & ((g->shift ? g->size : HEAP_SLAB_SIZE) - 1))
+		return -1;
+	i = g->shift ? off >> g->shift : 0;
+	if (i >= g->nr_objs)
+		return -1;
+	*idx = (unsigned int)i;
+	return 0;
+}

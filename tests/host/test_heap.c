@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The heap on one thread: the slab classes and their trailer, alignment,
+ * krealloc/kcalloc, and misuse reports. Every case ends with the heaps empty and the buddy back to its
+ * baseline (test_heap_early.c has the early heap, test_heap_pages.c page
+ * movement, large allocations and out-of-memory, test_heap_smp.c threads).
+ */
+#include <kernel/ktest.h>
+#include <mm/buddy.h>
+#include <mm/heap.h>
+#include <mm/kmalloc.h>
+#include <mm/phys.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "heap_host.h"
+
+#define NR_HARTS 4
+#define RAM (64ULL << 20)
+#define EARLY_SIZE (256ULL << 10)
+
+static int boot(struct ktest *t)
+{
+	heap_host_boot(RAM, EARLY_SIZE);
+	return heap_host_ready(t, NR_HARTS) ? 0 : -1;
+}
+
+static unsigned int class_size(unsigned int c)
+{
+	return c + 1 < HEAP_NR_CLASSES ? 8u << c : HEAP_SLAB_MAX_SIZE;
+}
+
+static unsigned int trailer_bytes(unsigned int n)
+{
+	return 2 * 8 * ((n + 63) / 64) + 32;
+}
+
+/* Each class fills its page as far as a trailer sized for it allows, far past Theseus's 512. */
+static void slab_geometry(struct ktest *t)
+{
+	static const unsigned int expect[HEAP_NR_CLASSES] = { 988, 502, 253, 127, 63, 31,
+							      15,  7,	3,   1,	  1 };
+	struct heap_hart_stats s;
+
+	KT_ASSERT_EQ(t, heap_hart_stats(0, &s), 0);
+	for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++) {
+		unsigned int n = s.cls[c].per_page, size = s.cls[c].size;
+
+		KT_EXPECT_EQ(t, size, class_size(c));
+		KT_EXPECT_EQ(t, n, expect[c]);
+		KT_EXPECT_LE(t, n * size + trailer_bytes(n), HEAP_SLAB_SIZE);
+		KT_EXPECT_GT(t, (n + 1) * size + trailer_bytes(n + 1), HEAP_SLAB_SIZE);
+		ktest_log(t, "class %5u: %4u objects, %4u bytes of the page hold none", size, n,
+			  HEAP_SLAB_SIZE - n * size);
+	}
+	KT_EXPECT_GT(t, s.cls[0].per_page, 512 + 400);
+}
+
+/*
+ * For each class: enough objects for three pages, of sizes from just above
+ * the class below to the class size; written, checked, freed.
+ */
+static void every_class_alloc_free(struct ktest *t)
+{
+	struct heap_hart_stats s;
+	unsigned int bad = 0;
+
+	KT_ASSERT_EQ(t, heap_hart_stats(0, &s), 0);
+	for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++) {
+		unsigned int size = class_size(c), low = c ? class_size(c - 1) + 1 : 0;
+		unsigned int n = 2 * s.cls[c].per_page + 1;
+		void **v = calloc(n, sizeof(*v));
+
+		for (unsigned int i = 0; i < n; i++) {
+			size_t want = low + (size_t)i * 7919 % (size - low + 1);
+			struct frame_owner o;
+
+			v[i] = kmalloc(want);
+			if (!KT_EXPECT(t, v[i] != NULL))
+				break;
+			bad += ksize(v[i]) != size;
+			bad += frame_owner(virt_to_phys(v[i]), &o) != 0 || o.tag != FRAME_SLAB ||
+			       o.heap != 0 || o.aux != c || o.order != 1;
+			heap_host_fill(v[i], size);
+		}
+		KT_ASSERT_EQ(t, heap_hart_stats(0, &s), 0);
+		KT_EXPECT_EQ(t, s.cls[c].in_use, n);
+		KT_EXPECT_EQ(t, s.cls[c].pages, 3);
+		for (unsigned int i = 0; i < n && v[i]; i++) {
+			bad += !heap_host_check(v[i], size); /* no object overlapped another */
+			kfree(v[i]);
+		}
+		free(v);
+		KT_ASSERT_EQ(t, heap_hart_stats(0, &s), 0);
+		KT_EXPECT_EQ(t, s.cls[c].in_use, 0);
+		KT_EXPECT_EQ(t, s.cls[c].pages, 0);
+		KT_EXPECT_EQ(t, s.cls[c].allocs, n);
+		KT_EXPECT_EQ(t, s.cls[c].frees, n);
+	}
+	KT_EXPECT_EQ(t, bad, 0);
+	void *z = kmalloc(0), *z2 = kmalloc(0); /* a unique pointer each */
+	KT_EXPECT(t, z && z2 && z != z2);
+	kfree(z);
+	kfree(z2);
+	kfree(NULL);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
+static void natural_and_asked_alignment(struct ktest *t)
+{
+	static const size_t sizes[] = { 1, 3, 100, 700, 3000, 5000, 8144, 10000, 70000 };
+	void *keep[64];
+	unsigned int n = 0, bad = 0;
+
+	for (size_t size = 8; size <= (1u << 20); size <<= 1) {
+		void *p = kmalloc(size);
+
+		KT_ASSERT(t, p != NULL);
+		bad += !IS_ALIGNED((uintptr_t)p, size);
+		keep[n++] = p;
+	}
+	for (size_t align = 16; align <= (64u << 10); align <<= 1) {
+		for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+			void *p = kmalloc_aligned(sizes[i], align);
+
+			KT_ASSERT(t, p != NULL);
+			bad += !IS_ALIGNED((uintptr_t)p, align) || ksize(p) < sizes[i];
+			heap_host_fill(p, sizes[i]);
+			bad += !heap_host_check(p, sizes[i]);
+			kfree(p);
+		}
+	}
+	KT_EXPECT(t, kmalloc_aligned(64, 48) == NULL); /* not a power of two */
+	for (unsigned int i = 0; i < n; i++)
+		kfree(keep[i]);
+	KT_EXPECT_EQ(t, bad, 0);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
+/* Bytes that do not depend on the address, so they can be followed across a move. */
+static void fill_seq(unsigned char *p, size_t n, unsigned int seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (unsigned char)(i * 131 + seed);
+}
+
+static bool check_seq(const unsigned char *p, size_t n, unsigned int seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] != (unsigned char)(i * 131 + seed))
+			return false;
+	}
+	return true;
+}
+
+static void realloc_grows_and_shrinks(struct ktest *t)
+{
+	static const size_t steps[] = { 24, 100, 1000, 5000, 8144, 9000, 100000, 50000, 3000, 40, 5 };
+	size_t have = 10;
+	unsigned char *p = krealloc(NULL, have), *q;
+	unsigned int bad = 0;
+
+	KT_ASSERT(t, p != NULL);
+	fill_seq(p, have, 7);
+	for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
+		q = krealloc(p, steps[i]);
+		KT_ASSERT(t, q != NULL);
+		bad += !check_seq(q, MIN(have, steps[i]), 7);
+		bad += ksize(q) < steps[i];
+		have = steps[i];
+		fill_seq(q, have, 7);
+		p = q;
+	}
+	/* same class, or same number of pages: it stays */
+	q = krealloc(p, 8);
+	KT_EXPECT(t, q == p);
+	kfree(q);
+	p = kmalloc(100);
+	KT_EXPECT(t, krealloc(p, 120) == p);
+	q = krealloc(p, 64); /* a smaller class: it moves */
+	KT_EXPECT(t, q != p && ksize(q) == 64);
+	p = kmalloc(20000);
+	KT_EXPECT(t, krealloc(p, 20400) == p); /* still 5 pages */
+	kfree(krealloc(p, 30000));
+	KT_EXPECT(t, krealloc(q, 0) == NULL); /* frees it */
+	KT_EXPECT_EQ(t, bad, 0);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
+static void calloc_zeroes_and_checks_overflow(struct ktest *t)
+{
+	unsigned char *p = kmalloc(4000), *q;
+	unsigned int nonzero = 0;
+
+	KT_ASSERT(t, p != NULL);
+	memset(p, 0xff, 4000);
+	kfree(p);
+	q = kcalloc(100, 40); /* the same object again, most likely: dirty */
+	KT_ASSERT(t, q != NULL);
+	KT_EXPECT(t, q == p);
+	for (size_t i = 0; i < 4000; i++)
+		nonzero += q[i] != 0;
+	kfree(q);
+	q = kzalloc(300000); /* large */
+	KT_ASSERT(t, q != NULL);
+	for (size_t i = 0; i < 300000; i++)
+		nonzero += q[i] != 0;
+	kfree(q);
+	KT_EXPECT_EQ(t, nonzero, 0);
+	KT_EXPECT(t, kcalloc(SIZE_MAX / 8 + 1, 8) == NULL);
+	KT_EXPECT(t, kcalloc(3, SIZE_MAX / 2) == NULL);
+	KT_EXPECT(t, kmalloc(SIZE_MAX) == NULL);
+	KT_EXPECT(t, kmalloc_aligned(SIZE_MAX - 100, 4096) == NULL);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
+/* Reported with the address, and nothing changed by the bad call. */
+static void expect_report(struct ktest *t, const void *p, int line)
+{
+	const void *last;
+
+	if (!KT_EXPECT_EQ(t, heap_host_misuses(&last, NULL), 1) || !KT_EXPECT(t, last == p))
+		ktest_log(t, "the misuse at line %d", line);
+}
+#define EXPECT_REPORT(t, p) expect_report(t, p, __LINE__)
+
+static void misuse_is_reported(struct ktest *t)
+{
+	int local;
+	unsigned char *a = kmalloc(64), *b = kmalloc(64), *l = kmalloc(20000);
+	struct heap_hart_stats before, after;
+	phys_addr_t pa;
+
+	KT_ASSERT(t, a && b && l);
+	heap_host_fill(a, 64);
+	KT_ASSERT_EQ(t, heap_hart_stats(0, &before), 0);
+	kfree(&local);
+	EXPECT_REPORT(t, &local);
+	kfree(a + 8); /* inside an object */
+	EXPECT_REPORT(t, a + 8);
+	kfree(l + PAGE_SIZE); /* inside a large allocation */
+	EXPECT_REPORT(t, l + PAGE_SIZE);
+	kfree(l + 16);
+	EXPECT_REPORT(t, l + 16);
+	KT_ASSERT_EQ(t, buddy_alloc(0, &pa), 0); /* a frame of the buddy's, through the direct map */
+	kfree(phys_to_virt(pa));
+	EXPECT_REPORT(t, phys_to_virt(pa));
+	buddy_free(pa, 0);
+	KT_EXPECT_EQ(t, ksize(&local), 0);
+	EXPECT_REPORT(t, &local);
+	KT_ASSERT_EQ(t, heap_hart_stats(0, &after), 0);
+	KT_EXPECT_EQ(t, memcmp(&before, &after, sizeof(before)), 0);
+	KT_EXPECT(t, heap_host_check(a, 64));
+
+	kfree(a);
+	kfree(a); /* b keeps the page in its class: the bitmap catches it */
+	EXPECT_REPORT(t, a);
+	KT_EXPECT_EQ(t, ksize(a), 0);
+	EXPECT_REPORT(t, a);
+	kfree(b);
+	kfree(b); /* the page went empty: its trailer has no class any more */
+	EXPECT_REPORT(t, b);
+	kfree(l);
+	kfree(l);
+	EXPECT_REPORT(t, l);
+
+	/* a free queued from another hart, then the same object freed again */
+	a = kmalloc(32);
+	arena_set_hart(2);
+	kfree(a);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	kfree(a);
+	EXPECT_REPORT(t, a);
+	arena_set_hart(0);
+	kfree(a); /* the owner frees it while hart 2's free is queued */
+	EXPECT_REPORT(t, a);
+	b = kmalloc(32); /* takes the queue: the one real free happens */
+	KT_ASSERT_EQ(t, heap_hart_stats(0, &after), 0);
+	KT_EXPECT_EQ(t, after.cls[2].in_use, 1);
+	KT_EXPECT_EQ(t, after.cls[2].remote_frees, 1);
+	kfree(b);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+
+	/* a hart without a heap may free, not allocate */
+	a = kmalloc(16);
+	arena_set_hart(NR_HARTS);
+	KT_EXPECT(t, kmalloc(16) == NULL);
+	EXPECT_REPORT(t, NULL);
+	kfree(a);
+	arena_set_hart(0);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
+static const struct ktest_case cases[] = {
+	KTEST_CASE(slab_geometry),
+	KTEST_CASE(every_class_alloc_free),
+	KTEST_CASE(natural_and_asked_alignment),
+	KTEST_CASE(realloc_grows_and_shrinks),
+	KTEST_CASE(calloc_zeroes_and_checks_overflow),
+	KTEST_CASE(misuse_is_reported),
+	{ 0 },
+};
+
+static const struct ktest_suite heap_suite = { "heap", cases, boot, NULL };
+
+const struct ktest_suite *const test_suites[] = { &heap_suite };
+const unsigned int test_nr_suites = ARRAY_SIZE(test_suites);

@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Where the heaps' pages come from and go: reuse by another class, stealing
+ * between heaps, giving back to the buddy with hysteresis, frees queued
+ * between harts; large allocations through the real vmap; out of memory.
+ * One thread plays every hart in turn (arena_set_hart()).
+ */
+#include <kernel/ktest.h>
+#include <mm/buddy.h>
+#include <mm/heap.h>
+#include <mm/kmalloc.h>
+#include <mm/mmu.h>
+#include <mm/phys.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "heap_host.h"
+
+#define NR_HARTS 4
+#define RAM (64ULL << 20)
+#define EARLY_SIZE (128ULL << 10)
+#define CLASS_4096 9 /* one object per page: each allocation is a page */
+
+static int boot(struct ktest *t)
+{
+	heap_host_boot(RAM, EARLY_SIZE);
+	return heap_host_ready(t, NR_HARTS) ? 0 : -1;
+}
+
+static struct heap_hart_stats stats(unsigned int hart)
+{
+	struct heap_hart_stats s;
+
+	heap_hart_stats(hart, &s);
+	return s;
+}
+
+static phys_addr_t page_of(const void *p)
+{
+	return ALIGN_DOWN(virt_to_phys(p), (phys_addr_t)HEAP_SLAB_SIZE);
+}
+
+static void empty_page_goes_to_another_class(struct ktest *t)
+{
+	void *p = kmalloc(64), *q;
+	struct frame_owner o;
+	phys_addr_t page = page_of(p);
+
+	KT_ASSERT(t, p != NULL);
+	kfree(p);
+	KT_EXPECT_EQ(t, stats(0).empty_pages, 1);
+	q = kmalloc(1024);
+	KT_ASSERT(t, q != NULL);
+	KT_EXPECT_EQ(t, page_of(q), page);
+	KT_EXPECT_EQ(t, stats(0).pages_reused, 1);
+	KT_EXPECT_EQ(t, stats(0).pages_from_buddy, 1);
+	KT_ASSERT_EQ(t, frame_owner(page, &o), 0);
+	KT_EXPECT(t, o.tag == FRAME_SLAB && o.heap == 0 && o.aux == 7); /* the class of 1024 now */
+	kfree(q);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
+static void empty_pages_are_stolen_by_other_harts(struct ktest *t)
+{
+	void *v[6], *p;
+	struct frame_owner o;
+
+	arena_set_hart(1);
+	for (int i = 0; i < 6; i++)
+		KT_ASSERT(t, (v[i] = kmalloc(4096)) != NULL);
+	for (int i = 0; i < 6; i++)
+		kfree(v[i]);
+	KT_EXPECT_EQ(t, stats(1).empty_pages, 6);
+	arena_set_hart(0);
+	p = kmalloc(4096);
+	KT_ASSERT(t, p != NULL);
+	KT_EXPECT_EQ(t, stats(0).pages_stolen, 1);
+	KT_EXPECT_EQ(t, stats(0).pages_from_buddy, 0);
+	KT_EXPECT_EQ(t, stats(1).empty_pages, 5);
+	KT_ASSERT_EQ(t, frame_owner(page_of(p), &o), 0);
+	KT_EXPECT_EQ(t, o.heap, 0); /* it changed heap while empty */
+	arena_set_hart(3); /* a free from elsewhere goes back to the page's new owner */
+	kfree(p);
+	arena_set_hart(0);
+	KT_EXPECT_EQ(t, stats(0).cls[CLASS_4096].in_use, 1); /* queued ... */
+	kfree(kmalloc(8)); /* ... until hart 0 next allocates */
+	KT_EXPECT_EQ(t, stats(0).cls[CLASS_4096].in_use, 0);
+	KT_EXPECT_EQ(t, stats(0).cls[CLASS_4096].remote_frees, 1);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
+/* What the thresholds predict: after each free of a page, keep it; above HIGH cut to LOW. */
+static void predict(uint64_t frees, uint64_t *empty, uint64_t *to_buddy)
+{
+	for (uint64_t i = 0; i < frees; i++) {
+		if (++*empty > HEAP_EMPTY_HIGH) {
+			*to_buddy += *empty - HEAP_EMPTY_LOW;
+			*empty = HEAP_EMPTY_LOW;
+		}
+	}
+}
+
+static void empty_pages_go_back_with_hysteresis(struct ktest *t)
+{
+	enum { N = 3 * HEAP_EMPTY_HIGH + 1 };
+	void *v[N];
+	uint64_t empty = 0, to_buddy = 0, from;
+
+	_Static_assert(HEAP_EMPTY_LOW >= 1 && HEAP_EMPTY_LOW < HEAP_EMPTY_HIGH, "a band to test");
+	for (int i = 0; i < N; i++)
+		KT_ASSERT(t, (v[i] = kmalloc(4096)) != NULL);
+	KT_EXPECT_EQ(t, stats(0).pages_from_buddy, N);
+	for (int i = 0; i < N; i++)
+		kfree(v[i]);
+	predict(N, &empty, &to_buddy);
+	KT_EXPECT_EQ(t, stats(0).empty_pages, empty);
+	KT_EXPECT_EQ(t, stats(0).pages_to_buddy, to_buddy);
+	KT_EXPECT_LE(t, stats(0).empty_pages, HEAP_EMPTY_HIGH);
+
+	/*
+	 * At the threshold: HIGH pages empty and one in use, freed and taken
+	 * again and again. The first free passes HIGH and gives pages back
+	 * down to LOW; from then on the page always finds a kept one.
+	 */
+	for (int i = 0; i <= HEAP_EMPTY_HIGH; i++)
+		KT_ASSERT(t, (v[i] = kmalloc(4096)) != NULL);
+	for (int i = 1; i <= HEAP_EMPTY_HIGH; i++)
+		kfree(v[i]);
+	KT_EXPECT_EQ(t, stats(0).empty_pages, HEAP_EMPTY_HIGH);
+	to_buddy = stats(0).pages_to_buddy;
+	from = stats(0).pages_from_buddy;
+	for (int round = 0; round < 1000; round++) {
+		kfree(v[0]);
+		KT_ASSERT(t, (v[0] = kmalloc(4096)) != NULL);
+	}
+	KT_EXPECT_EQ(t, stats(0).pages_to_buddy, to_buddy + HEAP_EMPTY_HIGH + 1 - HEAP_EMPTY_LOW);
+	KT_EXPECT_EQ(t, stats(0).pages_from_buddy, from);
+	KT_EXPECT_EQ(t, stats(0).empty_pages, HEAP_EMPTY_LOW - 1);
+	kfree(v[0]);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
+static void frees_from_other_harts_are_queued(struct ktest *t)
+{
+	void *v[100];
+	struct heap_hart_stats s;
+
+	for (int i = 0; i < 100; i++) {
+		KT_ASSERT(t, (v[i] = kmalloc(32)) != NULL);
+		heap_host_fill(v[i], 32);
+	}
+	arena_set_hart(2);
+	for (int i = 0; i < 100; i++) {
+		KT_EXPECT(t, heap_host_check(v[i], 32));
+		kfree(v[i]);
+	}
+	s = stats(0);
+	KT_EXPECT_EQ(t, s.cls[2].in_use, 100); /* hart 0 has not looked yet */
+	KT_EXPECT_EQ(t, stats(2).cls[2].frees, 0);
+	arena_set_hart(0);
+	void *p = kmalloc(32);
+	s = stats(0);
+	KT_EXPECT_EQ(t, s.cls[2].in_use, 1);
+	KT_EXPECT_EQ(t, s.cls[2].remote_frees, 100);
+	KT_EXPECT_EQ(t, s.cls[2].frees, 100);
+	kfree(p);
+	heap_dump();
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
+/* ---- large allocations ------------------------------------------------------------- */
+
+/* The frames mapped behind p (a large allocation of n pages), as the vmap's tables say. */
+static bool frames_behind(const void *p, size_t n, phys_addr_t *frames)
+{
+	uint64_t va = HEAP_HOST_VBASE + ((uintptr_t)p - ((uintptr_t)p & ~(HEAP_HOST_VSIZE - 1)));
+
+	for (size_t i = 0; i < n; i++) {
+		if (mmu_translate(heap_host_vmap.space, va + i * PAGE_SIZE, &frames[i], NULL, NULL))
+			return false;
+	}
+	return mmu_translate(heap_host_vmap.space, va + n * PAGE_SIZE, NULL, NULL, NULL) != 0;
+}
+
+static void large_allocations(struct ktest *t)
+{
+	static const size_t sizes[] = { HEAP_SLAB_MAX_SIZE + 1, 12288, 3 * PAGE_SIZE + 1,
+					1 << 20, (4 << 20) + 1 };
+	phys_addr_t held[512], pa;
+	unsigned int nheld = 0, bad = 0, scattered = 0;
+
+	/* scatter the free frames: every other one of a run held back */
+	for (unsigned int i = 0; i < 2 * ARRAY_SIZE(held); i++) {
+		KT_ASSERT_EQ(t, buddy_alloc_ex(0, 0, BUDDY_NO_LIMIT, BUDDY_NOCACHE, &pa), 0);
+		if (i % 2)
+			held[nheld++] = pa;
+		else
+			buddy_free_ex(pa, 0, BUDDY_NOCACHE);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+		size_t n = (sizes[i] + PAGE_SIZE - 1) / PAGE_SIZE;
+		phys_addr_t *frames = calloc(n, sizeof(*frames));
+		unsigned char *p = kmalloc(sizes[i]);
+		struct frame_owner o;
+
+		KT_ASSERT(t, p != NULL && frames != NULL);
+		KT_EXPECT_EQ(t, ksize(p), n * PAGE_SIZE);
+		heap_host_fill(p, n * PAGE_SIZE);
+		KT_ASSERT(t, frames_behind(p, n, frames)); /* mapped, then the guard */
+		for (size_t f = 0; f < n; f++) {
+			bad += frame_owner(frames[f], &o) != 0 || o.tag != FRAME_LARGE ||
+			       o.aux != (f ? 0 : n);
+			/* the contents went to the frames themselves */
+			bad += memcmp(phys_to_virt(frames[f]), p + f * PAGE_SIZE, PAGE_SIZE) != 0;
+			scattered += f && frames[f] != frames[f - 1] + PAGE_SIZE;
+		}
+		bad += !heap_host_check(p, n * PAGE_SIZE);
+		kfree(p);
+		for (size_t f = 0; f < n; f++) { /* every frame back to the buddy */
+			int tag = frame_tag(frames[f]);
+
+			bad += tag != FRAME_FREE && tag != FRAME_CACHED;
+		}
+		KT_EXPECT_EQ(t, heap_host_vmap.nr_mappings, 0);
+		free(frames);
+	}
+	KT_EXPECT_EQ(t, bad, 0);
+	KT_EXPECT_GT(t, scattered, 0); /* not physically contiguous */
+	for (unsigned int i = 0; i < nheld; i++)
+		buddy_free_ex(held[i], 0, BUDDY_NOCACHE);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
+/* ---- out of memory -------------------------------------------------------------------- */
+
+struct pile {
+	void **v;
+	size_t n, cap;
+};
+
+/* Allocates size-byte blocks until the heap says no; each filled. */
+static size_t fill_up(struct pile *p, size_t size)
+{
+	size_t got = 0;
+	void *b;
+
+	while ((b = kmalloc(size))) {
+		if (p->n == p->cap)
+			p->v = realloc(p->v, (p->cap = p->cap ? 2 * p->cap : 1024) * sizeof(void *));
+		heap_host_fill(b, MIN(size, (size_t)256));
+		p->v[p->n++] = b;
+		got++;
+	}
+	return got;
+}
+
+static size_t release_all(struct pile *p, size_t size)
+{
+	size_t bad = 0;
+
+	while (p->n) {
+		void *b = p->v[--p->n];
+
+		bad += !heap_host_check(b, MIN(size, (size_t)256));
+		kfree(b);
+	}
+	return bad;
+}
+
+static void out_of_memory_recovers(struct ktest *t)
+{
+	struct pile small = { 0 }, large = { 0 };
+	size_t first, again, bad = 0;
+	unsigned char *keep;
+
+	heap_host_boot(8ULL << 20, 64 << 10);
+	KT_ASSERT(t, heap_host_ready(t, NR_HARTS));
+	keep = kmalloc(100);
+	KT_ASSERT(t, keep != NULL);
+	memset(keep, 0x5c, 100);
+
+	first = fill_up(&small, 64);
+	KT_EXPECT_GT(t, first, 50000);
+	ktest_log(t, "8 MiB machine: %zu objects of 64 bytes at most", first);
+	KT_EXPECT(t, krealloc(keep, 1 << 20) == NULL); /* fails, and keep is left as it was */
+	bad += release_all(&small, 64);
+	heap_host_quiesce(NR_HARTS);
+	again = fill_up(&small, 64);
+	KT_EXPECT_EQ(t, again, first); /* everything came back */
+	bad += release_all(&small, 64);
+	heap_host_quiesce(NR_HARTS);
+
+	/* large ones until the frames (or table pages) run out, then small ones in what is left */
+	first = fill_up(&large, 300000);
+	KT_EXPECT_GT(t, first, 10);
+	KT_EXPECT_GT(t, fill_up(&small, 3000), 0);
+	bad += release_all(&large, 300000);
+	bad += release_all(&small, 3000);
+	heap_host_quiesce(NR_HARTS);
+	again = fill_up(&large, 300000);
+	KT_EXPECT_EQ(t, again, first);
+	bad += release_all(&large, 300000);
+	ktest_log(t, "8 MiB machine: %zu large allocations of 300000 bytes at most", first);
+
+	for (size_t i = 0; i < 100; i++)
+		bad += keep[i] != 0x5c;
+	kfree(keep);
+	free(small.v);
+	free(large.v);
+	KT_EXPECT_EQ(t, bad, 0);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
+static const struct ktest_case cases[] = {
+	KTEST_CASE(empty_page_goes_to_another_class),
+	KTEST_CASE(empty_pages_are_stolen_by_other_harts),
+	KTEST_CASE(empty_pages_go_back_with_hysteresis),
+	KTEST_CASE(frees_from_other_harts_are_queued),
+	KTEST_CASE(large_allocations),
+	KTEST_CASE(out_of_memory_recovers),
+	{ 0 },
+};
+
+static const struct ktest_suite heap_pages_suite = { "heap_pages", cases, boot, NULL };
+
+const struct ktest_suite *const test_suites[] = { &heap_pages_suite };
+const unsigned int test_nr_suites = ARRAY_SIZE(test_suites);
