@@ -12,6 +12,7 @@
 #include <kernel/smp.h>
 #include <libfdt.h>
 #include <mm/buddy.h>
+#include <mm/heap.h>
 #include <mm/phys.h>
 
 struct boot_info boot_info;
@@ -93,6 +94,7 @@ void start_kernel(uint64_t boot_hartid, phys_addr_t dtb)
 
 	build_memory_map();
 	build_hart_table();
+	heap_kernel_early_init(&boot_info.memmap); /* kmalloc() works from here on */
 
 	if (cmdline_has(cmdline(), "bench"))
 		run_kernel_benches();
@@ -102,6 +104,7 @@ void start_kernel(uint64_t boot_hartid, phys_addr_t dtb)
 	start_frame_allocator();
 	kmap_init(&boot_info.memmap, boot_info.fdt_pa, boot_info.fdt_size);
 	smp_boot();
+	heap_kernel_init(&kernel_space, HEAP_VMAP_BASE, HEAP_VMAP_SIZE, boot_info.harts.nr);
 #ifdef CONFIG_KTEST
 	bool ok = run_mm_tests();
 	printk("memcore: tests %s, powering off\n", ok ? "passed" : "FAILED");

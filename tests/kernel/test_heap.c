@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The heap on the real machine, after the switch to per-hart heaps: every
+ * slab class, alignment, krealloc and kcalloc, large allocations mapped
+ * through kernel_vmap (their pages translated in kernel_space and read back
+ * through the direct map), blocks the early heap handed out at boot freed
+ * now, misuse reported, and a free sent to another hart when there is one.
+ * Each case ends with the heaps trimmed and the buddy's free count back
+ * where it started.
+ */
+#include <kernel/errno.h>
+#include <kernel/hart.h>
+#include <kernel/kmap.h>
+#include <kernel/ktest.h>
+#include <kernel/smp.h>
+#include <mm/buddy.h>
+#include <mm/heap.h>
+#include <mm/kmalloc.h>
+#include <mm/phys.h>
+#include <mm/vmap.h>
+#include <string.h>
+
+static uint64_t free0;
+
+static uint64_t settled_free_frames(void)
+{
+	heap_trim();
+	return buddy_free_frames();
+}
+
+/* Before each case: the vmap has its record frame (a large allocation made once), the baseline. */
+static int setup(struct ktest *t)
+{
+	void *warm = kmalloc(3 * PAGE_SIZE);
+
+	if (!KT_EXPECT(t, warm != NULL))
+		return -1;
+	kfree(warm);
+	free0 = settled_free_frames();
+	return 0;
+}
+
+static void expect_baseline(struct ktest *t)
+{
+	KT_EXPECT_EQ(t, settled_free_frames(), free0);
+	KT_EXPECT_EQ(t, kernel_vmap.nr_mappings, 0);
+}
+
+static unsigned int class_size(unsigned int c)
+{
+	return c + 1 < HEAP_NR_CLASSES ? 8u << c : HEAP_SLAB_MAX_SIZE;
+}
+
+/* Bytes that depend on the block and the offset, so that overlapping blocks show. */
+static void fill(unsigned char *p, size_t n, unsigned int seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (unsigned char)(i * 131 + seed);
+}
+
+static unsigned int check(const unsigned char *p, size_t n, unsigned int seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] != (unsigned char)(i * 131 + seed))
+			return 1;
+	}
+	return 0;
+}
+
+static void every_class(struct ktest *t)
+{
+	enum { N = 40 };
+	unsigned char *v[N];
+	unsigned int bad = 0, me = this_hart_index();
+
+	for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++) {
+		unsigned int size = class_size(c);
+
+		for (unsigned int i = 0; i < N; i++) { /* more than a page's worth from 256 up */
+			struct frame_owner o;
+
+			v[i] = kmalloc(size - i % 4);
+			KT_ASSERT(t, v[i] != NULL);
+			bad += ksize(v[i]) != size;
+			bad += frame_owner(virt_to_phys(v[i]), &o) != 0 || o.tag != FRAME_SLAB ||
+			       o.heap != me || o.aux != c;
+			fill(v[i], size, i + c);
+		}
+		for (unsigned int i = 0; i < N; i++) {
+			bad += check(v[i], size, i + c);
+			kfree(v[i]);
+		}
+	}
+	KT_EXPECT_EQ(t, bad, 0);
+	expect_baseline(t);
+}
+
+static void alignment(struct ktest *t)
+{
+	unsigned int bad = 0;
+
+	for (size_t size = 8; size <= (1u << 20); size <<= 1) {
+		void *p = kmalloc(size);
+
+		KT_ASSERT(t, p != NULL);
+		bad += !IS_ALIGNED((uintptr_t)p, size);
+		kfree(p);
+	}
+	for (size_t align = 16; align <= (64u << 10); align <<= 1) {
+		void *p = kmalloc_aligned(100, align), *q = kmalloc_aligned(5000, align);
+
+		KT_ASSERT(t, p && q);
+		bad += !IS_ALIGNED((uintptr_t)p, align) || !IS_ALIGNED((uintptr_t)q, align);
+		kfree(p);
+		kfree(q);
+	}
+	KT_EXPECT_EQ(t, bad, 0);
+	expect_baseline(t);
+}
+
+static void realloc_and_calloc(struct ktest *t)
+{
+	static const size_t steps[] = { 24, 100, 1000, 5000, 8144, 9000, 100000, 50000, 3000, 40 };
+	size_t have = 10;
+	unsigned char *p = kmalloc(have), *q;
+	unsigned int bad = 0;
+
+	KT_ASSERT(t, p != NULL);
+	fill(p, have, 7);
+	for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
+		q = krealloc(p, steps[i]);
+		KT_ASSERT(t, q != NULL);
+		bad += check(q, MIN(have, steps[i]), 7);
+		have = steps[i];
+		fill(q, have, 7);
+		p = q;
+	}
+	KT_EXPECT(t, krealloc(p, 33) == p); /* the same class: it stays */
+	kfree(p);
+	KT_EXPECT(t, kcalloc(SIZE_MAX / 16 + 1, 16) == NULL);
+	p = kmalloc(2000);
+	KT_ASSERT(t, p != NULL);
+	memset(p, 0xee, 2000);
+	kfree(p);
+	q = kcalloc(50, 40);
+	KT_ASSERT(t, q != NULL);
+	for (size_t i = 0; i < 2000; i++)
+		bad += q[i] != 0;
+	kfree(q);
+	KT_EXPECT_EQ(t, bad, 0);
+	expect_baseline(t);
+}
+
+/* A large allocation is a vmap mapping of kernel_space: each page a FRAME_LARGE frame. */
+static void large_through_vmap(struct ktest *t)
+{
+	const size_t size = 300000, pages = (size + PAGE_SIZE - 1) / PAGE_SIZE;
+	unsigned char *p = kmalloc(size);
+	phys_addr_t pa[80];
+	unsigned int bad = 0;
+	uint64_t va = (uintptr_t)p;
+
+	KT_ASSERT(t, p != NULL);
+	KT_EXPECT(t, vmap_contains(&kernel_vmap, va));
+	KT_EXPECT_EQ(t, ksize(p), pages * PAGE_SIZE);
+	fill(p, size, 3);
+	for (size_t i = 0; i < pages; i++) {
+		struct frame_owner o;
+		unsigned int prot;
+
+		KT_ASSERT_EQ(t, mmu_translate(&kernel_space, va + i * PAGE_SIZE, &pa[i], &prot, NULL), 0);
+		bad += !(prot & MMU_PROT_WRITE) || (prot & MMU_PROT_EXEC);
+		bad += frame_owner(pa[i], &o) != 0 || o.tag != FRAME_LARGE || o.aux != (i ? 0 : pages);
+		/* the same bytes through the direct map */
+		bad += memcmp(phys_to_virt(pa[i]), p + i * PAGE_SIZE,
+			      MIN((size_t)PAGE_SIZE, size - i * PAGE_SIZE)) != 0;
+	}
+	KT_EXPECT_EQ(t, mmu_translate(&kernel_space, va + pages * PAGE_SIZE, NULL, NULL, NULL), -ENOENT);
+	KT_EXPECT_EQ(t, mmu_translate(&kernel_space, va - PAGE_SIZE, NULL, NULL, NULL), -ENOENT);
+	bad += check(p, size, 3);
+	kfree(p);
+	for (size_t i = 0; i < pages; i++) {
+		int tag = frame_tag(pa[i]);
+
+		bad += mmu_translate(&kernel_space, va + i * PAGE_SIZE, NULL, NULL, NULL) != -ENOENT;
+		bad += tag != FRAME_FREE && tag != FRAME_CACHED;
+	}
+	KT_EXPECT_EQ(t, bad, 0);
+	expect_baseline(t);
+}
+
+/* The blocks heap_kernel_early_init() left on the early heap at boot, freed now. */
+static void early_blocks_freed_after_switch(struct ktest *t)
+{
+	struct heap_early_stats before, after;
+	unsigned int bad = 0;
+
+	heap_early_stats(&before);
+	for (int i = 0; i < HEAP_EARLY_KTEST_BLOCKS; i++) {
+		unsigned char *p = heap_early_ktest_blocks[i];
+		size_t size = heap_early_ktest_sizes[i];
+		struct frame_owner o;
+
+		KT_ASSERT(t, p != NULL);
+		KT_ASSERT_EQ(t, frame_owner(virt_to_phys(p), &o), 0);
+		KT_EXPECT(t, o.tag == FRAME_EARLY && o.aux == HEAP_EARLY_FRAME_MARK);
+		KT_EXPECT_GE(t, ksize(p), size);
+		for (size_t b = 0; b < size; b++)
+			bad += p[b] != (unsigned char)(b * 13 + i);
+		kfree(p);
+		heap_early_ktest_blocks[i] = NULL;
+	}
+	heap_early_stats(&after);
+	KT_EXPECT_EQ(t, after.blocks + HEAP_EARLY_KTEST_BLOCKS, before.blocks);
+	KT_EXPECT_EQ(t, bad, 0);
+	expect_baseline(t);
+}
+
+static const void *misuse_at;
+static unsigned int misuse_reports;
+
+static void record_misuse(const char *what, const void *p)
+{
+	(void)what;
+	misuse_at = p;
+	misuse_reports++;
+}
+
+static bool reported(const void *p)
+{
+	bool ok = misuse_reports == 1 && misuse_at == p;
+
+	misuse_reports = 0;
+	return ok;
+}
+
+static void misuse_is_reported(struct ktest *t)
+{
+	heap_misuse_fn old = heap_set_misuse_handler(record_misuse);
+	unsigned char *a = kmalloc(64), *b = kmalloc(64), *l = kmalloc(20000);
+	uint64_t misuses = heap_misuses();
+	int local;
+
+	KT_ASSERT(t, a && b && l);
+	misuse_reports = 0;
+	kfree(&local);
+	KT_EXPECT(t, reported(&local));
+	kfree(a + 8);
+	KT_EXPECT(t, reported(a + 8));
+	kfree(l + PAGE_SIZE);
+	KT_EXPECT(t, reported(l + PAGE_SIZE));
+	kfree(a);
+	kfree(a);
+	KT_EXPECT(t, reported(a));
+	kfree(l);
+	kfree(l);
+	KT_EXPECT(t, reported(l));
+	kfree(b);
+	KT_EXPECT_EQ(t, misuse_reports, 0);
+	KT_EXPECT_EQ(t, heap_misuses(), misuses + 5);
+	heap_set_misuse_handler(old);
+	expect_baseline(t);
+}
+
+/* On another hart: free what hart 0 allocated (the free queues), and allocate. */
+static void on_other_hart(void *arg)
+{
+	void **v = arg;
+
+	kfree(v[0]);
+	v[1] = kmalloc(48);
+}
+
+static void trim_there(void *arg)
+{
+	(void)arg;
+	heap_trim();
+}
+
+static void free_from_another_hart(struct ktest *t)
+{
+	void *v[2] = { NULL, NULL };
+	struct heap_hart_stats before, after;
+	unsigned int me = this_hart_index(), other = me ? 0 : 1;
+	struct frame_owner o;
+
+	if (smp_nr_online() < 2 || !smp_hart_online(other))
+		KT_SKIP(t, "one hart online");
+	KT_ASSERT_EQ(t, heap_hart_stats(me, &before), 0);
+	v[0] = kmalloc(48);
+	KT_ASSERT(t, v[0] != NULL);
+	KT_ASSERT(t, smp_call(other, on_other_hart, v));
+	KT_ASSERT(t, v[1] != NULL);
+	KT_ASSERT_EQ(t, frame_owner(virt_to_phys(v[1]), &o), 0);
+	KT_EXPECT_EQ(t, o.heap, other); /* a page of the other hart's heap */
+	kfree(v[1]); /* and back: this one goes to the other hart's queue */
+	kfree(kmalloc(8)); /* takes our queue */
+	KT_ASSERT_EQ(t, heap_hart_stats(me, &after), 0);
+	KT_EXPECT_EQ(t, after.cls[3].remote_frees, before.cls[3].remote_frees + 1);
+	KT_EXPECT_EQ(t, after.cls[3].in_use, before.cls[3].in_use);
+	KT_ASSERT(t, smp_call(other, trim_there, NULL));
+	expect_baseline(t);
+}
+
+static void stats_and_dump(struct ktest *t)
+{
+	struct heap_hart_stats s;
+	unsigned int me = this_hart_index();
+
+	KT_ASSERT_EQ(t, heap_hart_stats(me, &s), 0);
+	for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++) {
+		KT_EXPECT_EQ(t, s.cls[c].allocs - s.cls[c].frees, s.cls[c].in_use);
+		KT_EXPECT_EQ(t, s.cls[c].size, class_size(c));
+	}
+	KT_EXPECT_GT(t, s.cls[0].per_page, 900);
+	heap_dump();
+	expect_baseline(t);
+}
+
+static const struct ktest_case cases[] = {
+	KTEST_CASE(every_class),
+	KTEST_CASE(alignment),
+	KTEST_CASE(realloc_and_calloc),
+	KTEST_CASE(large_through_vmap),
+	KTEST_CASE(early_blocks_freed_after_switch),
+	KTEST_CASE(misuse_is_reported),
+	KTEST_CASE(free_from_another_hart),
+	KTEST_CASE(stats_and_dump),
+	{ 0 },
+};
+
+const struct ktest_suite heap_suite = { "heap", cases, setup, NULL };
