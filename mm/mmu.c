@@ -191,6 +191,8 @@ static void flush_now(struct mmu_op *op)
 	if (tlb) {
 		if (op->flush_all)
 			tlb->flush_all(op->s);
+		else if (tlb->flush_pages && op->nr_flush)
+			tlb->flush_pages(op->s, op->flush_va, op->nr_flush);
 		else
 			for (unsigned int i = 0; i < op->nr_flush; i++)
 				tlb->flush_page(op->s, op->flush_va[i]);

@@ -64,8 +64,14 @@ struct mmu_space;
  * sfence.vma, since a hart may cache invalid entries). A failed operation
  * (nothing written) never calls it.
  */
+/*
+ * flush_pages (optional) flushes the n pages va[] of one operation at once,
+ * where per-page calls would each pay a round trip to the other harts
+ * (RISC-V: an SBI remote fence); without it, flush_page is called per page.
+ */
 struct mmu_tlb_ops {
 	void (*flush_page)(struct mmu_space *s, uint64_t va);
+	void (*flush_pages)(struct mmu_space *s, const uint64_t *va, unsigned int n);
 	void (*flush_all)(struct mmu_space *s);
 	void (*sync)(struct mmu_space *s);
 };
