@@ -39,15 +39,6 @@ void heaps_reset(unsigned int nr_harts)
 
 /* ---- the partial lists (the owner's) --------------------------------------- */
 
-static void partial_push(struct heap_class *k, struct slab *s)
-{
-	s->prev = NULL;
-	s->next = k->partial;
-	if (k->partial)
-		k->partial->prev = s;
-	k->partial = s;
-}
-
 static void partial_unlink(struct heap_class *k, struct slab *s)
 {
 	if (s->prev)
@@ -122,22 +113,6 @@ static void empty_push(struct heap *h, struct slab *s)
 	give_to_buddy(excess);
 }
 
-void heap_trim(void)
-{
-	struct heap *me = this_heap();
-
-	if (me)
-		heap_drain_remote(me);
-	for (unsigned int i = 0; i < heap_nr_harts; i++) {
-		struct slab *all;
-
-		tas_lock(&heaps[i].lock);
-		all = empty_cut(&heaps[i], 0);
-		tas_unlock(&heaps[i].lock);
-		give_to_buddy(all);
-	}
-}
-
 /* ---- getting a page for a class -------------------------------------------- */
 
 /* Formats s for (h, cls) and makes the frame metadata say so, if it said otherwise. */
@@ -148,7 +123,7 @@ static void page_assign(struct heap *h, struct slab *s, unsigned int cls, bool n
 	slab_format(s, h->id, cls);
 	if (new_owner || was != cls)
 		frame_set_owner(page_pa(s), SLAB_ORDER, FRAME_SLAB, h->id, cls);
-	s->frame_cls = (uint16_t)cls;
+	s->frame_cls = (uint8_t)cls;
 }
 
 static struct slab *steal(struct heap *h)
@@ -178,7 +153,7 @@ static struct slab *from_buddy(struct heap *h, unsigned int cls)
 	frame_set_owner(pa, SLAB_ORDER, FRAME_SLAB, h->id, cls);
 	s = slab_of_page(phys_to_virt(pa));
 	slab_format(s, h->id, cls);
-	s->frame_cls = (uint16_t)cls;
+	s->frame_cls = (uint8_t)cls;
 	h->pages_from_buddy++;
 	return s;
 }
@@ -230,7 +205,6 @@ void *heap_alloc(struct heap *h, unsigned int cls)
 		if (s->next)
 			s->next->prev = NULL;
 	}
-	k->in_use++;
 	k->allocs++;
 	return slab_page(s) + (size_t)idx * slab_geom[cls].size;
 }
@@ -238,24 +212,47 @@ void *heap_alloc(struct heap *h, unsigned int cls)
 /* ---- frees ------------------------------------------------------------------ */
 
 /*
- * The last object (idx) went: the page leaves its class. A free of one of
- * its objects by another hart racing with ours (a double free) may have
- * set a pending bit that its queue still holds: such a page must stay
- * until that entry is taken. remote_free() sets the pending bit and then
- * reads the alloc bit, both sequentially consistent; here the alloc word
+ * Whether the empty page s may leave its heap: no other hart's free of one
+ * of its objects still queued. A free racing with ours (a double free) may
+ * have set a pending bit that its queue still holds: such a page must stay
+ * until that entry is taken. heap_free_remote() sets the pending bit and then
+ * reads the alloc bit, both sequentially consistent; here each alloc word
  * we cleared is touched by a sequentially consistent no-op RMW before the
  * pending bits are read (a fence would do, but ThreadSanitizer cannot see
  * fences). So either that hart sees the cleared bit and queues nothing,
  * or we see its pending bit.
  */
-static void page_emptied(struct heap *h, struct heap_class *k, struct slab *s, unsigned int idx)
+static bool page_settled(struct slab *s)
 {
-	__atomic_fetch_or(&slab_alloc_map(s)[idx / 64], 0, __ATOMIC_SEQ_CST);
-	if (!slab_pending_empty(s))
-		return;
+	for (unsigned int w = 0; w < s->words; w++)
+		__atomic_fetch_or(&slab_alloc_map(s)[w], 0, __ATOMIC_SEQ_CST);
+	return slab_pending_empty(s);
+}
+
+/* s, empty and settled, leaves class k for the heap's empty list. */
+static void page_release(struct heap *h, struct heap_class *k, struct slab *s)
+{
 	partial_unlink(k, s);
 	k->pages--;
 	empty_push(h, s);
+}
+
+/*
+ * The last object of s went. A class keeps one empty page (its spare) on
+ * its partial list, so that an allocation and a free that empty and refill
+ * a page over and over touch nothing but the page; a second empty page
+ * leaves for the heap's empty list, where other classes and harts find it.
+ */
+static void page_emptied(struct heap *h, struct heap_class *k, struct slab *s)
+{
+	if (s == k->spare)
+		return;
+	if (!k->spare || k->spare->in_use) {
+		k->spare = s;
+		return;
+	}
+	if (page_settled(s))
+		page_release(h, k, s);
 }
 
 /* A free by the owner, of object idx of s (p): checked, then given back. */
@@ -272,15 +269,14 @@ static void local_free(struct heap *h, struct slab *s, unsigned int idx, void *p
 		return;
 	}
 	slab_clear_alloc(s, idx);
-	k->in_use--;
 	k->frees++;
 	if (s->in_use + 1 == s->nr_objs) /* it was full: back on the list */
 		partial_push(k, s);
 	if (s->in_use == 0)
-		page_emptied(h, k, s, idx);
+		page_emptied(h, k, s);
 }
 
-static void remote_free(struct slab *s, unsigned int idx, void *p)
+void heap_free_remote(struct slab *s, unsigned int idx, void *p)
 {
 	uint64_t bit = 1ULL << (idx % 64);
 	uint64_t *pending = &slab_pending_map(s)[idx / 64];
@@ -315,7 +311,7 @@ void heap_free(struct heap *h, struct slab *s, unsigned int idx, void *p)
 		if (unlikely(__atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
 			heap_drain_remote(h);
 	} else {
-		remote_free(s, idx, p);
+		heap_free_remote(s, idx, p);
 	}
 }
 
@@ -341,5 +337,38 @@ void heap_drain_remote(struct heap *h)
 			heap_misuse("queued free lost its slab page", p);
 		}
 		p = next;
+	}
+}
+
+/* ---- trimming ------------------------------------------------------------- */
+
+static void release_spares(struct heap *h)
+{
+	for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++) {
+		struct heap_class *k = &h->cls[c];
+		struct slab *s = k->spare;
+
+		if (s && s->in_use == 0 && page_settled(s)) {
+			k->spare = NULL;
+			page_release(h, k, s);
+		}
+	}
+}
+
+void heap_trim(void)
+{
+	struct heap *me = this_heap();
+
+	if (me) {
+		heap_drain_remote(me);
+		release_spares(me);
+	}
+	for (unsigned int i = 0; i < heap_nr_harts; i++) {
+		struct slab *all;
+
+		tas_lock(&heaps[i].lock);
+		all = empty_cut(&heaps[i], 0);
+		tas_unlock(&heaps[i].lock);
+		give_to_buddy(all);
 	}
 }

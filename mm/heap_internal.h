@@ -35,7 +35,8 @@ struct slab {
 	uint16_t in_use;	  /* allocated objects, queued frees included */
 	uint16_t hint;		  /* no free object in the words below it */
 	uint16_t nr_objs;
-	uint16_t frame_cls;	  /* the class the frame metadata names (it changes lazily) */
+	uint8_t frame_cls;	  /* the class the frame metadata names (it changes lazily) */
+	uint8_t shift;		  /* object i is at i << shift (the one-object class: 0) */
 	uint32_t magic;		  /* SLAB_MAGIC ^ the page's frame number: a trailer, of this page */
 };
 _Static_assert(sizeof(struct slab) == 32, "the trailer's fixed part grew");
@@ -85,16 +86,86 @@ static inline uint32_t slab_magic(phys_addr_t page_pa)
 
 /* heap_slab.c: one page */
 void slab_format(struct slab *s, unsigned int heap, unsigned int cls);
-unsigned int slab_take(struct slab *s);
-bool slab_bit(const uint64_t *map, unsigned int i);
-void slab_clear_alloc(struct slab *s, unsigned int i);
 bool slab_pending_empty(const struct slab *s);
-int slab_index(const struct slab *s, uintptr_t off, unsigned int *idx);
+
+/*
+ * The per-object operations, inline: they are the fast paths. Others read
+ * alloc while the owner writes it, hence the atomic stores (plain stores on
+ * both architectures but for the compiler's promise); the owner's own
+ * reads need none.
+ */
+static inline bool slab_bit(const uint64_t *map, unsigned int i)
+{
+	return __atomic_load_n(&map[i / 64], __ATOMIC_RELAXED) >> (i % 64) & 1;
+}
+
+/*
+ * Index of the lowest set bit of x (not 0). riscv64 without Zbb has no
+ * instruction for it and gcc would call libgcc, which the kernel does not
+ * link: there, a de Bruijn multiply instead.
+ */
+#if defined(__riscv) && !defined(__riscv_zbb)
+extern const uint8_t slab_debruijn[64];
+static inline unsigned int low_bit64(uint64_t x)
+{
+	return slab_debruijn[((x & -x) * 0x03f79d71b4cb0a89ULL) >> 58];
+}
+#else
+static inline unsigned int low_bit64(uint64_t x)
+{
+	return (unsigned int)__builtin_ctzll(x);
+}
+#endif
+
+/* Takes the lowest free object of s; the caller knows there is one. */
+static inline unsigned int slab_take(struct slab *s)
+{
+	uint64_t *alloc = slab_alloc_map(s);
+	unsigned int w = s->hint;
+	uint64_t a;
+
+	while ((a = alloc[w]) == ~0ULL)
+		w++;
+	unsigned int b = low_bit64(~a);
+
+	__atomic_store_n(&alloc[w], a | 1ULL << b, __ATOMIC_RELAXED);
+	s->hint = (uint16_t)w;
+	s->in_use++;
+	return w * 64 + b;
+}
+
+static inline void slab_clear_alloc(struct slab *s, unsigned int i)
+{
+	uint64_t *alloc = slab_alloc_map(s);
+
+	__atomic_store_n(&alloc[i / 64], alloc[i / 64] & ~(1ULL << (i % 64)), __ATOMIC_RELAXED);
+	if (i / 64 < s->hint)
+		s->hint = (uint16_t)(i / 64);
+	s->in_use--;
+}
+
+/* The object at byte off of the page: 0 and *idx, or -1 if off starts none (or the page is empty). */
+static inline int slab_index(const struct slab *s, uintptr_t off, unsigned int *idx)
+{
+	uintptr_t i = off >> s->shift;
+
+	if (s->cls >= HEAP_NR_CLASSES || (i << s->shift) != off || i >= s->nr_objs)
+		return -1;
+	*idx = (unsigned int)i;
+	return 0;
+}
+
+static inline void *slab_object(const struct slab *s, unsigned int idx)
+{
+	return slab_page(s) + ((size_t)idx << s->shift);
+}
 
 /* heap_hart.c: the per-hart heaps */
 struct heap_class {
 	struct slab *partial; /* pages with a free object; allocation takes from the first */
-	uint64_t pages, in_use, allocs, frees, remote_frees;
+	struct slab *spare;   /* a page of partial kept when it emptied (it may be in use again) */
+	uint64_t allocs, frees; /* objects in use: allocs - frees (queued frees count as in use) */
+	uint64_t pages, remote_frees;
 };
 
 struct heap {
@@ -116,23 +187,85 @@ extern unsigned int heap_nr_harts;
 void heaps_reset(unsigned int nr_harts);
 void *heap_alloc(struct heap *h, unsigned int cls);
 void heap_free(struct heap *h, struct slab *s, unsigned int idx, void *p);
+/* A free of object idx (p) of s, a page of another heap: queued for its owner. */
+void heap_free_remote(struct slab *s, unsigned int idx, void *p);
 void heap_drain_remote(struct heap *h);
 
 /*
- * The running hart's heap, or NULL on a hart without one. The index goes
- * through int: the RISC-V ABI returns it sign-extended (see buddy_cache.c).
+ * The running hart's heap, or NULL before the switch and on a hart without
+ * one. The index goes through int: the RISC-V ABI returns it sign-extended
+ * (see buddy_cache.c).
  */
 static inline struct heap *this_heap(void)
 {
 	unsigned int i = (unsigned int)(int)this_hart_index();
 
-	return likely(i < heap_nr_harts) ? &heaps[i] : NULL;
+	return likely(i < __atomic_load_n(&heap_nr_harts, __ATOMIC_ACQUIRE)) ? &heaps[i] : NULL;
+}
+
+static inline void partial_push(struct heap_class *k, struct slab *s)
+{
+	s->prev = NULL;
+	s->next = k->partial;
+	if (k->partial)
+		k->partial->prev = s;
+	k->partial = s;
+}
+
+/*
+ * The fast paths: an object from the first partial page of a class, and an
+ * owner's free that moves no page (neither out of the full state nor to
+ * empty, unless the page is its class's spare). NULL / false: take the
+ * slow path (heap_alloc(), heap_free()), which does everything.
+ */
+static inline void *heap_alloc_fast(struct heap *h, unsigned int cls)
+{
+	struct heap_class *k = &h->cls[cls];
+	struct slab *s = k->partial;
+	unsigned int idx;
+
+	if (unlikely(!s || __atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
+		return NULL;
+	idx = slab_take(s);
+	if (unlikely(s->in_use == s->nr_objs)) { /* full: off the list until a free */
+		k->partial = s->next;
+		if (s->next)
+			s->next->prev = NULL;
+	}
+	k->allocs++;
+	return slab_object(s, idx);
+}
+
+static inline bool heap_free_fast(struct heap *h, struct slab *s, unsigned int idx)
+{
+	struct heap_class *k = &h->cls[s->cls];
+	uint64_t bit = 1ULL << (idx % 64);
+	unsigned int w = idx / 64;
+	uint64_t *alloc = slab_alloc_map(s);
+	uint64_t a = alloc[w];
+
+	if (unlikely(!(a & bit) || (__atomic_load_n(&slab_pending_map(s)[w], __ATOMIC_RELAXED) & bit) ||
+		     (s->in_use == 1 && s != k->spare)))
+		return false;
+	__atomic_store_n(&alloc[w], a & ~bit, __ATOMIC_RELAXED);
+	if (w < s->hint)
+		s->hint = (uint16_t)w;
+	if (unlikely(s->in_use-- == s->nr_objs)) /* it was full: back on the list */
+		partial_push(k, s);
+	k->frees++;
+	return true;
 }
 
 /* heap_large.c */
 extern const struct heap_large_ops *heap_large;
+extern uintptr_t large_window, large_window_size; /* the window, 0 and 0 for none */
 void *large_alloc(size_t size, size_t align);
-bool large_owns(const void *p);
+
+static inline bool large_owns(const void *p)
+{
+	return (uintptr_t)p - large_window < large_window_size;
+}
+
 void large_free(void *p);
 size_t large_size(const void *p);
 void large_reset(const struct heap_large_ops *ops); /* NULL: none */

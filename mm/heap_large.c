@@ -16,6 +16,7 @@
 
 static struct heap_large_ops ops;
 const struct heap_large_ops *heap_large;
+uintptr_t large_window, large_window_size;
 static uint64_t nr_allocations, nr_pages; /* atomics */
 
 void large_reset(const struct heap_large_ops *o)
@@ -23,15 +24,13 @@ void large_reset(const struct heap_large_ops *o)
 	if (o) {
 		ops = *o;
 		heap_large = &ops;
+		large_window = o->base;
+		large_window_size = o->size;
 	} else {
 		heap_large = NULL;
+		large_window = large_window_size = 0;
 	}
 	nr_allocations = nr_pages = 0;
-}
-
-bool large_owns(const void *p)
-{
-	return heap_large && (uintptr_t)p - ops.base < ops.size;
 }
 
 static void free_frames(const phys_addr_t *frames, size_t n)

@@ -57,28 +57,13 @@ void slab_geom_init(void)
 _Static_assert(HEAP_SLAB_MAX_SIZE + 2 * 8 + sizeof(struct slab) == HEAP_SLAB_SIZE,
 	       "the largest class is what one object leaves beside its trailer");
 
-/*
- * Index of the lowest set bit of x (not 0). riscv64 without Zbb has no
- * instruction for it and gcc would call libgcc, which the kernel does not
- * link: there, a de Bruijn multiply instead.
- */
 #if defined(__riscv) && !defined(__riscv_zbb)
-static inline unsigned int low_bit64(uint64_t x)
-{
-	static const uint8_t table[64] = {
-		0,  1,	48, 2,	57, 49, 28, 3,	61, 58, 50, 42, 38, 29, 17, 4,
-		62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5,
-		63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11,
-		46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9,	13, 8,	7,  6,
-	};
-
-	return table[((x & -x) * 0x03f79d71b4cb0a89ULL) >> 58];
-}
-#else
-static inline unsigned int low_bit64(uint64_t x)
-{
-	return (unsigned int)__builtin_ctzll(x);
-}
+const uint8_t slab_debruijn[64] = {
+	0,  1,	48, 2,	57, 49, 28, 3,	61, 58, 50, 42, 38, 29, 17, 4,
+	62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5,
+	63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11,
+	46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9,	13, 8,	7,  6,
+};
 #endif
 
 /* Makes an empty page of class cls for heap: bitmaps cleared, the bits past the last object set. */
@@ -98,45 +83,11 @@ void slab_format(struct slab *s, unsigned int heap, unsigned int cls)
 	s->in_use = 0;
 	s->hint = 0;
 	s->nr_objs = g->nr_objs;
+	s->shift = g->shift;
 	s->magic = slab_magic(virt_to_phys(slab_page(s)));
 }
 
-/*
- * Takes the lowest free object; the caller knows there is one. Others read
- * alloc while we write it, hence the atomic store (a plain one on both
- * architectures but for the compiler's promise); our own reads need none.
- */
-unsigned int slab_take(struct slab *s)
-{
-	uint64_t *alloc = slab_alloc_map(s);
-	unsigned int w = s->hint;
-
-	while (alloc[w] == ~0ULL)
-		w++;
-	unsigned int b = low_bit64(~alloc[w]);
-
-	__atomic_store_n(&alloc[w], alloc[w] | 1ULL << b, __ATOMIC_RELAXED);
-	s->hint = (uint16_t)w;
-	s->in_use++;
-	return w * 64 + b;
-}
-
-bool slab_bit(const uint64_t *map, unsigned int i)
-{
-	return __atomic_load_n(&map[i / 64], __ATOMIC_RELAXED) >> (i % 64) & 1;
-}
-
-void slab_clear_alloc(struct slab *s, unsigned int i)
-{
-	uint64_t *alloc = slab_alloc_map(s);
-
-	__atomic_store_n(&alloc[i / 64], alloc[i / 64] & ~(1ULL << (i % 64)), __ATOMIC_RELAXED);
-	if (i / 64 < s->hint)
-		s->hint = (uint16_t)(i / 64);
-	s->in_use--;
-}
-
-/* Sequentially consistent: see page_emptied() in heap_hart.c. */
+/* Sequentially consistent: see page_settled() in heap_hart.c. */
 bool slab_pending_empty(const struct slab *s)
 {
 	const uint64_t *pending = slab_pending_map(s);
@@ -146,22 +97,4 @@ bool slab_pending_empty(const struct slab *s)
 			return false;
 	}
 	return true;
-}
-
-/* The object at byte off of the page: 0 and *idx, or -1 if off starts none (or the page is empty). */
-int slab_index(const struct slab *s, uintptr_t off, unsigned int *idx)
-{
-	const struct slab_geom *g;
-	uintptr_t i;
-
-	if (s->cls >= HEAP_NR_CLASSES)
-		return -1;
-	g = &slab_geom[s->cls];
-	if (off & ((g->shift ? g->size : HEAP_SLAB_SIZE) - 1))
-		return -1;
-	i = g->shift ? off >> g->shift : 0;
-	if (i >= g->nr_objs)
-		return -1;
-	*idx = (unsigned int)i;
-	return 0;
 }

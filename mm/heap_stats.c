@@ -48,7 +48,7 @@ int heap_hart_stats(unsigned int hart, struct heap_hart_stats *s)
 		s->cls[c] = (struct heap_class_stats){
 			.size = slab_geom[c].size,
 			.per_page = slab_geom[c].nr_objs,
-			.in_use = k->in_use,
+			.in_use = k->allocs - k->frees,
 			.pages = k->pages,
 			.allocs = k->allocs,
 			.frees = k->frees,
@@ -76,7 +76,7 @@ static void dump_hart(unsigned int hart)
 		if (!k->allocs && !k->pages)
 			continue;
 		printk("heap: %4u %6u %5u %10llu %6llu %10llu %10llu %8llu\n", hart, k->size,
-		       k->per_page, (unsigned long long)k->in_use, (unsigned long long)k->pages,
+		       k->per_page, (unsigned long long)(k->allocs - k->frees), (unsigned long long)k->pages,
 		       (unsigned long long)k->allocs, (unsigned long long)k->frees,
 		       (unsigned long long)k->remote_frees);
 	}

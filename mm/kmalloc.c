@@ -15,6 +15,7 @@
 #include <mm/kmalloc.h>
 #include <string.h>
 
+#include "buddy_internal.h"
 #include "heap_internal.h"
 
 unsigned int heap_mode;
@@ -81,7 +82,7 @@ static enum kind classify(const void *p, struct kptr *k)
 	if (large_owns(p))
 		return LARGE;
 	pa = virt_to_phys(p);
-	f = frame_of(ALIGN_DOWN(pa, (phys_addr_t)HEAP_SLAB_SIZE));
+	f = frame_lookup(ALIGN_DOWN(pa, (phys_addr_t)HEAP_SLAB_SIZE));
 	if (likely(f && is_slab_frame(f)))
 		return classify_slab(p, pa, k);
 	return classify_other(p, pa);
@@ -113,15 +114,16 @@ static __attribute__((noinline)) void *kmalloc_slow(size_t size, size_t align)
 /* The slab classes are powers of two, so every slab object is naturally aligned. */
 void *kmalloc(size_t size)
 {
-	if (likely(size <= HEAP_SLAB_MAX_SIZE && harts_mode())) {
-		struct heap *h = this_heap();
+	struct heap *h = this_heap();
 
-		if (likely(h))
-			return heap_alloc(h, slab_class(size));
+	if (likely(h && size <= HEAP_SLAB_MAX_SIZE)) {
+		void *p = heap_alloc_fast(h, slab_class(size));
+
+		if (likely(p))
+			return p;
 	}
 	return kmalloc_slow(size, 0);
 }
-
 void *kmalloc_aligned(size_t size, size_t align)
 {
 	if (align & (align - 1))
@@ -147,12 +149,10 @@ void *kcalloc(size_t n, size_t size)
 
 /* ---- free and size --------------------------------------------------------------- */
 
-void kfree(void *p)
+static __attribute__((noinline)) void kfree_slow(void *p)
 {
 	struct kptr k;
 
-	if (!p)
-		return;
 	switch (classify(p, &k)) {
 	case SLAB:
 		heap_free(this_heap(), k.s, k.idx, p);
@@ -166,6 +166,37 @@ void kfree(void *p)
 	case BAD:
 		break;
 	}
+}
+
+/*
+ * The fast path: an object of a slab page, checked as the slow path checks
+ * it (the frame is a slab page, the trailer is that page's, the offset
+ * starts an object); this hart's, if its free moves no page, or another
+ * heap's, queued for it. Anything else, NULL included, goes the slow way.
+ */
+void kfree(void *p)
+{
+	struct heap *h = this_heap();
+
+	if (likely(h && p && !large_owns(p))) {
+		phys_addr_t pa = virt_to_phys(p), head = ALIGN_DOWN(pa, (phys_addr_t)HEAP_SLAB_SIZE);
+		const struct frame *f = frame_lookup(head);
+		struct slab *s = slab_of_page((void *)ALIGN_DOWN((uintptr_t)p, HEAP_SLAB_SIZE));
+		unsigned int idx;
+
+		if (likely(f && is_slab_frame(f) && s->magic == slab_magic(head) &&
+			   slab_index(s, pa - head, &idx) == 0)) {
+			if (likely(s->heap == h->id)) {
+				if (likely(heap_free_fast(h, s, idx)))
+					return;
+			} else {
+				heap_free_remote(s, idx, p);
+				return;
+			}
+		}
+	}
+	if (p)
+		kfree_slow(p);
 }
 
 /* The usable size of p and its kind; 0 (reported) for a bad pointer. */

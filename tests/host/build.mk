@@ -64,7 +64,8 @@ $(hosttree)/dtb/%.dtb: tests/dts/%.dts | $(deps_stamp)
 
 BENCH_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread \
 	-Iinclude -Iinclude/libfdt -I$(fdtsrc)
-bench_lib_srcs := lib/printf.c lib/dt.c tools/host-shim.c tests/host/arena.c $(wildcard mm/*.c)
+bench_lib_srcs := lib/printf.c lib/dt.c lib/ktest.c tools/host-shim.c tests/host/arena.c \
+	tests/host/heap_host.c $(wildcard mm/*.c)
 bench_lib_objs := $(addprefix $(hosttree)/bench/,$(bench_lib_srcs:.c=.o))
 bench_fdt_objs := $(addprefix $(hosttree)/bench/libfdt/,$(addsuffix .o,$(fdt_names)))
 bench_progs := $(patsubst tests/bench/%.c,$(hosttree)/%,$(wildcard tests/bench/bench_*.c))

@@ -41,37 +41,73 @@ static phys_addr_t page_of(const void *p)
 	return ALIGN_DOWN(virt_to_phys(p), (phys_addr_t)HEAP_SLAB_SIZE);
 }
 
+/*
+ * A class keeps the first page that empties (its spare); a second empty
+ * page goes to the heap's empty list, from which another class takes it.
+ */
 static void empty_page_goes_to_another_class(struct ktest *t)
 {
-	void *p = kmalloc(64), *q;
+	unsigned int per_page = stats(0).cls[3].per_page, n = per_page + 1;
+	void **v = calloc(n, sizeof(*v)), *q;
 	struct frame_owner o;
-	phys_addr_t page = page_of(p);
+	phys_addr_t second;
 
-	KT_ASSERT(t, p != NULL);
-	kfree(p);
+	KT_ASSERT(t, v != NULL);
+	for (unsigned int i = 0; i < n; i++)
+		KT_ASSERT(t, (v[i] = kmalloc(64)) != NULL);
+	second = page_of(v[per_page]);
+	KT_EXPECT(t, page_of(v[0]) != second);
+	for (unsigned int i = 0; i < n; i++)
+		kfree(v[i]);
+	free(v);
+	KT_EXPECT_EQ(t, stats(0).cls[3].pages, 1);
 	KT_EXPECT_EQ(t, stats(0).empty_pages, 1);
 	q = kmalloc(1024);
 	KT_ASSERT(t, q != NULL);
-	KT_EXPECT_EQ(t, page_of(q), page);
+	KT_EXPECT_EQ(t, page_of(q), second);
 	KT_EXPECT_EQ(t, stats(0).pages_reused, 1);
-	KT_EXPECT_EQ(t, stats(0).pages_from_buddy, 1);
-	KT_ASSERT_EQ(t, frame_owner(page, &o), 0);
+	KT_EXPECT_EQ(t, stats(0).pages_from_buddy, 2);
+	KT_ASSERT_EQ(t, frame_owner(second, &o), 0);
 	KT_EXPECT(t, o.tag == FRAME_SLAB && o.heap == 0 && o.aux == 7); /* the class of 1024 now */
 	kfree(q);
 	heap_host_expect_baseline(t, NR_HARTS);
 }
 
+/* An allocation and a free that empty and refill one page over and over touch no list, no buddy. */
+static void a_page_at_the_boundary_stays_in_its_class(struct ktest *t)
+{
+	void *p = kmalloc(64);
+	phys_addr_t page = page_of(p);
+
+	KT_ASSERT(t, p != NULL);
+	for (int i = 0; i < 1000; i++) {
+		kfree(p);
+		KT_ASSERT(t, (p = kmalloc(64)) != NULL);
+		KT_EXPECT_EQ(t, page_of(p), page);
+	}
+	KT_EXPECT_EQ(t, stats(0).pages_from_buddy, 1);
+	KT_EXPECT_EQ(t, stats(0).pages_to_buddy, 0);
+	KT_EXPECT_EQ(t, stats(0).pages_reused, 0);
+	KT_EXPECT_EQ(t, stats(0).empty_pages, 0);
+	kfree(p);
+	KT_EXPECT_EQ(t, stats(0).cls[3].pages, 1); /* kept ... */
+	heap_trim();
+	KT_EXPECT_EQ(t, stats(0).cls[3].pages, 0); /* ... until a trim */
+	KT_EXPECT_EQ(t, stats(0).pages_to_buddy, 1);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
 static void empty_pages_are_stolen_by_other_harts(struct ktest *t)
 {
-	void *v[6], *p;
+	void *v[7], *p;
 	struct frame_owner o;
 
 	arena_set_hart(1);
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 7; i++)
 		KT_ASSERT(t, (v[i] = kmalloc(4096)) != NULL);
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 7; i++)
 		kfree(v[i]);
-	KT_EXPECT_EQ(t, stats(1).empty_pages, 6);
+	KT_EXPECT_EQ(t, stats(1).empty_pages, 6); /* and the class's spare */
 	arena_set_hart(0);
 	p = kmalloc(4096);
 	KT_ASSERT(t, p != NULL);
@@ -113,20 +149,21 @@ static void empty_pages_go_back_with_hysteresis(struct ktest *t)
 	KT_EXPECT_EQ(t, stats(0).pages_from_buddy, N);
 	for (int i = 0; i < N; i++)
 		kfree(v[i]);
-	predict(N, &empty, &to_buddy);
+	predict(N - 1, &empty, &to_buddy); /* the first page freed stays as the class's spare */
 	KT_EXPECT_EQ(t, stats(0).empty_pages, empty);
 	KT_EXPECT_EQ(t, stats(0).pages_to_buddy, to_buddy);
 	KT_EXPECT_LE(t, stats(0).empty_pages, HEAP_EMPTY_HIGH);
 
 	/*
-	 * At the threshold: HIGH pages empty and one in use, freed and taken
-	 * again and again. The first free passes HIGH and gives pages back
-	 * down to LOW; from then on the page always finds a kept one.
+	 * At the threshold: HIGH pages on the empty list, the class's spare
+	 * empty and one page in use (v[0], on the old spare). Its free passes
+	 * HIGH and gives pages back down to LOW; from then on the allocation
+	 * takes the spare and the free keeps it, so nothing moves.
 	 */
-	for (int i = 0; i <= HEAP_EMPTY_HIGH; i++)
+	for (int i = 0; i <= HEAP_EMPTY_HIGH + 1; i++)
 		KT_ASSERT(t, (v[i] = kmalloc(4096)) != NULL);
-	for (int i = 1; i <= HEAP_EMPTY_HIGH; i++)
-		kfree(v[i]);
+	for (int i = 1; i <= HEAP_EMPTY_HIGH + 1; i++)
+		kfree(v[i]); /* v[1]'s page becomes the spare, the others go to the list */
 	KT_EXPECT_EQ(t, stats(0).empty_pages, HEAP_EMPTY_HIGH);
 	to_buddy = stats(0).pages_to_buddy;
 	from = stats(0).pages_from_buddy;
@@ -136,7 +173,7 @@ static void empty_pages_go_back_with_hysteresis(struct ktest *t)
 	}
 	KT_EXPECT_EQ(t, stats(0).pages_to_buddy, to_buddy + HEAP_EMPTY_HIGH + 1 - HEAP_EMPTY_LOW);
 	KT_EXPECT_EQ(t, stats(0).pages_from_buddy, from);
-	KT_EXPECT_EQ(t, stats(0).empty_pages, HEAP_EMPTY_LOW - 1);
+	KT_EXPECT_EQ(t, stats(0).empty_pages, HEAP_EMPTY_LOW);
 	kfree(v[0]);
 	heap_host_expect_baseline(t, NR_HARTS);
 }
@@ -166,6 +203,42 @@ static void frees_from_other_harts_are_queued(struct ktest *t)
 	KT_EXPECT_EQ(t, s.cls[2].frees, 100);
 	kfree(p);
 	heap_dump();
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
+/*
+ * Pages that fill and empty while a whole queue of another hart's frees is
+ * drained: the owner's pages go from full to the partial list, one stays
+ * as the spare, the others leave for the empty list, round after round.
+ */
+static void queued_frees_of_many_pages(struct ktest *t)
+{
+	enum { N = 1024 };
+	static void *v[N];
+	unsigned int bad = 0;
+
+	for (int round = 0; round < 5; round++) {
+		for (int i = 0; i < N; i++) /* on hart 0, freed there */
+			bad += !(v[i] = kmalloc(64));
+		for (int i = 0; i < N; i++)
+			kfree(v[i]);
+		arena_set_hart(1); /* on hart 1, freed by hart 0, drained by hart 1 */
+		for (int i = 0; i < N; i++) {
+			bad += !(v[i] = kmalloc(64));
+			heap_host_fill(v[i], 64);
+		}
+		arena_set_hart(0);
+		for (int i = 0; i < N; i++) {
+			bad += !heap_host_check(v[i], 64);
+			kfree(v[i]);
+		}
+		arena_set_hart(1);
+		kfree(kmalloc(64));
+		arena_set_hart(0);
+	}
+	KT_EXPECT_EQ(t, bad, 0);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	KT_EXPECT_EQ(t, stats(1).cls[3].remote_frees, 5 * N);
 	heap_host_expect_baseline(t, NR_HARTS);
 }
 
@@ -316,9 +389,11 @@ static void out_of_memory_recovers(struct ktest *t)
 
 static const struct ktest_case cases[] = {
 	KTEST_CASE(empty_page_goes_to_another_class),
+	KTEST_CASE(a_page_at_the_boundary_stays_in_its_class),
 	KTEST_CASE(empty_pages_are_stolen_by_other_harts),
 	KTEST_CASE(empty_pages_go_back_with_hysteresis),
 	KTEST_CASE(frees_from_other_harts_are_queued),
+	KTEST_CASE(queued_frees_of_many_pages),
 	KTEST_CASE(large_allocations),
 	KTEST_CASE(out_of_memory_recovers),
 	{ 0 },

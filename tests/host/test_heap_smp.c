@@ -206,12 +206,15 @@ static bool get(struct worker *w, size_t size, size_t align)
 
 /* ---- producers and consumers ---------------------------------------------------------- */
 
+static unsigned int producers_done;
+
+/* Producers allocate and post; consumers free what they take until every producer is done. */
 static void produce_or_consume(struct worker *w)
 {
-	for (unsigned int i = 0; i < OPS / 2; i++) {
-		struct block b;
+	struct block b;
 
-		if (w->hart < THREADS / 2) { /* producers: allocate, post (or free if full) */
+	if (w->hart < THREADS / 2) {
+		for (unsigned int i = 0; i < OPS / 2; i++) {
 			if (get(w, 1 + arena_rand(&w->rng) % 2048, 0)) {
 				b = w->local[--w->n];
 				if (post(b))
@@ -219,7 +222,12 @@ static void produce_or_consume(struct worker *w)
 				else
 					release(w, b);
 			}
-		} else if (take(&b)) { /* consumers: free what others allocated */
+		}
+		__atomic_fetch_add(&producers_done, 1, __ATOMIC_RELEASE);
+		return;
+	}
+	while (__atomic_load_n(&producers_done, __ATOMIC_ACQUIRE) < THREADS / 2) {
+		if (take(&b)) {
 			release(w, b);
 			w->taken++;
 		}
@@ -231,6 +239,7 @@ static void cross_thread_frees(struct ktest *t)
 	struct worker w[THREADS];
 	uint64_t remote = 0, posted = 0;
 
+	producers_done = 0;
 	start(w, THREADS, produce_or_consume);
 	for (unsigned int i = 0; i < THREADS; i++)
 		posted += w[i].posted;
@@ -252,12 +261,17 @@ static void cross_thread_frees(struct ktest *t)
 
 static void steal_body(struct worker *w)
 {
-	void *v[HEAP_EMPTY_HIGH];
+	void *v[HEAP_EMPTY_HIGH + 1];
 
-	if (w->hart) { /* leave HIGH empty pages behind, then churn small objects */
-		for (int i = 0; i < HEAP_EMPTY_HIGH; i++)
+	/*
+	 * Leave HIGH empty pages behind (the first page freed stays as the
+	 * class's spare), then churn small objects of two classes, which
+	 * take at most two of them.
+	 */
+	if (w->hart) {
+		for (int i = 0; i <= HEAP_EMPTY_HIGH; i++)
 			v[i] = kmalloc(4096);
-		for (int i = 0; i < HEAP_EMPTY_HIGH; i++)
+		for (int i = 0; i <= HEAP_EMPTY_HIGH; i++)
 			kfree(v[i]);
 	}
 	pthread_barrier_wait(&barrier);
@@ -266,7 +280,7 @@ static void steal_body(struct worker *w)
 			get(w, 4096, 0);
 	} else {
 		for (int i = 0; i < 2000; i++) {
-			if (get(w, 8 + i % 64, 0))
+			if (get(w, 8 + i % 8, 0))
 				release(w, w->local[--w->n]);
 		}
 	}

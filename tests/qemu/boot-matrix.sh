@@ -98,7 +98,7 @@ riscv64)
 		test.resv=test_nomap@90000000:no-map,test_reusable@91000000:reusable,test_static@92000000:reserved,test_dynamic:dynamic)"
 	boot uboot-m256M-smp1 pass:"$UBOOT_SAYS" --boot uboot --mem 256M --smp 1 --timeout 90 --append "$(expect 256M 1 1)"
 	boot uboot-m1G-smp4 pass:"$UBOOT_SAYS" --boot uboot --mem 1G --smp 4 --timeout 90 --append "$(expect 1G 1 4)"
-	boot direct-m256M-smp8 pass:'smp: 8 of 8 harts online' --boot direct --mem 256M --smp 8 \
+	boot direct-m256M-smp8 pass:'smp: 8 of 8 harts online' --boot direct --mem 256M --smp 8 --timeout 120 \
 		--append "$(expect 256M 1 8)"
 	boot direct-sparse-hart-ids pass:'smp: 3 of 3 harts online' --boot direct --mem 256M --smp 4 \
 		--dtb-add "$here/hart1-disabled.dtsi" --append "$(expect 256M 1 3)"
@@ -127,7 +127,7 @@ arm64)
 		test.resv=test_nomap@50000000:no-map,test_reusable@51000000:reusable,test_static@52000000:reserved,test_dynamic:dynamic)"
 	boot uboot-m256M-smp1 pass:"$UBOOT_SAYS" --boot uboot --mem 256M --smp 1 --timeout 90 --append "$(expect 256M 1 1)"
 	boot uboot-m1G-smp4 pass:"$UBOOT_SAYS" --boot uboot --mem 1G --smp 4 --timeout 90 --append "$(expect 1G 1 4)"
-	boot direct-m256M-smp8 pass:'smp: 8 of 8 harts online' --boot direct --mem 256M --smp 8 \
+	boot direct-m256M-smp8 pass:'smp: 8 of 8 harts online' --boot direct --mem 256M --smp 8 --timeout 120 \
 		--append "$(expect 256M 1 8)"
 	boot direct-sparse-hart-ids pass:'smp: 3 of 3 harts online' --boot direct --mem 256M --smp 4 \
 		--dtb-add "$here/hart1-disabled.dtsi" --append "$(expect 256M 1 3)"
