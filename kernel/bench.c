@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The in-kernel benchmark runner (command line "bench"). */
 #include <kernel/bench.h>
+#include <kernel/cmdline.h>
 #include <kernel/compiler.h>
 #include <kernel/printk.h>
 
@@ -42,6 +43,7 @@ static void bench_baseline(void)
 
 void bench_buddy(void);
 void bench_mmu(void);
+void bench_heap(void);
 
 static const struct kbench benches[] = {
 	{ "baseline", bench_baseline },
@@ -51,10 +53,19 @@ static const struct kbench benches[] = {
 
 void run_kernel_benches(void)
 {
+	char what[16];
+
 	arch_counters_init();
 	printk("bench: start\n");
+	if (cmdline_get("bench", what, sizeof(what)) && what[0])
+		return; /* bench=smp: only the heap's, once the harts are up */
 	for (size_t i = 0; i < ARRAY_SIZE(benches); i++)
 		benches[i].run();
+}
+
+void run_heap_benches(void)
+{
+	bench_heap();
 	printk("bench: done\n");
 	arch_poweroff(true);
 }

@@ -96,15 +96,20 @@ void start_kernel(uint64_t boot_hartid, phys_addr_t dtb)
 	build_hart_table();
 	heap_kernel_early_init(&boot_info.memmap); /* kmalloc() works from here on */
 
-	if (cmdline_has(cmdline(), "bench"))
+	bool bench = cmdline_has(cmdline(), "bench");
+
+	if (bench)
 		run_kernel_benches();
 #ifdef CONFIG_KTEST
-	run_boot_tests();
+	else
+		run_boot_tests();
 #endif
 	start_frame_allocator();
 	kmap_init(&boot_info.memmap, boot_info.fdt_pa, boot_info.fdt_size);
 	smp_boot();
 	heap_kernel_init(&kernel_space, HEAP_VMAP_BASE, HEAP_VMAP_SIZE, boot_info.harts.nr);
+	if (bench)
+		run_heap_benches();
 #ifdef CONFIG_KTEST
 	bool ok = run_mm_tests();
 	printk("memcore: tests %s, powering off\n", ok ? "passed" : "FAILED");

@@ -42,7 +42,13 @@ for what in "${@:-build}"; do
 	build) build ;;
 	run | check) run ;;
 	debug) run; want gdb-multiarch gdb-multiarch ;;
-	bench) run; want valgrind valgrind ;;
+	bench)
+		run
+		want valgrind valgrind
+		# the heap benchmark's yardsticks, preloaded into the same loops
+		want libjemalloc2 "/usr/lib/$(gcc -print-multiarch)/libjemalloc.so.2"
+		want libmimalloc2.0 "/usr/lib/$(gcc -print-multiarch)/libmimalloc.so.2"
+		;;
 	llvm) want clang clang; want lld ld.lld; want llvm llvm-objcopy ;;
 	*) echo "install-deps.sh: unknown set '$what'" >&2; exit 2 ;;
 	esac

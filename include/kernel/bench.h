@@ -30,7 +30,12 @@ struct kbench {
 	void (*run)(void); /* measures and calls bench_report() */
 };
 
-/* Runs every benchmark, then powers off. */
-void run_kernel_benches(void) __noreturn;
+/*
+ * run_kernel_benches() runs those that need no more than the boot map (the
+ * buddy's take over, the mapper) and returns; the boot goes on without the
+ * tests, and run_heap_benches() runs once the heaps are up, then powers off.
+ */
+void run_kernel_benches(void);
+void run_heap_benches(void) __noreturn;
 
 #endif

@@ -29,7 +29,7 @@ fn_cost() { # DUMP FN yes|no
 	callgrind_annotate --inclusive="$3" --threshold=100 "$1" 2>/dev/null | awk -v fn="$2" '
 		/^-- / { exit } # the function table ends where the annotated sources begin
 		{ for (i = 2; i < NF; i++)
-			if ($i ~ ("bench_[a-z_]*[.]c:" fn "$") && $(i + 1) ~ /^[[]/) {
+			if ($i ~ ("[a-z_]*[.][ch]:" fn "$") && $(i + 1) ~ /^[[]/) {
 				gsub(",", "", $1); print $1; exit
 			}
 		}'
@@ -37,11 +37,14 @@ fn_cost() { # DUMP FN yes|no
 
 work=$O/host/bench-out
 rm -rf "$work" && mkdir -p "$work"
-for prog in "$O"/host/bench_*; do
-	[ -x "$prog" ] || continue
-	name=$(basename "$prog")
+# Runs PROG under callgrind (with the environment ENV..., e.g. a preloaded
+# malloc) and prints a line per dump, then its wall-clock figures.
+run_prog() { # PROG TAG [ENV...]
+	local prog=$1 tag=$2 name
+	shift 2
+	name=$(basename "$prog")$tag
 	if $have_valgrind; then
-		valgrind --tool=callgrind --callgrind-out-file="$work/$name.cg" "$prog" \
+		env "$@" valgrind --tool=callgrind --callgrind-out-file="$work/$name.cg" "$prog" \
 			>"$work/$name.log" 2>&1 || { cat "$work/$name.log"; exit 1; }
 		for dump in $(ls "$work/$name.cg".* | sort -t. -k3 -n); do
 			label=$(sed -n 's/^desc: Trigger: Client Request: //p' "$dump")
@@ -69,5 +72,20 @@ for prog in "$O"/host/bench_*; do
 			}'
 		done
 	fi
-	"$prog" | sed 's/^native: /host wall clock: /'
+	env "$@" "$prog" | sed 's/^native: /host wall clock: /'
+}
+
+for prog in "$O"/host/bench_*; do
+	[ -x "$prog" ] || continue
+	run_prog "$prog" ""
+done
+
+# The heap's yardsticks: the same loops through jemalloc's and mimalloc's malloc, preloaded.
+lib=/usr/lib/$(gcc -print-multiarch 2>/dev/null)
+for alt in jemalloc:libjemalloc.so.2 mimalloc:libmimalloc.so.2; do
+	if [ -f "$lib/${alt#*:}" ] && [ -x "$O/host/bench_heap" ]; then
+		run_prog "$O/host/bench_heap" "-${alt%%:*}" BENCH_MALLOC="${alt%%:*}" LD_PRELOAD="$lib/${alt#*:}"
+	else
+		echo "host: ${alt%%:*} is not installed ($lib/${alt#*:}): not measured"
+	fi
 done

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Kernel heap benchmarks (command line "bench", run once the per-hart heaps
+ * are up):
+ *
+ * - heap-PATTERN-SIZE: kmalloc+kfree pairs on one hart in the pair, ring
+ *   and batch patterns (tests/common/heap_patterns.h), per pair, and net
+ *   of the same loop around two empty functions (heap-loop-baseline);
+ * - with "bench=smp" (two harts, QEMU without -icount and with MTTCG, so
+ *   that the cycle counter is time and the harts run at once): the cycles
+ *   of a kfree of a 64-byte block this hart allocated and of one another
+ *   hart allocated (queued for it), and of the owner's draining of the
+ *   queue, per free; then 64-byte pairs on one hart and on two at once,
+ *   and the throughput ratio.
+ */
+#include <kernel/bench.h>
+#include <kernel/cmdline.h>
+#include <kernel/hart.h>
+#include <kernel/panic.h>
+#include <kernel/printk.h>
+#include <kernel/smp.h>
+#include <string.h>
+#include <mm/heap.h>
+#include <mm/kmalloc.h>
+
+#include "../tests/common/heap_patterns.h"
+
+#define PAIRS (32UL * HEAP_RING)
+
+static void *nop_alloc(size_t size)
+{
+	static void *word[1];
+
+	__asm__ volatile("" : : "r"(size) : "memory");
+	return word;
+}
+
+static void nop_free(void *p)
+{
+	__asm__ volatile("" : : "r"(p) : "memory");
+}
+
+static const struct heap_bench_alloc heap_alloc_ops = { "heap", kmalloc, kfree };
+static const struct heap_bench_alloc null_alloc_ops = { "loop", nop_alloc, nop_free };
+
+/* Instructions of n pairs of pattern pat through a; a warm-up run first. */
+static uint64_t run_pattern(const struct heap_pattern *pat, const struct heap_bench_alloc *a,
+			    size_t size, unsigned long n)
+{
+	struct bench_sample s;
+
+	if (pat->live)
+		heap_patterns_fill(a, size);
+	pat->run(a, size, 4 * HEAP_RING);
+	s = bench_now();
+	pat->run(a, size, n);
+	uint64_t used = bench_now().instret - s.instret;
+	if (pat->live)
+		heap_patterns_drain(a);
+	return used;
+}
+
+static void print_per(const char *name, uint64_t x, const char *what, uint64_t n, const char *unit)
+{
+	uint64_t tenths = (x * 10 + n / 2) / n;
+
+	printk("bench: %s: %llu.%llu %s/%s (%llu %ss)\n", name, (unsigned long long)(tenths / 10),
+	       (unsigned long long)(tenths % 10), what, unit, (unsigned long long)n, unit);
+}
+
+static void patterns(void)
+{
+	for (size_t k = 0; k < ARRAY_SIZE(heap_patterns); k++) {
+		const struct heap_pattern *pat = &heap_patterns[k];
+		uint64_t loop = run_pattern(pat, &null_alloc_ops, 16, PAIRS);
+		char name[48];
+
+		ksnprintf(name, sizeof(name), "heap-loop-baseline-%s", pat->name);
+		print_per(name, loop, "instructions", PAIRS, "pair");
+		for (size_t s = 0; s < ARRAY_SIZE(heap_bench_sizes); s++) {
+			size_t size = heap_bench_sizes[s];
+			uint64_t used = run_pattern(pat, &heap_alloc_ops, size, PAIRS);
+
+			ksnprintf(name, sizeof(name), "heap-%s-%zu", pat->name, size);
+			print_per(name, used, "instructions", PAIRS, "pair");
+			ksnprintf(name, sizeof(name), "heap-%s-%zu-net", pat->name, size);
+			print_per(name, used > loop ? used - loop : 0, "instructions", PAIRS, "pair");
+		}
+	}
+}
+
+/* ---- frees across harts ------------------------------------------------------ */
+
+#define CROSS 1024
+static void *cross[CROSS];
+static uint64_t drain_cycles;
+
+static void alloc_there(void *arg)
+{
+	(void)arg;
+	for (unsigned int i = 0; i < CROSS; i++)
+		cross[i] = kmalloc(64);
+}
+
+/* The owner's next allocation takes its queue: CROSS frees, timed there. */
+static void drain_there(void *arg)
+{
+	(void)arg;
+	struct bench_sample s = bench_now();
+	kfree(kmalloc(64));
+	drain_cycles = bench_now().cycles - s.cycles;
+}
+
+static uint64_t free_all(void)
+{
+	struct bench_sample s = bench_now();
+
+	for (unsigned int i = 0; i < CROSS; i++)
+		kfree(cross[i]);
+	return bench_now().cycles - s.cycles;
+}
+
+static void print_ratio(const char *name, uint64_t a, uint64_t b)
+{
+	printk("bench: %s: %llu.%02llu\n", name, (unsigned long long)(a / b),
+	       (unsigned long long)(a % b * 100 / b));
+}
+
+/*
+ * Cycles, not instructions: two harts need QEMU without -icount, where
+ * the cycle counter is time. The instruction counts of the same frees are
+ * the host benchmark's (callgrind).
+ */
+static void cross_hart(void)
+{
+	uint64_t local = ~0ULL, remote = ~0ULL, drain = ~0ULL;
+
+	for (int round = 0; round < 5; round++) { /* the best of five: time is noisy */
+		uint64_t t;
+
+		alloc_there(NULL);
+		t = free_all(); /* not inside MIN(), which evaluates an argument twice */
+		local = MIN(local, t);
+		smp_call(1, alloc_there, NULL);
+		t = free_all();
+		remote = MIN(remote, t);
+		smp_call(1, drain_there, NULL);
+		drain = MIN(drain, drain_cycles);
+	}
+	print_per("heap-free-local", local, "cycles", CROSS, "free");
+	print_per("heap-free-remote", remote, "cycles", CROSS, "free");
+	print_per("heap-remote-drain", drain, "cycles", CROSS, "free");
+	print_ratio("heap-free-remote/local", remote, local);
+	print_ratio("heap-free-remote+drain/local", remote + drain, local);
+}
+
+/* ---- scaling -------------------------------------------------------------------- */
+
+#define SCALING_PAIRS (256UL * HEAP_RING)
+static uint64_t spent[MAX_HARTS];
+
+/* The pair pattern: the ring and batch ones share one array of blocks. */
+static void pairs_here(void *arg)
+{
+	(void)arg;
+	struct bench_sample s = bench_now();
+	pattern_pair(&heap_alloc_ops, 64, SCALING_PAIRS);
+	spent[this_hart_index()] = bench_now().cycles - s.cycles;
+}
+
+static void pairs_on(unsigned int harts)
+{
+	for (unsigned int i = 1; i < harts; i++)
+		smp_call_async(i, pairs_here, NULL);
+	pairs_here(NULL);
+	for (unsigned int i = 1; i < harts; i++)
+		smp_wait(i);
+}
+
+static void counters_there(void *arg)
+{
+	(void)arg;
+	arch_counters_init();
+}
+
+static void scaling(void)
+{
+	uint64_t one, two;
+
+	pairs_on(1);
+	one = spent[0];
+	pairs_on(2);
+	two = MAX(spent[0], spent[1]);
+	printk("bench: heap-scaling: 1 hart %llu cycles, 2 harts %llu cycles for twice the pairs\n",
+	       (unsigned long long)one, (unsigned long long)two);
+	print_ratio("heap-throughput-2-harts/1", 2 * one, two);
+}
+
+void bench_heap(void)
+{
+	char what[16];
+
+	if (cmdline_get("bench", what, sizeof(what)) && !strcmp(what, "smp")) {
+		if (smp_nr_online() < 2) {
+			printk("bench: bench=smp needs two harts: not measured\n");
+			return;
+		}
+		smp_call(1, counters_there, NULL);
+		cross_hart();
+		scaling();
+		return;
+	}
+	patterns();
+}
