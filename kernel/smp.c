@@ -21,8 +21,12 @@ _Static_assert(offsetof(struct hart_local, entry_hartid) == HL_ENTRY_HARTID, "he
 
 struct hart_local hart_locals[MAX_HARTS] __aligned(64);
 
-/* How long the boot hart waits for a started hart to say it is up (loop iterations). */
-#define ONLINE_WAIT_LOOPS 200000000UL
+/*
+ * How long the boot hart waits for a started hart to say it is up (loop
+ * iterations): about 10 s under QEMU, since on a loaded host a started
+ * vCPU thread can wait seconds for a core.
+ */
+#define ONLINE_WAIT_LOOPS 2000000000UL
 
 extern char secondary_entry[];
 
