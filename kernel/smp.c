@@ -10,6 +10,7 @@
 #include <kernel/smp.h>
 #include <mm/buddy.h>
 #include <mm/frame.h>
+#include <mm/heap.h>
 #include <mm/phys.h>
 #include <stddef.h>
 
@@ -58,6 +59,7 @@ void secondary_start(struct hart_local *self)
 		unsigned long seq = __atomic_load_n(&self->work_seq, __ATOMIC_ACQUIRE);
 
 		if (seq == self->done_seq) {
+			heap_idle(); /* frees other harts sent us: back to our pages before we sleep */
 			arch_hart_idle();
 			continue;
 		}

@@ -31,10 +31,12 @@ unsigned int heap_nr_harts;
 
 void heaps_reset(unsigned int nr_harts)
 {
+	__atomic_store_n(&heap_nr_harts, 0, __ATOMIC_RELEASE);
 	memset(heaps, 0, sizeof(heaps));
 	for (unsigned int i = 0; i < MAX_HARTS; i++)
 		heaps[i].id = i;
-	heap_nr_harts = nr_harts;
+	/* last: this_heap() finds the heaps ready once it sees them */
+	__atomic_store_n(&heap_nr_harts, nr_harts, __ATOMIC_RELEASE);
 }
 
 /* ---- the partial lists (the owner's) --------------------------------------- */
@@ -112,6 +114,8 @@ static void empty_push(struct heap *h, struct slab *s)
 	tas_unlock(&h->lock);
 	give_to_buddy(excess);
 }
+
+static void release_empty(struct heap *h);
 
 /* ---- getting a page for a class -------------------------------------------- */
 
@@ -196,6 +200,12 @@ void *heap_alloc(struct heap *h, unsigned int cls)
 	s = k->partial;
 	if (unlikely(!s)) {
 		s = class_refill(h, cls);
+		if (!s) { /* out of memory: first this heap's spares, then other harts' queues */
+			release_empty(h);
+			s = class_refill(h, cls);
+		}
+		if (!s && heap_reclaim())
+			s = class_refill(h, cls);
 		if (!s)
 			return NULL;
 	}
@@ -255,20 +265,37 @@ static void page_emptied(struct heap *h, struct heap_class *k, struct slab *s)
 		page_release(h, k, s);
 }
 
-/* A free by the owner, of object idx of s (p): checked, then given back. */
-static void local_free(struct heap *h, struct slab *s, unsigned int idx, void *p)
+/*
+ * A free by the owner of object idx of s (p): claimed (see slab_claim()),
+ * then given back. queued: a free another hart sent, whose pending bit is
+ * set; it is cleared only after the allocation bit, so that a further free
+ * of the object from elsewhere sees one or the other and is reported.
+ */
+static void local_free(struct heap *h, struct slab *s, unsigned int idx, void *p, bool queued)
 {
 	struct heap_class *k = &h->cls[s->cls];
+	unsigned int w = idx / 64;
+	uint64_t bit = 1ULL << (idx % 64);
 
-	if (!slab_bit(slab_alloc_map(s), idx)) {
-		heap_misuse("double free", p);
+	if (queued) {
+		bool was = __atomic_fetch_and(&slab_alloc_map(s)[w], ~bit, __ATOMIC_SEQ_CST) & bit;
+
+		__atomic_fetch_and(&slab_pending_map(s)[w], ~bit, __ATOMIC_SEQ_CST);
+		if (!was) { /* checked when it was queued: only a corrupt bitmap gets here */
+			heap_misuse("queued free of an object already free", p);
+			return;
+		}
+		k->remote_frees++;
+	} else if (!slab_claim(s, w, bit)) {
+		heap_misuse(slab_bit(slab_alloc_map(s), idx) ?
+				    "double free (another hart's free of it is queued)" :
+				    "double free",
+			    p);
 		return;
 	}
-	if (slab_bit(slab_pending_map(s), idx)) {
-		heap_misuse("double free (another hart's free of it is queued)", p);
-		return;
-	}
-	slab_clear_alloc(s, idx);
+	if (w < s->hint)
+		s->hint = (uint16_t)w;
+	s->in_use--;
 	k->frees++;
 	if (s->in_use + 1 == s->nr_objs) /* it was full: back on the list */
 		partial_push(k, s);
@@ -307,7 +334,7 @@ void heap_free_remote(struct slab *s, unsigned int idx, void *p)
 void heap_free(struct heap *h, struct slab *s, unsigned int idx, void *p)
 {
 	if (likely(h && s->heap == h->id)) {
-		local_free(h, s, idx, p);
+		local_free(h, s, idx, p, false);
 		if (unlikely(__atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
 			heap_drain_remote(h);
 	} else {
@@ -329,27 +356,33 @@ void heap_drain_remote(struct heap *h)
 
 		/* checked when it was queued; the page cannot have changed hands since */
 		if (slab_index(s, pa - head, &idx) == 0) {
-			__atomic_fetch_and(&slab_pending_map(s)[idx / 64], ~(1ULL << (idx % 64)),
-					   __ATOMIC_SEQ_CST);
-			h->cls[s->cls].remote_frees++;
-			local_free(h, s, idx, p);
+			local_free(h, s, idx, p, true);
 		} else {
 			heap_misuse("queued free lost its slab page", p);
 		}
 		p = next;
 	}
+	__atomic_fetch_add(&h->drains, 1, __ATOMIC_RELEASE);
 }
 
 /* ---- trimming ------------------------------------------------------------- */
 
-static void release_spares(struct heap *h)
+/*
+ * Every empty page of h's classes leaves them, spares included (and a page
+ * that stayed because a racing double free had marked it pending).
+ */
+static void release_empty(struct heap *h)
 {
 	for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++) {
 		struct heap_class *k = &h->cls[c];
-		struct slab *s = k->spare;
+		struct slab *s, *next;
 
-		if (s && s->in_use == 0 && page_settled(s)) {
-			k->spare = NULL;
+		for (s = k->partial; s; s = next) {
+			next = s->next;
+			if (s->in_use || !page_settled(s))
+				continue;
+			if (s == k->spare)
+				k->spare = NULL;
 			page_release(h, k, s);
 		}
 	}
@@ -361,7 +394,7 @@ void heap_trim(void)
 
 	if (me) {
 		heap_drain_remote(me);
-		release_spares(me);
+		release_empty(me);
 	}
 	for (unsigned int i = 0; i < heap_nr_harts; i++) {
 		struct slab *all;
@@ -371,4 +404,45 @@ void heap_trim(void)
 		tas_unlock(&heaps[i].lock);
 		give_to_buddy(all);
 	}
+}
+
+/* ---- frees waiting for an idle hart ------------------------------------------ */
+
+static void (*reclaim_hook)(void);
+
+void heap_set_reclaim_hook(void (*fn)(void))
+{
+	__atomic_store_n(&reclaim_hook, fn, __ATOMIC_RELEASE);
+}
+
+bool heap_reclaim(void)
+{
+	void (*fn)(void) = __atomic_load_n(&reclaim_hook, __ATOMIC_ACQUIRE);
+
+	if (!fn)
+		return false;
+	fn();
+	return true;
+}
+
+/* An idle hart's memory is of most use to the others: its queue taken, its empty pages stealable. */
+void heap_idle(void)
+{
+	struct heap *h = this_heap();
+
+	if (!h)
+		return;
+	if (__atomic_load_n(&h->remote, __ATOMIC_RELAXED))
+		heap_drain_remote(h);
+	release_empty(h);
+}
+
+bool heap_hart_has_queue(unsigned int hart)
+{
+	return hart < heap_nr_harts && __atomic_load_n(&heaps[hart].remote, __ATOMIC_RELAXED);
+}
+
+uint64_t heap_hart_drains(unsigned int hart)
+{
+	return hart < heap_nr_harts ? __atomic_load_n(&heaps[hart].drains, __ATOMIC_ACQUIRE) : 0;
 }

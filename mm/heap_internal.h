@@ -134,14 +134,27 @@ static inline unsigned int slab_take(struct slab *s)
 	return w * 64 + b;
 }
 
-static inline void slab_clear_alloc(struct slab *s, unsigned int i)
+/*
+ * The owner's claim to free object (w, bit): clears its allocation bit,
+ * then checks that no other hart has queued a free of it; false (and
+ * nothing changed) if the bit was clear or such a free is queued. Both
+ * steps are sequentially consistent, as are heap_free_remote()'s, which
+ * sets the pending bit and then reads the allocation bit: of two racing
+ * frees of one object, one always sees the other and reports it. The
+ * allocation bit is clear for a moment before the undo; only the owner
+ * allocates, so nobody takes the object meanwhile.
+ */
+static inline bool slab_claim(struct slab *s, unsigned int w, uint64_t bit)
 {
-	uint64_t *alloc = slab_alloc_map(s);
+	uint64_t *alloc = &slab_alloc_map(s)[w];
 
-	__atomic_store_n(&alloc[i / 64], alloc[i / 64] & ~(1ULL << (i % 64)), __ATOMIC_RELAXED);
-	if (i / 64 < s->hint)
-		s->hint = (uint16_t)(i / 64);
-	s->in_use--;
+	if (!(__atomic_fetch_and(alloc, ~bit, __ATOMIC_SEQ_CST) & bit))
+		return false;
+	if (unlikely(__atomic_load_n(&slab_pending_map(s)[w], __ATOMIC_SEQ_CST) & bit)) {
+		__atomic_fetch_or(alloc, bit, __ATOMIC_RELAXED);
+		return false;
+	}
+	return true;
 }
 
 /* The object at byte off of the page: 0 and *idx, or -1 if off starts none (or the page is empty). */
@@ -175,6 +188,7 @@ struct heap {
 	unsigned int id;
 	/* frees from other harts: they push (a compare-and-swap), the owner takes the lot */
 	void *remote __aligned(64);
+	uint64_t drains; /* queues taken and freed, for those waiting on it */
 	/* empty pages: the owner's classes take them first, then other harts steal them */
 	tas_lock_t lock __aligned(64);
 	struct slab *empty;
@@ -190,6 +204,8 @@ void heap_free(struct heap *h, struct slab *s, unsigned int idx, void *p);
 /* A free of object idx (p) of s, a page of another heap: queued for its owner. */
 void heap_free_remote(struct slab *s, unsigned int idx, void *p);
 void heap_drain_remote(struct heap *h);
+/* Before an allocation fails: the reclaim hook, if any (true: try again). */
+bool heap_reclaim(void);
 
 /*
  * The running hart's heap, or NULL before the switch and on a hart without
@@ -239,15 +255,12 @@ static inline void *heap_alloc_fast(struct heap *h, unsigned int cls)
 static inline bool heap_free_fast(struct heap *h, struct slab *s, unsigned int idx)
 {
 	struct heap_class *k = &h->cls[s->cls];
-	uint64_t bit = 1ULL << (idx % 64);
 	unsigned int w = idx / 64;
-	uint64_t *alloc = slab_alloc_map(s);
-	uint64_t a = alloc[w];
 
-	if (unlikely(!(a & bit) || (__atomic_load_n(&slab_pending_map(s)[w], __ATOMIC_RELAXED) & bit) ||
-		     (s->in_use == 1 && s != k->spare)))
-		return false;
-	__atomic_store_n(&alloc[w], a & ~bit, __ATOMIC_RELAXED);
+	if (unlikely(s->in_use == 1 && s != k->spare))
+		return false; /* the page would leave its class */
+	if (unlikely(!slab_claim(s, w, 1ULL << (idx % 64))))
+		return false; /* a double free: the slow path says which */
 	if (w < s->hint)
 		s->hint = (uint16_t)w;
 	if (unlikely(s->in_use-- == s->nr_objs)) /* it was full: back on the list */

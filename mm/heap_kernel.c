@@ -3,7 +3,9 @@
  * The kernel's heap set-up: large allocations mapped through kernel_vmap,
  * whose addresses the kernel uses as they are (the MMU is on).
  */
+#include <kernel/hart.h>
 #include <kernel/panic.h>
+#include <kernel/smp.h>
 #include <mm/heap.h>
 #include <mm/kmalloc.h>
 #include <mm/vmap.h>
@@ -53,6 +55,34 @@ static int vmap_large_unmap(void *p, size_t nr, void (*give)(phys_addr_t pa, voi
 	return n < 0 ? (int)n : 0;
 }
 
+/* How long an allocation about to fail waits for a woken hart to take its queue (loop iterations). */
+#define RECLAIM_WAIT_LOOPS 10000000UL
+
+/*
+ * Wakes every other hart with frees queued for it (its idle loop takes
+ * them) and waits a moment for each to finish: a busy hart takes its queue
+ * at its next heap call, which may be later than that.
+ */
+static void reclaim_from_idle_harts(void)
+{
+	unsigned int me = this_hart_index();
+	uint64_t drains[MAX_HARTS];
+	uint64_t woken = 0;
+
+	for (unsigned int i = 0; i < MAX_HARTS; i++) {
+		drains[i] = heap_hart_drains(i); /* before the look: a drain from here on counts */
+		if (i != me && smp_hart_online(i) && heap_hart_has_queue(i)) {
+			arch_kick_hart(hart_locals[i].hartid);
+			woken |= 1ULL << i;
+		}
+	}
+	for (unsigned int i = 0; i < MAX_HARTS; i++)
+		for (unsigned long n = 0; (woken >> i & 1) && n < RECLAIM_WAIT_LOOPS &&
+					  heap_hart_drains(i) == drains[i];
+		     n++)
+			;
+}
+
 void heap_kernel_init(struct mmu_space *space, uint64_t vmap_base, uint64_t vmap_size,
 		      unsigned int nr_harts)
 {
@@ -71,4 +101,5 @@ void heap_kernel_init(struct mmu_space *space, uint64_t vmap_base, uint64_t vmap
 	err = switch_to_multiple_heaps(nr_harts, &ops);
 	if (err)
 		panic("heap: cannot switch to per-hart heaps for %u harts: error %d", nr_harts, err);
+	heap_set_reclaim_hook(reclaim_from_idle_harts);
 }

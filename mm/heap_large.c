@@ -77,10 +77,13 @@ void *large_alloc(size_t size, size_t align)
 	int order;
 	void *p = NULL;
 
-	if (!heap_large || size > UINT32_MAX * PAGE_SIZE)
+	/* what can never fit is refused before any frame is taken */
+	if (!heap_large || size > UINT32_MAX * PAGE_SIZE || size >= ops.size)
 		return NULL;
-	nr = (size_t)(ALIGN_UP((uint64_t)size, PAGE_SIZE) / PAGE_SIZE);
-	frames = nr ? frame_list(nr, stack, &order) : NULL;
+	nr = (size_t)(ALIGN_UP((uint64_t)MAX(size, (size_t)1), PAGE_SIZE) / PAGE_SIZE);
+	if (nr > buddy_free_frames())
+		return NULL;
+	frames = frame_list(nr, stack, &order);
 	if (!frames)
 		return NULL;
 	if (get_frames(frames, nr)) {

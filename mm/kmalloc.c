@@ -92,11 +92,12 @@ static enum kind classify(const void *p, struct kptr *k)
 
 static __attribute__((noinline)) void *kmalloc_slow(size_t size, size_t align)
 {
+	bool harts = harts_mode(); /* once: the switch may happen meanwhile */
 	struct heap *h;
 
 	if (IS_POWER_OF_2(size) && size > align) /* naturally aligned: the early heap up to a page */
-		align = harts_mode() ? size : MIN(size, (size_t)PAGE_SIZE);
-	if (!harts_mode())
+		align = harts ? size : MIN(size, (size_t)PAGE_SIZE);
+	if (!harts)
 		return early_alloc(size, align);
 	h = this_heap();
 	if (!h) {
@@ -108,7 +109,11 @@ static __attribute__((noinline)) void *kmalloc_slow(size_t size, size_t align)
 		return heap_alloc(h, slab_class(MAX(size, align)));
 	if (size <= HEAP_SLAB_MAX_SIZE && align <= HEAP_SLAB_SIZE)
 		return heap_alloc(h, HEAP_NR_CLASSES - 1);
-	return large_alloc(size, align);
+	void *p = large_alloc(size, align);
+
+	if (!p && heap_reclaim())
+		p = large_alloc(size, align);
+	return p;
 }
 
 /* The slab classes are powers of two, so every slab object is naturally aligned. */
@@ -187,8 +192,12 @@ void kfree(void *p)
 		if (likely(f && is_slab_frame(f) && s->magic == slab_magic(head) &&
 			   slab_index(s, pa - head, &idx) == 0)) {
 			if (likely(s->heap == h->id)) {
-				if (likely(heap_free_fast(h, s, idx)))
+				if (likely(heap_free_fast(h, s, idx))) {
+					/* an owner that only frees takes its queue too */
+					if (unlikely(__atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
+						heap_drain_remote(h);
 					return;
+				}
 			} else {
 				heap_free_remote(s, idx, p);
 				return;
@@ -204,9 +213,9 @@ static size_t size_of(const void *p, enum kind *kind, struct kptr *k)
 {
 	*kind = classify(p, k);
 	switch (*kind) {
-	case SLAB:
-		if (!slab_bit(slab_alloc_map(k->s), k->idx)) {
-			heap_misuse("ksize of a freed object", p);
+	case SLAB: /* freed, or its free queued for its heap */
+		if (!slab_bit(slab_alloc_map(k->s), k->idx) || slab_bit(slab_pending_map(k->s), k->idx)) {
+			heap_misuse("ksize or krealloc of a freed object", p);
 			return 0;
 		}
 		return slab_geom[k->s->cls].size;

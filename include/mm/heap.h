@@ -153,6 +153,22 @@ void heap_kernel_init(struct mmu_space *space, uint64_t vmap_base, uint64_t vmap
 void heap_trim(void);
 
 /*
+ * A free sent from another hart waits in the owner's queue until the owner
+ * next allocates or frees; an idle owner would hold that memory. So:
+ * heap_idle() takes the calling hart's queue and puts its classes' empty
+ * pages where other harts can take them (the kernel's idle loop calls it),
+ * heap_hart_has_queue() tells whether a hart has one waiting, and the
+ * reclaim hook (NULL: none) is called once when an allocation is about to
+ * fail, to have the other harts take theirs (the kernel wakes them and
+ * waits a moment); the allocation is then tried again, once.
+ */
+void heap_idle(void);
+bool heap_hart_has_queue(unsigned int hart);
+/* How many queues a hart has taken and freed: it changes once a drain is complete. */
+uint64_t heap_hart_drains(unsigned int hart);
+void heap_set_reclaim_hook(void (*fn)(void));
+
+/*
  * Empty slab pages a heap keeps for reuse: above HIGH it gives pages back
  * to the buddy until LOW remain, so allocating and freeing at a page
  * boundary never goes to the buddy each time.

@@ -5,6 +5,7 @@
  * between harts; large allocations through the real vmap; out of memory.
  * One thread plays every hart in turn (arena_set_hart()).
  */
+#include <kernel/hart.h>
 #include <kernel/ktest.h>
 #include <mm/buddy.h>
 #include <mm/heap.h>
@@ -242,6 +243,83 @@ static void queued_frees_of_many_pages(struct ktest *t)
 	heap_host_expect_baseline(t, NR_HARTS);
 }
 
+/* ksize() or krealloc() of an object whose free another hart queued: a freed object. */
+static void queued_free_is_a_free(struct ktest *t)
+{
+	void *keep = kmalloc(32), *a = kmalloc(32), *b;
+	const void *at;
+
+	KT_ASSERT(t, keep && a);
+	arena_set_hart(2);
+	kfree(a); /* queued for hart 0 */
+	KT_EXPECT_EQ(t, ksize(a), 0);
+	KT_EXPECT_EQ(t, heap_host_misuses(&at, NULL), 1);
+	KT_EXPECT(t, at == a);
+	arena_set_hart(0);
+	KT_EXPECT(t, krealloc(a, 24) == NULL);
+	KT_EXPECT_EQ(t, heap_host_misuses(&at, NULL), 1);
+	kfree(a); /* hart 0's own free of it: a double free too */
+	KT_EXPECT_EQ(t, heap_host_misuses(&at, NULL), 1);
+	b = kmalloc(32); /* takes the queue: a is freed once */
+	KT_EXPECT(t, b != NULL);
+	KT_EXPECT_EQ(t, stats(0).cls[2].remote_frees, 1);
+	KT_EXPECT_EQ(t, stats(0).cls[2].in_use, 2);
+	kfree(b);
+	kfree(keep);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
+static unsigned int reclaims;
+static bool queue_seen;
+
+/* The kernel's hook wakes the other harts; here this thread plays hart 0 taking its queue. */
+static void hart0_takes_its_queue(void)
+{
+	unsigned int me = this_hart_index();
+
+	reclaims++;
+	queue_seen = heap_hart_has_queue(0);
+	arena_set_hart(0);
+	heap_idle();
+	arena_set_hart(me);
+}
+
+/*
+ * Memory that hart 1 freed but that waits in idle hart 0's queue: hart 1's
+ * allocation that would fail calls the reclaim hook, and succeeds after it.
+ */
+static void frees_waiting_for_an_idle_hart_are_reclaimed(struct ktest *t)
+{
+	struct pile { void **v; size_t n; } all = { calloc(4096, sizeof(void *)), 0 };
+	void *x;
+
+	heap_host_boot(8ULL << 20, 64 << 10);
+	KT_ASSERT(t, heap_host_ready(t, NR_HARTS) && all.v);
+	while (all.n < 4096 && (all.v[all.n] = kmalloc(4000)))
+		all.n++;
+	KT_ASSERT(t, all.n > 100 && all.n < 4096); /* memory ran out */
+	arena_set_hart(1);
+	for (size_t i = 0; i < all.n; i++)
+		kfree(all.v[i]); /* all queued for hart 0, which does nothing more */
+	heap_trim();
+	KT_EXPECT(t, heap_hart_has_queue(0));
+	KT_EXPECT(t, kmalloc(4000) == NULL); /* no hook: the memory is out of reach */
+	reclaims = 0;
+	heap_set_reclaim_hook(hart0_takes_its_queue);
+	x = kmalloc(4000);
+	KT_EXPECT(t, x != NULL);
+	KT_EXPECT_EQ(t, reclaims, 1);
+	KT_EXPECT(t, queue_seen);
+	KT_EXPECT(t, !heap_hart_has_queue(0));
+	kfree(x);
+	heap_set_reclaim_hook(NULL);
+	arena_set_hart(0);
+	free(all.v);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
 /* ---- large allocations ------------------------------------------------------------- */
 
 /* The frames mapped behind p (a large allocation of n pages), as the vmap's tables say. */
@@ -394,6 +472,8 @@ static const struct ktest_case cases[] = {
 	KTEST_CASE(empty_pages_go_back_with_hysteresis),
 	KTEST_CASE(frees_from_other_harts_are_queued),
 	KTEST_CASE(queued_frees_of_many_pages),
+	KTEST_CASE(queued_free_is_a_free),
+	KTEST_CASE(frees_waiting_for_an_idle_hart_are_reclaimed),
 	KTEST_CASE(large_allocations),
 	KTEST_CASE(out_of_memory_recovers),
 	{ 0 },

@@ -302,6 +302,99 @@ static void free_from_another_hart(struct ktest *t)
 	expect_baseline(t);
 }
 
+/* ---- frees waiting for an idle hart ------------------------------------------ */
+
+#define IDLE_OBJS 1024
+static void *idle_objs[IDLE_OBJS];
+static unsigned int idle_n;
+
+static void fill_there(void *arg)
+{
+	(void)arg;
+	for (idle_n = 0; idle_n < IDLE_OBJS && (idle_objs[idle_n] = kmalloc(4000)); idle_n++)
+		;
+}
+
+/*
+ * Every buddy block of order 1 and up, chained through their first words
+ * (the head returned), but for the first of the largest order (*aside).
+ */
+static phys_addr_t hoard(phys_addr_t *aside)
+{
+	phys_addr_t head = 0, pa;
+
+	*aside = 0;
+	for (unsigned int order = BUDDY_MAX_ORDER; order >= 1; order--) {
+		while (buddy_alloc(order, &pa) == 0) {
+			if (!*aside) {
+				*aside = pa;
+				continue;
+			}
+			uint64_t *w = phys_to_virt(pa);
+
+			w[0] = head;
+			w[1] = order;
+			head = pa;
+		}
+	}
+	return head;
+}
+
+static void unhoard(phys_addr_t head)
+{
+	while (head) {
+		uint64_t *w = phys_to_virt(head);
+		phys_addr_t next = w[0];
+
+		buddy_free(head, (unsigned int)w[1]);
+		head = next;
+	}
+}
+
+/*
+ * Hart 1 takes all the slab memory there is, goes idle, and hart 0 frees it
+ * all: the frees wait in hart 1's queue. Hart 0's next allocation would
+ * fail, so the heap's reclaim hook wakes hart 1, whose idle loop takes the
+ * queue; the allocation then succeeds with a page of hart 1's.
+ */
+static void frees_for_an_idle_hart_are_reclaimed(struct ktest *t)
+{
+	unsigned int me = this_hart_index(), other = me ? 0 : 1;
+	phys_addr_t hoarded, aside;
+	uint64_t drains;
+	bool waiting;
+	void *x;
+
+	if (smp_nr_online() < 2 || !smp_hart_online(other))
+		KT_SKIP(t, "one hart online");
+	for (unsigned int i = 0; i < MAX_HARTS; i++) /* no empty page left anywhere to steal */
+		if (i != me && smp_hart_online(i))
+			smp_call(i, trim_there, NULL);
+	heap_trim();
+	hoarded = hoard(&aside);
+	KT_ASSERT(t, aside != 0);
+	buddy_free(aside, BUDDY_MAX_ORDER); /* 4 MiB for the heaps, and no more */
+	KT_ASSERT(t, smp_call(other, fill_there, NULL));
+	KT_EXPECT_GT(t, idle_n, 0);
+	KT_EXPECT_LT(t, idle_n, IDLE_OBJS); /* it ran out */
+	for (unsigned int i = 0; i < idle_n; i++)
+		kfree(idle_objs[i]); /* all queued for the other hart, asleep */
+	waiting = heap_hart_has_queue(other);
+	drains = heap_hart_drains(other);
+	x = kmalloc(4000);
+	KT_EXPECT(t, x != NULL);
+	/*
+	 * Where the page came from: hart 1 woken for its queue, or (arm64,
+	 * whose WFE wakes spuriously) pages it freed by itself meanwhile.
+	 */
+	ktest_log(t, "%u blocks; queue %s, %s", idle_n, waiting ? "waiting" : "already taken",
+		  heap_hart_drains(other) > drains ? "taken for the allocation" : "not needed");
+	kfree(x);
+	unhoard(hoarded);
+	KT_ASSERT(t, smp_call(other, trim_there, NULL));
+	expect_baseline(t);
+}
+
 static void stats_and_dump(struct ktest *t)
 {
 	struct heap_hart_stats s;
@@ -325,6 +418,7 @@ static const struct ktest_case cases[] = {
 	KTEST_CASE(early_blocks_freed_after_switch),
 	KTEST_CASE(misuse_is_reported),
 	KTEST_CASE(free_from_another_hart),
+	KTEST_CASE(frees_for_an_idle_hart_are_reclaimed),
 	KTEST_CASE(stats_and_dump),
 	{ 0 },
 };
