@@ -10,6 +10,7 @@
 #include <kernel/ktest.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
+#include <mm/heap.h>
 #include <string.h>
 
 extern const struct ktest_suite printf_suite, cmdline_suite;
@@ -64,6 +65,7 @@ bool run_mm_tests(void)
 	crash_if_asked(); /* with the final page tables on */
 	for (size_t i = 0; i < ARRAY_SIZE(mm_suites); i++)
 		ktest_run_suite(&run, mm_suites[i]);
+	heap_dump(); /* what the heaps did in all the suites, per hart and class */
 	printk("# kernel tests: %u passed, %u failed, %u skipped\n", run.sum.passed,
 	       run.sum.failed, run.sum.skipped);
 	return run.sum.failed == 0;
