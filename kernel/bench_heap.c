@@ -102,10 +102,18 @@ static void alloc_there(void *arg)
 		cross[i] = kmalloc(64);
 }
 
-/* The owner's next allocation takes its queue: CROSS frees, timed there. */
+static int frees_done;
+
+/*
+ * Busy (so its idle loop does not take the queue) until the other hart has
+ * freed everything; then its next allocation takes the queue: CROSS frees,
+ * timed here.
+ */
 static void drain_there(void *arg)
 {
 	(void)arg;
+	while (!__atomic_load_n(&frees_done, __ATOMIC_ACQUIRE))
+		;
 	struct bench_sample s = bench_now();
 	kfree(kmalloc(64));
 	drain_cycles = bench_now().cycles - s.cycles;
@@ -142,9 +150,12 @@ static void cross_hart(void)
 		t = free_all(); /* not inside MIN(), which evaluates an argument twice */
 		local = MIN(local, t);
 		smp_call(1, alloc_there, NULL);
+		__atomic_store_n(&frees_done, 0, __ATOMIC_RELAXED);
+		smp_call_async(1, drain_there, NULL);
 		t = free_all();
+		__atomic_store_n(&frees_done, 1, __ATOMIC_RELEASE);
+		smp_wait(1);
 		remote = MIN(remote, t);
-		smp_call(1, drain_there, NULL);
 		drain = MIN(drain, drain_cycles);
 	}
 	print_per("heap-free-local", local, "cycles", CROSS, "free");
