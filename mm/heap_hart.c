@@ -277,18 +277,19 @@ static void local_free(struct heap *h, struct slab *s, unsigned int idx, void *p
 	unsigned int w = idx / 64;
 	uint64_t bit = 1ULL << (idx % 64);
 
-	if (queued) {
-		bool was = __atomic_fetch_and(&slab_alloc_map(s)[w], ~bit, __ATOMIC_SEQ_CST) & bit;
+	if (queued) { /* the pending bit is this free's: the allocation bit goes first */
+		uint64_t *alloc = &slab_alloc_map(s)[w], a = *alloc;
 
-		__atomic_fetch_and(&slab_pending_map(s)[w], ~bit, __ATOMIC_SEQ_CST);
-		if (!was) { /* checked when it was queued: only a corrupt bitmap gets here */
+		__atomic_store_n(alloc, a & ~bit, __ATOMIC_RELAXED);
+		__atomic_fetch_and(&slab_pending_map(s)[w], ~bit, __ATOMIC_RELEASE);
+		if (!(a & bit)) { /* checked when it was queued: only a corrupt bitmap gets here */
 			heap_misuse("queued free of an object already free", p);
 			return;
 		}
 		k->remote_frees++;
 	} else if (!slab_claim(s, w, bit)) {
 		heap_misuse(slab_bit(slab_alloc_map(s), idx) ?
-				    "double free (another hart's free of it is queued)" :
+				    "double free (another hart's free of it is queued or under way)" :
 				    "double free",
 			    p);
 		return;
@@ -315,7 +316,7 @@ void heap_free_remote(struct slab *s, unsigned int idx, void *p)
 		return;
 	}
 	if (__atomic_fetch_or(pending, bit, __ATOMIC_SEQ_CST) & bit) {
-		heap_misuse("double free (already queued for its heap)", p);
+		heap_misuse("double free (another free of it is queued or under way)", p);
 		return;
 	}
 	if (!(__atomic_load_n(&slab_alloc_map(s)[idx / 64], __ATOMIC_SEQ_CST) & bit)) {

@@ -135,26 +135,26 @@ static inline unsigned int slab_take(struct slab *s)
 }
 
 /*
- * The owner's claim to free object (w, bit): clears its allocation bit,
- * then checks that no other hart has queued a free of it; false (and
- * nothing changed) if the bit was clear or such a free is queued. Both
- * steps are sequentially consistent, as are heap_free_remote()'s, which
- * sets the pending bit and then reads the allocation bit: of two racing
- * frees of one object, one always sees the other and reports it. The
- * allocation bit is clear for a moment before the undo; only the owner
- * allocates, so nobody takes the object meanwhile.
+ * The owner's claim to free object (w, bit): false if the object is free
+ * already, or another hart's free of it is queued or under way. Frees of
+ * one object compete for its pending bit, the owner's as a remote one's
+ * (heap_free_remote()): exactly one of two racing frees takes it, the
+ * other sees it set and reports. Holding the bit, the owner clears the
+ * allocation bit (only the owner writes that word), then lets the pending
+ * bit go: a later free of the object from elsewhere sees it free.
  */
 static inline bool slab_claim(struct slab *s, unsigned int w, uint64_t bit)
 {
-	uint64_t *alloc = &slab_alloc_map(s)[w];
+	uint64_t *alloc = &slab_alloc_map(s)[w], *pending = &slab_pending_map(s)[w];
+	uint64_t a;
 
-	if (!(__atomic_fetch_and(alloc, ~bit, __ATOMIC_SEQ_CST) & bit))
+	if (__atomic_fetch_or(pending, bit, __ATOMIC_SEQ_CST) & bit)
 		return false;
-	if (unlikely(__atomic_load_n(&slab_pending_map(s)[w], __ATOMIC_SEQ_CST) & bit)) {
-		__atomic_fetch_or(alloc, bit, __ATOMIC_RELAXED);
-		return false;
-	}
-	return true;
+	a = *alloc;
+	if (likely(a & bit))
+		__atomic_store_n(alloc, a & ~bit, __ATOMIC_RELAXED);
+	__atomic_fetch_and(pending, ~bit, __ATOMIC_RELEASE);
+	return a & bit;
 }
 
 /* The object at byte off of the page: 0 and *idx, or -1 if off starts none (or the page is empty). */
