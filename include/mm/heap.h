@@ -139,7 +139,7 @@ extern const size_t heap_early_ktest_sizes[HEAP_EARLY_KTEST_BLOCKS];
  * The kernel's heap set-up, once the buddy, kernel_space and the harts are
  * up: kernel_vmap over [vmap_base, vmap_base + vmap_size) of space, then
  * switch_to_multiple_heaps(nr_harts) with large allocations mapped there
- * (mm/heap_kernel.c). Panics if either fails.
+ * (kernel/heap.c). Panics if either fails.
  */
 void heap_kernel_init(struct mmu_space *space, uint64_t vmap_base, uint64_t vmap_size,
 		      unsigned int nr_harts);

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * The kernel's heap set-up: large allocations mapped through kernel_vmap,
- * whose addresses the kernel uses as they are (the MMU is on).
+ * The kernel's heap set-up: the early heap from the boot map, then the
+ * switch to per-hart heaps with large allocations mapped through
+ * kernel_vmap (whose addresses the kernel uses as they are: the MMU is on),
+ * and the reclaim hook that wakes harts with frees waiting for them.
  */
 #include <kernel/hart.h>
 #include <kernel/panic.h>
