@@ -281,6 +281,7 @@ static void local_free(struct heap *h, struct slab *s, unsigned int idx, void *p
 		uint64_t *alloc = &slab_alloc_map(s)[w], a = *alloc;
 
 		__atomic_store_n(alloc, a & ~bit, __ATOMIC_RELAXED);
+		HEAP_RACE(RACE_DRAIN_CLEARED, p);
 		__atomic_fetch_and(&slab_pending_map(s)[w], ~bit, __ATOMIC_RELEASE);
 		if (!(a & bit)) { /* checked when it was queued: only a corrupt bitmap gets here */
 			heap_misuse("queued free of an object already free", p);
@@ -309,6 +310,7 @@ void heap_free_remote(struct slab *s, unsigned int idx, void *p)
 	uint64_t bit = 1ULL << (idx % 64);
 	uint64_t *pending = &slab_pending_map(s)[idx / 64];
 	struct heap *owner;
+	bool allocated;
 	void *head;
 
 	if (s->heap >= heap_nr_harts) {
@@ -319,7 +321,10 @@ void heap_free_remote(struct slab *s, unsigned int idx, void *p)
 		heap_misuse("double free (another free of it is queued or under way)", p);
 		return;
 	}
-	if (!(__atomic_load_n(&slab_alloc_map(s)[idx / 64], __ATOMIC_SEQ_CST) & bit)) {
+	HEAP_RACE(RACE_REMOTE_CLAIMED, p);
+	allocated = __atomic_load_n(&slab_alloc_map(s)[idx / 64], __ATOMIC_SEQ_CST) & bit;
+	HEAP_RACE(RACE_REMOTE_CHECKED, p);
+	if (!allocated) {
 		__atomic_fetch_and(pending, ~bit, __ATOMIC_RELAXED);
 		heap_misuse("double free", p);
 		return;

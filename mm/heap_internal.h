@@ -135,6 +135,30 @@ static inline unsigned int slab_take(struct slab *s)
 }
 
 /*
+ * Test hooks at the steps of a free where another hart's free of the same
+ * object may cut in; compiled only into tests/host/races/, which stops a
+ * free at each and runs the other one in between, in every order.
+ */
+#ifdef HEAP_RACE_HOOKS
+enum heap_race_point {
+	RACE_OWNER_CLAIMED,  /* the owner holds the pending bit, the allocation bit not yet read */
+	RACE_REMOTE_CLAIMED, /* a remote free holds the pending bit, the allocation bit not yet read */
+	RACE_REMOTE_CHECKED, /* ... and has read it, not yet queued (or let go) */
+	RACE_DRAIN_CLEARED,  /* the drain cleared the allocation bit, not yet the pending bit */
+};
+extern void (*heap_race_hook)(enum heap_race_point pt, const void *obj);
+#define HEAP_RACE(pt, obj)                          \
+	do {                                        \
+		if (heap_race_hook)                 \
+			heap_race_hook((pt), (obj)); \
+	} while (0)
+#else
+#define HEAP_RACE(pt, obj) \
+	do {               \
+	} while (0)
+#endif
+
+/*
  * The owner's claim to free object (w, bit): false if the object is free
  * already, or another hart's free of it is queued or under way. Frees of
  * one object compete for its pending bit, the owner's as a remote one's
@@ -150,6 +174,8 @@ static inline bool slab_claim(struct slab *s, unsigned int w, uint64_t bit)
 
 	if (__atomic_fetch_or(pending, bit, __ATOMIC_SEQ_CST) & bit)
 		return false;
+	HEAP_RACE(RACE_OWNER_CLAIMED,
+		  slab_page(s) + ((size_t)(w * 64 + __builtin_ctzll(bit)) << s->shift));
 	a = *alloc;
 	if (likely(a & bit))
 		__atomic_store_n(alloc, a & ~bit, __ATOMIC_RELAXED);

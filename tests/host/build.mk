@@ -131,3 +131,26 @@ $(hosttree)/test_%_tsan: $(hosttree)/tsan/tests/host/test_%.o $(tsan_common_objs
 	$(Q)$(HOSTCC) -fsanitize=thread -pthread -o $@ $(filter %.o,$^) $(hosttree)/tsan/libtsan-host.a
 
 -include $(shell find $(hosttree)/tsan -name '*.d' 2>/dev/null)
+
+# ---- the heap's forced races ----------------------------------------------
+# tests/host/races/test_heap_races.c stops one free of an object at the
+# heap's HEAP_RACE hooks and runs another in between. The heap's sources are
+# compiled again with the hooks in; linked before libhost.a, they stand in
+# for its heap objects (whose symbols they all define).
+
+race_srcs := $(wildcard mm/heap_*.c) mm/kmalloc.c
+race_objs := $(addprefix $(hosttree)/races/,$(race_srcs:.c=.o))
+
+host-tests: $(hosttree)/test_heap_races
+
+$(hosttree)/races/%.o: %.c | $(fdt_stamp)
+	$(quiet) HOSTCC $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(HOSTCC) $(HOST_CFLAGS) -DHEAP_RACE_HOOKS -MD -MP -MF $@.d -c $< -o $@
+
+$(hosttree)/test_heap_races: $(hosttree)/races/tests/host/races/test_heap_races.o $(race_objs) \
+		$(hosttree)/obj/tests/host/main.o $(host_common_objs) $(host_lib)
+	$(quiet) HOSTLD $@
+	$(Q)$(HOSTCC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(host_lib)
+
+-include $(shell find $(hosttree)/races -name '*.d' 2>/dev/null)

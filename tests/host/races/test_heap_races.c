@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Two frees of one slab object (a double free), the owner's and another
+ * hart's, forced through every order in which they can meet: one free is
+ * stopped at a step where the other may cut in (the heap's HEAP_RACE
+ * hooks, compiled in for this program only), the other runs to its end,
+ * then the first goes on. Whatever the order, exactly one of the two is
+ * reported, the object is freed exactly once, and afterwards every heap is
+ * empty and the buddy is back to its baseline.
+ */
+#include <kernel/hart.h>
+#include <kernel/ktest.h>
+#include <mm/heap.h>
+#include <mm/kmalloc.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <time.h>
+
+#include "../../../mm/heap_internal.h"
+#include "../arena.h"
+#include "../heap_host.h"
+
+#define NR_HARTS 4
+
+void (*heap_race_hook)(enum heap_race_point pt, const void *obj);
+
+#define NO_STOP ((enum heap_race_point) - 1)
+
+/* Where a free is to stop: at pt on obj, on the hart that runs it, once. */
+struct stop {
+	enum heap_race_point pt;
+	const void *obj;
+	unsigned int hart;
+	sem_t stopped, go_on;
+	int hit;
+};
+
+static struct stop stops[2];
+
+static void stop_here(enum heap_race_point pt, const void *obj)
+{
+	for (int i = 0; i < 2; i++) {
+		struct stop *st = &stops[i];
+
+		if (st->pt == pt && st->obj == obj && st->hart == this_hart_index() &&
+		    !__atomic_exchange_n(&st->hit, 1, __ATOMIC_ACQ_REL)) {
+			sem_post(&st->stopped);
+			sem_wait(&st->go_on);
+		}
+	}
+}
+
+struct freer {
+	unsigned int hart;
+	void *p;
+	bool drain; /* not a kfree: the owner's next allocation, which takes its queue */
+	void *got;
+};
+
+static void *run_free(void *arg)
+{
+	struct freer *f = arg;
+
+	arena_set_hart(f->hart);
+	if (f->drain)
+		f->got = kmalloc(32);
+	else
+		kfree(f->p);
+	return NULL;
+}
+
+static bool wait_stopped(struct stop *st, int seconds)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += seconds;
+	return sem_timedwait(&st->stopped, &until) == 0;
+}
+
+/*
+ * first runs until it stops at pt1 on p; then second runs, stopping at pt2
+ * if it gets there (NO_STOP: it runs whole); then first goes on to its
+ * end, then second. Each in a thread of its own. Returns the misuse
+ * reports of the two frees; fails the case if first never stopped.
+ */
+static unsigned int race(struct ktest *t, struct freer *first, enum heap_race_point pt1,
+			 struct freer *second, enum heap_race_point pt2, void *p)
+{
+	pthread_t a, b;
+	bool b_stopped;
+
+	stops[0] = (struct stop){ .pt = pt1, .obj = p, .hart = first->hart };
+	stops[1] = (struct stop){ .pt = pt2, .obj = p, .hart = second->hart };
+	for (int i = 0; i < 2; i++) {
+		sem_init(&stops[i].stopped, 0, 0);
+		sem_init(&stops[i].go_on, 0, 0);
+	}
+	heap_host_misuses(NULL, NULL);
+	heap_race_hook = stop_here;
+	pthread_create(&a, NULL, run_free, first);
+	KT_EXPECT(t, wait_stopped(&stops[0], 10)); /* the order asked for did happen */
+	pthread_create(&b, NULL, run_free, second);
+	b_stopped = pt2 != NO_STOP && wait_stopped(&stops[1], 2);
+	if (!b_stopped)
+		pthread_join(b, NULL);
+	sem_post(&stops[0].go_on);
+	pthread_join(a, NULL);
+	if (b_stopped) {
+		sem_post(&stops[1].go_on);
+		pthread_join(b, NULL);
+	}
+	heap_race_hook = NULL;
+	arena_set_hart(0);
+	return heap_host_misuses(NULL, NULL);
+}
+
+/* p is free now, once: taking the class's objects hands it out exactly once. */
+static void freed_once(struct ktest *t, void *p)
+{
+	enum { N = 300 }; /* more than a page of 32-byte objects */
+	void *v[N];
+	unsigned int seen = 0;
+
+	heap_host_quiesce(NR_HARTS);
+	for (int i = 0; i < N; i++) {
+		v[i] = kmalloc(32);
+		seen += v[i] == p;
+	}
+	KT_EXPECT_EQ(t, seen, 1);
+	for (int i = 0; i < N; i++)
+		kfree(v[i]);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+}
+
+static void *setup_object(void **keep)
+{
+	*keep = kmalloc(32); /* a neighbour, so the page stays in its class */
+	return kmalloc(32);
+}
+
+static void finish(struct ktest *t, void *keep)
+{
+	kfree(keep);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
+/* The owner holds the pending bit; hart 1's free of the object meets it and is refused. */
+static void remote_cuts_into_the_owners_free(struct ktest *t)
+{
+	void *keep, *p = setup_object(&keep);
+	struct freer owner = { .hart = 0, .p = p }, remote = { .hart = 1, .p = p };
+
+	KT_EXPECT_EQ(t, race(t, &owner, RACE_OWNER_CLAIMED, &remote, NO_STOP, p), 1);
+	freed_once(t, p);
+	finish(t, keep);
+}
+
+/* Hart 1 holds the pending bit; the owner's free is refused, hart 1's is queued. */
+static void owner_cuts_into_a_remote_free(struct ktest *t)
+{
+	void *keep, *p = setup_object(&keep);
+	struct freer owner = { .hart = 0, .p = p }, remote = { .hart = 1, .p = p };
+
+	KT_EXPECT_EQ(t, race(t, &remote, RACE_REMOTE_CLAIMED, &owner, NO_STOP, p), 1);
+	freed_once(t, p);
+	finish(t, keep);
+}
+
+/* Hart 1 has seen the object allocated and is about to queue it; the owner's free is refused. */
+static void owner_cuts_in_before_the_push(struct ktest *t)
+{
+	void *keep, *p = setup_object(&keep);
+	struct freer owner = { .hart = 0, .p = p }, remote = { .hart = 1, .p = p };
+
+	KT_EXPECT_EQ(t, race(t, &remote, RACE_REMOTE_CHECKED, &owner, NO_STOP, p), 1);
+	freed_once(t, p);
+	finish(t, keep);
+}
+
+/*
+ * The owner stops inside its claim; hart 1's free is let run as far as it
+ * can, up to just before it would queue or let go. Whoever gets the
+ * object's pending bit first wins: if both could look at each other's
+ * bits before either let go, both would back off, two reports, and the
+ * object would be lost.
+ */
+static void both_frees_look_before_either_lets_go(struct ktest *t)
+{
+	void *keep, *p = setup_object(&keep);
+	struct freer owner = { .hart = 0, .p = p }, remote = { .hart = 1, .p = p };
+
+	KT_EXPECT_EQ(t, race(t, &owner, RACE_OWNER_CLAIMED, &remote, RACE_REMOTE_CHECKED, p), 1);
+	freed_once(t, p);
+	finish(t, keep);
+}
+
+/* Two other harts free it at once: the second meets the first's pending bit. */
+static void two_remote_frees(struct ktest *t)
+{
+	void *keep, *p = setup_object(&keep);
+	struct freer a = { .hart = 1, .p = p }, b = { .hart = 2, .p = p };
+
+	KT_EXPECT_EQ(t, race(t, &a, RACE_REMOTE_CHECKED, &b, NO_STOP, p), 1);
+	freed_once(t, p);
+	finish(t, keep);
+}
+
+/*
+ * Hart 1's free is queued; the owner takes the queue and stops between
+ * clearing the allocation bit and letting the pending bit go, while hart 2
+ * frees the object too: refused, and the object is freed once.
+ */
+static void a_free_cuts_into_the_drain(struct ktest *t)
+{
+	void *keep, *p = setup_object(&keep);
+	struct freer drain = { .hart = 0, .drain = true }, third = { .hart = 2, .p = p };
+
+	arena_set_hart(1);
+	kfree(p); /* queued for hart 0 */
+	arena_set_hart(0);
+	KT_EXPECT_EQ(t, race(t, &drain, RACE_DRAIN_CLEARED, &third, NO_STOP, p), 1);
+	KT_EXPECT(t, drain.got != NULL);
+	kfree(drain.got);
+	freed_once(t, p);
+	finish(t, keep);
+}
+
+static int boot(struct ktest *t)
+{
+	heap_host_boot(64ULL << 20, 128 << 10);
+	return heap_host_ready(t, NR_HARTS) ? 0 : -1;
+}
+
+static const struct ktest_case cases[] = {
+	KTEST_CASE(remote_cuts_into_the_owners_free),
+	KTEST_CASE(owner_cuts_into_a_remote_free),
+	KTEST_CASE(owner_cuts_in_before_the_push),
+	KTEST_CASE(both_frees_look_before_either_lets_go),
+	KTEST_CASE(two_remote_frees),
+	KTEST_CASE(a_free_cuts_into_the_drain),
+	{ 0 },
+};
+
+static const struct ktest_suite heap_races_suite = { "heap_races", cases, boot, NULL };
+
+const struct ktest_suite *const test_suites[] = { &heap_races_suite };
+const unsigned int test_nr_suites = ARRAY_SIZE(test_suites);
