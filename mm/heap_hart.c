@@ -7,19 +7,27 @@
  * object of another heap's page marks the object in the page's pending
  * bitmap (one atomic OR, which also catches a second free of it) and pushes
  * it on that heap's remote stack (one compare-and-swap); the owner takes
- * the whole stack with one exchange at its next allocation or free, or when
- * a class runs short, and frees each object as its own. Pushes only and a
- * take-all never meet the ABA problem of a lock-free pop.
+ * the whole stack with one exchange at its next allocation or free, when
+ * it goes idle (heap_idle()) or when a class runs short, and frees each
+ * object as its own. Pushes only and a take-all never meet the ABA problem
+ * of a lock-free pop.
  *
- * Pages: a page whose last object is freed leaves its class at once for
- * the heap's list of empty pages (a test-and-set lock, taken per page,
- * never per object). A class short of pages takes, in order: an empty page
- * of its own heap (from any class, reformatted), one stolen from another
- * hart's empty list, a new one from the buddy. A page changes heap only
- * from an empty list, with no object allocated and no free queued. Above
+ * Pages: a class keeps the first of its pages to empty (its spare), so
+ * that an allocation and a free that empty and refill one page over and
+ * over touch nothing but that page; another page whose last object is
+ * freed leaves its class for the heap's list of empty pages (a
+ * test-and-set lock, taken per page, never per object). A class short of
+ * pages takes, in order: an empty page of its own heap (from any class,
+ * reformatted), one stolen from another hart's empty list, a new one from
+ * the buddy; out of memory, its heap's spares and the frees waiting in
+ * other harts' queues (heap_reclaim()). A page changes heap only from an
+ * empty list, with no object allocated and no free queued. Above
  * HEAP_EMPTY_HIGH empty pages, a heap gives pages back to the buddy until
- * HEAP_EMPTY_LOW remain: an allocation and a free that cross a page
- * boundary over and over meet a kept page, never the buddy.
+ * HEAP_EMPTY_LOW remain.
+ *
+ * Frees of one object compete for its pending bit (slab_claim(),
+ * heap_free_remote()): of two racing frees exactly one goes on, the other
+ * is reported.
  */
 #include <mm/buddy.h>
 #include <string.h>
@@ -193,7 +201,6 @@ void *heap_alloc(struct heap *h, unsigned int cls)
 {
 	struct heap_class *k = &h->cls[cls];
 	struct slab *s;
-	unsigned int idx;
 
 	if (unlikely(__atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
 		heap_drain_remote(h);
@@ -209,14 +216,7 @@ void *heap_alloc(struct heap *h, unsigned int cls)
 		if (!s)
 			return NULL;
 	}
-	idx = slab_take(s);
-	if (s->in_use == s->nr_objs) { /* full: off the list until a free */
-		k->partial = s->next;
-		if (s->next)
-			s->next->prev = NULL;
-	}
-	k->allocs++;
-	return slab_page(s) + (size_t)idx * slab_geom[cls].size;
+	return class_take(k, s);
 }
 
 /* ---- frees ------------------------------------------------------------------ */

@@ -260,15 +260,11 @@ static inline void partial_push(struct heap_class *k, struct slab *s)
  * empty, unless the page is its class's spare). NULL / false: take the
  * slow path (heap_alloc(), heap_free()), which does everything.
  */
-static inline void *heap_alloc_fast(struct heap *h, unsigned int cls)
+/* An object of s, the first page of k's partial list. */
+static inline void *class_take(struct heap_class *k, struct slab *s)
 {
-	struct heap_class *k = &h->cls[cls];
-	struct slab *s = k->partial;
-	unsigned int idx;
+	unsigned int idx = slab_take(s);
 
-	if (unlikely(!s || __atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
-		return NULL;
-	idx = slab_take(s);
 	if (unlikely(s->in_use == s->nr_objs)) { /* full: off the list until a free */
 		k->partial = s->next;
 		if (s->next)
@@ -276,6 +272,16 @@ static inline void *heap_alloc_fast(struct heap *h, unsigned int cls)
 	}
 	k->allocs++;
 	return slab_object(s, idx);
+}
+
+static inline void *heap_alloc_fast(struct heap *h, unsigned int cls)
+{
+	struct heap_class *k = &h->cls[cls];
+	struct slab *s = k->partial;
+
+	if (unlikely(!s || __atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
+		return NULL;
+	return class_take(k, s);
 }
 
 static inline bool heap_free_fast(struct heap *h, struct slab *s, unsigned int idx)

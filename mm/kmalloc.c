@@ -94,6 +94,7 @@ static __attribute__((noinline)) void *kmalloc_slow(size_t size, size_t align)
 {
 	bool harts = harts_mode(); /* once: the switch may happen meanwhile */
 	struct heap *h;
+	void *p;
 
 	if (IS_POWER_OF_2(size) && size > align) /* naturally aligned: the early heap up to a page */
 		align = harts ? size : MIN(size, (size_t)PAGE_SIZE);
@@ -109,8 +110,7 @@ static __attribute__((noinline)) void *kmalloc_slow(size_t size, size_t align)
 		return heap_alloc(h, slab_class(MAX(size, align)));
 	if (size <= HEAP_SLAB_MAX_SIZE && align <= HEAP_SLAB_SIZE)
 		return heap_alloc(h, HEAP_NR_CLASSES - 1);
-	void *p = large_alloc(size, align);
-
+	p = large_alloc(size, align);
 	if (!p && heap_reclaim())
 		p = large_alloc(size, align);
 	return p;
@@ -129,6 +129,7 @@ void *kmalloc(size_t size)
 	}
 	return kmalloc_slow(size, 0);
 }
+
 void *kmalloc_aligned(size_t size, size_t align)
 {
 	if (align & (align - 1))
