@@ -16,11 +16,9 @@
 #include <kernel/bench.h>
 #include <kernel/cmdline.h>
 #include <kernel/hart.h>
-#include <kernel/panic.h>
 #include <kernel/printk.h>
 #include <kernel/smp.h>
 #include <string.h>
-#include <mm/heap.h>
 #include <mm/kmalloc.h>
 
 #include "../tests/common/heap_patterns.h"

@@ -5,6 +5,7 @@
  * kernel_vmap (whose addresses the kernel uses as they are: the MMU is on),
  * and the reclaim hook that wakes harts with frees waiting for them.
  */
+#include <asm/layout.h>
 #include <kernel/hart.h>
 #include <kernel/panic.h>
 #include <kernel/smp.h>
@@ -85,21 +86,24 @@ static void reclaim_from_idle_harts(void)
 			;
 }
 
-void heap_kernel_init(struct mmu_space *space, uint64_t vmap_base, uint64_t vmap_size,
-		      unsigned int nr_harts)
+/* The vmap window less its first GiB, which stays for mappings made by hand (tests). */
+#define HEAP_VMAP_BASE (VMAP_BASE + SZ_1G)
+#define HEAP_VMAP_SIZE (VMAP_SIZE - SZ_1G)
+
+void heap_kernel_init(struct mmu_space *space, unsigned int nr_harts)
 {
 	struct heap_large_ops ops = {
-		.base = (uintptr_t)vmap_base,
-		.size = (uintptr_t)vmap_size,
+		.base = (uintptr_t)HEAP_VMAP_BASE,
+		.size = (uintptr_t)HEAP_VMAP_SIZE,
 		.map = vmap_large_map,
 		.lookup = vmap_large_lookup,
 		.unmap = vmap_large_unmap,
 	};
-	int err = vmap_init(&kernel_vmap, space, vmap_base, vmap_size);
+	int err = vmap_init(&kernel_vmap, space, HEAP_VMAP_BASE, HEAP_VMAP_SIZE);
 
 	if (err)
-		panic("heap: vmap window %#llx+%#llx: error %d", (unsigned long long)vmap_base,
-		      (unsigned long long)vmap_size, err);
+		panic("heap: vmap window %#llx+%#llx: error %d", (unsigned long long)HEAP_VMAP_BASE,
+		      (unsigned long long)HEAP_VMAP_SIZE, err);
 	err = switch_to_multiple_heaps(nr_harts, &ops);
 	if (err)
 		panic("heap: cannot switch to per-hart heaps for %u harts: error %d", nr_harts, err);

@@ -107,7 +107,7 @@ void start_kernel(uint64_t boot_hartid, phys_addr_t dtb)
 	start_frame_allocator();
 	kmap_init(&boot_info.memmap, boot_info.fdt_pa, boot_info.fdt_size);
 	smp_boot();
-	heap_kernel_init(&kernel_space, HEAP_VMAP_BASE, HEAP_VMAP_SIZE, boot_info.harts.nr);
+	heap_kernel_init(&kernel_space, boot_info.harts.nr);
 	if (bench)
 		run_heap_benches();
 #ifdef CONFIG_KTEST

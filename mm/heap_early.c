@@ -21,12 +21,12 @@
  */
 #include <kernel/errno.h>
 #include <mm/bootmem.h>
-#include <mm/buddy.h>
+#include <mm/frame.h>
 #include <string.h>
 
 #include "heap_internal.h"
 
-#define NR_SIZES 9	     /* fixed-size blocks of 8 << 0 .. 8 << 8 bytes */
+#define NR_SIZES HEAP_EARLY_NR_SIZES /* fixed-size blocks of 8 << 0 .. 8 << 8 bytes */
 #define MAX_BLOCK 2048
 #define CHUNK_ALIGN 16
 #define CHUNK_MAGIC 0xea71c4e5u
@@ -316,7 +316,7 @@ int heap_early_init_bootmem(struct memmap *m, uint64_t size)
 
 int heap_early_adopt(void)
 {
-	phys_addr_t pa = early.pa, end = early.pa + early.size;
+	phys_addr_t pa, end = early.pa + early.size;
 
 	if (!early.ready || early.adopted)
 		return 0;

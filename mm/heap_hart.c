@@ -162,10 +162,8 @@ static struct slab *from_buddy(struct heap *h, unsigned int cls)
 
 	if (buddy_alloc(SLAB_ORDER, &pa) < 0)
 		return NULL;
-	frame_set_owner(pa, SLAB_ORDER, FRAME_SLAB, h->id, cls);
 	s = slab_of_page(phys_to_virt(pa));
-	slab_format(s, h->id, cls);
-	s->frame_cls = (uint8_t)cls;
+	page_assign(h, s, cls, true);
 	h->pages_from_buddy++;
 	return s;
 }
@@ -295,12 +293,7 @@ static void local_free(struct heap *h, struct slab *s, unsigned int idx, void *p
 			    p);
 		return;
 	}
-	if (w < s->hint)
-		s->hint = (uint16_t)w;
-	s->in_use--;
-	k->frees++;
-	if (s->in_use + 1 == s->nr_objs) /* it was full: back on the list */
-		partial_push(k, s);
+	class_put(k, s, w);
 	if (s->in_use == 0)
 		page_emptied(h, k, s);
 }

@@ -21,9 +21,11 @@
  *
  * alloc has a bit set per allocated object (and for the bits past nr_objs,
  * so a scan never finds them); only the owning hart writes it, others read
- * it to check a free. pending has a bit set per object that another hart
- * has freed and queued for the owner: set by that hart, cleared by the
- * owner when it takes the free. Both are accessed atomically.
+ * it to check a free. pending is each object's claim to be freed: a hart
+ * freeing the object takes its bit first (the owner's free for a moment, a
+ * remote free until the owner takes it from its queue, or until it finds
+ * the object free and lets go), so two frees of one object never both go
+ * on. Both are accessed atomically.
  * Everything else is the owner's, or, while the page is empty and on a
  * heap's empty list, that list's lock's.
  */
@@ -256,8 +258,8 @@ static inline void partial_push(struct heap_class *k, struct slab *s)
 
 /*
  * The fast paths: an object from the first partial page of a class, and an
- * owner's free that moves no page (neither out of the full state nor to
- * empty, unless the page is its class's spare). NULL / false: take the
+ * owner's free that does not empty a page other than its class's spare
+ * (a full page goes back on its partial list here). NULL / false: take the
  * slow path (heap_alloc(), heap_free()), which does everything.
  */
 /* An object of s, the first page of k's partial list. */
@@ -284,25 +286,30 @@ static inline void *heap_alloc_fast(struct heap *h, unsigned int cls)
 	return class_take(k, s);
 }
 
+/* An owner's free of an object of word w of s, whose bits are cleared: the page's and class's counts. */
+static inline void class_put(struct heap_class *k, struct slab *s, unsigned int w)
+{
+	if (w < s->hint)
+		s->hint = (uint16_t)w;
+	if (unlikely(s->in_use-- == s->nr_objs)) /* it was full: back on the list */
+		partial_push(k, s);
+	k->frees++;
+}
+
 static inline bool heap_free_fast(struct heap *h, struct slab *s, unsigned int idx)
 {
 	struct heap_class *k = &h->cls[s->cls];
 	unsigned int w = idx / 64;
 
 	if (unlikely(s->in_use == 1 && s != k->spare))
-		return false; /* the page would leave its class */
+		return false; /* the page empties: it may have to leave its class */
 	if (unlikely(!slab_claim(s, w, 1ULL << (idx % 64))))
 		return false; /* a double free: the slow path says which */
-	if (w < s->hint)
-		s->hint = (uint16_t)w;
-	if (unlikely(s->in_use-- == s->nr_objs)) /* it was full: back on the list */
-		partial_push(k, s);
-	k->frees++;
+	class_put(k, s, w);
 	return true;
 }
 
 /* heap_large.c */
-extern const struct heap_large_ops *heap_large;
 extern uintptr_t large_window, large_window_size; /* the window, 0 and 0 for none */
 void *large_alloc(size_t size, size_t align);
 

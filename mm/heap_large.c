@@ -7,15 +7,13 @@
  * others FRAME_LARGE with aux 0, so a free needs only the pointer: the
  * backend gives the first frame, its metadata the size.
  */
-#include <kernel/errno.h>
 #include <mm/buddy.h>
 
 #include "heap_internal.h"
 
 #define STACK_FRAMES 32 /* frame lists up to this long stay on the stack */
 
-static struct heap_large_ops ops;
-const struct heap_large_ops *heap_large;
+static struct heap_large_ops ops; /* ops.map NULL: none */
 uintptr_t large_window, large_window_size;
 static uint64_t nr_allocations, nr_pages; /* atomics */
 
@@ -23,11 +21,10 @@ void large_reset(const struct heap_large_ops *o)
 {
 	if (o) {
 		ops = *o;
-		heap_large = &ops;
 		large_window = o->base;
 		large_window_size = o->size;
 	} else {
-		heap_large = NULL;
+		ops = (struct heap_large_ops){ 0 };
 		large_window = large_window_size = 0;
 	}
 	nr_allocations = nr_pages = 0;
@@ -78,7 +75,7 @@ void *large_alloc(size_t size, size_t align)
 	void *p = NULL;
 
 	/* what can never fit is refused before any frame is taken */
-	if (!heap_large || size > UINT32_MAX * PAGE_SIZE || size >= ops.size)
+	if (!ops.map || size > UINT32_MAX * PAGE_SIZE || size >= ops.size)
 		return NULL;
 	nr = (size_t)(ALIGN_UP((uint64_t)MAX(size, (size_t)1), PAGE_SIZE) / PAGE_SIZE);
 	if (nr > buddy_free_frames())

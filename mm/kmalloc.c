@@ -11,7 +11,6 @@
  * HEAP_EARLY_FRAME_MARK (the early heap); anything else is no pointer of ours.
  */
 #include <kernel/errno.h>
-#include <mm/buddy.h>
 #include <mm/kmalloc.h>
 #include <string.h>
 
@@ -177,7 +176,7 @@ static __attribute__((noinline)) void kfree_slow(void *p)
 /*
  * The fast path: an object of a slab page, checked as the slow path checks
  * it (the frame is a slab page, the trailer is that page's, the offset
- * starts an object); this hart's, if its free moves no page, or another
+ * starts an object); this hart's (heap_free_fast() says when), or another
  * heap's, queued for it. Anything else, NULL included, goes the slow way.
  */
 void kfree(void *p)

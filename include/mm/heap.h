@@ -84,12 +84,14 @@ int heap_early_init_bootmem(struct memmap *m, uint64_t size);
  */
 int heap_early_adopt(void);
 
+#define HEAP_EARLY_NR_SIZES 9 /* the early heap's fixed block sizes: 8, 16, ..., 2048 */
+
 struct heap_early_stats {
 	uint64_t size;	     /* the region */
 	uint64_t blocks;     /* handed out and not freed */
 	uint64_t bytes;	     /* their usable sizes */
 	uint64_t free_bytes; /* in the fallback's free list */
-	uint64_t pages[9];   /* pages given to the fixed sizes 8 .. 2048 */
+	uint64_t pages[HEAP_EARLY_NR_SIZES]; /* pages given to the fixed sizes 8 .. 2048 */
 };
 void heap_early_stats(struct heap_early_stats *s);
 
@@ -137,18 +139,20 @@ extern const size_t heap_early_ktest_sizes[HEAP_EARLY_KTEST_BLOCKS];
 
 /*
  * The kernel's heap set-up, once the buddy, kernel_space and the harts are
- * up: kernel_vmap over [vmap_base, vmap_base + vmap_size) of space, then
+ * up: kernel_vmap over the vmap window of space (asm/layout.h) less its
+ * first GiB, which is left for mappings made by hand (tests), then
  * switch_to_multiple_heaps(nr_harts) with large allocations mapped there
  * (kernel/heap.c). Panics if either fails.
  */
-void heap_kernel_init(struct mmu_space *space, uint64_t vmap_base, uint64_t vmap_size,
-		      unsigned int nr_harts);
+void heap_kernel_init(struct mmu_space *space, unsigned int nr_harts);
 
 /*
- * The calling hart takes the frees other harts sent it, and every heap's
- * empty pages go back to the buddy regardless of the thresholds. After
- * every hart has called it (or once, from any hart, if no object crossed
- * harts), a heap with nothing allocated holds no page.
+ * The calling hart takes the frees other harts sent it and its classes'
+ * empty pages (the spares each class keeps) leave them; then every heap's
+ * list of empty pages goes back to the buddy regardless of the thresholds.
+ * Other harts' spares stay until they call heap_trim() or heap_idle():
+ * after every hart has called it, a heap with nothing allocated holds no
+ * page.
  */
 void heap_trim(void);
 

@@ -47,7 +47,7 @@ struct vmap {
 	uint64_t nr_pages;
 };
 
-/* The kernel's: over kernel_space, at VMAP_BASE (asm/layout.h). */
+/* The kernel's, for the heap's large allocations: over kernel_space at HEAP_VMAP_BASE. */
 extern struct vmap kernel_vmap;
 
 /*

@@ -263,11 +263,35 @@ static void misuse_is_reported(struct ktest *t)
 	KT_EXPECT_EQ(t, ksize(a), 0);
 	EXPECT_REPORT(t, a);
 	kfree(b);
-	kfree(b); /* the page went empty: its trailer has no class any more */
+	kfree(b); /* the page went empty, and stays as the class's spare: the bitmap again */
 	EXPECT_REPORT(t, b);
 	kfree(l);
 	kfree(l);
 	EXPECT_REPORT(t, l);
+
+	/*
+	 * A page that left its class for the heap's empty list: class 128's
+	 * second page empties first and stays as the spare, so the first one,
+	 * emptied next, leaves; its trailer names no class any more.
+	 */
+	{
+		enum { CLASS_128 = 4 };
+		unsigned int n = before.cls[CLASS_128].per_page + 1;
+		void **v = calloc(n, sizeof(*v));
+
+		KT_ASSERT(t, v != NULL);
+		for (unsigned int i = 0; i < n; i++)
+			KT_ASSERT(t, (v[i] = kmalloc(128)) != NULL);
+		kfree(v[n - 1]);
+		for (unsigned int i = 0; i < n - 1; i++)
+			kfree(v[i]);
+		KT_ASSERT_EQ(t, heap_hart_stats(0, &after), 0);
+		KT_EXPECT_EQ(t, after.cls[CLASS_128].pages, 1);
+		KT_EXPECT_EQ(t, after.empty_pages, 1);
+		kfree(v[0]);
+		EXPECT_REPORT(t, v[0]);
+		free(v);
+	}
 
 	/* a free queued from another hart, then the same object freed again */
 	a = kmalloc(32);

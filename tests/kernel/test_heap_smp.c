@@ -59,7 +59,7 @@ static uint64_t pattern(uintptr_t a)
 	return (a * 0x9e3779b97f4a7c15ULL) ^ (a >> 17);
 }
 
-/* The pattern over [off, off + len) of a block, as if the block started at origin. */
+/* The pattern over [off, off + len) of a block. */
 static void fill_at(unsigned char *p, size_t off, size_t len)
 {
 	for (size_t i = off; i < off + len; i += 8)

@@ -55,6 +55,7 @@ struct freer {
 	void *p;
 	bool drain; /* not a kfree: the owner's next allocation, which takes its queue */
 	void *got;
+	struct stop *stop; /* told when the free is over, stopped or not */
 };
 
 static void *run_free(void *arg)
@@ -66,29 +67,32 @@ static void *run_free(void *arg)
 		f->got = kmalloc(32);
 	else
 		kfree(f->p);
+	sem_post(&f->stop->stopped);
 	return NULL;
 }
 
-static bool wait_stopped(struct stop *st, int seconds)
+/* Until f has stopped at its point or finished (false if neither within 10 s: a hang). */
+static bool stopped_or_done(struct stop *st)
 {
 	struct timespec until;
 
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += seconds;
+	until.tv_sec += 10;
 	return sem_timedwait(&st->stopped, &until) == 0;
 }
 
 /*
  * first runs until it stops at pt1 on p; then second runs, stopping at pt2
  * if it gets there (NO_STOP: it runs whole); then first goes on to its
- * end, then second. Each in a thread of its own. Returns the misuse
- * reports of the two frees; fails the case if first never stopped.
+ * end, then second. Each in a thread of its own. Fails the case if first
+ * never stopped; *second_stopped says whether second did. Returns the
+ * misuse reports of the two frees.
  */
 static unsigned int race(struct ktest *t, struct freer *first, enum heap_race_point pt1,
-			 struct freer *second, enum heap_race_point pt2, void *p)
+			 struct freer *second, enum heap_race_point pt2, void *p,
+			 bool *second_stopped)
 {
 	pthread_t a, b;
-	bool b_stopped;
 
 	stops[0] = (struct stop){ .pt = pt1, .obj = p, .hart = first->hart };
 	stops[1] = (struct stop){ .pt = pt2, .obj = p, .hart = second->hart };
@@ -96,20 +100,20 @@ static unsigned int race(struct ktest *t, struct freer *first, enum heap_race_po
 		sem_init(&stops[i].stopped, 0, 0);
 		sem_init(&stops[i].go_on, 0, 0);
 	}
+	first->stop = &stops[0];
+	second->stop = &stops[1];
 	heap_host_misuses(NULL, NULL);
 	heap_race_hook = stop_here;
 	pthread_create(&a, NULL, run_free, first);
-	KT_EXPECT(t, wait_stopped(&stops[0], 10)); /* the order asked for did happen */
+	KT_EXPECT(t, stopped_or_done(&stops[0]));
+	KT_EXPECT(t, stops[0].hit); /* the order asked for did happen */
 	pthread_create(&b, NULL, run_free, second);
-	b_stopped = pt2 != NO_STOP && wait_stopped(&stops[1], 2);
-	if (!b_stopped)
-		pthread_join(b, NULL);
+	KT_EXPECT(t, stopped_or_done(&stops[1]));
+	*second_stopped = stops[1].hit;
 	sem_post(&stops[0].go_on);
 	pthread_join(a, NULL);
-	if (b_stopped) {
-		sem_post(&stops[1].go_on);
-		pthread_join(b, NULL);
-	}
+	sem_post(&stops[1].go_on);
+	pthread_join(b, NULL);
 	heap_race_hook = NULL;
 	arena_set_hart(0);
 	return heap_host_misuses(NULL, NULL);
@@ -150,8 +154,9 @@ static void remote_cuts_into_the_owners_free(struct ktest *t)
 {
 	void *keep, *p = setup_object(&keep);
 	struct freer owner = { .hart = 0, .p = p }, remote = { .hart = 1, .p = p };
+	bool stopped;
 
-	KT_EXPECT_EQ(t, race(t, &owner, RACE_OWNER_CLAIMED, &remote, NO_STOP, p), 1);
+	KT_EXPECT_EQ(t, race(t, &owner, RACE_OWNER_CLAIMED, &remote, NO_STOP, p, &stopped), 1);
 	freed_once(t, p);
 	finish(t, keep);
 }
@@ -161,8 +166,9 @@ static void owner_cuts_into_a_remote_free(struct ktest *t)
 {
 	void *keep, *p = setup_object(&keep);
 	struct freer owner = { .hart = 0, .p = p }, remote = { .hart = 1, .p = p };
+	bool stopped;
 
-	KT_EXPECT_EQ(t, race(t, &remote, RACE_REMOTE_CLAIMED, &owner, NO_STOP, p), 1);
+	KT_EXPECT_EQ(t, race(t, &remote, RACE_REMOTE_CLAIMED, &owner, NO_STOP, p, &stopped), 1);
 	freed_once(t, p);
 	finish(t, keep);
 }
@@ -172,8 +178,9 @@ static void owner_cuts_in_before_the_push(struct ktest *t)
 {
 	void *keep, *p = setup_object(&keep);
 	struct freer owner = { .hart = 0, .p = p }, remote = { .hart = 1, .p = p };
+	bool stopped;
 
-	KT_EXPECT_EQ(t, race(t, &remote, RACE_REMOTE_CHECKED, &owner, NO_STOP, p), 1);
+	KT_EXPECT_EQ(t, race(t, &remote, RACE_REMOTE_CHECKED, &owner, NO_STOP, p, &stopped), 1);
 	freed_once(t, p);
 	finish(t, keep);
 }
@@ -189,8 +196,10 @@ static void both_frees_look_before_either_lets_go(struct ktest *t)
 {
 	void *keep, *p = setup_object(&keep);
 	struct freer owner = { .hart = 0, .p = p }, remote = { .hart = 1, .p = p };
+	bool stopped;
 
-	KT_EXPECT_EQ(t, race(t, &owner, RACE_OWNER_CLAIMED, &remote, RACE_REMOTE_CHECKED, p), 1);
+	KT_EXPECT_EQ(t, race(t, &owner, RACE_OWNER_CLAIMED, &remote, RACE_REMOTE_CHECKED, p, &stopped), 1);
+	KT_EXPECT(t, !stopped); /* refused at its claim: it never got to look */
 	freed_once(t, p);
 	finish(t, keep);
 }
@@ -200,8 +209,9 @@ static void two_remote_frees(struct ktest *t)
 {
 	void *keep, *p = setup_object(&keep);
 	struct freer a = { .hart = 1, .p = p }, b = { .hart = 2, .p = p };
+	bool stopped;
 
-	KT_EXPECT_EQ(t, race(t, &a, RACE_REMOTE_CHECKED, &b, NO_STOP, p), 1);
+	KT_EXPECT_EQ(t, race(t, &a, RACE_REMOTE_CHECKED, &b, NO_STOP, p, &stopped), 1);
 	freed_once(t, p);
 	finish(t, keep);
 }
@@ -215,11 +225,12 @@ static void a_free_cuts_into_the_drain(struct ktest *t)
 {
 	void *keep, *p = setup_object(&keep);
 	struct freer drain = { .hart = 0, .drain = true }, third = { .hart = 2, .p = p };
+	bool stopped;
 
 	arena_set_hart(1);
 	kfree(p); /* queued for hart 0 */
 	arena_set_hart(0);
-	KT_EXPECT_EQ(t, race(t, &drain, RACE_DRAIN_CLEARED, &third, NO_STOP, p), 1);
+	KT_EXPECT_EQ(t, race(t, &drain, RACE_DRAIN_CLEARED, &third, NO_STOP, p, &stopped), 1);
 	KT_EXPECT(t, drain.got != NULL);
 	kfree(drain.got);
 	freed_once(t, p);

@@ -21,10 +21,6 @@
 #define VMAP_SIZE 0x340000000
 #define KERNEL_VIRT_BASE CONFIG_KERNEL_LINK_ADDR
 #define HART_STACKS_BASE (KERNEL_VIRT_BASE - 0x40000000)
-/* vmap's first GiB is for mappings made by hand (tests); the heap's large allocations get the rest */
-#define VMAP_SCRATCH_SIZE 0x40000000
-#define HEAP_VMAP_BASE (VMAP_BASE + VMAP_SCRATCH_SIZE)
-#define HEAP_VMAP_SIZE (VMAP_SIZE - VMAP_SCRATCH_SIZE)
 
 /*
  * Before the final tables exist, head.S maps the whole direct-map window
