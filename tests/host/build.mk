@@ -106,7 +106,8 @@ TSAN_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -Wno-tsan -fsanitize=thre
 tsan_lib_srcs := lib/printf.c lib/ktest.c lib/dt.c tools/host-shim.c $(wildcard mm/*.c)
 tsan_lib_objs := $(addprefix $(hosttree)/tsan/,$(tsan_lib_srcs:.c=.o))
 tsan_fdt_objs := $(addprefix $(hosttree)/tsan/libfdt/,$(addsuffix .o,$(fdt_names)))
-tsan_common_objs := $(addprefix $(hosttree)/tsan/tests/host/,main.o arena.o heap_host.o)
+tsan_common_objs := $(addprefix $(hosttree)/tsan/tests/host/,main.o arena.o heap_host.o) \
+	$(hosttree)/tsan/tests/common/heap_stress.o
 tsan_tests := $(hosttree)/test_heap_smp_tsan
 
 host-tests: $(tsan_tests)

@@ -3,9 +3,10 @@
  * Threads as harts on the heap: objects allocated on one hart and freed on
  * another, pages stolen while every hart works, a random stress of every
  * kind of allocation with blocks crossing harts, and running out of memory
- * together. Each block carries a pattern derived from its address, checked
- * when it is freed: a block handed out twice, or written by the heap while
- * in use, shows. Afterwards every heap is empty and the buddy is as before.
+ * together (tests/common/heap_stress.c: each block carries a pattern derived
+ * from its address, checked when it is freed, so a block handed out twice,
+ * or written by the heap while in use, shows). Afterwards every heap is
+ * empty and the buddy is as before.
  *
  * Also built with ThreadSanitizer (build/host/test_heap_smp_tsan), with
  * fewer operations.
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/heap_stress.h"
 #include "arena.h"
 #include "heap_host.h"
 
@@ -36,100 +38,19 @@ const char *__tsan_default_suppressions(void)
 #endif
 
 #define THREADS 4
-#define LOCAL_MAX 200
-#define MAILBOX_MAX 4096
 #ifdef __SANITIZE_THREAD__
 #define OPS 6000
 #else
 #define OPS 60000
 #endif
 
-struct block {
-	void *p;
-	size_t size;
-};
-
-static struct {
-	pthread_mutex_t lock;
-	struct block b[MAILBOX_MAX];
-	size_t n;
-} mailbox = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
 static pthread_barrier_t barrier;
 
 struct worker {
+	struct heap_stress_worker s;
 	unsigned int hart;
-	uint64_t rng;
 	void (*body)(struct worker *w);
-	struct block local[LOCAL_MAX];
-	size_t n;
-	/* results, read after the join */
-	unsigned long allocs, frees, posted, taken, failed, errors;
 };
-
-/*
- * The pattern over the first 8 KiB and the last 512 bytes or so (from an
- * offset that keeps it in step with the first part): enough to see a
- * block overlap another.
- */
-static size_t tail(size_t size)
-{
-	return MAX((size_t)8192, (size - 512) & ~(size_t)7);
-}
-
-static void fill(const struct block *b)
-{
-	heap_host_fill(b->p, MIN(b->size, (size_t)8192));
-	if (b->size > 8192)
-		heap_host_fill((char *)b->p + tail(b->size), b->size - tail(b->size));
-}
-
-/* The whole block as fill() left it. */
-static bool check(const struct block *b)
-{
-	bool ok = heap_host_check(b->p, MIN(b->size, (size_t)8192));
-
-	if (b->size > 8192)
-		ok &= heap_host_check((char *)b->p + tail(b->size), b->size - tail(b->size));
-	return ok;
-}
-
-/* What krealloc() kept of a block filled at origin: its first size bytes (up to 8 KiB). */
-static bool check_moved(const struct block *b, const void *origin, size_t size)
-{
-	return heap_host_check_as(b->p, origin, MIN(size, (size_t)8192));
-}
-
-static bool post(struct block b)
-{
-	bool ok;
-
-	pthread_mutex_lock(&mailbox.lock);
-	ok = mailbox.n < MAILBOX_MAX;
-	if (ok)
-		mailbox.b[mailbox.n++] = b;
-	pthread_mutex_unlock(&mailbox.lock);
-	return ok;
-}
-
-static bool take(struct block *b)
-{
-	bool ok;
-
-	pthread_mutex_lock(&mailbox.lock);
-	ok = mailbox.n > 0;
-	if (ok)
-		*b = mailbox.b[--mailbox.n];
-	pthread_mutex_unlock(&mailbox.lock);
-	return ok;
-}
-
-static void release(struct worker *w, struct block b)
-{
-	w->errors += !check(&b);
-	kfree(b.p);
-	w->frees++;
-}
 
 static void *run(void *arg)
 {
@@ -137,8 +58,7 @@ static void *run(void *arg)
 
 	arena_set_hart(w->hart);
 	w->body(w);
-	while (w->n)
-		release(w, w->local[--w->n]);
+	heap_stress_release_all(&w->s);
 	return NULL;
 }
 
@@ -146,11 +66,11 @@ static void start(struct worker *w, unsigned int n, void (*body)(struct worker *
 {
 	pthread_t th[THREADS];
 
+	heap_stress_reset();
 	pthread_barrier_init(&barrier, NULL, n);
 	for (unsigned int i = 0; i < n; i++) {
-		memset(&w[i], 0, sizeof(w[i]));
+		heap_stress_worker_init(&w[i].s, i);
 		w[i].hart = i;
-		w[i].rng = 0x1234567ULL * (i + 1);
 		w[i].body = body;
 		pthread_create(&th[i], NULL, run, &w[i]);
 	}
@@ -162,20 +82,13 @@ static void start(struct worker *w, unsigned int n, void (*body)(struct worker *
 /* Joined: what the mailbox still holds is freed here, as hart 0; the totals must add up. */
 static void finish(struct ktest *t, struct worker *w, unsigned int n)
 {
-	struct block b;
-	unsigned long errors = 0, allocs = 0, frees = 0;
+	struct heap_stress_worker s[THREADS];
+	unsigned long allocs, frees, errors;
 
 	arena_set_hart(0);
-	while (take(&b)) {
-		errors += !check(&b);
-		kfree(b.p);
-		frees++;
-	}
-	for (unsigned int i = 0; i < n; i++) {
-		errors += w[i].errors;
-		allocs += w[i].allocs;
-		frees += w[i].frees;
-	}
+	for (unsigned int i = 0; i < n; i++)
+		s[i] = w[i].s;
+	heap_stress_finish(s, n, &allocs, &frees, &errors);
 	KT_EXPECT_EQ(t, errors, 0);
 	KT_EXPECT_EQ(t, allocs, frees);
 	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
@@ -188,22 +101,6 @@ static int boot(struct ktest *t)
 	return heap_host_ready(t, THREADS) ? 0 : -1;
 }
 
-static bool get(struct worker *w, size_t size, size_t align)
-{
-	struct block b = { align ? kmalloc_aligned(size, align) : kmalloc(size), size };
-
-	if (!b.p) {
-		w->failed++;
-		return false;
-	}
-	w->errors += align && !IS_ALIGNED((uintptr_t)b.p, align);
-	w->errors += ksize(b.p) < size;
-	fill(&b);
-	w->local[w->n++] = b;
-	w->allocs++;
-	return true;
-}
-
 /* ---- producers and consumers ---------------------------------------------------------- */
 
 static unsigned int producers_done;
@@ -211,25 +108,26 @@ static unsigned int producers_done;
 /* Producers allocate and post; consumers free what they take until every producer is done. */
 static void produce_or_consume(struct worker *w)
 {
-	struct block b;
+	struct heap_stress_worker *s = &w->s;
+	struct heap_stress_block b;
 
 	if (w->hart < THREADS / 2) {
 		for (unsigned int i = 0; i < OPS / 2; i++) {
-			if (get(w, 1 + arena_rand(&w->rng) % 2048, 0)) {
-				b = w->local[--w->n];
-				if (post(b))
-					w->posted++;
+			if (heap_stress_get(s, 1 + heap_stress_rand(&s->rng) % 2048, 0)) {
+				b = s->local[--s->n];
+				if (heap_stress_post(b))
+					s->posted++;
 				else
-					release(w, b);
+					heap_stress_release(s, b);
 			}
 		}
 		__atomic_fetch_add(&producers_done, 1, __ATOMIC_RELEASE);
 		return;
 	}
 	while (__atomic_load_n(&producers_done, __ATOMIC_ACQUIRE) < THREADS / 2) {
-		if (take(&b)) {
-			release(w, b);
-			w->taken++;
+		if (heap_stress_take(&b)) {
+			heap_stress_release(s, b);
+			s->taken++;
 		}
 	}
 }
@@ -242,7 +140,7 @@ static void cross_thread_frees(struct ktest *t)
 	producers_done = 0;
 	start(w, THREADS, produce_or_consume);
 	for (unsigned int i = 0; i < THREADS; i++)
-		posted += w[i].posted;
+		posted += w[i].s.posted;
 	finish(t, w, THREADS); /* the leftovers too: every object freed off its hart */
 	for (unsigned int h = 0; h < THREADS; h++) {
 		struct heap_hart_stats s;
@@ -252,8 +150,8 @@ static void cross_thread_frees(struct ktest *t)
 			remote += s.cls[c].remote_frees;
 	}
 	/* every consumer's free was remote; of the leftovers, hart 1's (freed by hart 0) too */
-	KT_EXPECT_GT(t, w[2].taken + w[3].taken, 0);
-	KT_EXPECT_GE(t, remote, w[2].taken + w[3].taken);
+	KT_EXPECT_GT(t, w[2].s.taken + w[3].s.taken, 0);
+	KT_EXPECT_GE(t, remote, w[2].s.taken + w[3].s.taken);
 	KT_EXPECT_LE(t, remote, posted);
 }
 
@@ -261,6 +159,7 @@ static void cross_thread_frees(struct ktest *t)
 
 static void steal_body(struct worker *w)
 {
+	struct heap_stress_worker *s = &w->s;
 	void *v[HEAP_EMPTY_HIGH + 1];
 
 	/*
@@ -277,11 +176,11 @@ static void steal_body(struct worker *w)
 	pthread_barrier_wait(&barrier);
 	if (w->hart == 0) {
 		for (int i = 0; i < 20; i++)
-			get(w, 4096, 0);
+			heap_stress_get(s, 4096, 0);
 	} else {
 		for (int i = 0; i < 2000; i++) {
-			if (get(w, 8 + i % 8, 0))
-				release(w, w->local[--w->n]);
+			if (heap_stress_get(s, 8 + i % 8, 0))
+				heap_stress_release(s, s->local[--s->n]);
 		}
 	}
 }
@@ -301,74 +200,24 @@ static void pages_stolen_under_load(struct ktest *t)
 
 /* ---- the random stress ------------------------------------------------------------------ */
 
-static size_t random_size(struct worker *w)
-{
-	unsigned int r = arena_rand(&w->rng) % 100;
-
-	if (r < 70)
-		return arena_rand(&w->rng) % 512;
-	if (r < 95)
-		return 512 + arena_rand(&w->rng) % (HEAP_SLAB_MAX_SIZE - 511);
-	return HEAP_SLAB_MAX_SIZE + 1 + arena_rand(&w->rng) % (200 << 10);
-}
-
-static void grow_or_shrink(struct worker *w)
-{
-	struct block *b = &w->local[arena_rand(&w->rng) % w->n];
-	size_t size = 1 + random_size(w); /* not 0: krealloc(p, 0) is a free */
-	void *old = b->p, *n;
-
-	n = krealloc(old, size);
-	if (!n) {
-		w->failed++;
-		return;
-	}
-	b->p = n;
-	w->errors += !check_moved(b, old, MIN(b->size, size));
-	b->size = size;
-	fill(b);
-}
-
 static void stress_body(struct worker *w)
 {
-	for (unsigned int i = 0; i < OPS; i++) {
-		unsigned int r = arena_rand(&w->rng) % 100;
-		struct block b;
-
-		if (r < 40 && w->n < LOCAL_MAX) {
-			get(w, random_size(w), 0);
-		} else if (r < 45 && w->n < LOCAL_MAX) {
-			get(w, arena_rand(&w->rng) % 5000, 16u << (arena_rand(&w->rng) % 10));
-		} else if (r < 55 && w->n) {
-			grow_or_shrink(w);
-		} else if (r < 75 && w->n) {
-			size_t k = arena_rand(&w->rng) % w->n;
-
-			b = w->local[k];
-			w->local[k] = w->local[--w->n];
-			release(w, b);
-		} else if (r < 88 && w->n) {
-			if (post(w->local[w->n - 1])) {
-				w->n--;
-				w->posted++;
-			}
-		} else if (take(&b)) {
-			release(w, b);
-			w->taken++;
-		}
-	}
+	for (unsigned int i = 0; i < OPS; i++)
+		heap_stress_step(&w->s);
 }
 
 static void random_stress(struct ktest *t)
 {
 	struct worker w[THREADS];
-	unsigned long ops = 0;
+	unsigned long ops = 0, taken = 0;
 
 	start(w, THREADS, stress_body);
-	for (unsigned int i = 0; i < THREADS; i++)
-		ops += w[i].allocs + w[i].frees;
-	ktest_log(t, "%lu allocations and frees, %lu blocks crossed harts", ops,
-		  w[0].taken + w[1].taken + w[2].taken + w[3].taken);
+	for (unsigned int i = 0; i < THREADS; i++) {
+		ops += w[i].s.allocs + w[i].s.frees;
+		taken += w[i].s.taken;
+	}
+	ktest_log(t, "%lu allocations and frees, %lu blocks crossed harts", ops, taken);
+	KT_EXPECT_GT(t, taken, 0);
 	finish(t, w, THREADS);
 }
 
@@ -376,21 +225,23 @@ static void random_stress(struct ktest *t)
 
 static void oom_body(struct worker *w)
 {
+	struct heap_stress_worker *s = &w->s;
+	struct heap_stress_block b;
+
 	/* everybody allocates until the heap says no, then gives half away to be freed elsewhere */
 	for (int round = 0; round < 3; round++) {
-		while (w->n < LOCAL_MAX && get(w, round == 1 ? 20000 : 1 + arena_rand(&w->rng) % 4096, 0))
+		while (s->n < HEAP_STRESS_LOCAL_MAX &&
+		       heap_stress_get(s, round == 1 ? 20000 : 1 + heap_stress_rand(&s->rng) % 4096, 0))
 			;
 		pthread_barrier_wait(&barrier);
-		while (w->n > LOCAL_MAX / 2 && post(w->local[w->n - 1])) {
-			w->n--;
-			w->posted++;
+		while (s->n > HEAP_STRESS_LOCAL_MAX / 2 && heap_stress_post(s->local[s->n - 1])) {
+			s->n--;
+			s->posted++;
 		}
 		pthread_barrier_wait(&barrier);
-		struct block b;
-		while (take(&b))
-			release(w, b);
-		while (w->n)
-			release(w, w->local[--w->n]);
+		while (heap_stress_take(&b))
+			heap_stress_release(s, b);
+		heap_stress_release_all(s);
 		pthread_barrier_wait(&barrier);
 	}
 }
@@ -404,7 +255,7 @@ static void out_of_memory_together(struct ktest *t)
 	KT_ASSERT(t, heap_host_ready(t, THREADS));
 	start(w, THREADS, oom_body);
 	for (unsigned int i = 0; i < THREADS; i++)
-		failed += w[i].failed;
+		failed += w[i].s.failed;
 	KT_EXPECT_GT(t, failed, 0); /* it did run out, and said so */
 	finish(t, w, THREADS);
 }
