@@ -49,13 +49,7 @@ static void machine(uint64_t bytes)
  */
 static void report(const char *name, uint64_t ops, const char *unit, const char *fn, double ns)
 {
-	char label[128];
-
-	snprintf(label, sizeof(label), "%s/%llu/%s/%s", name, (unsigned long long)ops, unit, fn);
-	CALLGRIND_DUMP_STATS_AT(label);
-	if (!RUNNING_ON_VALGRIND)
-		printf("native: %s: %.1f ns/%s (%llu %ss)\n", name, ns / ops, unit,
-		       (unsigned long long)ops, unit);
+	bench_report_host(name, ops, unit, fn, ns);
 }
 
 /* Runs fn(ops) between a counter reset and a dump. */

@@ -37,20 +37,9 @@ static void glibc_free(void *p)
 	free(p);
 }
 
-static void report_unit(const char *name, uint64_t ops, const char *unit, const char *fn, double ns)
-{
-	char label[160];
-
-	snprintf(label, sizeof(label), "%s/%llu/%s/%s", name, (unsigned long long)ops, unit, fn);
-	CALLGRIND_DUMP_STATS_AT(label);
-	if (!RUNNING_ON_VALGRIND)
-		printf("native: %s: %.1f ns/%s (%llu %ss)\n", name, ns / ops, unit,
-		       (unsigned long long)ops, unit);
-}
-
 static void report(const char *name, uint64_t ops, const char *fn, double ns)
 {
-	report_unit(name, ops, "pair", fn, ns);
+	bench_report_host(name, ops, "pair", fn, ns);
 }
 
 /* Every pattern and size through a; a warm-up run first, so no page comes from the buddy or the OS. */
@@ -109,7 +98,7 @@ static void measure(const char *name, void (*fn)(unsigned long), const char *fn_
 	CALLGRIND_ZERO_STATS;
 	t0 = bench_now_ns();
 	fn(CROSS);
-	report_unit(name, CROSS, "free", fn_name, bench_now_ns() - t0);
+	bench_report_host(name, CROSS, "free", fn_name, bench_now_ns() - t0);
 }
 
 /*

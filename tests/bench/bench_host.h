@@ -28,6 +28,21 @@ static inline __attribute__((noreturn)) void bench_fail(const char *prog, const 
 	exit(1);
 }
 
+/*
+ * Ends a measurement: a callgrind dump labelled NAME/OPS/UNIT/LOOP-FUNCTION,
+ * or, run alone, nanoseconds per unit.
+ */
+static inline void bench_report_host(const char *name, unsigned long long ops, const char *unit,
+				     const char *fn, double ns)
+{
+	char label[160];
+
+	snprintf(label, sizeof(label), "%s/%llu/%s/%s", name, ops, unit, fn);
+	CALLGRIND_DUMP_STATS_AT(label);
+	if (!RUNNING_ON_VALGRIND)
+		printf("native: %s: %.1f ns/%s (%llu %ss)\n", name, ns / ops, unit, ops, unit);
+}
+
 static inline double bench_now_ns(void)
 {
 	struct timespec ts;
