@@ -3,7 +3,8 @@
 # Portable kernel memory subsystem: kbuild-style top-level Makefile.
 #
 #   make [ARCH=riscv64|riscv|arm64|aarch64] [CROSS_COMPILE=...] [LLVM=1] [O=dir] [V=1]
-#   make defconfig | menuconfig | olddefconfig | savedefconfig
+#   make defconfig | menuconfig | olddefconfig | savedefconfig | <fragment>.config
+#   (configs/*.config: e.g. make defconfig heap_block.config all)
 #   make run [BOOT=direct|uboot] | debug | check | tools | compile_commands.json
 #
 # Everything is built under $(O) (default: build): the kernel for each
@@ -23,6 +24,18 @@ else
   $(error ARCH=$(ARCH) is not supported: use riscv64 (or riscv) or arm64 (or aarch64))
 endif
 export SRCARCH ARCH_NAME
+
+# Configuration goals with others in one command (make defconfig
+# heap_block.config all): each goal in a make of its own, in order, so that
+# a build reads the .config the configuration goals before it wrote (this
+# make read it before they ran) and two of them never run at once.
+config_goals := $(filter %config,$(MAKECMDGOALS))
+ifneq ($(and $(config_goals),$(word 2,$(MAKECMDGOALS))),)
+.PHONY: $(MAKECMDGOALS) one-goal-at-a-time
+$(MAKECMDGOALS): one-goal-at-a-time ; @:
+one-goal-at-a-time:
+	@for g in $(MAKECMDGOALS); do $(MAKE) --no-print-directory $$g || exit 1; done
+else
 
 O ?= build
 objtree := $(O)/$(SRCARCH)
@@ -72,7 +85,7 @@ defconfig_file := configs/$(ARCH_NAME)_defconfig
 kconfig_files := $(shell find . -name Kconfig -not -path './$(O)/*' 2>/dev/null)
 
 config_targets := defconfig menuconfig olddefconfig savedefconfig %_defconfig
-no_config_targets := $(config_targets) clean distclean mrproper help tools host-tests \
+no_config_targets := $(config_targets) %.config clean distclean mrproper help tools host-tests \
 	install-deps check bench host-bench
 need_config := $(if $(MAKECMDGOALS),$(filter-out $(no_config_targets),$(MAKECMDGOALS)),all)
 
@@ -168,6 +181,12 @@ defconfig: $(deps_stamp)
 
 %_defconfig: $(deps_stamp)
 	$(kconfig) $(KCONFIG_LIB)/defconfig.py --kconfig Kconfig configs/$@
+
+# configs/*.config: fragments merged into the .config (the arch's
+# defconfig first if there is none): make defconfig heap_block.config
+config_fragments := $(notdir $(wildcard configs/*.config))
+$(config_fragments): %.config: $(deps_stamp)
+	$(kconfig) scripts/merge-config.py Kconfig $(defconfig_file) configs/$@
 
 menuconfig: $(deps_stamp)
 	$(kconfig) $(KCONFIG_LIB)/menuconfig.py Kconfig
@@ -283,3 +302,5 @@ help:
 	@echo
 	@echo "Other variables: BOOT=direct|uboot (make run), QEMU_ARGS='--mem 1G --smp 4 ...'"
 	@echo "See README.md for what each Kconfig option is for."
+
+endif # one goal at a time

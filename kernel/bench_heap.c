@@ -5,13 +5,15 @@
  *
  * - heap-PATTERN-SIZE: kmalloc+kfree pairs on one hart in the pair, ring
  *   and batch patterns (tests/common/heap_patterns.h), per pair, and net
- *   of the same loop around two empty functions (heap-loop-baseline);
+ *   of the same loop around two empty functions (heap-loop-baseline); the
+ *   mixed-size trace the same way; the memory held per live byte after a
+ *   fragmenting workload; the instructions heap_kernel_init() took;
  * - with "bench=smp" (two harts, QEMU without -icount and with MTTCG, so
  *   that the cycle counter is time and the harts run at once): the cycles
  *   of a kfree of a 64-byte block this hart allocated and of one another
  *   hart allocated (queued for it), and of the owner's draining of the
- *   queue, per free; then 64-byte pairs on one hart and on two at once,
- *   and the throughput ratio.
+ *   queue, per free; then 64-byte pairs on one hart and on two and four at
+ *   once (as many as are online), and the throughput ratios.
  */
 #include <kernel/bench.h>
 #include <kernel/cmdline.h>
@@ -19,6 +21,8 @@
 #include <kernel/printk.h>
 #include <kernel/smp.h>
 #include <string.h>
+#include <mm/buddy.h>
+#include <mm/heap.h>
 #include <mm/kmalloc.h>
 
 #include "../tests/common/heap_patterns.h"
@@ -87,6 +91,68 @@ static void patterns(void)
 	}
 }
 
+/* The mixed-size trace, net of its loop (the same random sequence through the empty functions). */
+static void mixed(void)
+{
+	uint64_t rng = 0x9e3779b97f4a7c15ULL, loop, used;
+	struct bench_sample s;
+
+	heap_mixed_fill(&null_alloc_ops, &rng);
+	s = bench_now();
+	pattern_mixed(&null_alloc_ops, PAIRS, &rng);
+	loop = bench_now().instret - s.instret;
+	rng = 0x9e3779b97f4a7c15ULL;
+	heap_mixed_fill(&heap_alloc_ops, &rng);
+	pattern_mixed(&heap_alloc_ops, 4 * HEAP_RING, &rng); /* warm-up */
+	s = bench_now();
+	pattern_mixed(&heap_alloc_ops, PAIRS, &rng);
+	used = bench_now().instret - s.instret;
+	heap_patterns_drain(&heap_alloc_ops);
+	print_per("heap-mixed", used, "instructions", PAIRS, "pair");
+	print_per("heap-mixed-net", used > loop ? used - loop : 0, "instructions", PAIRS, "pair");
+}
+
+/* ---- memory held per live byte, and the set-up ---------------------------------- */
+
+static uint64_t frag_free0, frag_peak;
+
+static void frag_sample(uint64_t live)
+{
+	uint64_t held = (frag_free0 - buddy_free_frames()) * PAGE_SIZE;
+
+	(void)live;
+	frag_peak = MAX(frag_peak, held);
+}
+
+static void print_hundredths(const char *name, uint64_t a, uint64_t b, const char *what)
+{
+	printk("bench: %s: %llu.%02llu %s\n", name, (unsigned long long)(a / b),
+	       (unsigned long long)(a % b * 100 / b), what);
+}
+
+/*
+ * What the heap holds from the buddy (its pages, metadata and the large
+ * allocations' page tables) per byte asked for and live, after the
+ * fragmenting workload of heap_patterns.h: at the end, and the peak.
+ */
+static void fragmentation(void)
+{
+	uint64_t live, held;
+
+	heap_trim();
+	frag_free0 = buddy_free_frames();
+	frag_peak = 0;
+	live = heap_fragment(&heap_alloc_ops, frag_sample);
+	held = (frag_free0 - buddy_free_frames()) * PAGE_SIZE;
+	printk("bench: heap-fragmentation: %llu KiB held for %llu KiB live, peak %llu KiB\n",
+	       (unsigned long long)(held >> 10), (unsigned long long)(live >> 10),
+	       (unsigned long long)(frag_peak >> 10));
+	print_hundredths("heap-held-per-live-byte", held, live, "bytes");
+	print_hundredths("heap-peak-per-live-byte", frag_peak, live, "bytes");
+	heap_fragment_free(&heap_alloc_ops);
+	heap_trim();
+}
+
 /* ---- frees across harts ------------------------------------------------------ */
 
 #define CROSS 1024
@@ -128,8 +194,7 @@ static uint64_t free_all(void)
 
 static void print_ratio(const char *name, uint64_t a, uint64_t b)
 {
-	printk("bench: %s: %llu.%02llu\n", name, (unsigned long long)(a / b),
-	       (unsigned long long)(a % b * 100 / b));
+	print_hundredths(name, a, b, "");
 }
 
 /*
@@ -193,22 +258,35 @@ static void counters_there(void *arg)
 }
 
 /*
- * The best of five of each, alternated: time under QEMU on a shared host
- * is noisy, and the best run is the one the least disturbed.
+ * 64-byte pairs on 1, 2 and 4 harts at once (as many as are online), each
+ * hart the same number: throughput relative to one hart. The best of five
+ * of each, alternated: time under QEMU on a shared host is noisy, and the
+ * best run is the one the least disturbed.
  */
 static void scaling(void)
 {
-	uint64_t one = ~0ULL, two = ~0ULL;
+	static const unsigned int harts[] = { 1, 2, 4 };
+	uint64_t best[ARRAY_SIZE(harts)];
 
-	for (int round = 0; round < 5; round++) {
-		pairs_on(1);
-		one = MIN(one, spent[0]);
-		pairs_on(2);
-		two = MIN(two, MAX(spent[0], spent[1]));
+	for (size_t h = 0; h < ARRAY_SIZE(harts); h++)
+		best[h] = ~0ULL;
+	for (int round = 0; round < 5; round++)
+		for (size_t h = 0; h < ARRAY_SIZE(harts) && harts[h] <= smp_nr_online(); h++) {
+			uint64_t slowest = 0;
+
+			pairs_on(harts[h]);
+			for (unsigned int i = 0; i < harts[h]; i++)
+				slowest = MAX(slowest, spent[i]);
+			best[h] = MIN(best[h], slowest);
+		}
+	for (size_t h = 1; h < ARRAY_SIZE(harts) && harts[h] <= smp_nr_online(); h++) {
+		char name[48];
+
+		printk("bench: heap-scaling: 1 hart %llu cycles, %u harts %llu cycles for %u times the pairs\n",
+		       (unsigned long long)best[0], harts[h], (unsigned long long)best[h], harts[h]);
+		ksnprintf(name, sizeof(name), "heap-throughput-%u-harts/1", harts[h]);
+		print_ratio(name, harts[h] * best[0], best[h]);
 	}
-	printk("bench: heap-scaling: 1 hart %llu cycles, 2 harts %llu cycles for twice the pairs\n",
-	       (unsigned long long)one, (unsigned long long)two);
-	print_ratio("heap-throughput-2-harts/1", 2 * one, two);
 }
 
 void bench_heap(void)
@@ -220,10 +298,17 @@ void bench_heap(void)
 			printk("bench: bench=smp needs two harts: not measured\n");
 			return;
 		}
-		smp_call(1, counters_there, NULL);
+		for (unsigned int i = 1; i < MAX_HARTS; i++)
+			if (smp_hart_online(i))
+				smp_call(i, counters_there, NULL);
 		cross_hart();
 		scaling();
 		return;
 	}
+	printk("bench: heap-strategy: %s\n", heap_strategy());
+	printk("bench: heap-setup: %llu instructions\n",
+	       (unsigned long long)heap_kernel_setup_instructions);
 	patterns();
+	mixed();
+	fragmentation();
 }

@@ -6,8 +6,10 @@
  * and the reclaim hook that wakes harts with frees waiting for them.
  */
 #include <asm/layout.h>
+#include <kernel/bench.h>
 #include <kernel/hart.h>
 #include <kernel/panic.h>
+#include <kernel/printk.h>
 #include <kernel/smp.h>
 #include <mm/heap.h>
 #include <mm/kmalloc.h>
@@ -90,8 +92,11 @@ static void reclaim_from_idle_harts(void)
 #define HEAP_VMAP_BASE (VMAP_BASE + SZ_1G)
 #define HEAP_VMAP_SIZE (VMAP_SIZE - SZ_1G)
 
+uint64_t heap_kernel_setup_instructions;
+
 void heap_kernel_init(struct mmu_space *space, unsigned int nr_harts)
 {
+	struct bench_sample start = bench_now();
 	struct heap_large_ops ops = {
 		.base = (uintptr_t)HEAP_VMAP_BASE,
 		.size = (uintptr_t)HEAP_VMAP_SIZE,
@@ -106,6 +111,9 @@ void heap_kernel_init(struct mmu_space *space, unsigned int nr_harts)
 		      (unsigned long long)HEAP_VMAP_SIZE, err);
 	err = switch_to_multiple_heaps(nr_harts, &ops);
 	if (err)
-		panic("heap: cannot switch to per-hart heaps for %u harts: error %d", nr_harts, err);
+		panic("heap: cannot switch to the %s heap for %u harts: error %d", heap_strategy(),
+		      nr_harts, err);
+	heap_kernel_setup_instructions = bench_now().instret - start.instret;
+	printk("heap: strategy %s, %u harts\n", heap_strategy(), nr_harts);
 	heap_set_reclaim_hook(reclaim_from_idle_harts);
 }

@@ -257,6 +257,7 @@ const char *frame_tag_name(unsigned int tag)
 		[FRAME_EARLY] = "early",	[FRAME_ALLOCATED] = "allocated",
 		[FRAME_PAGETABLE] = "page-table", [FRAME_SLAB] = "slab",
 		[FRAME_LARGE] = "large",
+		[FRAME_HEAP] = "heap",
 	};
 
 	return tag < FRAME_TAG_USER ? names[tag] : "user";

@@ -32,7 +32,7 @@
 #include <mm/buddy.h>
 #include <string.h>
 
-#include "heap_internal.h"
+#include "heap_hart.h"
 
 struct heap heaps[MAX_HARTS];
 unsigned int heap_nr_harts;
@@ -406,23 +406,6 @@ void heap_trim(void)
 }
 
 /* ---- frees waiting for an idle hart ------------------------------------------ */
-
-static void (*reclaim_hook)(void);
-
-void heap_set_reclaim_hook(void (*fn)(void))
-{
-	__atomic_store_n(&reclaim_hook, fn, __ATOMIC_RELEASE);
-}
-
-bool heap_reclaim(void)
-{
-	void (*fn)(void) = __atomic_load_n(&reclaim_hook, __ATOMIC_ACQUIRE);
-
-	if (!fn)
-		return false;
-	fn();
-	return true;
-}
 
 /* An idle hart's memory is of most use to the others: its queue taken, its empty pages stealable. */
 void heap_idle(void)

@@ -22,7 +22,7 @@
  */
 #include <string.h>
 
-#include "heap_internal.h"
+#include "heap_hart.h"
 
 struct slab_geom slab_geom[HEAP_NR_CLASSES];
 uint8_t slab_class_of_8[HEAP_SLAB_MAX_SIZE / 8 + 1];
@@ -56,15 +56,6 @@ void slab_geom_init(void)
 }
 _Static_assert(HEAP_SLAB_MAX_SIZE + 2 * 8 + sizeof(struct slab) == HEAP_SLAB_SIZE,
 	       "the largest class is what one object leaves beside its trailer");
-
-#if defined(__riscv) && !defined(__riscv_zbb)
-const uint8_t slab_debruijn[64] = {
-	0,  1,	48, 2,	57, 49, 28, 3,	61, 58, 50, 42, 38, 29, 17, 4,
-	62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5,
-	63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11,
-	46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9,	13, 8,	7,  6,
-};
-#endif
 
 /* Makes an empty page of class cls for heap: bitmaps cleared, the bits past the last object set. */
 void slab_format(struct slab *s, unsigned int heap, unsigned int cls)

@@ -1,39 +1,11 @@
 // SPDX-License-Identifier: MIT
-/* The heap's counters, its slabinfo-style dump, and misuse reports. */
+/* The per-hart heaps' counters and their slabinfo-style dump. */
 #include <kernel/errno.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
 #include <string.h>
 
-#include "heap_internal.h"
-
-static uint64_t nr_misuses;
-
-static void misuse_panic(const char *what, const void *p)
-{
-	panic("heap: %s: %p", what, p);
-}
-
-static heap_misuse_fn misuse_handler = misuse_panic;
-
-heap_misuse_fn heap_set_misuse_handler(heap_misuse_fn fn)
-{
-	heap_misuse_fn old = misuse_handler;
-
-	misuse_handler = fn ? fn : misuse_panic;
-	return old;
-}
-
-void heap_misuse(const char *what, const void *p)
-{
-	__atomic_fetch_add(&nr_misuses, 1, __ATOMIC_RELAXED);
-	misuse_handler(what, p);
-}
-
-uint64_t heap_misuses(void)
-{
-	return __atomic_load_n(&nr_misuses, __ATOMIC_RELAXED);
-}
+#include "heap_hart.h"
 
 int heap_hart_stats(unsigned int hart, struct heap_hart_stats *s)
 {
@@ -89,19 +61,30 @@ static void dump_hart(unsigned int hart)
 
 void heap_dump(void)
 {
-	struct heap_large_stats l;
-	struct heap_early_stats e;
-
 	printk("heap: hart   size /page     in-use  pages     allocs      frees   remote\n");
 	for (unsigned int h = 0; h < heap_nr_harts; h++)
 		dump_hart(h);
+	heap_dump_large_early();
+}
+
+void heap_usage(struct heap_usage *u)
+{
+	struct heap_large_stats l;
+
+	*u = (struct heap_usage){ .strategy = heap_strategy_name, .per_hart_heaps = heap_nr_harts };
+	for (unsigned int hart = 0; hart < heap_nr_harts; hart++) {
+		struct heap_hart_stats s;
+
+		heap_hart_stats(hart, &s);
+		for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++) {
+			u->blocks += s.cls[c].in_use;
+			u->bytes += s.cls[c].in_use * s.cls[c].size;
+			u->frames += s.cls[c].pages << SLAB_ORDER;
+		}
+		u->frames += s.empty_pages << SLAB_ORDER;
+	}
 	heap_large_stats(&l);
-	printk("heap: large: %llu allocations, %llu pages\n", (unsigned long long)l.allocations,
-	       (unsigned long long)l.pages);
-	heap_early_stats(&e);
-	printk("heap: early: %llu KiB region, %llu blocks live (%llu bytes), %llu bytes free; "
-	       "misuses reported: %llu\n",
-	       (unsigned long long)(e.size >> 10), (unsigned long long)e.blocks,
-	       (unsigned long long)e.bytes, (unsigned long long)e.free_bytes,
-	       (unsigned long long)heap_misuses());
+	u->blocks += l.allocations;
+	u->bytes += l.pages * PAGE_SIZE;
+	u->frames += l.pages;
 }

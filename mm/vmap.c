@@ -71,6 +71,11 @@ static int records_reserve(struct vmap *v)
 	return 0;
 }
 
+uint64_t vmap_record_frame_count(const struct vmap *v)
+{
+	return __atomic_load_n(&v->nr_records, __ATOMIC_RELAXED) / RECORDS_PER_FRAME;
+}
+
 int vmap_destroy(struct vmap *v)
 {
 	spin_lock(&v->lock);

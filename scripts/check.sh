@@ -72,13 +72,28 @@ fi
 for arch in riscv64 arm64; do
 	section "$arch: build and boot"
 	kout=$O/check-$arch
+	sub=riscv
+	[ "$arch" = arm64 ] && sub=arm64
 	if build_step "$arch" "$out/$arch-build.log" \
 		make -j2 "${make_vars[@]}" O="$kout" FDTSRC="$O/libfdt" ARCH="$arch" defconfig all; then
-		sub=riscv
-		[ "$arch" = arm64 ] && sub=arm64
 		tests/qemu/boot-matrix.sh "$arch" "$kout/$sub/Image" "$out/qemu-$arch" |
 			tee "$logs/qemu-$arch.ktap"
 	fi
+	# Every other heap strategy (configs/heap_*.config): built and booted
+	# with four harts; the boot log must name it.
+	for frag in configs/heap_*.config; do
+		name=$(basename "$frag" .config)
+		strategy=$(sed -n 's/^# strategy: //p' "$frag")
+		[ "$strategy" = "per-hart slab" ] && continue # the default: booted above
+		section "$arch: $name ($strategy)"
+		sout=$O/check-$arch-$name
+		if build_step "$arch-$name" "$out/$arch-$name-build.log" \
+			make -j2 "${make_vars[@]}" O="$sout" FDTSRC="$O/libfdt" ARCH="$arch" \
+			defconfig "$name.config" all; then
+			tests/qemu/boot-matrix.sh "$arch" "$sout/$sub/Image" "$out/qemu-$arch-$name" \
+				"$strategy" | tee "$logs/qemu-$arch-$name.ktap"
+		fi
+	done
 done
 
 section "summary"

@@ -40,7 +40,8 @@ run() {
 for what in "${@:-build}"; do
 	case $what in
 	build) build ;;
-	run | check) run ;;
+	run) run ;;
+	check) run; want tmux tmux ;; # tests/host/menuconfig.sh drives make menuconfig through it
 	debug) run; want gdb-multiarch gdb-multiarch ;;
 	bench)
 		run

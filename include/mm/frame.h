@@ -37,6 +37,7 @@ enum frame_tag {
 	FRAME_PAGETABLE, /* a page-table page */
 	FRAME_SLAB,	 /* slab pages: heap = the heap's id, aux = the size class */
 	FRAME_LARGE,	 /* a large allocation (kmalloc beyond the slab classes) */
+	FRAME_HEAP,	 /* memory a heap strategy carves itself: heap, aux say which and how */
 	FRAME_TAG_USER,	 /* first tag callers may define for themselves, up to 255 */
 };
 

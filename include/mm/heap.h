@@ -145,6 +145,7 @@ extern const size_t heap_early_ktest_sizes[HEAP_EARLY_KTEST_BLOCKS];
  * (kernel/heap.c). Panics if either fails.
  */
 void heap_kernel_init(struct mmu_space *space, unsigned int nr_harts);
+extern uint64_t heap_kernel_setup_instructions; /* what it took, for make bench */
 
 /*
  * The calling hart takes the frees other harts sent it and its classes'
@@ -207,12 +208,34 @@ struct heap_large_stats {
 
 /*
  * Counters, exact when the heaps are quiet (a snapshot while harts
- * allocate): -EINVAL for a hart without a heap.
+ * allocate): -EINVAL for a hart without a heap, -ENOENT when the strategy
+ * has no per-hart heaps.
  */
 int heap_hart_stats(unsigned int hart, struct heap_hart_stats *s);
 void heap_large_stats(struct heap_large_stats *s);
 
-/* A slabinfo-style table through printk: per hart and class, then large and early. */
+/*
+ * What any strategy reports (exact when the heaps are quiet): the name the
+ * boot log and the benchmarks use, its per-hart heaps (0: one heap for all
+ * harts), the blocks handed out and not freed since the switch (large ones
+ * included, the early heap's not) and their usable bytes, and the frames
+ * the strategy holds from the buddy (for its blocks and its metadata).
+ */
+struct heap_usage {
+	const char *strategy;
+	unsigned int per_hart_heaps;
+	uint64_t blocks, bytes;
+	uint64_t frames;
+};
+void heap_usage(struct heap_usage *u);
+
+/* The name of the strategy compiled in: "per-hart slab", "block", ... */
+const char *heap_strategy(void);
+
+/*
+ * A table through printk of what the strategy holds (the per-hart heaps:
+ * slabinfo-style, per hart and class), then large and early.
+ */
 void heap_dump(void);
 
 /* ---- misuse ---------------------------------------------------------------- */

@@ -58,6 +58,12 @@ extern struct vmap kernel_vmap;
 int vmap_init(struct vmap *v, struct mmu_space *space, uint64_t base, uint64_t size);
 
 /*
+ * The frames the window's records take: they stay until vmap_destroy(),
+ * their number grows with the most extents the window ever had.
+ */
+uint64_t vmap_record_frame_count(const struct vmap *v);
+
+/*
  * Gives back the record frames; the window must hold no mapping (-EBUSY).
  */
 int vmap_destroy(struct vmap *v);

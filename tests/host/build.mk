@@ -8,12 +8,13 @@ HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror $(HOST_SAN) -pthread \
 HOST_LDFLAGS := $(HOST_SAN) -pthread
 
 host_lib_srcs := lib/printf.c lib/ktest.c lib/cmdline.c lib/dt.c kernel/harts.c \
-	$(wildcard mm/*.c) tools/host-shim.c
+	$(mm_common_srcs) tools/host-shim.c
 host_lib_objs := $(addprefix $(hosttree)/obj/,$(host_lib_srcs:.c=.o))
 host_fdt_objs := $(addprefix $(hosttree)/obj/libfdt/,$(addsuffix .o,$(fdt_names)))
 host_lib := $(hosttree)/libhost.a
 
-host_common_srcs := $(wildcard tests/common/*.c) $(filter-out tests/host/main.c \
+host_common_srcs := $(filter-out tests/common/heap_conformance.c,$(wildcard tests/common/*.c)) \
+	$(filter-out tests/host/main.c \
 	$(wildcard tests/host/test_*.c),$(wildcard tests/host/*.c))
 host_common_objs := $(addprefix $(hosttree)/obj/,$(host_common_srcs:.c=.o))
 host_tests := $(patsubst tests/host/test_%.c,$(hosttree)/test_%,$(wildcard tests/host/test_*.c))
@@ -41,14 +42,36 @@ $(host_lib): $(host_lib_objs) $(host_fdt_objs)
 	$(quiet) AR $@
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(hosttree)/test_%: $(hosttree)/obj/tests/host/test_%.o $(hosttree)/obj/tests/host/main.o \
-		$(host_common_objs) $(host_lib)
-	$(quiet) HOSTLD $@
-	$(Q)$(HOSTCC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(host_lib)
+# One archive per heap strategy (mm/build.mk lists their files): a program
+# links libhost.a and exactly one of them. The unit tests take the default,
+# the per-hart slab heaps; the conformance suite is linked with each.
+heap_archive = $(hosttree)/heap-$(heap_name_$(1)).a
+host_heap_default := $(call heap_archive,HEAP_PER_HART_SLAB)
+host_link = $(HOSTCC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) -Wl,--start-group $(host_lib) $(1) -Wl,--end-group
 
-$(hosttree)/dt-memmap: $(hosttree)/obj/tools/dt-memmap.o $(host_lib)
+define heap_strategy_rules
+$(call heap_archive,$(1)): $(addprefix $(hosttree)/obj/,$(heap_srcs_$(1):.c=.o))
+	$$(quiet) AR $$@
+	$$(Q)rm -f $$@ && ar rcs $$@ $$^
+
+$(hosttree)/test_heap_conformance_$(heap_name_$(1)): \
+		$(hosttree)/obj/tests/host/conformance/test_heap_conformance.o \
+		$(hosttree)/obj/tests/common/heap_conformance.o $(hosttree)/obj/tests/host/main.o $(host_common_objs) $(host_lib) $(call heap_archive,$(1))
+	$$(quiet) HOSTLD $$@
+	$$(Q)$$(call host_link,$(call heap_archive,$(1)))
+
+host-tests: $(hosttree)/test_heap_conformance_$(heap_name_$(1))
+endef
+$(foreach s,$(heap_strategies),$(eval $(call heap_strategy_rules,$(s))))
+
+$(hosttree)/test_%: $(hosttree)/obj/tests/host/test_%.o $(hosttree)/obj/tests/host/main.o \
+		$(host_common_objs) $(host_lib) $(host_heap_default)
 	$(quiet) HOSTLD $@
-	$(Q)$(HOSTCC) $(HOST_LDFLAGS) -o $@ $< $(host_lib)
+	$(Q)$(call host_link,$(host_heap_default))
+
+$(hosttree)/dt-memmap: $(hosttree)/obj/tools/dt-memmap.o $(host_lib) $(host_heap_default)
+	$(quiet) HOSTLD $@
+	$(Q)$(call host_link,$(host_heap_default))
 
 $(hosttree)/dtb/%.dtb: tests/dts/%.dts | $(deps_stamp)
 	$(quiet) DTC $@
@@ -65,10 +88,14 @@ $(hosttree)/dtb/%.dtb: tests/dts/%.dts | $(deps_stamp)
 BENCH_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread \
 	-Iinclude -Iinclude/libfdt -I$(fdtsrc)
 bench_lib_srcs := lib/printf.c lib/dt.c lib/ktest.c tools/host-shim.c tests/host/arena.c \
-	tests/host/heap_host.c $(wildcard mm/*.c)
+	tests/host/heap_host.c $(mm_common_srcs)
 bench_lib_objs := $(addprefix $(hosttree)/bench/,$(bench_lib_srcs:.c=.o))
 bench_fdt_objs := $(addprefix $(hosttree)/bench/libfdt/,$(addsuffix .o,$(fdt_names)))
-bench_progs := $(patsubst tests/bench/%.c,$(hosttree)/%,$(wildcard tests/bench/bench_*.c))
+# bench_heap once per heap strategy (bench_heap_<name>), the others with the default
+bench_progs := $(patsubst tests/bench/%.c,$(hosttree)/%,$(filter-out tests/bench/bench_heap.c,\
+	$(wildcard tests/bench/bench_*.c))) \
+	$(foreach s,$(heap_strategies),$(hosttree)/bench_heap_$(heap_name_$(s)))
+bench_heap_archive = $(hosttree)/bench/heap-$(heap_name_$(1)).a
 
 .PHONY: host-bench
 host-bench: $(bench_progs)
@@ -87,9 +114,22 @@ $(hosttree)/bench/libbench.a: $(bench_lib_objs) $(bench_fdt_objs)
 	$(quiet) AR $@
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(hosttree)/bench_%: $(hosttree)/bench/tests/bench/bench_%.o $(hosttree)/bench/libbench.a
+define bench_strategy_rules
+$(call bench_heap_archive,$(1)): $(addprefix $(hosttree)/bench/,$(heap_srcs_$(1):.c=.o))
+	$$(quiet) AR $$@
+	$$(Q)rm -f $$@ && ar rcs $$@ $$^
+
+$(hosttree)/bench_heap_$(heap_name_$(1)): $(hosttree)/bench/tests/bench/bench_heap.o \
+		$(hosttree)/bench/libbench.a $(call bench_heap_archive,$(1))
+	$$(quiet) HOSTLD $$@
+	$$(Q)$$(HOSTCC) -pthread -o $$@ $$< -Wl,--start-group $$(filter %.a,$$^) -Wl,--end-group
+endef
+$(foreach s,$(heap_strategies),$(eval $(call bench_strategy_rules,$(s))))
+
+$(hosttree)/bench_%: $(hosttree)/bench/tests/bench/bench_%.o $(hosttree)/bench/libbench.a \
+		$(call bench_heap_archive,HEAP_PER_HART_SLAB)
 	$(quiet) HOSTLD $@
-	$(Q)$(HOSTCC) -pthread -o $@ $^
+	$(Q)$(HOSTCC) -pthread -o $@ $< -Wl,--start-group $(filter %.a,$^) -Wl,--end-group
 
 -include $(shell find $(hosttree)/bench -name '*.d' 2>/dev/null)
 
@@ -103,7 +143,8 @@ $(hosttree)/bench_%: $(hosttree)/bench/tests/bench/bench_%.o $(hosttree)/bench/l
 
 TSAN_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -Wno-tsan -fsanitize=thread \
 	-fno-omit-frame-pointer -pthread -Iinclude -Iinclude/libfdt -I$(fdtsrc)
-tsan_lib_srcs := lib/printf.c lib/ktest.c lib/dt.c tools/host-shim.c $(wildcard mm/*.c)
+tsan_lib_srcs := lib/printf.c lib/ktest.c lib/dt.c tools/host-shim.c $(mm_common_srcs) \
+	$(heap_srcs_HEAP_PER_HART_SLAB)
 tsan_lib_objs := $(addprefix $(hosttree)/tsan/,$(tsan_lib_srcs:.c=.o))
 tsan_fdt_objs := $(addprefix $(hosttree)/tsan/libfdt/,$(addsuffix .o,$(fdt_names)))
 tsan_common_objs := $(addprefix $(hosttree)/tsan/tests/host/,main.o arena.o heap_host.o) \
@@ -139,7 +180,7 @@ $(hosttree)/test_%_tsan: $(hosttree)/tsan/tests/host/test_%.o $(tsan_common_objs
 # compiled again with the hooks in; linked before libhost.a, they stand in
 # for its heap objects (whose symbols they all define).
 
-race_srcs := $(wildcard mm/heap_*.c) mm/kmalloc.c
+race_srcs := $(heap_srcs_HEAP_PER_HART_SLAB) $(filter mm/heap_% mm/kmalloc.c,$(mm_common_srcs))
 race_objs := $(addprefix $(hosttree)/races/,$(race_srcs:.c=.o))
 
 host-tests: $(hosttree)/test_heap_races
@@ -152,6 +193,6 @@ $(hosttree)/races/%.o: %.c | $(fdt_stamp)
 $(hosttree)/test_heap_races: $(hosttree)/races/tests/host/races/test_heap_races.o $(race_objs) \
 		$(hosttree)/obj/tests/host/main.o $(host_common_objs) $(host_lib)
 	$(quiet) HOSTLD $@
-	$(Q)$(HOSTCC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(host_lib)
+	$(Q)$(call host_link,)
 
 -include $(shell find $(hosttree)/races -name '*.d' 2>/dev/null)

@@ -193,7 +193,7 @@ bool heap_host_ready(struct ktest *t, unsigned int nr_harts)
 
 	if (!KT_EXPECT_EQ(t, heap_host_switch(nr_harts), 0))
 		return false;
-	warm = kmalloc(3 * PAGE_SIZE);
+	warm = kmalloc(1 << 20); /* a large allocation with every strategy */
 	if (!KT_EXPECT(t, warm != NULL))
 		return false;
 	kfree(warm);

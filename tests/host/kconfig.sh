@@ -9,20 +9,7 @@ cd "$(dirname "$0")/../.."
 work=${O:-build}/kconfig-test
 rm -rf "$work"
 mkdir -p "$work"
-n=0 failed=0
-
-result() { # NAME STATUS [diagnostic lines...]
-	local name=$1 status=$2
-	shift 2
-	n=$((n + 1))
-	if [ "$status" = 0 ]; then
-		echo "    ok $n $name"
-	else
-		failed=$((failed + 1))
-		for d in "$@"; do echo "    # $d"; done
-		echo "    not ok $n $name"
-	fi
-}
+. tests/host/ktap-lib.sh
 
 mk() { make --no-print-directory O="$work" FDTSRC="${O:-build}/libfdt" "$@"; }
 

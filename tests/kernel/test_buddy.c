@@ -79,7 +79,8 @@ static void tags_follow_the_boot_map(struct ktest *t)
 		int tag = frame_tag(map()->usable[i].base);
 
 		KT_EXPECT(t, tag == FRAME_FREE || tag == FRAME_CACHED || tag == FRAME_PAGETABLE ||
-			     tag == FRAME_ALLOCATED || tag == FRAME_SLAB || tag == FRAME_LARGE);
+			     tag == FRAME_ALLOCATED || tag == FRAME_SLAB || tag == FRAME_LARGE ||
+			     tag == FRAME_HEAP);
 	}
 	/* between banks, and past the end of RAM, nothing is anybody's */
 	for (unsigned int i = 0; i + 1 < map()->nr_ram; i++)

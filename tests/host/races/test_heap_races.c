@@ -16,7 +16,7 @@
 #include <semaphore.h>
 #include <time.h>
 
-#include "../../../mm/heap_internal.h"
+#include "../../../mm/heap_hart.h"
 #include "../arena.h"
 #include "../heap_host.h"
 

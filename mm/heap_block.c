@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The block strategy: Theseus's heap, one block allocator for all harts
+ * behind one lock (heap_block_core.c), in regions from the buddy.
+ *
+ * Theseus's heap is a fixed region; here it grows: when no region has
+ * room, a new one is taken from the buddy, twice the last one's size up to
+ * 4 MiB. Each region is one buddy block tagged FRAME_HEAP (heap
+ * BLOCK_HEAP_ID), its struct at its start, so a free finds its region from
+ * the frame's owner in O(1). Requests beyond BLOCK_MAX_SIZE, or aligned
+ * beyond a page, are large allocations (heap_large.c), as Theseus backs
+ * large allocations with mapped pages of their own.
+ *
+ * Theseus never returns memory; heap_trim() here gives fixed-size pages
+ * none of whose blocks is live back to their region, and regions nothing
+ * is handed out from back to the buddy.
+ */
+#include <kernel/printk.h>
+#include <mm/buddy.h>
+#include <string.h>
+
+#include "heap_block_core.h"
+
+#define BLOCK_HEAP_ID	  0xb10c
+#define BLOCK_REGION_MARK 0xb10c4e91u
+#define REGION_ORDER_MIN  6	      /* 256 KiB */
+#define REGION_ORDER_MAX  10	      /* 4 MiB */
+#define BLOCK_MAX_SIZE	  (64 * 1024) /* larger: a large allocation */
+
+const char heap_strategy_name[] = "block";
+
+static struct block_heap heap;
+static unsigned int next_order; /* of the next region */
+static uint64_t region_frames;
+
+static unsigned int region_order(const struct block_region *r)
+{
+	unsigned int order = 0;
+
+	while (((uint64_t)PAGE_SIZE << order) <
+	       r->size) /* no ctz: riscv64 without Zbb calls libgcc */
+		order++;
+	return order;
+}
+
+/* A region with room for size bytes aligned to align; false if the buddy has none. */
+static bool grow(size_t size, size_t align)
+{
+	uint64_t need = 2 * (ALIGN_UP((uint64_t)size, PAGE_SIZE) + align) + 2 * PAGE_SIZE;
+	unsigned int order = next_order, min = REGION_ORDER_MIN;
+	phys_addr_t pa;
+
+	while (((uint64_t)PAGE_SIZE << min) < need)
+		min++;
+	order = MAX(order, min);
+	while (buddy_alloc(order, &pa) < 0)
+		if (order-- == min)
+			return false;
+	frame_set_owner(pa, order, FRAME_HEAP, BLOCK_HEAP_ID, BLOCK_REGION_MARK);
+	block_region_init(&heap, phys_to_virt(pa), phys_to_virt(pa), pa, PAGE_SIZE << order);
+	region_frames += 1ULL << order;
+	next_order = MIN(order + 1, (unsigned int)REGION_ORDER_MAX);
+	return true;
+}
+
+static void region_release(struct block_region *r)
+{
+	unsigned int order = region_order(r);
+
+	block_region_remove(&heap, r);
+	region_frames -= 1ULL << order;
+	buddy_free(r->pa, order);
+}
+
+void *heap_strategy_alloc(size_t size, size_t align)
+{
+	void *p;
+
+	if (size > BLOCK_MAX_SIZE || align > PAGE_SIZE)
+		return large_alloc(size, align);
+	spin_lock(&heap.lock);
+	p = block_alloc(&heap, size, align);
+	if (!p && grow(size, align))
+		p = block_alloc(&heap, size, align);
+	spin_unlock(&heap.lock);
+	return p;
+}
+
+/* The region holding p, or NULL if p is in none. */
+static struct block_region *region_of(const void *p)
+{
+	struct frame_owner o;
+
+	if (frame_owner(virt_to_phys(p), &o) < 0 || o.tag != FRAME_HEAP ||
+	    o.heap != BLOCK_HEAP_ID || o.aux != BLOCK_REGION_MARK)
+		return NULL;
+	return phys_to_virt(o.head);
+}
+
+/* Whether another region than r is unused: r need not stay as the spare. */
+static bool other_unused(const struct block_region *r)
+{
+	for (const struct block_region *o = heap.regions; o; o = o->next)
+		if (o != r && block_region_unused(o))
+			return true;
+	return false;
+}
+
+bool heap_strategy_free(void *p)
+{
+	struct block_region *r;
+
+	if (large_owns(p)) {
+		large_free(p);
+		return true;
+	}
+	r = region_of(p);
+	if (!r)
+		return false;
+	spin_lock(&heap.lock);
+	if (block_live(r, p, "kfree of a pointer the heap did not hand out, or a double free")) {
+		block_free(&heap, r, p);
+		/* one unused region stays, so a heap at a region's edge does not thrash */
+		if (block_region_unused(r) && other_unused(r))
+			region_release(r);
+	}
+	spin_unlock(&heap.lock);
+	return true;
+}
+
+bool heap_strategy_size(const void *p, size_t *size)
+{
+	struct block_region *r;
+
+	*size = 0;
+	if (large_owns(p)) {
+		*size = large_size(p);
+		return true;
+	}
+	r = region_of(p);
+	if (!r)
+		return false;
+	spin_lock(&heap.lock);
+	if (block_live(r, p, "ksize of a pointer the heap did not hand out, or one freed"))
+		*size = block_size(r, p);
+	spin_unlock(&heap.lock);
+	return true;
+}
+
+/* A fixed size or a fallback chunk: neither larger nor under half of it; large: the same pages. */
+bool heap_strategy_fits(const void *p, size_t old, size_t size)
+{
+	if (large_owns(p))
+		return size > BLOCK_MAX_SIZE && ALIGN_UP((uint64_t)size, PAGE_SIZE) == old;
+	return size <= old && size > old / 2;
+}
+
+void heap_trim(void)
+{
+	struct block_region *r, *next;
+
+	spin_lock(&heap.lock);
+	block_trim(&heap);
+	for (r = heap.regions; r; r = next) {
+		next = r->next;
+		if (block_region_unused(r))
+			region_release(r);
+	}
+	spin_unlock(&heap.lock);
+}
+
+void heap_strategy_reset(void)
+{
+	memset(&heap, 0, sizeof(heap));
+	spin_lock_init(&heap.lock);
+	next_order = REGION_ORDER_MIN;
+	region_frames = 0;
+}
+
+void heap_usage(struct heap_usage *u)
+{
+	struct heap_large_stats l;
+
+	heap_large_stats(&l);
+	spin_lock(&heap.lock);
+	*u = (struct heap_usage){
+	    .strategy = heap_strategy_name,
+	    .blocks = heap.nr_blocks + l.allocations,
+	    .bytes = heap.bytes + l.pages * PAGE_SIZE,
+	    .frames = region_frames + l.pages,
+	};
+	spin_unlock(&heap.lock);
+}
+
+void heap_dump(void)
+{
+	unsigned int nr_regions = 0;
+	uint64_t free_bytes = 0;
+
+	spin_lock(&heap.lock);
+	for (const struct block_region *r = heap.regions; r; r = r->next) {
+		nr_regions++;
+		free_bytes += r->free_bytes;
+	}
+	printk("heap: block: %u regions, %llu frames, %llu blocks live (%llu bytes), "
+	       "%llu bytes free in the fallback\n",
+	       nr_regions, (unsigned long long)region_frames, (unsigned long long)heap.nr_blocks,
+	       (unsigned long long)heap.bytes, (unsigned long long)free_bytes);
+	for (int k = 0; k < BLOCK_NR_SIZES; k++)
+		if (heap.pages[k])
+			printk("heap: block: %4u-byte blocks: %llu pages\n", 8u << k,
+			       (unsigned long long)heap.pages[k]);
+	spin_unlock(&heap.lock);
+	heap_dump_large_early();
+}

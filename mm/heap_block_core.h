@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef MM_HEAP_BLOCK_CORE_H
+#define MM_HEAP_BLOCK_CORE_H
+
+/*
+ * Theseus's block_allocator over one or more regions: the early heap
+ * (mm/heap_early.c, one region from the boot allocator) and the block
+ * strategy (mm/heap_block.c, regions from the buddy as it grows).
+ *
+ * Sizes up to 2048 bytes are fixed-size blocks of 8, 16, ..., 2048 bytes,
+ * each size with one free list for the whole heap; a size whose list is
+ * empty takes a whole page from a region's fallback and cuts it up.
+ * Everything else goes to the fallback: per region, a first-fit list of
+ * free chunks in address order, merged with their neighbours when freed,
+ * each allocation with a 16-byte header that holds its size.
+ *
+ * A region starts with its metadata: its struct, a byte per page (0: the
+ * fallback's, else 1 + the fixed size it was given to) and a bit per 8
+ * bytes, set where a block handed out starts. A free needs no size (the
+ * page says which kind of block it is), and a pointer that starts no live
+ * block (a double free, the middle of a block, a stray pointer) is caught
+ * by its bit. Every function here wants the heap's lock held.
+ */
+
+#include "heap_internal.h"
+
+#define BLOCK_NR_SIZES	HEAP_EARLY_NR_SIZES /* 8 << 0 .. 8 << 8 bytes */
+#define BLOCK_MAX_FIXED 2048
+
+struct block_chunk;
+
+struct block_region {
+	struct block_region *next;
+	phys_addr_t pa;
+	uint64_t size;
+	char *base, *heap, *end; /* the region; heap..end is handed out */
+	uint8_t *pagemap;
+	uint64_t *starts;
+	struct block_chunk *free;
+	uint64_t free_bytes; /* in the fallback's free list */
+};
+
+struct block_heap {
+	spinlock_t lock;
+	struct block_region *regions;
+	void *blocks[BLOCK_NR_SIZES];
+	uint64_t nr_blocks, bytes, pages[BLOCK_NR_SIZES];
+};
+
+/*
+ * Makes [base, base + size) (page aligned, physical pa) a region with its
+ * metadata at base and adds it to h; r may be base itself (the struct then
+ * heads the metadata) or the caller's. NULL if too small.
+ */
+struct block_region *block_region_init(struct block_heap *h, struct block_region *r, char *base,
+				       phys_addr_t pa, uint64_t size);
+
+/* size bytes aligned to align (a power of two up to a page), or NULL: no room. */
+void *block_alloc(struct block_heap *h, size_t size, size_t align);
+
+/* Whether p starts a live block of r: misuse (what) reported if not. */
+bool block_live(const struct block_region *r, const void *p, const char *what);
+
+/* p, checked with block_live(), back to h. */
+void block_free(struct block_heap *h, struct block_region *r, void *p);
+
+/* The usable bytes of p, checked with block_live(). */
+size_t block_size(const struct block_region *r, const void *p);
+
+/*
+ * Fixed-size pages none of whose blocks is live go back to their region's
+ * fallback (their blocks leave the free list). Theseus never does this;
+ * heap_trim() does, so that an idle heap can give whole regions back.
+ */
+void block_trim(struct block_heap *h);
+
+/* Whether nothing of r is handed out (its fallback is one chunk of all of it). */
+bool block_region_unused(const struct block_region *r);
+
+/* Takes r out of h's list. */
+void block_region_remove(struct block_heap *h, struct block_region *r);
+
+#endif

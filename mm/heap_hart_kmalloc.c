@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The per-hart slab heaps as kmalloc()'s strategy (heap_internal.h): which
+ * heap serves a request, and which heap a pointer belongs to.
+ *
+ * A pointer is classified without any size from the caller: inside the
+ * large-allocation window, it is a large allocation; else its frame's
+ * owner tag says, read through the direct map's inverse: FRAME_SLAB of
+ * order 1 is a slab page, whose trailer gives heap, class and object.
+ * Anything else is not this strategy's (kmalloc.c looks further).
+ */
+#include <kernel/errno.h>
+
+#include "buddy_internal.h"
+#include "heap_hart.h"
+
+const char heap_strategy_name[] = "per-hart slab";
+
+static bool is_slab_frame(const struct frame *f)
+{
+	uint32_t s = __atomic_load_n(&f->state, __ATOMIC_RELAXED);
+
+	return frame_state_tag(s) == FRAME_SLAB && frame_state_order(s) == SLAB_ORDER;
+}
+
+/*
+ * The slab page holding p and p's object in it (true), false if p is in
+ * no slab page; an object that is not one (a bad trailer, an offset that
+ * starts no object) is reported and *s set NULL. The frame's state is read
+ * relaxed: a live object's page keeps its tag until the object is freed,
+ * and what else we read is checked by the trailer's magic.
+ */
+static bool slab_object_of(const void *p, struct slab **s, unsigned int *idx, const char *what)
+{
+	phys_addr_t pa = virt_to_phys(p), head = ALIGN_DOWN(pa, (phys_addr_t)HEAP_SLAB_SIZE);
+	const struct frame *f = frame_lookup(head);
+
+	if (!f || !is_slab_frame(f))
+		return false;
+	*s = slab_of_page((void *)ALIGN_DOWN((uintptr_t)p, HEAP_SLAB_SIZE));
+	if ((*s)->magic != slab_magic(head)) {
+		heap_misuse("slab page trailer overwritten", p);
+		*s = NULL;
+	} else if (slab_index(*s, pa - head, idx) < 0) {
+		heap_misuse(what, p);
+		*s = NULL;
+	}
+	return true;
+}
+
+/* ---- allocation ------------------------------------------------------------------ */
+
+static __attribute__((noinline)) void *alloc_slow(size_t size, size_t align)
+{
+	struct heap *h = this_heap();
+	void *p;
+
+	if (!h) {
+		heap_misuse("kmalloc on a hart without a heap", NULL);
+		return NULL;
+	}
+	/* a power-of-two class is aligned to its size, the largest to the slab page */
+	if (MAX(size, align) <= 4096)
+		return heap_alloc(h, slab_class(MAX(size, align)));
+	if (size <= HEAP_SLAB_MAX_SIZE && align <= HEAP_SLAB_SIZE)
+		return heap_alloc(h, HEAP_NR_CLASSES - 1);
+	p = large_alloc(size, align);
+	if (!p && heap_reclaim())
+		p = large_alloc(size, align);
+	return p;
+}
+
+void *heap_strategy_alloc(size_t size, size_t align)
+{
+	struct heap *h = this_heap();
+
+	if (likely(h && MAX(size, align) <= 4096)) {
+		void *p = heap_alloc_fast(h, slab_class(MAX(size, align)));
+
+		if (likely(p))
+			return p;
+	}
+	return alloc_slow(size, align);
+}
+
+/* ---- free and size --------------------------------------------------------------- */
+
+/*
+ * The fast path: an object of a slab page, checked (the frame is a slab
+ * page, the trailer is that page's, the offset starts an object); this
+ * hart's (heap_free_fast() says when), or another heap's, queued for it.
+ * The rest goes the slow way, which reports what is wrong.
+ */
+bool heap_strategy_free(void *p)
+{
+	struct heap *h = this_heap();
+	struct slab *s;
+	unsigned int idx;
+
+	if (large_owns(p)) {
+		large_free(p);
+		return true;
+	}
+	if (!slab_object_of(p, &s, &idx, "not the start of an allocated object (a double free?)"))
+		return false;
+	if (unlikely(!s))
+		return true;
+	if (likely(h && s->heap == h->id && heap_free_fast(h, s, idx))) {
+		/* an owner that only frees takes its queue too */
+		if (unlikely(__atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
+			heap_drain_remote(h);
+		return true;
+	}
+	heap_free(h, s, idx, p); /* the owner's slow path, or queued for the owner */
+	return true;
+}
+
+bool heap_strategy_size(const void *p, size_t *size)
+{
+	struct slab *s;
+	unsigned int idx;
+
+	*size = 0;
+	if (large_owns(p)) {
+		*size = large_size(p);
+		return true;
+	}
+	if (!slab_object_of(p, &s, &idx, "not the start of an allocated object (a double free?)"))
+		return false;
+	/* freed, or its free queued for its heap */
+	if (s && (!slab_bit(slab_alloc_map(s), idx) || slab_bit(slab_pending_map(s), idx)))
+		heap_misuse("ksize or krealloc of a freed object", p);
+	else if (s)
+		*size = slab_geom[s->cls].size;
+	return true;
+}
+
+/* The same class, or the same number of pages. */
+bool heap_strategy_fits(const void *p, size_t old, size_t size)
+{
+	if (large_owns(p))
+		return size > HEAP_SLAB_MAX_SIZE && ALIGN_UP((uint64_t)size, PAGE_SIZE) == old;
+	return size <= HEAP_SLAB_MAX_SIZE && slab_class(size) == slab_class(old);
+}
+
+/* ---- the switch ------------------------------------------------------------------ */
+
+int heap_strategy_switch(unsigned int nr_harts, const struct heap_large_ops *ops)
+{
+	(void)ops;
+	slab_geom_init();
+	heaps_reset(nr_harts);
+	return 0;
+}
+
+void heap_strategy_reset(void)
+{
+	heaps_reset(0);
+}
