@@ -14,6 +14,7 @@
  * own cost per pair, net of the loop.
  */
 #include <kernel/compiler.h>
+#include <mm/buddy.h>
 #include <mm/heap.h>
 #include <mm/kmalloc.h>
 #include <stdio.h>
@@ -67,6 +68,53 @@ static void measure_all(const struct heap_bench_alloc *a)
 	}
 }
 
+/* The mixed-size trace: the same random sequence for every allocator. */
+static void measure_mixed(const struct heap_bench_alloc *a)
+{
+	uint64_t rng = 0x9e3779b97f4a7c15ULL;
+	char name[96];
+	double t0;
+
+	heap_mixed_fill(a, &rng);
+	pattern_mixed(a, 4 * HEAP_RING, &rng);
+	snprintf(name, sizeof(name), "heap %s mixed", a->name);
+	CALLGRIND_ZERO_STATS;
+	t0 = bench_now_ns();
+	pattern_mixed(a, PAIRS, &rng);
+	report(name, PAIRS, "pattern_mixed", bench_now_ns() - t0);
+	heap_patterns_drain(a);
+}
+
+/* ---- memory held per live byte ---------------------------------------------------- */
+
+static uint64_t frag_free0, frag_peak;
+
+static void frag_sample(uint64_t live)
+{
+	uint64_t held = (frag_free0 - buddy_free_frames()) * PAGE_SIZE;
+
+	(void)live;
+	frag_peak = MAX(frag_peak, held);
+}
+
+/* What the heap holds from the buddy per byte asked for and live, after heap_fragment(). */
+static void fragmentation(const struct heap_bench_alloc *a)
+{
+	uint64_t live, held;
+
+	heap_host_quiesce(2);
+	frag_free0 = buddy_free_frames();
+	frag_peak = 0;
+	live = heap_fragment(a, frag_sample);
+	held = (frag_free0 - buddy_free_frames()) * PAGE_SIZE;
+	printf("host: heap %s fragmentation: %llu KiB held for %llu KiB live, peak %llu KiB: "
+	       "%.2f bytes held per live byte, peak %.2f\n",
+	       a->name, (unsigned long long)(held >> 10), (unsigned long long)(live >> 10),
+	       (unsigned long long)(frag_peak >> 10), (double)held / live, (double)frag_peak / live);
+	heap_fragment_free(a);
+	heap_host_quiesce(2);
+}
+
 /* ---- a free on another hart ----------------------------------------------------- */
 
 #define CROSS HEAP_RING
@@ -91,10 +139,12 @@ static __attribute__((noinline)) void drain_queue(unsigned long n)
 	kfree(kmalloc(64)); /* the owner's next allocation takes its queue */
 }
 
-static void measure(const char *name, void (*fn)(unsigned long), const char *fn_name)
+static void measure(const char *what, void (*fn)(unsigned long), const char *fn_name)
 {
+	char name[96];
 	double t0;
 
+	snprintf(name, sizeof(name), "heap %s %s", heap_strategy(), what);
 	CALLGRIND_ZERO_STATS;
 	t0 = bench_now_ns();
 	fn(CROSS);
@@ -118,30 +168,40 @@ static void cross_hart(void)
 		drain_queue(CROSS);
 	}
 	alloc_blocks(0);
-	measure("heap kmalloc free-local 64 B", free_blocks, "free_blocks");
+	measure("free-local 64 B", free_blocks, "free_blocks");
 	alloc_blocks(1);
 	arena_set_hart(0);
-	measure("heap kmalloc free-remote 64 B", free_blocks, "free_blocks");
+	measure("free-remote 64 B", free_blocks, "free_blocks");
 	arena_set_hart(1);
-	measure("heap kmalloc remote-drain 64 B", drain_queue, "drain_queue");
+	measure("remote-drain 64 B", drain_queue, "drain_queue");
 	arena_set_hart(0);
 }
 
+/*
+ * As it is: the heap strategy it was linked with (build/host/
+ * bench_heap_<name>). With BENCH_MALLOC=NAME: the process's malloc
+ * instead, glibc's or the one preloaded.
+ */
 int main(void)
 {
 	const char *preloaded = getenv("BENCH_MALLOC");
-	struct heap_bench_alloc libc = { preloaded ? preloaded : "glibc", glibc_alloc, glibc_free };
-	struct heap_bench_alloc ours = { "kmalloc", kmalloc, kfree };
+	struct heap_bench_alloc libc = { preloaded, glibc_alloc, glibc_free };
+	struct heap_bench_alloc ours = { NULL, kmalloc, kfree };
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (!preloaded) {
-		heap_host_boot(256ULL << 20, 256 << 10);
-		if (heap_host_switch(2) < 0)
-			bench_fail("bench_heap", "heap_host_switch");
-		arena_set_hart(0);
-		measure_all(&ours);
-		cross_hart();
+	if (preloaded) {
+		measure_all(&libc);
+		measure_mixed(&libc);
+		return 0;
 	}
-	measure_all(&libc);
+	heap_host_boot(256ULL << 20, 256 << 10);
+	if (heap_host_switch(2) < 0)
+		bench_fail("bench_heap", "heap_host_switch");
+	arena_set_hart(0);
+	ours.name = heap_strategy();
+	measure_all(&ours);
+	measure_mixed(&ours);
+	fragmentation(&ours);
+	cross_hart();
 	return 0;
 }

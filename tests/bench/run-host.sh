@@ -80,11 +80,12 @@ for prog in "$O"/host/bench_*; do
 	run_prog "$prog" ""
 done
 
-# The heap's yardsticks: the same loops through jemalloc's and mimalloc's malloc, preloaded.
+# The heap's yardsticks: the same loops through glibc's malloc, and jemalloc's and mimalloc's, preloaded.
+run_prog "$O/host/bench_heap_hart" "-glibc" BENCH_MALLOC=glibc
 lib=/usr/lib/$(gcc -print-multiarch 2>/dev/null)
 for alt in jemalloc:libjemalloc.so.2 mimalloc:libmimalloc.so.2; do
-	if [ -f "$lib/${alt#*:}" ] && [ -x "$O/host/bench_heap" ]; then
-		run_prog "$O/host/bench_heap" "-${alt%%:*}" BENCH_MALLOC="${alt%%:*}" LD_PRELOAD="$lib/${alt#*:}"
+	if [ -f "$lib/${alt#*:}" ]; then
+		run_prog "$O/host/bench_heap_hart" "-${alt%%:*}" BENCH_MALLOC="${alt%%:*}" LD_PRELOAD="$lib/${alt#*:}"
 	else
 		echo "host: ${alt%%:*} is not installed ($lib/${alt#*:}): not measured"
 	fi
