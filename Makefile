@@ -185,6 +185,7 @@ defconfig: $(deps_stamp)
 # configs/*.config: fragments merged into the .config (the arch's
 # defconfig first if there is none): make defconfig heap_block.config
 config_fragments := $(notdir $(wildcard configs/*.config))
+.PHONY: $(config_fragments)
 $(config_fragments): %.config: $(deps_stamp)
 	$(kconfig) scripts/merge-config.py Kconfig $(defconfig_file) configs/$@
 

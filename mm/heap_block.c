@@ -72,21 +72,55 @@ static void region_release(struct block_region *r)
 	buddy_free(r->pa, order);
 }
 
-void *heap_strategy_alloc(size_t size, size_t align)
+/* Empty fixed-size pages back to their regions, unused regions back to the buddy. With the lock. */
+static void trim_locked(void)
 {
-	void *p;
+	struct block_region *r, *next;
 
-	if (size > BLOCK_MAX_SIZE || align > PAGE_SIZE)
-		return large_alloc(size, align);
-	spin_lock(&heap.lock);
-	p = block_alloc(&heap, size, align);
+	block_trim(&heap);
+	for (r = heap.regions; r; r = next) {
+		next = r->next;
+		if (block_region_unused(r))
+			region_release(r);
+	}
+}
+
+static void *alloc_locked(size_t size, size_t align)
+{
+	void *p = block_alloc(&heap, size, align);
+
 	if (!p && grow(size, align))
 		p = block_alloc(&heap, size, align);
-	spin_unlock(&heap.lock);
 	return p;
 }
 
-/* The region holding p, or NULL if p is in none. */
+/*
+ * Pages given to a fixed size stay there (as in Theseus) until a trim: so
+ * before an allocation fails, the heap trims itself and tries once more.
+ */
+void *heap_strategy_alloc(size_t size, size_t align)
+{
+	bool large = size > BLOCK_MAX_SIZE || align > PAGE_SIZE;
+	void *p = large ? large_alloc(size, align) : NULL;
+
+	if (p)
+		return p;
+	spin_lock(&heap.lock);
+	if (!large)
+		p = alloc_locked(size, align);
+	if (!p) {
+		trim_locked();
+		if (!large)
+			p = alloc_locked(size, align);
+	}
+	spin_unlock(&heap.lock);
+	return p || !large ? p : large_alloc(size, align);
+}
+
+/*
+ * The region holding p, or NULL if p is in none. With the lock: regions
+ * come and go under it, so a region found is not given back meanwhile.
+ */
 static struct block_region *region_of(const void *p)
 {
 	struct frame_owner o;
@@ -106,30 +140,33 @@ static bool other_unused(const struct block_region *r)
 	return false;
 }
 
+/* Misuse is reported once the lock is let go: a handler may use the heap. */
 bool heap_strategy_free(void *p)
 {
+	const char *bad = "kfree of a pointer the heap did not hand out, or a double free";
 	struct block_region *r;
 
 	if (large_owns(p)) {
 		large_free(p);
 		return true;
 	}
-	r = region_of(p);
-	if (!r)
-		return false;
 	spin_lock(&heap.lock);
-	if (block_live(r, p, "kfree of a pointer the heap did not hand out, or a double free")) {
+	r = region_of(p);
+	if (r && !(bad = block_unlive(r, p, bad))) {
 		block_free(&heap, r, p);
 		/* one unused region stays, so a heap at a region's edge does not thrash */
 		if (block_region_unused(r) && other_unused(r))
 			region_release(r);
 	}
 	spin_unlock(&heap.lock);
-	return true;
+	if (r && bad)
+		heap_misuse(bad, p);
+	return r != NULL;
 }
 
 bool heap_strategy_size(const void *p, size_t *size)
 {
+	const char *bad = "ksize of a pointer the heap did not hand out, or one freed";
 	struct block_region *r;
 
 	*size = 0;
@@ -137,14 +174,14 @@ bool heap_strategy_size(const void *p, size_t *size)
 		*size = large_size(p);
 		return true;
 	}
-	r = region_of(p);
-	if (!r)
-		return false;
 	spin_lock(&heap.lock);
-	if (block_live(r, p, "ksize of a pointer the heap did not hand out, or one freed"))
+	r = region_of(p);
+	if (r && !(bad = block_unlive(r, p, bad)))
 		*size = block_size(r, p);
 	spin_unlock(&heap.lock);
-	return true;
+	if (r && bad)
+		heap_misuse(bad, p);
+	return r != NULL;
 }
 
 /* A fixed size or a fallback chunk: neither larger nor under half of it; large: the same pages. */
@@ -157,15 +194,8 @@ bool heap_strategy_fits(const void *p, size_t old, size_t size)
 
 void heap_trim(void)
 {
-	struct block_region *r, *next;
-
 	spin_lock(&heap.lock);
-	block_trim(&heap);
-	for (r = heap.regions; r; r = next) {
-		next = r->next;
-		if (block_region_unused(r))
-			region_release(r);
-	}
+	trim_locked();
 	spin_unlock(&heap.lock);
 }
 
@@ -192,24 +222,29 @@ void heap_usage(struct heap_usage *u)
 	spin_unlock(&heap.lock);
 }
 
+/* A snapshot under the lock, printed after it: printk is slow, and every hart waits on the lock. */
 void heap_dump(void)
 {
 	unsigned int nr_regions = 0;
-	uint64_t free_bytes = 0;
+	uint64_t free_bytes = 0, frames, blocks, bytes, pages[BLOCK_NR_SIZES];
 
 	spin_lock(&heap.lock);
 	for (const struct block_region *r = heap.regions; r; r = r->next) {
 		nr_regions++;
 		free_bytes += r->free_bytes;
 	}
+	frames = region_frames;
+	blocks = heap.nr_blocks;
+	bytes = heap.bytes;
+	memcpy(pages, heap.pages, sizeof(pages));
+	spin_unlock(&heap.lock);
 	printk("heap: block: %u regions, %llu frames, %llu blocks live (%llu bytes), "
 	       "%llu bytes free in the fallback\n",
-	       nr_regions, (unsigned long long)region_frames, (unsigned long long)heap.nr_blocks,
-	       (unsigned long long)heap.bytes, (unsigned long long)free_bytes);
+	       nr_regions, (unsigned long long)frames, (unsigned long long)blocks,
+	       (unsigned long long)bytes, (unsigned long long)free_bytes);
 	for (int k = 0; k < BLOCK_NR_SIZES; k++)
-		if (heap.pages[k])
+		if (pages[k])
 			printk("heap: block: %4u-byte blocks: %llu pages\n", 8u << k,
-			       (unsigned long long)heap.pages[k]);
-	spin_unlock(&heap.lock);
+			       (unsigned long long)pages[k]);
 	heap_dump_large_early();
 }

@@ -193,22 +193,18 @@ void *block_alloc(struct block_heap *h, size_t size, size_t align)
 	return p;
 }
 
-bool block_live(const struct block_region *r, const void *p, const char *what)
+const char *block_unlive(const struct block_region *r, const void *p, const char *what)
 {
 	const char *c = p;
 	uint8_t k;
 
-	if (c < r->heap || c >= r->end || !IS_ALIGNED(offset(r, p), 8) || !start_marked(r, p)) {
-		heap_misuse(what, p);
-		return false;
-	}
+	if (c < r->heap || c >= r->end || !IS_ALIGNED(offset(r, p), 8) || !start_marked(r, p))
+		return what;
 	k = r->pagemap[offset(r, p) / PAGE_SIZE];
 	if (k ? !IS_ALIGNED(offset(r, p), 8u << (k - 1))
-	      : ((const struct chunk_hdr *)p - 1)->magic != CHUNK_MAGIC) {
-		heap_misuse("heap block header overwritten", p);
-		return false;
-	}
-	return true;
+	      : ((const struct chunk_hdr *)p - 1)->magic != CHUNK_MAGIC)
+		return "heap block header overwritten";
+	return NULL;
 }
 
 void block_free(struct block_heap *h, struct block_region *r, void *p)

@@ -58,13 +58,17 @@ struct block_region *block_region_init(struct block_heap *h, struct block_region
 /* size bytes aligned to align (a power of two up to a page), or NULL: no room. */
 void *block_alloc(struct block_heap *h, size_t size, size_t align);
 
-/* Whether p starts a live block of r: misuse (what) reported if not. */
-bool block_live(const struct block_region *r, const void *p, const char *what);
+/*
+ * NULL if p starts a live block of r; else what is wrong (what, or a
+ * damaged header), for the caller to report once it has let go of the
+ * heap's lock (a misuse handler may use the heap).
+ */
+const char *block_unlive(const struct block_region *r, const void *p, const char *what);
 
-/* p, checked with block_live(), back to h. */
+/* p, checked with block_unlive(), back to h. */
 void block_free(struct block_heap *h, struct block_region *r, void *p);
 
-/* The usable bytes of p, checked with block_live(). */
+/* The usable bytes of p, checked with block_unlive(). */
 size_t block_size(const struct block_region *r, const void *p);
 
 /*

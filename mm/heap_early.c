@@ -35,22 +35,27 @@ void *early_alloc(size_t size, size_t align)
 
 void early_free(void *p)
 {
+	const char *bad = "kfree of a pointer the heap did not hand out, or a double free";
+
 	spin_lock(&early.heap.lock);
-	if (early.ready &&
-	    block_live(&early.region, p, "kfree of a pointer the heap did not hand out, or a double free"))
+	if (early.ready && !(bad = block_unlive(&early.region, p, bad)))
 		block_free(&early.heap, &early.region, p);
 	spin_unlock(&early.heap.lock);
+	if (bad)
+		heap_misuse(bad, p);
 }
 
 size_t early_size(const void *p)
 {
+	const char *bad = "ksize of a pointer the heap did not hand out, or one freed";
 	size_t n = 0;
 
 	spin_lock(&early.heap.lock);
-	if (early.ready &&
-	    block_live(&early.region, p, "ksize of a pointer the heap did not hand out, or one freed"))
+	if (early.ready && !(bad = block_unlive(&early.region, p, bad)))
 		n = block_size(&early.region, p);
 	spin_unlock(&early.heap.lock);
+	if (bad)
+		heap_misuse(bad, p);
 	return n;
 }
 
@@ -82,7 +87,8 @@ int heap_early_init_bootmem(struct memmap *m, uint64_t size)
 
 		if (m->usable[i].size < size + 2 * PAGE_SIZE)
 			continue;
-		if (bootmem_reserve(m, pa - PAGE_SIZE, PAGE_SIZE, RESV_RESERVED, "heap guard") < 0 ||
+		if (bootmem_reserve(m, pa - PAGE_SIZE, PAGE_SIZE, RESV_RESERVED, "heap guard") <
+			0 ||
 		    bootmem_reserve(m, pa + size, PAGE_SIZE, RESV_RESERVED, "heap guard") < 0 ||
 		    bootmem_reserve(m, pa, size, RESV_EARLY, "early heap") < 0)
 			return -ENOMEM;

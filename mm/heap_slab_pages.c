@@ -409,15 +409,11 @@ bool heap_strategy_size(const void *p, size_t *size)
 	return ours;
 }
 
-/*
- * The same level, or the same page count; a power-of-two size must also
- * keep its natural alignment, which pages have only when they happen to.
- */
+/* The same level, or the same page count (kmalloc.c checks natural alignment). */
 bool heap_strategy_fits(const void *p, size_t old, size_t size)
 {
 	if (large_owns(p))
-		return size > SP_MAX_OBJ && ALIGN_UP((uint64_t)size, PAGE_SIZE) == old &&
-		       (!IS_POWER_OF_2(size) || IS_ALIGNED((uintptr_t)p, size));
+		return size > SP_MAX_OBJ && ALIGN_UP((uint64_t)size, PAGE_SIZE) == old;
 	return size <= SP_MAX_OBJ && old <= SP_MAX_OBJ && level_of(size) == level_of(old);
 }
 

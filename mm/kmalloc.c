@@ -121,13 +121,16 @@ size_t ksize(const void *p)
 }
 
 /*
- * Whether p (usable size old) can stay where it is for size bytes: the
- * strategy says for its blocks; the early heap's stay before the switch if
+ * Whether p (usable size old) can stay where it is for size bytes: a
+ * power-of-two size only where p is aligned to it; the strategy says for
+ * its blocks; the early heap's stay before the switch if
  * neither larger nor under half, and move to the strategy at the first
  * krealloc() after it.
  */
 static bool stays(void *p, bool early, size_t old, size_t size)
 {
+	if (IS_POWER_OF_2(size) && !IS_ALIGNED((uintptr_t)p, natural_align(size, 0, !early)))
+		return false; /* the block fits, but not the alignment the new size promises */
 	if (early)
 		return !switched() && size <= old && size > old / 2;
 	return heap_strategy_fits(p, old, size);

@@ -7,6 +7,7 @@ A missing .config starts from the given defconfig.
 usage: merge-config.py Kconfig DEFCONFIG FRAGMENT...
 """
 import os
+import re
 import sys
 
 import kconfiglib
@@ -21,13 +22,14 @@ def main():
     for fragment in fragments:
         print(kconf.load_config(fragment, replace=False))
         for line in open(fragment):
-            name = line.split("=")[0].strip() if "=" in line else None
-            if name and name.startswith("CONFIG_"):
-                sym = kconf.syms.get(name[len("CONFIG_"):])
-                want = line.split("=", 1)[1].strip().strip('"')
-                if sym is None or sym.str_value != want:
-                    sys.exit(f"{fragment}: {name}={want} did not take "
-                             f"(it is {sym.str_value if sym else 'unknown'}): check its dependencies")
+            m = re.match(r"(CONFIG_\w+)=(.*)|# (CONFIG_\w+) is not set", line.strip())
+            if not m:
+                continue
+            name, want = (m[1], m[2].strip('"')) if m[1] else (m[3], "n")
+            sym = kconf.syms.get(name[len("CONFIG_"):])
+            if sym is None or sym.str_value != want:
+                sys.exit(f"{fragment}: {name}={want} did not take "
+                         f"(it is {sym.str_value if sym else 'unknown'}): check its dependencies")
     print(kconf.write_config())
 
 

@@ -181,6 +181,8 @@ static void zeroing_and_impossible_sizes(struct ktest *t)
 	KT_EXPECT(t, kmalloc(SIZE_MAX / 2) == NULL);
 	KT_EXPECT(t, kmalloc_aligned(SIZE_MAX - 4095, 4096) == NULL);
 	KT_EXPECT(t, kzalloc(SIZE_MAX - 7) == NULL);
+	for (unsigned int k = 40; k < 64; k++) /* alignments no window has room for */
+		KT_EXPECT(t, kmalloc_aligned(8, (size_t)1 << k) == NULL);
 	expect_back_at(t, &b);
 }
 
@@ -205,6 +207,7 @@ static void realloc_keeps_contents(struct ktest *t)
 
 			KT_ASSERT(t, n != NULL);
 			bad += !holds(n, origin, MIN(size, next));
+			bad += !IS_ALIGNED((uintptr_t)n, promised_align(next));
 			/* the bytes past the kept ones: ours, written as if fill() had written them
 			 * at origin */
 			for (size_t i = MIN(size, next); i < next; i++)
@@ -325,6 +328,38 @@ static void exhaustion_and_recovery(struct ktest *t)
 		KT_EXPECT(t, p != NULL);
 		kfree(p);
 	}
+	expect_back_at(t, &b);
+}
+
+/*
+ * Memory all given to small blocks, then all freed: a large block can be
+ * had at once, without anyone trimming the heap first (a strategy that
+ * keeps what it freed gives it back before an allocation fails).
+ */
+static void small_then_large(struct ktest *t)
+{
+	struct baseline b;
+	void *chain = NULL, *p;
+	unsigned long n = 0;
+
+	if (env->no_exhaust)
+		KT_SKIP(t, "%s", env->no_exhaust);
+	b = settled();
+	chain = hoard(24, ~0UL, chain, &n);
+	KT_EXPECT(t, kmalloc(1 << 20) == NULL);
+	while (chain) {
+		void *next = *(void **)chain;
+
+		kfree(chain);
+		chain = next;
+	}
+	p = kmalloc(1 << 20);
+	KT_EXPECT(t, p != NULL);
+	kfree(p);
+	p = kmalloc(3000);
+	KT_EXPECT(t, p != NULL);
+	kfree(p);
+	ktest_log(t, "%lu blocks of 24 bytes until memory ran out", n);
 	expect_back_at(t, &b);
 }
 
@@ -457,6 +492,7 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(cross_hart_frees),
     KTEST_CASE(stress_all_harts),
     KTEST_CASE(exhaustion_and_recovery),
+    KTEST_CASE(small_then_large),
     {0},
 };
 
