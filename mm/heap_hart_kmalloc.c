@@ -30,21 +30,27 @@ static bool is_slab_frame(const struct frame *f)
  * relaxed: a live object's page keeps its tag until the object is freed,
  * and what else we read is checked by the trailer's magic.
  */
-static bool slab_object_of(const void *p, struct slab **s, unsigned int *idx, const char *what)
+static __attribute__((noinline)) void slab_misuse(const char *what, const void *p,
+						  struct slab **s)
+{
+	heap_misuse(what, p);
+	*s = NULL;
+}
+
+/* Inline: it is most of kfree()'s fast path. */
+static inline __attribute__((always_inline)) bool
+slab_object_of(const void *p, struct slab **s, unsigned int *idx, const char *what)
 {
 	phys_addr_t pa = virt_to_phys(p), head = ALIGN_DOWN(pa, (phys_addr_t)HEAP_SLAB_SIZE);
 	const struct frame *f = frame_lookup(head);
 
-	if (!f || !is_slab_frame(f))
+	if (unlikely(!f || !is_slab_frame(f)))
 		return false;
 	*s = slab_of_page((void *)ALIGN_DOWN((uintptr_t)p, HEAP_SLAB_SIZE));
-	if ((*s)->magic != slab_magic(head)) {
-		heap_misuse("slab page trailer overwritten", p);
-		*s = NULL;
-	} else if (slab_index(*s, pa - head, idx) < 0) {
-		heap_misuse(what, p);
-		*s = NULL;
-	}
+	if (unlikely((*s)->magic != slab_magic(head)))
+		slab_misuse("slab page trailer overwritten", p, s);
+	else if (unlikely(slab_index(*s, pa - head, idx) < 0))
+		slab_misuse(what, p, s);
 	return true;
 }
 
@@ -95,7 +101,7 @@ bool heap_strategy_free(void *p)
 {
 	struct heap *h = this_heap();
 	struct slab *s;
-	unsigned int idx;
+	unsigned int idx = 0; /* set when s is */
 
 	if (large_owns(p)) {
 		large_free(p);
@@ -118,7 +124,7 @@ bool heap_strategy_free(void *p)
 bool heap_strategy_size(const void *p, size_t *size)
 {
 	struct slab *s;
-	unsigned int idx;
+	unsigned int idx = 0; /* set when s is */
 
 	*size = 0;
 	if (large_owns(p)) {
