@@ -5,7 +5,8 @@
  *
  * Theseus's heap is a fixed region; here it grows: when no region has
  * room, a new one is taken from the buddy, twice the last one's size up to
- * 4 MiB. Each region is one buddy block tagged FRAME_HEAP (heap
+ * 4 MiB (or less, down to what the request needs, when the buddy has no
+ * such block). Each region is one buddy block tagged FRAME_HEAP (heap
  * BLOCK_HEAP_ID), its struct at its start, so a free finds its region from
  * the frame's owner in O(1). Requests beyond BLOCK_MAX_SIZE, or aligned
  * beyond a page, are large allocations (heap_large.c), as Theseus backs
@@ -21,11 +22,11 @@
 
 #include "heap_block_core.h"
 
-#define BLOCK_HEAP_ID	  0xb10c
-#define BLOCK_REGION_MARK 0xb10c4e91u
-#define REGION_ORDER_MIN  6	      /* 256 KiB */
-#define REGION_ORDER_MAX  10	      /* 4 MiB */
-#define BLOCK_MAX_SIZE	  (64 * 1024) /* larger: a large allocation */
+#define BLOCK_HEAP_ID	   0xb10c
+#define BLOCK_REGION_MARK  0xb10c4e91u
+#define REGION_ORDER_FIRST 6	       /* 256 KiB */
+#define REGION_ORDER_MAX   10	       /* 4 MiB */
+#define BLOCK_MAX_SIZE	   (64 * 1024) /* larger: a large allocation */
 
 const char heap_strategy_name[] = "block";
 
@@ -47,9 +48,11 @@ static unsigned int region_order(const struct block_region *r)
 static bool grow(size_t size, size_t align)
 {
 	uint64_t need = 2 * (ALIGN_UP((uint64_t)size, PAGE_SIZE) + align) + 2 * PAGE_SIZE;
-	unsigned int order = next_order, min = REGION_ORDER_MIN;
+	unsigned int order = next_order, min = 0;
 	phys_addr_t pa;
 
+	/* the region it would like, down to the least that serves the request: memory in small
+	 * pieces still serves */
 	while (((uint64_t)PAGE_SIZE << min) < need)
 		min++;
 	order = MAX(order, min);
@@ -203,7 +206,7 @@ void heap_strategy_reset(void)
 {
 	memset(&heap, 0, sizeof(heap));
 	spin_lock_init(&heap.lock);
-	next_order = REGION_ORDER_MIN;
+	next_order = REGION_ORDER_FIRST;
 	region_frames = 0;
 }
 
