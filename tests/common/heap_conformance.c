@@ -298,6 +298,17 @@ static void *hoard(size_t size, unsigned long max, void *chain, unsigned long *n
 	return chain;
 }
 
+/* Frees a chain hoard() made. */
+static void unhoard(void *chain)
+{
+	while (chain) {
+		void *next = *(void **)chain;
+
+		kfree(chain);
+		chain = next;
+	}
+}
+
 /* Memory runs out: NULL, never a hang or a crash; all of it back afterwards, and usable again. */
 static void exhaustion_and_recovery(struct ktest *t)
 {
@@ -315,12 +326,7 @@ static void exhaustion_and_recovery(struct ktest *t)
 	KT_EXPECT(t, kzalloc(64) == NULL);
 	KT_EXPECT(t, kmalloc(2 << 20) == NULL);
 	ktest_log(t, "%lu blocks until memory ran out", n);
-	while (chain) {
-		void *next = *(void **)chain;
-
-		kfree(chain);
-		chain = next;
-	}
+	unhoard(chain);
 	expect_back_at(t, &b);
 	for (unsigned int i = 0; i < ARRAY_SIZE(sizes); i++) {
 		void *p = kmalloc(sizes[i]);
@@ -334,32 +340,38 @@ static void exhaustion_and_recovery(struct ktest *t)
 /*
  * Memory all given to small blocks, then all freed: a large block can be
  * had at once, without anyone trimming the heap first (a strategy that
- * keeps what it freed gives it back before an allocation fails).
+ * keeps what it freed gives it back before an allocation fails). The
+ * rest of memory is held in 1 MiB blocks meanwhile, so that only 4 MiB
+ * are cut into small blocks (all of a large machine would take minutes
+ * under TCG).
  */
 static void small_then_large(struct ktest *t)
 {
 	struct baseline b;
-	void *chain = NULL, *p;
-	unsigned long n = 0;
+	void *big, *small, *p;
+	unsigned long n = 0, nbig = 0;
 
 	if (env->no_exhaust)
 		KT_SKIP(t, "%s", env->no_exhaust);
 	b = settled();
-	chain = hoard(24, ~0UL, chain, &n);
-	KT_EXPECT(t, kmalloc(24) == NULL);
-	while (chain) {
-		void *next = *(void **)chain;
+	big = hoard(1 << 20, ~0UL, NULL, &nbig);
+	for (int i = 0; i < 4 && big; i++) {
+		void *next = *(void **)big;
 
-		kfree(chain);
-		chain = next;
+		kfree(big);
+		big = next;
 	}
+	small = hoard(24, ~0UL, NULL, &n);
+	KT_EXPECT(t, kmalloc(24) == NULL);
+	unhoard(small);
 	p = kmalloc(1 << 20);
 	KT_EXPECT(t, p != NULL);
 	kfree(p);
 	p = kmalloc(3000);
 	KT_EXPECT(t, p != NULL);
 	kfree(p);
-	ktest_log(t, "%lu blocks of 24 bytes until memory ran out", n);
+	unhoard(big);
+	ktest_log(t, "%lu blocks of 24 bytes in the last 4 MiB", n);
 	expect_back_at(t, &b);
 }
 
