@@ -210,18 +210,12 @@ void heap_strategy_reset(void)
 	region_frames = 0;
 }
 
-void heap_usage(struct heap_usage *u)
+void heap_strategy_usage(struct heap_usage *u)
 {
-	struct heap_large_stats l;
-
-	heap_large_stats(&l);
 	spin_lock(&heap.lock);
-	*u = (struct heap_usage){
-	    .strategy = heap_strategy_name,
-	    .blocks = heap.nr_blocks + l.allocations,
-	    .bytes = heap.bytes + l.pages * PAGE_SIZE,
-	    .frames = region_frames + l.pages,
-	};
+	u->blocks = heap.nr_blocks;
+	u->bytes = heap.bytes;
+	u->frames = region_frames;
 	spin_unlock(&heap.lock);
 }
 

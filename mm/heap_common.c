@@ -60,6 +60,21 @@ const uint8_t heap_debruijn[64] = {
 };
 #endif
 
+/* ---- what the heap holds ---------------------------------------------------- */
+
+void heap_usage(struct heap_usage *u)
+{
+	struct heap_large_stats l;
+
+	*u = (struct heap_usage){0};
+	heap_strategy_usage(u);
+	u->strategy = heap_strategy_name;
+	heap_large_stats(&l);
+	u->blocks += l.allocations;
+	u->bytes += l.pages * PAGE_SIZE;
+	u->frames += l.pages;
+}
+
 /* ---- the dump's last lines --------------------------------------------------- */
 
 void heap_dump_large_early(void)

@@ -37,6 +37,13 @@ bool heap_strategy_free(void *p);
 bool heap_strategy_size(const void *p, size_t *size);
 bool heap_strategy_fits(const void *p, size_t old, size_t size);
 void heap_strategy_reset(void);
+/*
+ * usage: the strategy's own part of heap_usage() (its blocks, their bytes,
+ * the frames its memory and metadata take, its per-hart heaps); the large
+ * allocations, which every strategy makes through heap_large.c, are added
+ * by heap_common.c.
+ */
+void heap_strategy_usage(struct heap_usage *u);
 
 /* Before an allocation fails: the reclaim hook, if any (true: try again). */
 bool heap_reclaim(void);

@@ -431,18 +431,12 @@ void heap_strategy_reset(void)
 	spin_lock_init(&heap.lock);
 }
 
-void heap_usage(struct heap_usage *u)
+void heap_strategy_usage(struct heap_usage *u)
 {
-	struct heap_large_stats l;
-
-	heap_large_stats(&l);
 	spin_lock(&heap.lock);
-	*u = (struct heap_usage){
-	    .strategy = heap_strategy_name,
-	    .blocks = heap.blocks + l.allocations,
-	    .bytes = heap.bytes + l.pages * PAGE_SIZE,
-	    .frames = heap.chunks * CHUNK_FRAMES + l.pages,
-	};
+	u->blocks = heap.blocks;
+	u->bytes = heap.bytes;
+	u->frames = heap.chunks * CHUNK_FRAMES;
 	spin_unlock(&heap.lock);
 }
 

@@ -101,7 +101,6 @@ struct sp_level {
 static spinlock_t lock = SPINLOCK_INIT;
 static struct sp_level levels[SP_LEVELS];
 static struct radix page_sizes; /* page of the range -> pages allocated from there */
-static uint64_t page_allocs, page_count;
 
 /* ---- slabs ---------------------------------------------------------------------- */
 
@@ -322,10 +321,6 @@ static void *pages_alloc(size_t size, size_t align)
 	err = radix_set(&page_sizes, page_key(p), nr);
 	if (err == -ENOMEM && release_spares())
 		err = radix_set(&page_sizes, page_key(p), nr);
-	if (!err) {
-		page_allocs++;
-		page_count += nr;
-	}
 	spin_unlock(&lock);
 	if (err) {
 		large_free(p);
@@ -343,10 +338,6 @@ static uint64_t pages_of(const void *p, bool clear)
 		return 0;
 	spin_lock(&lock);
 	nr = clear ? radix_clear(&page_sizes, page_key(p)) : radix_get(&page_sizes, page_key(p));
-	if (clear && nr) {
-		page_allocs--;
-		page_count -= nr;
-	}
 	spin_unlock(&lock);
 	return nr;
 }
@@ -428,7 +419,6 @@ void heap_strategy_reset(void)
 	spin_lock_init(&lock);
 	memset(levels, 0, sizeof(levels));
 	radix_init(&page_sizes, SP_HEAP_ID);
-	page_allocs = page_count = 0;
 }
 
 /* ---- reports -------------------------------------------------------------------- */
@@ -438,31 +428,28 @@ void heap_trim(void)
 	give_back_spares();
 }
 
-void heap_usage(struct heap_usage *u)
+/* The page allocations are large ones: heap_common.c counts them; the radix tree's nodes are ours.
+ */
+void heap_strategy_usage(struct heap_usage *u)
 {
-	*u = (struct heap_usage){.strategy = heap_strategy_name, .per_hart_heaps = 0};
 	spin_lock(&lock);
 	for (unsigned int l = 0; l < SP_LEVELS; l++) {
 		u->blocks += levels[l].in_use;
 		u->bytes += levels[l].in_use * geom[l].size;
 		u->frames += levels[l].slabs << SP_SLAB_ORDER;
 	}
-	u->blocks += page_allocs;
-	u->bytes += page_count * PAGE_SIZE;
-	u->frames += page_count + radix_nodes(&page_sizes);
+	u->frames += radix_nodes(&page_sizes);
 	spin_unlock(&lock);
 }
 
 void heap_dump(void)
 {
 	struct sp_level snap[SP_LEVELS];
-	uint64_t allocs, pages, nodes;
+	uint64_t nodes;
 
 	/* a snapshot under the lock, printed without it */
 	spin_lock(&lock);
 	memcpy(snap, levels, sizeof(snap));
-	allocs = page_allocs;
-	pages = page_count;
 	nodes = radix_nodes(&page_sizes);
 	spin_unlock(&lock);
 
@@ -472,7 +459,7 @@ void heap_dump(void)
 		       geom[l].nr, (unsigned long long)snap[l].in_use,
 		       (unsigned long long)snap[l].slabs, snap[l].spare ? 1u : 0u,
 		       (unsigned long long)snap[l].allocs, (unsigned long long)snap[l].frees);
-	printk("heap: pages: %llu allocations, %llu pages in the radix tree (%llu nodes)\n",
-	       (unsigned long long)allocs, (unsigned long long)pages, (unsigned long long)nodes);
+	printk("heap: pages: the radix tree has %llu nodes (the allocations: large, below)\n",
+	       (unsigned long long)nodes);
 	heap_dump_large_early();
 }

@@ -67,11 +67,9 @@ void heap_dump(void)
 	heap_dump_large_early();
 }
 
-void heap_usage(struct heap_usage *u)
+void heap_strategy_usage(struct heap_usage *u)
 {
-	struct heap_large_stats l;
-
-	*u = (struct heap_usage){ .strategy = heap_strategy_name, .per_hart_heaps = heap_nr_harts };
+	u->per_hart_heaps = heap_nr_harts;
 	for (unsigned int hart = 0; hart < heap_nr_harts; hart++) {
 		struct heap_hart_stats s;
 
@@ -83,8 +81,4 @@ void heap_usage(struct heap_usage *u)
 		}
 		u->frames += s.empty_pages << SLAB_ORDER;
 	}
-	heap_large_stats(&l);
-	u->blocks += l.allocations;
-	u->bytes += l.pages * PAGE_SIZE;
-	u->frames += l.pages;
 }
