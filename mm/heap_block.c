@@ -206,6 +206,7 @@ void heap_strategy_reset(void)
 {
 	memset(&heap, 0, sizeof(heap));
 	spin_lock_init(&heap.lock);
+	heap.find = region_of; /* regions can be many: the frame's owner says which in O(1) */
 	next_order = REGION_ORDER_FIRST;
 	region_frames = 0;
 }

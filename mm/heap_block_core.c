@@ -101,14 +101,32 @@ static bool start_marked(const struct block_region *r, const void *p)
 	return r->starts[i / 64] >> (i % 64) & 1;
 }
 
-/* The region holding p, which the heap handed out. */
+#define REGION_WALK_MAX 8
+
+static bool region_holds(const struct block_region *r, const void *p)
+{
+	return (const char *)p >= r->heap && (const char *)p < r->end;
+}
+
+/*
+ * The region holding p, which the heap handed out: on every allocation.
+ * The last one found first (a free list hands back what was freed last);
+ * then a walk of a few regions, or find() (O(1), but the price of a few
+ * dozen steps of a walk) once there are more.
+ */
 static struct block_region *region_of(struct block_heap *h, const void *p)
 {
-	struct block_region *r = h->regions;
+	struct block_region *r = h->last;
 
-	while ((const char *)p < r->heap || (const char *)p >= r->end)
-		r = r->next;
-	return r;
+	if (r && region_holds(r, p))
+		return r;
+	if (h->find && h->nr_regions > REGION_WALK_MAX) {
+		r = h->find(p);
+	} else {
+		for (r = h->regions; !region_holds(r, p);)
+			r = r->next;
+	}
+	return h->last = r;
 }
 
 /* The fixed size for size bytes aligned to align, or -1 for the fallback. */
@@ -279,6 +297,9 @@ void block_region_remove(struct block_heap *h, struct block_region *r)
 {
 	struct block_region **pp = &h->regions;
 
+	if (h->last == r)
+		h->last = NULL;
+	h->nr_regions--;
 	while (*pp != r)
 		pp = &(*pp)->next;
 	*pp = r->next;
@@ -306,5 +327,6 @@ struct block_region *block_region_init(struct block_heap *h, struct block_region
 	};
 	chunk_give(r, r->heap, size - meta);
 	h->regions = r;
+	h->nr_regions++;
 	return r;
 }

@@ -43,6 +43,10 @@ struct block_region {
 struct block_heap {
 	spinlock_t lock;
 	struct block_region *regions;
+	unsigned int nr_regions;
+	/* the region holding a block handed out, for many regions; NULL: always walk the list */
+	struct block_region *(*find)(const void *p);
+	struct block_region *last; /* the last one found: most allocations come from it again */
 	void *blocks[BLOCK_NR_SIZES];
 	uint64_t nr_blocks, bytes, pages[BLOCK_NR_SIZES];
 };
