@@ -6,8 +6,9 @@
 #
 # usage: boot-matrix.sh riscv64|arm64 IMAGE WORKDIR [STRATEGY]
 #   With STRATEGY (a heap strategy's name as the boot log gives it, the
-#   image built with it), a shorter set: four harts, direct and through
-#   the firmware, the heap's suites on that strategy.
+#   image built with it), a shorter set: four harts, direct, through the
+#   firmware (OpenSBI on riscv64, entered at EL2 on arm64) and through
+#   U-Boot, the heap's suites on that strategy.
 set -uo pipefail
 
 arch=$1 image=$2 workdir=$3 strategy=${4:-}
@@ -91,6 +92,8 @@ if [ -n "$strategy" ]; then
 	arm64) boot heap-el2-m512M-smp4 pass:"$says" --boot direct --cpu max --machine virtualization=on --timeout 240 \
 		--mem 512M --smp 4 --append "$(expect 512M 1 4)" ;;
 	esac
+	boot heap-uboot-m256M-smp4 pass:"$UBOOT_SAYS" --boot uboot --mem 256M --smp 4 --timeout 240 \
+		--append "$(expect 256M 1 4)"
 	echo "1..$boots"
 	exit 0
 fi
