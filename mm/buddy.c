@@ -16,7 +16,7 @@ struct buddy_pool buddy_pool = { .lock = SPINLOCK_INIT, .top = &no_bank };
 
 struct buddy_bank *bank_of_pfn_slow(uint64_t pfn, uint32_t *index)
 {
-	for (unsigned int n = buddy_pool.nr_banks; n-- > 0;) {
+	for (unsigned int n = buddy_nr_banks_acquire(); n-- > 0;) {
 		struct buddy_bank *b = &buddy_pool.bank[n];
 		uint64_t i = pfn - b->base_pfn;
 
@@ -42,7 +42,55 @@ void bank_reset(struct buddy_bank *b)
 		b->free_head[k] = NIL;
 		b->nr_free[k] = 0;
 	}
+	b->max_tail = b->max_reported = NIL;
 	b->free_frames = 0;
+}
+
+/* Block i was pushed first on the list of BUDDY_MAX_ORDER, not reported. */
+void bank_max_pushed(struct buddy_bank *b, uint32_t i)
+{
+	if (b->frames[i].next == NIL)
+		b->max_tail = i;
+	pool_count(&buddy_pool.unreported_frames, 1 << BUDDY_MAX_ORDER);
+}
+
+/* Block i, just unlinked from the list of BUDDY_MAX_ORDER: its links are still as they were. */
+void bank_max_unlinked(struct buddy_bank *b, uint32_t i)
+{
+	struct frame *f = &b->frames[i];
+
+	if (f->next == NIL)
+		b->max_tail = f->prev;
+	if (i == b->max_reported)
+		b->max_reported = f->next; /* reported too, or NIL */
+	if (f->aux == FRAME_AUX_REPORTED)
+		pool_count(&buddy_pool.reported_frames, -(1 << BUDDY_MAX_ORDER));
+	else
+		pool_count(&buddy_pool.unreported_frames, -(1 << BUDDY_MAX_ORDER));
+	__atomic_store_n(&f->aux, 0, __ATOMIC_RELAXED);
+}
+
+/* Reported blocks go last, after every unreported one. */
+void bank_list_push_reported(struct buddy_bank *b, uint32_t i)
+{
+	struct frame *f = &b->frames[i];
+	uint32_t tail = b->max_tail;
+
+	f->next = NIL;
+	f->prev = tail;
+	__atomic_store_n(&f->aux, FRAME_AUX_REPORTED, __ATOMIC_RELAXED);
+	if (tail != NIL)
+		b->frames[tail].next = i;
+	else
+		b->free_head[BUDDY_MAX_ORDER] = i;
+	b->max_tail = i;
+	if (b->max_reported == NIL)
+		b->max_reported = i;
+	b->avail |= 1u << BUDDY_MAX_ORDER;
+	b->nr_free[BUDDY_MAX_ORDER]++;
+	b->free_frames += 1u << BUDDY_MAX_ORDER;
+	pool_count(&buddy_pool.reported_frames, 1 << BUDDY_MAX_ORDER);
+	frame_store_state(f, frame_state_make(FRAME_FREE, BUDDY_MAX_ORDER, 0));
 }
 
 /*
@@ -196,10 +244,56 @@ static int alloc_global(const struct buddy_req *r, phys_addr_t *pa)
 	return 0;
 }
 
+static bool (*grow_hook)(uint64_t nr_frames);
+
+void buddy_set_grow_hook(bool (*fn)(uint64_t nr_frames))
+{
+	__atomic_store_n(&grow_hook, fn, __ATOMIC_RELEASE);
+}
+
+/*
+ * Asks the hook for nr more frames. New memory lies above every bank, so
+ * it is of no use to a request that must end below the top bank's end
+ * plus nr: the hook is not asked then, and the request fails as it would
+ * without one.
+ */
+static bool grow(uint64_t nr, uint64_t limit_pfn)
+{
+	bool (*fn)(uint64_t) = __atomic_load_n(&grow_hook, __ATOMIC_ACQUIRE);
+
+	if (!fn || limit_pfn < bank_end_pfn(buddy_top()) + nr)
+		return false;
+	return fn(nr);
+}
+
+bool buddy_make_room(uint64_t nr, const struct buddy_req *r, bool *drained)
+{
+	/* other harts' caches may hold what we need */
+	if (!*drained && buddy_cached_frames()) {
+		buddy_drain_caches();
+		*drained = true;
+		return true;
+	}
+	*drained = false; /* after a grow, harts may have cached some of the new frames */
+	return grow(MAX(nr, 1ULL << r->align_order), r->limit_pfn);
+}
+
+int buddy_ensure_free(uint64_t nr_frames)
+{
+	uint64_t have;
+
+	while ((have = buddy_free_frames()) < nr_frames) {
+		if (!grow(nr_frames - have, UINT64_MAX))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 int buddy_alloc_ex(unsigned int order, uint64_t align, phys_addr_t limit, unsigned int flags,
 		   phys_addr_t *pa)
 {
 	struct buddy_req r;
+	bool drained = false;
 	int rc;
 
 	if (order == 0 && align <= PAGE_SIZE && !(align & (align - 1)) && limit == BUDDY_NO_LIMIT &&
@@ -207,12 +301,9 @@ int buddy_alloc_ex(unsigned int order, uint64_t align, phys_addr_t limit, unsign
 		return buddy_alloc_frame(pa);
 	if (order > BUDDY_MAX_ORDER || buddy_make_req(order, align, limit, &r) < 0)
 		return -EINVAL;
-	rc = alloc_global(&r, pa);
-	/* other harts' caches may hold what we need */
-	if (rc == -ENOMEM && buddy_cached_frames()) {
-		buddy_drain_caches();
+	do
 		rc = alloc_global(&r, pa);
-	}
+	while (rc == -ENOMEM && buddy_make_room(1ULL << order, &r, &drained));
 	return rc;
 }
 
@@ -230,5 +321,6 @@ int buddy_free_ex(phys_addr_t pa, unsigned int order, unsigned int flags)
 		b->early_frames -= 1u << order;
 	bank_free_locked(b, i, order);
 	spin_unlock(&buddy_pool.lock);
+	buddy_report_check();
 	return 0;
 }

@@ -77,7 +77,11 @@ static void cache_drain(struct hart_cache *c, unsigned long n)
 static inline int alloc_locked(struct hart_cache *c, phys_addr_t *pa);
 static inline int free_locked(struct hart_cache *c, phys_addr_t pa, struct frame *f);
 
-/* Entered with c locked and empty: refill it, or (nothing left anywhere) drain all and retry. */
+/*
+ * Entered with c locked and empty: refill it, or (nothing left anywhere)
+ * unlock it and go the long way, which drains every cache and may call the
+ * grow hook: with no lock held, so that the hook may allocate too.
+ */
 static __attribute__((noinline)) int alloc_refill(struct hart_cache *c, phys_addr_t *pa)
 {
 	if (!cache_refill(c)) {
@@ -93,12 +97,19 @@ static __attribute__((noinline)) int alloc_wait(struct hart_cache *c, phys_addr_
 	return alloc_locked(c, pa);
 }
 
-/* Entered with c locked and full: half of it goes back to the free lists. */
+/*
+ * Entered with c locked and full: half of it goes back to the free lists.
+ * The reporter, if those frames make it due, runs once c is unlocked.
+ */
 static __attribute__((noinline)) int free_drain(struct hart_cache *c, phys_addr_t pa,
 						struct frame *f)
 {
+	int rc;
+
 	cache_drain(c, BUDDY_CACHE_BATCH);
-	return free_locked(c, pa, f);
+	rc = free_locked(c, pa, f);
+	buddy_report_check();
+	return rc;
 }
 
 static __attribute__((noinline)) int free_wait(struct hart_cache *c, phys_addr_t pa,
@@ -187,7 +198,7 @@ int buddy_alloc_frame(phys_addr_t *pa)
 int buddy_free_frame(phys_addr_t pa)
 {
 	struct hart_cache *c = this_cache(); /* first: then only pa is live across the call */
-	const struct buddy_bank *b = buddy_pool.top;
+	const struct buddy_bank *b = buddy_top();
 	uint64_t i = pa_to_pfn(pa) - b->base_pfn;
 	uint32_t s = frame_state_make(FRAME_ALLOCATED, 0, 0);
 	struct frame *f;
@@ -227,6 +238,7 @@ void buddy_drain_cache(unsigned int hart)
 	tas_lock(&c->lock);
 	cache_drain(c, BUDDY_CACHE_SIZE);
 	tas_unlock(&c->lock);
+	buddy_report_check();
 }
 
 void buddy_drain_caches(void)

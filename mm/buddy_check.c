@@ -16,6 +16,7 @@
 struct checker {
 	unsigned int problems;
 	struct buddy_census census;
+	uint64_t reported, unreported; /* frames in free blocks of BUDDY_MAX_ORDER */
 };
 
 static void __printf(2, 3) problem(struct checker *c, const char *fmt, ...)
@@ -42,6 +43,7 @@ static void check_block(struct checker *c, const struct buddy_bank *b, uint32_t 
 {
 	unsigned int tag = frame_state_tag(s), k = frame_state_order(s);
 	uint64_t pfn = b->base_pfn + i;
+	uint32_t aux = b->frames[i].aux;
 
 	if (pfn & ((1ULL << k) - 1))
 		problem(c, "block %#llx of order %u is not aligned", (unsigned long long)pfn_to_pa(pfn), k);
@@ -60,6 +62,12 @@ static void check_block(struct checker *c, const struct buddy_bank *b, uint32_t 
 		return;
 	if (s != frame_state_make(FRAME_FREE, k, 0))
 		problem(c, "free block %#llx has stray bits %#x", (unsigned long long)pfn_to_pa(pfn), s);
+	/* only the largest blocks are ever reported */
+	if (aux && (aux != FRAME_AUX_REPORTED || k != BUDDY_MAX_ORDER))
+		problem(c, "free block %#llx of order %u has aux %#x",
+			(unsigned long long)pfn_to_pa(pfn), k, aux);
+	else if (k == BUDDY_MAX_ORDER)
+		*(aux ? &c->reported : &c->unreported) += 1ULL << k;
 	free_blocks[k]++;
 	c->census.free_blocks[k]++;
 	if (k < BUDDY_MAX_ORDER) {
@@ -100,12 +108,17 @@ static void walk_blocks(struct checker *c, const struct buddy_bank *b, uint64_t 
 	}
 }
 
-/* Each list: doubly linked, only free heads of its order, as many as the walk found. */
+/*
+ * Each list: doubly linked, only free heads of its order, as many as the
+ * walk found; the largest order's reported blocks after all the others,
+ * and its tail right.
+ */
 static void check_lists(struct checker *c, const struct buddy_bank *b, const uint64_t *free_blocks)
 {
 	for (unsigned int k = 0; k < BUDDY_NR_ORDERS; k++) {
 		uint64_t n = 0;
-		uint32_t prev = NIL;
+		uint32_t prev = NIL, first_reported = NIL;
+		bool reported = false;
 
 		for (uint32_t i = b->free_head[k]; i != NIL; prev = i, i = b->frames[i].next) {
 			if (i >= b->nr_frames || ++n > b->nr_frames) {
@@ -119,7 +132,19 @@ static void check_lists(struct checker *c, const struct buddy_bank *b, const uin
 			if (b->frames[i].prev != prev)
 				problem(c, "block %#llx on free list %u: bad back link",
 					(unsigned long long)bank_pa(b, i), k);
+			if (reported && b->frames[i].aux != FRAME_AUX_REPORTED)
+				problem(c, "block %#llx on free list %u: unreported after reported",
+					(unsigned long long)bank_pa(b, i), k);
+			reported = b->frames[i].aux == FRAME_AUX_REPORTED;
+			if (reported && first_reported == NIL)
+				first_reported = i;
 		}
+		if (k == BUDDY_MAX_ORDER &&
+		    (b->max_tail != prev || b->max_reported != first_reported))
+			problem(c, "bank %#llx: largest blocks: last %u, first reported %u; "
+				   "bank says %u %u",
+				(unsigned long long)bank_pa(b, 0), prev, first_reported, b->max_tail,
+				b->max_reported);
 		if (n != free_blocks[k] || n != b->nr_free[k])
 			problem(c, "bank %#llx order %u: %llu listed, %llu found, counter %u",
 				(unsigned long long)bank_pa(b, 0), k, (unsigned long long)n,
@@ -209,6 +234,12 @@ unsigned int buddy_check(struct buddy_census *census)
 	if (cached != c.census.frames[FRAME_CACHED])
 		problem(&c, "caches hold %llu frames, %llu frames are cached",
 			(unsigned long long)cached, (unsigned long long)c.census.frames[FRAME_CACHED]);
+	if (c.reported != buddy_pool.reported_frames ||
+	    c.unreported != buddy_pool.unreported_frames)
+		problem(&c, "largest blocks: %llu frames reported, %llu not; counters %llu %llu",
+			(unsigned long long)c.reported, (unsigned long long)c.unreported,
+			(unsigned long long)buddy_pool.reported_frames,
+			(unsigned long long)buddy_pool.unreported_frames);
 
 	spin_unlock(&buddy_pool.lock);
 	for (unsigned int h = MAX_HARTS; h-- > 0;)

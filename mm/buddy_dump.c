@@ -8,7 +8,7 @@
 
 unsigned int buddy_nr_banks(void)
 {
-	return buddy_pool.nr_banks;
+	return buddy_nr_banks_acquire();
 }
 
 static void bank_info_locked(const struct buddy_bank *b, struct buddy_bank_info *info)
@@ -24,7 +24,7 @@ static void bank_info_locked(const struct buddy_bank *b, struct buddy_bank_info 
 
 int buddy_bank_info(unsigned int bank, struct buddy_bank_info *info)
 {
-	if (bank >= buddy_pool.nr_banks)
+	if (bank >= buddy_nr_banks_acquire())
 		return -ENOENT;
 	spin_lock(&buddy_pool.lock);
 	bank_info_locked(&buddy_pool.bank[bank], info);
@@ -50,6 +50,8 @@ void buddy_stats(struct buddy_stats *s)
 		for (unsigned int k = 0; k < BUDDY_NR_ORDERS; k++)
 			s->nr_free[k] += b->nr_free[k];
 	}
+	s->reported = buddy_pool.reported_frames;
+	s->added = buddy_pool.added_bytes;
 	s->ignored = buddy_pool.ignored_bytes;
 	s->misuses = __atomic_load_n(&buddy_pool.misuses, __ATOMIC_RELAXED);
 	spin_unlock(&buddy_pool.lock);
@@ -109,7 +111,7 @@ void buddy_dump(void)
 		orders[k] = k;
 	ksnprintf(label, sizeof(label), "%4s %-18s %5s", "bank", "base", "order");
 	print_counts(label, orders);
-	for (unsigned int n = 0; n < buddy_pool.nr_banks; n++) {
+	for (unsigned int n = 0; n < buddy_nr_banks(); n++) {
 		struct buddy_bank_info info;
 		uint64_t free[BUDDY_NR_ORDERS];
 
@@ -127,6 +129,9 @@ void buddy_dump(void)
 	       s.nr_banks, (unsigned long long)s.free, (unsigned long long)s.cached,
 	       (unsigned long long)s.allocated, (unsigned long long)s.early,
 	       (unsigned long long)s.reserved);
+	if (s.added || s.reported)
+		printk("buddy: hot-added %llu KiB, %llu free frames reported\n",
+		       (unsigned long long)(s.added >> 10), (unsigned long long)s.reported);
 	printk("buddy: metadata %llu KiB (%u bytes per frame), largest block %llu KiB\n",
 	       (unsigned long long)(s.metadata_bytes >> 10), (unsigned int)sizeof(struct frame),
 	       (unsigned long long)(PAGE_SIZE << BUDDY_MAX_ORDER) >> 10);

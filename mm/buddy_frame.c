@@ -168,7 +168,7 @@ struct frame *frame_of(phys_addr_t pa)
 
 phys_addr_t frame_to_pa(const struct frame *f)
 {
-	for (unsigned int n = 0; n < buddy_pool.nr_banks; n++) {
+	for (unsigned int n = 0, nr = buddy_nr_banks_acquire(); n < nr; n++) {
 		const struct buddy_bank *b = &buddy_pool.bank[n];
 
 		if (f >= b->frames && f < b->frames + b->nr_frames)
@@ -227,12 +227,17 @@ int frame_set_owner(phys_addr_t head, unsigned int order, unsigned int tag, unsi
 		return -EINVAL;
 	f = &b->frames[i];
 	s = frame_load_state(f);
-	__atomic_store_n(&f->aux, aux, __ATOMIC_RELAXED);
 	do {
 		if (!frame_tag_is_owned(frame_state_tag(s)) || frame_state_order(s) != order) {
 			buddy_misuse(buddy_state_problem(b, i, s, false, false), head);
 			return -EINVAL;
 		}
+		/*
+		 * aux before the state that makes it the new owner's, and only
+		 * once the block is known to be owned: a free head's aux is the
+		 * buddy's (FRAME_AUX_REPORTED).
+		 */
+		__atomic_store_n(&f->aux, aux, __ATOMIC_RELAXED);
 	} while (!__atomic_compare_exchange_n(&f->state, &s, frame_state_make(tag, order, heap),
 					      false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
 	return 0;

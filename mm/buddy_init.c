@@ -26,23 +26,15 @@ static void add_bank(uint64_t pfn, uint64_t end)
 	b->nr_frames = (uint32_t)(end - pfn);
 }
 
-/*
- * A RAM range's whole frames, as banks: cut at 4 GiB, so that "below 4 GiB"
- * is a choice of banks, and into pieces small enough for 32-bit indices
- * (cut at a largest-block boundary, so no block is lost to the cut).
- */
+/* A RAM range's whole frames, as banks (bank_cut() says where they end). */
 static void plan_banks(const struct mem_range *r)
 {
 	uint64_t pfn = pa_to_pfn(ALIGN_UP(r->base, PAGE_SIZE));
 	uint64_t end = pa_to_pfn(r->base + r->size);
 
 	while (pfn < end) {
-		uint64_t cut = end;
+		uint64_t cut = bank_cut(pfn, end);
 
-		if (pfn < PFN_4G && cut > PFN_4G)
-			cut = PFN_4G;
-		if (cut - pfn > BANK_MAX_FRAMES)
-			cut = ALIGN_DOWN(pfn + BANK_MAX_FRAMES, 1ULL << BUDDY_MAX_ORDER);
 		add_bank(pfn, cut);
 		pfn = cut;
 	}
@@ -98,14 +90,18 @@ static void tag_unusable(const struct memmap *m, struct buddy_bank *b, uint64_t 
 /*
  * Free runs go on the lists as maximal aligned blocks without looking for
  * buddies: two blocks cut greedily from one run are never buddies below the
- * largest order, and runs are separated by owned frames.
+ * largest order, and runs are separated by owned frames. reported: the
+ * largest blocks go on their list as reported (see buddy_add_memory()).
  */
-static void add_free_run(struct buddy_bank *b, uint64_t from, uint64_t to)
+static void add_free_run(struct buddy_bank *b, uint64_t from, uint64_t to, bool reported)
 {
 	while (from < to) {
 		unsigned int k = block_order_at(from, to);
 
-		bank_list_push(b, (uint32_t)(from - b->base_pfn), k);
+		if (reported && k == BUDDY_MAX_ORDER)
+			bank_list_push_reported(b, (uint32_t)(from - b->base_pfn));
+		else
+			bank_list_push(b, (uint32_t)(from - b->base_pfn), k);
 		from += 1ULL << k;
 	}
 }
@@ -122,7 +118,7 @@ static void take_over_bank(const struct memmap *m, struct buddy_bank *b)
 		if (us >= ue)
 			continue;
 		tag_unusable(m, b, done, us);
-		add_free_run(b, us, ue);
+		add_free_run(b, us, ue, false);
 		done = ue;
 	}
 	tag_unusable(m, b, done, hi);
@@ -150,4 +146,89 @@ int buddy_init(struct memmap *m)
 	if (buddy_pool.nr_banks)
 		buddy_pool.top = &buddy_pool.bank[buddy_pool.nr_banks - 1];
 	return 0;
+}
+
+/* ---- memory hot-add ---- */
+
+/* Serialises hot-adds: only they (and buddy_init) write a bank slot, nr_banks and top. */
+static spinlock_t add_lock = SPINLOCK_INIT;
+
+/* Frames of metadata a bank of nr frames needs: its array, in whole frames. */
+static uint64_t meta_frames(uint64_t nr)
+{
+	return ALIGN_UP(nr * sizeof(struct frame), PAGE_SIZE) / PAGE_SIZE;
+}
+
+/*
+ * How many banks [pfn, end) becomes, cut as buddy_init() cuts RAM; 0 if
+ * one of them could not hold its own metadata and a frame besides.
+ */
+static unsigned int count_banks(uint64_t pfn, uint64_t end)
+{
+	unsigned int n = 0;
+
+	for (uint64_t cut; pfn < end; pfn = cut, n++) {
+		cut = bank_cut(pfn, end);
+		if (cut - pfn <= meta_frames(cut - pfn))
+			return 0;
+	}
+	return n;
+}
+
+/*
+ * Adds the bank [pfn, end) in the next slot. All of it is written while
+ * nobody can see the slot; only the free blocks need the lock, for the
+ * pool's reporting counts. Then nr_banks and top make it visible, with
+ * release: whoever reads them sees the bank complete.
+ */
+static void add_one_bank(uint64_t pfn, uint64_t end)
+{
+	unsigned int n = buddy_pool.nr_banks;
+	struct buddy_bank *b = &buddy_pool.bank[n];
+	uint32_t meta;
+
+	memset(b, 0, sizeof(*b));
+	b->base_pfn = pfn;
+	b->nr_frames = (uint32_t)(end - pfn);
+	meta = (uint32_t)meta_frames(b->nr_frames);
+	b->frames = phys_to_virt(pfn_to_pa(pfn));
+	b->meta_bytes = (uint64_t)meta * PAGE_SIZE;
+	memset(b->frames, 0, (size_t)b->nr_frames * sizeof(struct frame)); /* all tails */
+	bank_reset(b);
+	bank_tag_blocks(b, 0, meta, FRAME_RESERVED);
+	b->reserved_frames = meta;
+
+	spin_lock(&buddy_pool.lock);
+	add_free_run(b, pfn + meta, end, true);
+	buddy_pool.added_bytes += pfn_to_pa(end - pfn);
+	__atomic_store_n(&buddy_pool.nr_banks, n + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&buddy_pool.top, b, __ATOMIC_RELEASE);
+	spin_unlock(&buddy_pool.lock);
+}
+
+/*
+ * The added range's largest blocks go on the lists as reported: the
+ * buddy has never handed them out, so there is nothing in them to give
+ * back (in a process, they have not even been touched).
+ */
+int buddy_add_memory(phys_addr_t pa, uint64_t size)
+{
+	uint64_t pfn = pa_to_pfn(pa), end = pa_to_pfn(pa + size);
+	unsigned int need;
+	int rc = 0;
+
+	if (!size || ((pa | size) & (PAGE_SIZE - 1)) || pa + size < pa)
+		return -EINVAL;
+	spin_lock(&add_lock);
+	need = count_banks(pfn, end);
+	if (!need || (buddy_pool.nr_banks && pfn < bank_end_pfn(buddy_top())))
+		rc = -EINVAL; /* too small, or not above every bank */
+	else if (buddy_pool.nr_banks + need > BUDDY_MAX_BANKS)
+		rc = -ENOSPC;
+	for (uint64_t cut; !rc && pfn < end; pfn = cut) {
+		cut = bank_cut(pfn, end);
+		add_one_bank(pfn, cut);
+	}
+	spin_unlock(&add_lock);
+	return rc;
 }

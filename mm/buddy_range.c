@@ -129,16 +129,15 @@ static int range_alloc(uint64_t nr, struct buddy_req *r, phys_addr_t *pa)
 int buddy_alloc_range(uint64_t nr_frames, uint64_t align, phys_addr_t limit, phys_addr_t *pa)
 {
 	struct buddy_req r;
+	bool drained = false;
 	int rc;
 
 	if (nr_frames == 0 || nr_frames > BANK_MAX_FRAMES ||
 	    buddy_make_req(0, align, limit, &r) < 0)
 		return -EINVAL;
-	rc = range_alloc(nr_frames, &r, pa);
-	if (rc == -ENOMEM && buddy_cached_frames()) {
-		buddy_drain_caches();
+	do
 		rc = range_alloc(nr_frames, &r, pa);
-	}
+	while (rc == -ENOMEM && buddy_make_room(nr_frames, &r, &drained));
 	return rc;
 }
 
@@ -234,5 +233,6 @@ int buddy_free_range(phys_addr_t pa, uint64_t nr_frames)
 		buddy_misuse(what, bank_pa(b, bad));
 		return -EINVAL;
 	}
+	buddy_report_check();
 	return 0;
 }

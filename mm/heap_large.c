@@ -78,7 +78,7 @@ void *large_alloc(size_t size, size_t align)
 	if (!ops.map || size > UINT32_MAX * PAGE_SIZE || size >= ops.size)
 		return NULL;
 	nr = (size_t)(ALIGN_UP((uint64_t)MAX(size, (size_t)1), PAGE_SIZE) / PAGE_SIZE);
-	if (nr > buddy_free_frames())
+	if (buddy_ensure_free(nr) < 0)
 		return NULL;
 	frames = frame_list(nr, stack, &order);
 	if (!frames)

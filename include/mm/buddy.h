@@ -20,9 +20,16 @@
  * hart's cache and tries again before it fails.
  *
  * Memory: 16 bytes of metadata per frame (FRAME_META_BYTES, one array per
- * bank from the boot allocator: 0.39 % of RAM); statically, one
- * struct buddy_bank per bank and a 1 KiB cache per hart. The buddy never
- * touches the frames themselves.
+ * bank from the boot allocator, or from the start of a hot-added range:
+ * 0.39 % of RAM); statically, one struct buddy_bank per bank and a 1 KiB
+ * cache per hart. The buddy never touches the frames themselves.
+ *
+ * For a host that hands out memory on demand (a process over a reserved
+ * address range, a VM), the buddy can grow and give back: memory added
+ * above every bank (buddy_add_memory), a hook that adds some when an
+ * allocation finds none (buddy_set_grow_hook), and free page reporting of
+ * the largest free blocks (buddy_set_reporter). The kernel uses none of
+ * them; without them nothing changes.
  *
  * Misuse (double free, a frame the buddy does not own, the wrong order, the
  * middle of a block, a range that does not match its blocks) is reported
@@ -108,6 +115,72 @@ int buddy_alloc_range(uint64_t nr_frames, uint64_t align, phys_addr_t limit, phy
  */
 int buddy_free_range(phys_addr_t pa, uint64_t nr_frames);
 
+/*
+ * Memory hot-add (Linux's add_memory() with memmap_on_memory): [pa, pa +
+ * size), page aligned RAM that phys_to_virt() reaches, above every bank so
+ * far, becomes one or more new banks, cut as buddy_init() cuts RAM (at
+ * 4 GiB and every 2^31 frames). Each bank's metadata comes from its own
+ * first frames, which become FRAME_RESERVED blocks (counted as reserved);
+ * the rest is free, its blocks of BUDDY_MAX_ORDER marked reported (never
+ * handed out, so nothing to report). Works with no bank yet (buddy_init()
+ * of an empty map) and while other harts allocate and free: each bank is
+ * complete before they can see it. Hot-adds are serialised among
+ * themselves; one takes the global lock only to publish a bank.
+ * 0; -EINVAL: not page aligned, size 0, past the end of the address space,
+ * not above every bank, or a bank that could not hold its own metadata and
+ * one frame besides; -ENOSPC: more banks than BUDDY_MAX_BANKS (nothing of
+ * the range is added).
+ */
+int buddy_add_memory(phys_addr_t pa, uint64_t size);
+
+/*
+ * fn (NULL: none) is called when an allocation (buddy_alloc_ex(), the
+ * order-0 path once its hart's cache and the free lists are empty,
+ * buddy_alloc_range(), buddy_ensure_free()) finds nothing even after
+ * draining every hart's cache. It may add memory with buddy_add_memory()
+ * and returns true if it did; the allocation then tries again, for as
+ * long as fn returns true. nr_frames is what the request needs: its size
+ * in frames (or its alignment in frames, if larger), or for
+ * buddy_ensure_free() what is missing. fn runs with no buddy lock held,
+ * not even the calling hart's cache lock (it may allocate itself), but
+ * with whatever locks the allocation's caller holds; several harts may
+ * call it at once. It is not called for a request limited to end below
+ * where new memory could start.
+ */
+void buddy_set_grow_hook(bool (*fn)(uint64_t nr_frames));
+
+/* 0 if at least nr_frames are free (lists and caches), growing through the hook if not; -ENOMEM. */
+int buddy_ensure_free(uint64_t nr_frames);
+
+/*
+ * Free page reporting (Linux's page_reporting, virtio-balloon free page
+ * hinting). fn (NULL: none) is called for each free block of
+ * BUDDY_MAX_ORDER not reported since it was last freed, whenever more than
+ * keep_frames frames sit in such blocks, until no more than keep_frames do
+ * (so fewer than keep_frames + 2^BUDDY_MAX_ORDER right after any free):
+ * lowest bank first, the least recently freed first, so that what stays is
+ * what allocation takes next. It runs after a free (buddy_free_ex(), a
+ * cache drain, buddy_free_range()) has let go of every buddy lock, on the
+ * freeing hart, with whatever locks that free's caller holds; one reporter
+ * at a time (a free that finds one at work leaves it the job). While fn
+ * runs, the block is off the free lists (its head FRAME_CACHED, so nobody
+ * allocates or merges it) and no buddy lock is held: fn may discard its
+ * contents (madvise(MADV_DONTNEED)), and allocate and free (a free made in
+ * fn reports nothing itself). Then the block goes back, last on its list,
+ * marked reported (FRAME_AUX_REPORTED in its head's aux); allocation takes
+ * unreported blocks first (the most recently freed first), and a reported
+ * block is reported again only once it has been allocated and freed.
+ * keep_frames UINT64_MAX: report only through buddy_report_free().
+ */
+void buddy_set_reporter(void (*fn)(phys_addr_t pa, uint64_t size), uint64_t keep_frames);
+
+/*
+ * Reports every unreported free block of BUDDY_MAX_ORDER now (malloc_trim()),
+ * waiting for a reporter at work to finish first; the frames it reported.
+ * 0 without a reporter. Not from the reporter's fn.
+ */
+uint64_t buddy_report_free(void);
+
 /* Gives every cached frame of one hart, or of all harts, back to the free lists. */
 void buddy_drain_cache(unsigned int hart);
 void buddy_drain_caches(void);
@@ -133,7 +206,9 @@ struct buddy_stats {
 	uint64_t early;
 	uint64_t allocated; /* handed out by the buddy: total - all the above */
 	uint64_t nr_free[BUDDY_NR_ORDERS]; /* free blocks per order, all banks */
+	uint64_t reported;	 /* free, in blocks handed to the reporter since they were freed */
 	uint64_t metadata_bytes; /* the per-frame arrays, as allocated */
+	uint64_t added;		 /* bytes hot-added (buddy_add_memory()), metadata included */
 	uint64_t ignored;	 /* bytes of RAM beyond BUDDY_MAX_BANKS banks */
 	uint64_t misuses;	 /* reports so far */
 };

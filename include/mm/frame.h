@@ -29,7 +29,7 @@
 enum frame_tag {
 	FRAME_TAIL = 0,	 /* not a head: the head of the block holding it tells */
 	FRAME_FREE,	 /* head of a free block on a free list */
-	FRAME_CACHED,	 /* free frame in a hart's page cache, or a block being freed */
+	FRAME_CACHED,	 /* free frame in a hart's page cache, a block being freed or reported */
 	FRAME_RESERVED,	 /* RAM never handed out: firmware, no-map, kernel image, DTB ... */
 	/* owned: buddy_free() and buddy_free_range() take blocks with these tags */
 	FRAME_EARLY,	 /* handed out by the boot allocator before the buddy took over */
@@ -52,7 +52,7 @@ struct frame {
 	 * no offset.
 	 */
 	uint32_t state;
-	uint32_t aux; /* owned heads: FRAME_SLAB's size class, or the owner's */
+	uint32_t aux; /* owned heads: FRAME_SLAB's size class, or the owner's; free: see below */
 	union {
 		struct {
 			uint32_t next, prev; /* FRAME_FREE heads: free list, as bank indices */
@@ -60,6 +60,13 @@ struct frame {
 		uint64_t priv;	/* owned heads: the owner's word, unused by the buddy */
 	};
 };
+
+/*
+ * A FRAME_FREE head's aux: a block of BUDDY_MAX_ORDER handed to the free
+ * page reporter (buddy_set_reporter()) since it was last freed. Every
+ * other free head has aux 0.
+ */
+#define FRAME_AUX_REPORTED 1u
 
 /* The figure the docs and tests quote: metadata bytes per 4 KiB frame. */
 #define FRAME_META_BYTES 16
@@ -116,7 +123,8 @@ struct frame_owner {
 	unsigned int order;
 	unsigned int tag;  /* enum frame_tag or a caller's tag; never FRAME_TAIL */
 	unsigned int heap; /* FRAME_SLAB: the heap's id; else the owner's */
-	uint32_t aux;	   /* FRAME_SLAB: the size class; else the owner's */
+	uint32_t aux;	   /* FRAME_SLAB: the size class; FRAME_FREE: FRAME_AUX_REPORTED or 0;
+			      else the owner's */
 };
 
 /* The metadata of the frame holding pa, or NULL outside every bank. */

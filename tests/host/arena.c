@@ -121,6 +121,12 @@ void arena_machine(struct memmap *m, const struct mem_range *ram, unsigned int n
 	arena_map(m);
 }
 
+void arena_reserve(struct memmap *m, const struct mem_range *space, unsigned int n)
+{
+	arena_machine(m, space, n);
+	memset(m, 0, sizeof(*m));
+}
+
 static struct arena_bank *bank_of(phys_addr_t pa)
 {
 	for (unsigned int i = 0; i < nr_banks; i++) {

@@ -28,6 +28,16 @@
  */
 void arena_machine(struct memmap *m, const struct mem_range *ram, unsigned int n);
 
+/*
+ * Address space for hot-add tests: maps these ranges (sorted, not
+ * touching) as arena_machine() does, but m gets no RAM at all, so that
+ * buddy_init(m) starts with no bank (or with what the test puts in m) and
+ * the test hands the rest to buddy_add_memory() piece by piece. Nothing
+ * is paid for until it is touched; the arena's banks do not change while
+ * the buddy grows, so threads may run meanwhile.
+ */
+void arena_reserve(struct memmap *m, const struct mem_range *space, unsigned int n);
+
 /* Maps m's RAM as it is (a map built from a device tree, say). */
 void arena_map(const struct memmap *m);
 
