@@ -280,3 +280,12 @@ long vmap_unmap(struct vmap *v, uint64_t va, uint64_t expect_pages, vmap_give_fn
 	spin_unlock(&v->lock);
 	return (long)n;
 }
+
+void vmap_walk_free(struct vmap *v, void (*fn)(uint64_t start, uint64_t end, void *arg),
+		    void *arg)
+{
+	spin_lock(&v->lock);
+	for (struct vmap_extent *e = v->free; e; e = e->next)
+		fn(e->start, e->end, arg);
+	spin_unlock(&v->lock);
+}

@@ -98,6 +98,14 @@ long vmap_unmap(struct vmap *v, uint64_t va, uint64_t expect_pages, vmap_give_fn
  */
 int vmap_lookup(struct vmap *v, uint64_t va, phys_addr_t *first, uint64_t *nr_pages);
 
+/*
+ * Calls fn(start, end, arg) for every free range [start, end) of the
+ * window, in address order, with the vmap's lock held: fn must not call
+ * the vmap (a host discards the memory behind free ranges with it).
+ */
+void vmap_walk_free(struct vmap *v, void (*fn)(uint64_t start, uint64_t end, void *arg),
+		    void *arg);
+
 static inline bool vmap_contains(const struct vmap *v, uint64_t va)
 {
 	return va - v->base < v->size;

@@ -255,6 +255,45 @@ static void first_fit_reuse_and_merge(struct ktest *t)
 	expect_clean(t);
 }
 
+struct walked {
+	uint64_t start[8], end[8];
+	unsigned int n;
+};
+
+static void record_extent(uint64_t start, uint64_t end, void *arg)
+{
+	struct walked *w = arg;
+
+	if (w->n < 8) {
+		w->start[w->n] = start;
+		w->end[w->n] = end;
+	}
+	w->n++;
+}
+
+/* vmap_walk_free() reports exactly the gaps, in order: before, between and after mappings. */
+static void walk_free_ranges(struct ktest *t)
+{
+	uint64_t a = map_n(t, 3), b = map_n(t, 5), c = map_n(t, 2);
+	struct walked w = { .n = 0 };
+
+	KT_EXPECT_EQ(t, vmap_unmap(&v, b, 5, NULL, NULL), 5);
+	vmap_walk_free(&v, record_extent, &w);
+	KT_ASSERT(t, w.n == 2);
+	KT_EXPECT_EQ(t, w.start[0], b); /* b's pages and its guard */
+	KT_EXPECT_EQ(t, w.end[0], c);
+	KT_EXPECT_EQ(t, w.start[1], c + 3 * PAGE_SIZE); /* the rest of the window */
+	KT_EXPECT_EQ(t, w.end[1], v.base + v.size);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, a, 3, NULL, NULL), 3);
+	w.n = 0;
+	vmap_walk_free(&v, record_extent, &w);
+	KT_EXPECT_EQ(t, w.n, 2);
+	KT_EXPECT_EQ(t, w.start[0], v.base + PAGE_SIZE); /* the first page is never handed out */
+	KT_EXPECT_EQ(t, w.end[0], c);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, c, 2, NULL, NULL), 2);
+	expect_clean(t);
+}
+
 static void full_window_and_no_tables(struct ktest *t)
 {
 	phys_addr_t f[4] = { RAM_BASE + 0x10000, RAM_BASE + 0x20000, RAM_BASE + 0x30000,
@@ -315,6 +354,7 @@ static const struct ktest_case cases[] = {
 	KTEST_CASE(bad_arguments),
 	KTEST_CASE(pages_only_and_alignment),
 	KTEST_CASE(first_fit_reuse_and_merge),
+	KTEST_CASE(walk_free_ranges),
 	KTEST_CASE(full_window_and_no_tables),
 	KTEST_CASE(many_mappings),
 	{ 0 },
