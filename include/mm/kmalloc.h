@@ -8,7 +8,9 @@
  * - kmalloc(size): at least size bytes, or NULL. Any size is fine, 0
  *   included (a unique pointer of a few bytes). A power-of-two size is
  *   aligned to itself (before the switch to per-hart heaps: up to 4 KiB),
- *   anything else to at least 8 bytes (16 before the switch).
+ *   a size of 16 or more to at least 16 bytes (C's max_align_t: a malloc
+ *   on top needs nothing more), anything else to at least 8 (16 before
+ *   the switch).
  * - kmalloc_aligned(size, align): align a power of two (NULL otherwise);
  *   any alignment after the switch (beyond 8 KiB from the large path),
  *   up to 4 KiB before it.

@@ -68,10 +68,10 @@ static bool holds(const void *p, const void *origin, size_t n)
 	return true;
 }
 
-/* The alignment kmalloc promises for size: itself for a power of two, else 8. */
+/* The alignment kmalloc promises for size: itself for a power of two, else 16 from 16 up, else 8. */
 static size_t promised_align(size_t size)
 {
-	return IS_POWER_OF_2(size) ? size : 8;
+	return IS_POWER_OF_2(size) ? size : size >= 16 ? 16 : 8;
 }
 
 /* Sizes around every boundary any strategy has: classes, bins, levels, pages. */
