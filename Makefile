@@ -6,6 +6,7 @@
 #   make defconfig | menuconfig | olddefconfig | savedefconfig | <fragment>.config
 #   (configs/*.config: e.g. make defconfig heap_block.config all)
 #   make run [BOOT=direct|uboot] | debug | check | tools | compile_commands.json
+#   make shim (O/host/libmemcore.so: the heaps as a malloc, LD_PRELOAD)
 #
 # Everything is built under $(O) (default: build): the kernel for each
 # architecture in $(O)/<arch> (its .config lives there too), the host tools
@@ -86,7 +87,7 @@ kconfig_files := $(shell find . -name Kconfig -not -path './$(O)/*' 2>/dev/null)
 
 config_targets := defconfig menuconfig olddefconfig savedefconfig %_defconfig
 no_config_targets := $(config_targets) %.config clean distclean mrproper help tools host-tests \
-	install-deps check bench host-bench
+	install-deps check bench host-bench shim bench-shim
 need_config := $(if $(MAKECMDGOALS),$(filter-out $(no_config_targets),$(MAKECMDGOALS)),all)
 
 ifneq ($(need_config),)
@@ -286,12 +287,13 @@ compile_commands.json: $(O)/compile_commands.json
 # ---- host build: tools and unit tests (ASan + UBSan) -----------------------
 
 include tests/host/build.mk
+include libmemcore/build.mk
 
 # ---- housekeeping ----------------------------------------------------------
 
 clean:
 	$(Q)rm -rf $(objtree) $(hosttree)/obj $(hosttree)/test_* $(hosttree)/dt-memmap \
-		$(hosttree)/bench $(hosttree)/bench_* \
+		$(hosttree)/bench $(hosttree)/bench_* $(hosttree)/shim $(hosttree)/libmemcore*.so \
 		$(O)/compile_commands.json
 	@echo "kept $(KCONFIG_CONFIG); 'make mrproper' removes everything under $(O)"
 
@@ -299,7 +301,7 @@ distclean mrproper:
 	$(Q)rm -rf $(O)
 
 help:
-	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
 	@echo
 	@echo "Other variables: BOOT=direct|uboot (make run), QEMU_ARGS='--mem 1G --smp 4 ...'"
 	@echo "See README.md for what each Kconfig option is for."

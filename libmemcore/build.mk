@@ -1,0 +1,60 @@
+# libmemcore: mm/'s heaps as a malloc for Linux programs (LD_PRELOAD), one
+# shared library per heap strategy (mm/build.mk lists their files) and
+# libmemcore.so, the default one (per-hart slab heaps). Built like the
+# kernel's code (-O2, no sanitizers: they replace malloc themselves), as
+# position-independent code with everything hidden but the allocation API
+# (exports.map): the libfdt inside must never stand in for a program's own.
+# Included from the top-level Makefile.
+
+SHIM_CFLAGS := -std=gnu11 -O2 -g -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+	-ffunction-sections -fdata-sections -Wall -Wextra -Werror -pthread \
+	-DCONFIG_MAX_HARTS=64 -Iinclude -Iinclude/libfdt -I$(fdtsrc)
+SHIM_LDFLAGS := -shared -pthread -Wl,--version-script=libmemcore/exports.map \
+	-Wl,--gc-sections -Wl,-z,defs -Wl,-z,now
+
+shimtree := $(hosttree)/shim
+shim_srcs := lib/printf.c lib/dt.c $(mm_common_srcs) $(wildcard libmemcore/*.c)
+shim_objs := $(addprefix $(shimtree)/,$(shim_srcs:.c=.o)) \
+	$(addprefix $(shimtree)/libfdt/,$(addsuffix .o,$(fdt_names)))
+shim_lib = $(hosttree)/libmemcore-$(heap_name_$(1)).so
+shim_libs := $(foreach s,$(heap_strategies),$(call shim_lib,$(s))) $(hosttree)/libmemcore.so
+
+.PHONY: shim
+shim: $(shim_libs)
+
+$(shimtree)/%.o: %.c | $(fdt_stamp)
+	$(quiet) HOSTCC $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(HOSTCC) $(SHIM_CFLAGS) -MD -MP -MF $@.d -c $< -o $@
+
+$(shimtree)/libfdt/%.o: $(fdtsrc)/%.c $(fdt_stamp)
+	$(quiet) HOSTCC $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(HOSTCC) $(filter-out -Werror -Wextra,$(SHIM_CFLAGS)) -Wno-sign-compare -c $< -o $@
+
+define shim_strategy_rules
+$(call shim_lib,$(1)): $(shim_objs) $(addprefix $(shimtree)/,$(heap_srcs_$(1):.c=.o)) \
+		libmemcore/exports.map
+	$$(quiet) HOSTLD $$@
+	$$(Q)$$(HOSTCC) $$(SHIM_LDFLAGS) -o $$@ $$(filter %.o,$$^)
+endef
+$(foreach s,$(heap_strategies),$(eval $(call shim_strategy_rules,$(s))))
+
+$(hosttree)/libmemcore.so: $(call shim_lib,HEAP_PER_HART_SLAB)
+	$(quiet) CP $@
+	$(Q)cp $< $@
+
+-include $(shell find $(shimtree) -name '*.d' 2>/dev/null)
+
+# Its tests (tests/shim/*.c): ordinary programs, run by tests/host/shim.sh
+# with LD_PRELOAD of each library; no sanitizers (they bring a malloc of
+# their own), no builtins (gcc would drop a malloc whose block is unused).
+SHIM_TEST_CFLAGS := -std=gnu11 -O2 -g -fno-builtin -Wall -Wextra -Werror -pthread
+shim_tests := $(patsubst tests/shim/%.c,$(shimtree)/test/%,$(wildcard tests/shim/*.c))
+
+$(shimtree)/test/%: tests/shim/%.c tests/shim/shim_test.h
+	$(quiet) HOSTCC $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(HOSTCC) $(SHIM_TEST_CFLAGS) -o $@ $< -ldl
+
+host-tests: $(shim_libs) $(shim_tests)

@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The C allocation API, with glibc's documented semantics (malloc(3),
+ * posix_memalign(3), malloc_usable_size(3), malloc_trim(3)), on kmalloc():
+ *
+ * - every pointer is aligned to 16 (max_align_t): kmalloc() aligns sizes
+ *   of 16 or more to at least 16, so smaller requests are made 16;
+ * - failure: NULL with errno ENOMEM (sizes beyond what can exist, n * size
+ *   overflowing, no memory); posix_memalign() returns the error instead and
+ *   leaves errno alone; a bad alignment is EINVAL;
+ * - malloc(0) is a unique pointer; realloc(p, 0) frees p and returns NULL
+ *   (glibc's choice); realloc(NULL, n) is malloc(n); a failed realloc()
+ *   leaves p as it was;
+ * - memalign(): an alignment of 16 or less is malloc() (0 included, as in
+ *   glibc), otherwise it must be a power of two (EINVAL); aligned_alloc()
+ *   wants a power of two (EINVAL for 0 and others, as glibc 2.38 and C17);
+ *   valloc() and pvalloc() align to the page, pvalloc() rounds the size up
+ *   to whole pages;
+ * - free() of a pointer the heap did not hand out, a double free, or
+ *   malloc_usable_size()/realloc() of a freed block: reported on stderr
+ *   with the address, then abort().
+ *
+ * C++'s operator new and delete reach these through libstdc++.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <mm/buddy.h>
+#include <mm/kmalloc.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "memcore.h"
+
+static inline size_t shim_size(size_t size)
+{
+	return size < SHIM_MIN_ALIGN ? SHIM_MIN_ALIGN : size;
+}
+
+static inline void *nomem(void)
+{
+	errno = ENOMEM;
+	return NULL;
+}
+
+/* The exported functions call these, not each other: no call through the PLT inside. */
+static inline void *do_malloc(size_t size)
+{
+	struct hart_slot *h = shim_enter();
+	void *p = kmalloc(shim_size(size));
+
+	shim_leave(h);
+	return likely(p) ? p : nomem();
+}
+
+static inline void do_free(void *p)
+{
+	struct hart_slot *h;
+
+	if (!p)
+		return;
+	h = shim_enter();
+	shim_op = "free";
+	kfree(p);
+	shim_leave(h);
+}
+
+static void *do_realloc(void *p, size_t size)
+{
+	struct hart_slot *h;
+	void *n;
+
+	if (!p)
+		return do_malloc(size);
+	if (!size) {
+		do_free(p);
+		return NULL;
+	}
+	h = shim_enter();
+	shim_op = "realloc";
+	n = krealloc(p, shim_size(size));
+	shim_leave(h);
+	return n ? n : nomem();
+}
+
+/* align a power of two; NULL (errno untouched) if there is no memory. */
+static void *do_aligned(size_t align, size_t size)
+{
+	struct hart_slot *h;
+	void *p;
+
+	if (align <= SHIM_MIN_ALIGN)
+		return do_malloc(size);
+	h = shim_enter();
+	p = kmalloc_aligned(shim_size(size), align);
+	shim_leave(h);
+	return p ? p : nomem();
+}
+
+API void *malloc(size_t size)
+{
+	return do_malloc(size);
+}
+
+API void free(void *p)
+{
+	do_free(p);
+}
+
+API void *calloc(size_t n, size_t size)
+{
+	size_t bytes;
+	void *p;
+
+	if (__builtin_mul_overflow(n, size, &bytes))
+		return nomem();
+	p = do_malloc(bytes);
+	if (p)
+		memset(p, 0, bytes);
+	return p;
+}
+
+API void *realloc(void *p, size_t size)
+{
+	return do_realloc(p, size);
+}
+
+API void *reallocarray(void *p, size_t n, size_t size)
+{
+	size_t bytes;
+
+	if (__builtin_mul_overflow(n, size, &bytes))
+		return nomem();
+	return do_realloc(p, bytes);
+}
+
+API int posix_memalign(void **out, size_t align, size_t size)
+{
+	int saved = errno;
+	void *p;
+
+	if (align % sizeof(void *) || !IS_POWER_OF_2(align))
+		return EINVAL;
+	p = do_aligned(align, size);
+	errno = saved;
+	if (!p)
+		return ENOMEM;
+	*out = p;
+	return 0;
+}
+
+API void *aligned_alloc(size_t align, size_t size)
+{
+	if (!IS_POWER_OF_2(align)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return do_aligned(align, size);
+}
+
+API void *memalign(size_t align, size_t size)
+{
+	if (align > SHIM_MIN_ALIGN && !IS_POWER_OF_2(align)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return do_aligned(align, size);
+}
+
+API void *valloc(size_t size)
+{
+	return do_aligned((size_t)getpagesize(), size);
+}
+
+API void *pvalloc(size_t size)
+{
+	size_t page = (size_t)getpagesize();
+
+	if (size > SIZE_MAX - (page - 1))
+		return nomem();
+	return do_aligned(page, ALIGN_UP(size, page));
+}
+
+API size_t malloc_usable_size(void *p)
+{
+	struct hart_slot *h;
+	size_t n;
+
+	if (!p)
+		return 0;
+	h = shim_enter();
+	shim_op = "malloc_usable_size";
+	n = ksize(p);
+	shim_leave(h);
+	return n;
+}
+
+/*
+ * glibc's malloc_trim(): gives back what the heap holds without using it.
+ * pad is glibc's (memory to keep at the top of its heap): ours has no top.
+ */
+API int malloc_trim(size_t pad)
+{
+	struct hart_slot *h = shim_enter();
+	uint64_t before = buddy_free_frames();
+	uint64_t reported;
+
+	(void)pad;
+	heap_trim();
+	shim_window_purge();
+	reported = buddy_report_free();
+	shim_leave(h);
+	return buddy_free_frames() > before || reported > 0;
+}
+
+/* Boots at load time, on the main thread, before the program's first call. */
+__attribute__((constructor)) static void memcore_load(void)
+{
+	shim_leave(shim_enter());
+}

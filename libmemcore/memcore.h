@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef LIBMEMCORE_MEMCORE_H
+#define LIBMEMCORE_MEMCORE_H
+
+/*
+ * libmemcore: mm/'s heaps as the malloc of a Linux program (LD_PRELOAD).
+ * This is the host's port of mm/, what the kernel otherwise provides:
+ *
+ * - arena.c: physical memory. A large reservation of address space stands
+ *   for RAM at fake physical addresses (phys_to_virt() is an offset); the
+ *   heaps boot on it as the kernel boots (a device tree of one memory node
+ *   -> boot memory map -> boot allocator -> early heap -> buddy -> switch),
+ *   the buddy grows by hot-added banks as the program needs more, and
+ *   frees whole 4 MiB blocks back to the OS (free page reporting).
+ * - window.c: the MMU for large allocations: the real vmap and mapper
+ *   over an Sv39 table keep the bookkeeping, a window of the process's
+ *   address space holds the data.
+ * - harts.c: threads as harts: this_hart_index(), a lock per hart held
+ *   around every call into mm/, thread exit and fork.
+ * - port.c: the console (stderr, without stdio), panic, misuse reports.
+ * - malloc.c: the C allocation API on kmalloc().
+ *
+ * Everything here is hidden (-fvisibility=hidden and exports.map): the
+ * library exports the allocation API and nothing else.
+ */
+
+#include <kernel/compiler.h>
+#include <kernel/spinlock.h>
+#include <kernel/types.h>
+#include <mm/heap.h>
+
+#define TLS_IE __attribute__((tls_model("initial-exec")))
+#define API    __attribute__((visibility("default")))
+
+/* Every pointer malloc() returns is aligned to this (glibc's max_align_t). */
+#define SHIM_MIN_ALIGN 16
+
+/* ---- arena.c --------------------------------------------------------------- */
+
+/*
+ * Boots the heaps over a fresh arena; aborts with a message if the OS
+ * gives no memory. Called once, by harts.c.
+ */
+void shim_arena_boot(void);
+
+/*
+ * Address space from the OS, inaccessible (PROT_NONE, MAP_NORESERVE):
+ * max bytes, halved down to min until the OS agrees, the start aligned to
+ * align; *size says how much. NULL if not even min.
+ */
+char *shim_reserve(uint64_t max, uint64_t min, uint64_t align, uint64_t *size);
+
+/* What the arena has done, for MEMCORE_STATS and the tests. */
+struct shim_arena_stats {
+	uint64_t reserved; /* address space reserved for RAM */
+	uint64_t ram;	   /* handed to the buddy (first bank + hot-added) */
+	uint64_t grows;	   /* hot-adds */
+	uint64_t reported; /* bytes of free blocks given back to the OS */
+};
+void shim_arena_stats(struct shim_arena_stats *s);
+
+/* ---- window.c -------------------------------------------------------------- */
+
+/* Sets up the window and returns the large-allocation backend over it. */
+const struct heap_large_ops *shim_window_init(void);
+
+struct shim_window_stats {
+	uint64_t reserved; /* address space of the window */
+	uint64_t reached;  /* how far mappings have reached into it (made writable) */
+	uint64_t purged;   /* bytes of freed mappings given back to the OS */
+};
+void shim_window_stats(struct shim_window_stats *s);
+
+/* Gives every free part of the window below its high-water mark back to the OS. */
+void shim_window_purge(void);
+
+/* ---- harts.c --------------------------------------------------------------- */
+
+/*
+ * A hart of mm/'s, played by the threads attached to it. lock is held
+ * around every call into mm/ made as this hart.
+ */
+struct hart_slot {
+	spinlock_t lock;    /* a ticket lock: fork's prepare handler must get its turn */
+	unsigned int index; /* this_hart_index() */
+	unsigned int users; /* threads attached (atomic) */
+} __aligned(64);
+
+#define SHIM_HARTS MAX_HARTS
+
+extern __thread struct hart_slot *shim_cur TLS_IE; /* the hart this thread acts as, or NULL */
+extern __thread const char *shim_op TLS_IE;	   /* the API call under way, for misuse reports */
+
+/* Harts with a thread attached. */
+unsigned int shim_harts_in_use(void);
+
+/* Set while fork() takes every hart's lock: a call waits for it at the door. */
+extern unsigned int shim_forking;
+
+/*
+ * The first call of a thread (or one after its exit, or during a fork):
+ * boots if needed, waits for a fork, picks the thread's hart.
+ */
+struct hart_slot *shim_enter_slow(void);
+/* The end of a call made by a thread that holds no hart of its own (after its exit). */
+void shim_detach_borrowed(void);
+
+/* Enters mm/ as this thread's hart; every API call is between these two. */
+static inline struct hart_slot *shim_enter(void)
+{
+	struct hart_slot *h = shim_cur;
+
+	if (unlikely(!h || __atomic_load_n(&shim_forking, __ATOMIC_RELAXED)))
+		h = shim_enter_slow();
+	spin_lock(&h->lock);
+	return h;
+}
+
+extern __thread bool shim_borrowing TLS_IE;
+
+static inline void shim_leave(struct hart_slot *h)
+{
+	spin_unlock(&h->lock);
+	if (unlikely(shim_borrowing))
+		shim_detach_borrowed();
+}
+
+/* ---- port.c ---------------------------------------------------------------- */
+
+/* Writes to stderr with write(2): stdio may allocate, and stdout is the program's. */
+void shim_print(const char *fmt, ...) __printf(1, 2);
+/* A misuse report, then abort(): as glibc's "free(): invalid pointer". */
+void shim_misuse(const char *what, const void *p) __noreturn;
+/* With MEMCORE_STATS=1 in the environment: a summary on stderr at exit. */
+void shim_stats_at_exit(void);
+
+#endif

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Large allocations: the kernel's path (heap_large.c takes single frames
+ * from the buddy, vmap maps them at fresh addresses of a window of an Sv39
+ * page table built by the real mapper, a free finds the first frame by
+ * walking that table), with the process's own address space as the MMU.
+ *
+ * A process cannot make its private frames appear at a second address,
+ * and one OS mapping per allocation would run into vm.max_map_count
+ * (65530; sqlite on the slab + pages strategy keeps 300 000 such blocks).
+ * So the window is one reservation of the process's address space, laid
+ * over the table's window page for page (window VA V is host address
+ * window + V - WINDOW_VA): the table and vmap say which VA is whose and
+ * which frames an allocation owns, and the data lives at the host address
+ * of the VA. The frames are the allocation's accounting: the buddy hands
+ * them out, the heap tags them, a free gives them back, but nothing
+ * writes them (they cost the OS nothing until reused for something else).
+ * Guard pages exist in the table but not on the host: a run past a large
+ * allocation does not fault here as it does in the kernel.
+ *
+ * The window is made writable from its bottom up as mappings reach
+ * higher (vmap takes the lowest free range first), in WINDOW_STEP pieces
+ * that merge into one OS mapping. A freed mapping of PURGE_MIN or more
+ * has its pages given back to the OS (MADV_DONTNEED) before vmap can hand
+ * its range out again (inside vmap_unmap(), under its lock); smaller ones
+ * stay resident for the next allocation there, as a heap's free blocks
+ * do, until shim_window_purge() (malloc_trim()).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <kernel/errno.h>
+#include <mm/mmu.h>
+#include <mm/vmap.h>
+#include <sys/mman.h>
+
+#include "memcore.h"
+
+#define WINDOW_VA	0xffffffc000000000ULL /* the bottom of Sv39's upper half */
+#define WINDOW_SIZE_MAX (128ULL << 30)	      /* the largest allocation is below this */
+#define WINDOW_SIZE_MIN (256ULL << 20)
+#define WINDOW_ALIGN	(1ULL << 30) /* host addresses keep the VA's alignment up to this */
+#define WINDOW_STEP	(64ULL << 20)
+#define PURGE_MIN	(1ULL << 20)
+
+static struct mmu_space space;
+static struct vmap vmap;
+static char *window; /* host address of WINDOW_VA */
+static uint64_t window_size;
+static uint64_t reached; /* [window, window + reached) is writable; grows under reach_lock */
+static uint64_t purged_bytes;
+static spinlock_t reach_lock = SPINLOCK_INIT;
+
+static char *host_of(uint64_t va)
+{
+	return window + (va - WINDOW_VA);
+}
+
+static uint64_t va_of(const void *p)
+{
+	return WINDOW_VA + (uint64_t)((const char *)p - window);
+}
+
+/* Makes the window writable up to end (a host address); false if the OS refuses. */
+static bool reach(const char *end)
+{
+	uint64_t want = (uint64_t)(end - window);
+	bool ok = true;
+	int saved = errno;
+
+	if (want <= __atomic_load_n(&reached, __ATOMIC_ACQUIRE))
+		return true;
+	spin_lock(&reach_lock);
+	if (want > reached) {
+		uint64_t to = MIN(ALIGN_UP(want, WINDOW_STEP), window_size);
+
+		ok = mprotect(window + reached, to - reached, PROT_READ | PROT_WRITE) == 0;
+		if (ok)
+			__atomic_store_n(&reached, to, __ATOMIC_RELEASE);
+	}
+	spin_unlock(&reach_lock);
+	errno = saved;
+	return ok;
+}
+
+static int window_map(const phys_addr_t *frames, size_t nr, size_t align, void **p)
+{
+	uint64_t va;
+	int err;
+
+	if (align > WINDOW_ALIGN)
+		return -EINVAL; /* the host address would not keep it */
+	err = vmap_map(&vmap, frames, nr, align, &va);
+	if (err)
+		return err;
+	if (!reach(host_of(va) + nr * PAGE_SIZE)) {
+		vmap_unmap(&vmap, va, nr, NULL, NULL);
+		return -ENOMEM;
+	}
+	*p = host_of(va);
+	return 0;
+}
+
+static int window_lookup(const void *p, phys_addr_t *first)
+{
+	return vmap_lookup(&vmap, va_of(p), first, NULL);
+}
+
+struct unmapping {
+	char *host;
+	uint64_t bytes;
+	bool purged;
+	void (*give)(phys_addr_t pa, void *arg);
+	void *arg;
+};
+
+static void purge(char *p, uint64_t bytes)
+{
+	int saved = errno;
+
+	if (madvise(p, bytes, MADV_DONTNEED) == 0)
+		__atomic_fetch_add(&purged_bytes, bytes, __ATOMIC_RELAXED);
+	errno = saved;
+}
+
+/* vmap calls give under its lock, before it frees the range: the one moment to purge it. */
+static void give_purged(phys_addr_t pa, void *arg)
+{
+	struct unmapping *u = arg;
+
+	if (!u->purged) {
+		purge(u->host, u->bytes);
+		u->purged = true;
+	}
+	u->give(pa, u->arg);
+}
+
+static int window_unmap(void *p, size_t nr, void (*give)(phys_addr_t pa, void *arg), void *arg)
+{
+	uint64_t bytes = (uint64_t)nr * PAGE_SIZE;
+	struct unmapping u = {p, bytes, bytes < PURGE_MIN, give, arg};
+	long n = vmap_unmap(&vmap, va_of(p), nr, give_purged, &u);
+
+	return n < 0 ? (int)n : 0;
+}
+
+static void purge_free(uint64_t start, uint64_t end, void *arg)
+{
+	uint64_t top = WINDOW_VA + *(uint64_t *)arg;
+
+	if (start < top)
+		purge(host_of(start), MIN(end, top) - start);
+}
+
+void shim_window_purge(void)
+{
+	uint64_t top = __atomic_load_n(&reached, __ATOMIC_ACQUIRE);
+
+	vmap_walk_free(&vmap, purge_free, &top);
+}
+
+void shim_window_stats(struct shim_window_stats *s)
+{
+	s->reserved = window_size;
+	s->reached = __atomic_load_n(&reached, __ATOMIC_ACQUIRE);
+	s->purged = __atomic_load_n(&purged_bytes, __ATOMIC_RELAXED);
+}
+
+const struct heap_large_ops *shim_window_init(void)
+{
+	static struct heap_large_ops ops = {
+	    .map = window_map,
+	    .lookup = window_lookup,
+	    .unmap = window_unmap,
+	};
+
+	window = shim_reserve(WINDOW_SIZE_MAX, WINDOW_SIZE_MIN, WINDOW_ALIGN, &window_size);
+	if (!window)
+		return NULL;
+	if (mmu_space_init(&space, &pte_format_sv39, NULL, 0) < 0 ||
+	    vmap_init(&vmap, &space, WINDOW_VA, window_size) < 0)
+		return NULL;
+	ops.base = (uintptr_t)window;
+	ops.size = window_size;
+	return &ops;
+}

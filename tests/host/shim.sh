@@ -1,0 +1,93 @@
+#!/bin/bash
+# libmemcore's own tests, for each of the five libraries ($O/host/libmemcore.so
+# and libmemcore-<strategy>.so): what the library exports (the allocation
+# API, nothing else: no libfdt, no mm/), the cost of booting for a program
+# that allocates 1 KiB, the C conformance and multi-threaded stress
+# programs (tests/shim/, run with LD_PRELOAD), the harts given back by
+# threads that exited, and every kind of misuse, which must abort with the
+# pointer on stderr and nothing on stdout. Prints KTAP, one suite per
+# library. Real programs are in shim-programs.sh.
+#
+# usage: O=build tests/host/shim.sh
+set -u
+cd "$(dirname "$0")/../.."
+O=${O:-build}
+host=$O/host
+bin=$host/shim/test
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+api="aligned_alloc calloc free malloc malloc_trim malloc_usable_size memalign posix_memalign pvalloc realloc reallocarray valloc"
+misuses="double-free interior foreign usable-size-of-freed realloc-of-freed large-double-free large-interior"
+libs=("$host/libmemcore.so" "$host"/libmemcore-{hart,block,slabpages,segfit}.so)
+
+. tests/host/ktap-lib.sh
+
+# A C test program's KTAP (one suite), nested under ours; a crash counts as a failure.
+nested() { # NAME LIB PROGRAM [ENV...]
+	local name=$1 lib=$2 prog=$3 rc
+	shift 3
+	env "$@" LD_PRELOAD="$lib" timeout 300 "$prog" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	grep '^    ' "$tmp/out" | sed 's/^/    /'
+	if [ $rc -ne 0 ] && ! grep -q '^ *not ok' "$tmp/out"; then
+		# a crash: the cases that ran passed, so the crash itself must count
+		sed 's/^/        # /' "$tmp/err" | head -20
+		echo "        not ok 99 $name-exit-status-$rc"
+	fi
+	result "$name" $rc
+}
+
+echo "KTAP version 1"
+echo "1..${#libs[@]}"
+i=0
+for lib in "${libs[@]}"; do
+	i=$((i + 1))
+	name=$(basename "$lib" .so)
+	n=0 failed=0
+	echo "    KTAP version 1"
+	echo "    # Subtest: $name"
+	echo "    1..$((7 + $(wc -w <<<"$misuses")))"
+	if [ ! -f "$lib" ]; then
+		for _ in $(seq $((7 + $(wc -w <<<"$misuses")))); do result built 1 "$lib not built (make shim)"; done
+		echo "not ok $i $name"
+		continue
+	fi
+
+	exported=$(nm -D --defined-only "$lib" | awk '{ print $3 }' | sort | xargs)
+	[ "$exported" = "$api" ]
+	result exports-only-the-allocation-api $? "exported: $exported"
+
+	# glibc's own bookkeeping differs: what we add must stay small
+	base=$("$bin/tiny")
+	ours=$(LD_PRELOAD=$lib "$bin/tiny")
+	[ -n "$ours" ] && [ $((ours - base)) -lt 4096 ]
+	result boot-costs-under-4-MiB $? "peak RSS of a 1 KiB program: $ours KiB, $base KiB under glibc"
+
+	nested conformance "$lib" "$bin/conformance"
+	nested stress "$lib" "$bin/stress" MEMCORE_STATS=1
+	# the stress made 2 * 10 + 8 * 4 + 100 * 2 threads; only main is left at its exit
+	grep -q 'harts in use 1 of ' "$tmp/err"
+	result threads-give-their-harts-back $? "$(grep 'harts in use' "$tmp/err")"
+
+	out=$(LD_PRELOAD=$lib MEMCORE_STATS=0 "$bin/tiny" 2>&1 >/dev/null)
+	[ -z "$out" ]
+	result silent-when-all-is-well $? "stderr: $out"
+
+	out=$(LD_PRELOAD=$lib /bin/echo hello 2>&1)
+	[ "$out" = hello ]
+	result runs-a-program $? "echo said: $out"
+
+	for m in $misuses; do
+		# in a subshell whose stderr is dropped: bash's own "Aborted" line is noise here
+		(LD_PRELOAD=$lib timeout 60 "$bin/misuse" "$m" >"$tmp/out" 2>"$tmp/err"; exit $?) 2>/dev/null
+		rc=$?
+		read -r op ptr <"$tmp/out"
+		# SIGABRT, the call and the pointer on stderr, and stdout just the program's line
+		[ $rc -eq 134 ] && grep -q "^memcore: $op($ptr): " "$tmp/err" && [ "$(wc -l <"$tmp/out")" = 1 ]
+		result "misuse-$m" $? "exit status $rc; stdout: $(head -3 "$tmp/out" | tr '\n' ' ')" \
+			"stderr: $(head -3 "$tmp/err" | tr '\n' ' ')"
+	done
+
+	if [ $failed -eq 0 ]; then echo "ok $i $name"; else echo "not ok $i $name"; fi
+done

@@ -1,0 +1,532 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What a C library's malloc must do, checked through the preloaded
+ * library: errno and the return values glibc documents, 16-byte alignment
+ * and malloc_usable_size() >= the request for every size, no two blocks
+ * overlapping, zeroing, realloc()'s contract, the aligned allocators,
+ * fork() (also while other threads allocate), threads coming and going,
+ * more threads than harts, growth to gigabytes and memory given back.
+ *
+ * usage: LD_PRELOAD=libmemcore-<strategy>.so conformance   (prints KTAP)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "shim_test.h"
+
+#define MiB (1024UL * 1024)
+
+static void preloaded(void)
+{
+	CHECK(shim_is_preloaded(), "malloc is not libmemcore's: run with LD_PRELOAD");
+}
+
+/* Sizes nothing can satisfy: NULL and ENOMEM, and what was there stays. */
+static void enomem(void)
+{
+	volatile size_t max = SIZE_MAX; /* the compiler would refuse the constants */
+	void *p, *q;
+
+	errno = 0;
+	CHECK(malloc(max) == NULL && errno == ENOMEM, "malloc(SIZE_MAX): errno %d", errno);
+	errno = 0;
+	CHECK(malloc(max / 2 + 1) == NULL && errno == ENOMEM, "errno %d", errno);
+	errno = 0;
+	CHECK(calloc(max / 2, 3) == NULL && errno == ENOMEM, "calloc overflow: errno %d", errno);
+	errno = 0;
+	CHECK(calloc(max >> 24, 1UL << 30) == NULL && errno == ENOMEM, "errno %d", errno);
+	errno = 0;
+	CHECK(pvalloc(max) == NULL && errno == ENOMEM, "pvalloc(max): errno %d", errno);
+	errno = 0;
+	CHECK(aligned_alloc(64, max - 32) == NULL && errno == ENOMEM, "errno %d", errno);
+	errno = 0;
+	CHECK(memalign(4096, max / 2) == NULL && errno == ENOMEM, "errno %d", errno);
+
+	p = malloc(100);
+	shim_fill(p, 100, 7);
+	errno = 0;
+	q = realloc(p, max - 4096);
+	CHECK(q == NULL && errno == ENOMEM, "realloc to SIZE_MAX: %p errno %d", q, errno);
+	errno = 0;
+	q = reallocarray(p, max / 4, 8);
+	CHECK(q == NULL && errno == ENOMEM, "reallocarray overflow: %p errno %d", q, errno);
+	CHECK(shim_check(p, 100, 7), "a failed realloc changed the block");
+	free(p);
+
+	/* posix_memalign returns the error and leaves errno and *out alone */
+	p = (void *)0x1234;
+	errno = EBADF;
+	CHECK(posix_memalign(&p, 64, max - 64) == ENOMEM, "posix_memalign huge");
+	CHECK(errno == EBADF && p == (void *)0x1234, "errno %d, out %p", errno, p);
+}
+
+static void bad_alignment(void)
+{
+	static const size_t bad_posix[] = {0, 1, 2, 4, 12, 24, 48, 100, 3 << 20};
+	static const size_t bad_pow2[] = {0, 3, 24, 48, 100, 4095, (3 << 20)};
+	void *p;
+
+	for (size_t i = 0; i < sizeof(bad_posix) / sizeof(*bad_posix); i++) {
+		p = (void *)0x1234;
+		errno = EBADF;
+		CHECK(posix_memalign(&p, bad_posix[i], 64) == EINVAL, "posix_memalign(%zu)",
+		      bad_posix[i]);
+		CHECK(errno == EBADF && p == (void *)0x1234, "alignment %zu: errno %d, out %p",
+		      bad_posix[i], errno, p);
+	}
+	for (size_t i = 0; i < sizeof(bad_pow2) / sizeof(*bad_pow2); i++) {
+		errno = 0;
+		p = aligned_alloc(bad_pow2[i], 64);
+		CHECK(!p && errno == EINVAL, "aligned_alloc(%zu): %p errno %d", bad_pow2[i], p,
+		      errno);
+		free(p);
+		if (bad_pow2[i] <= 16)
+			continue; /* memalign takes these as malloc, as glibc does */
+		errno = 0;
+		p = memalign(bad_pow2[i], 64);
+		CHECK(!p && errno == EINVAL, "memalign(%zu): %p errno %d", bad_pow2[i], p, errno);
+		free(p);
+	}
+	for (size_t a = 0; a <= 16; a++) {
+		p = memalign(a, 40);
+		CHECK(p && ((uintptr_t)p & 15) == 0, "memalign(%zu, 40) = %p", a, p);
+		free(p);
+	}
+}
+
+struct block {
+	unsigned char *p;
+	size_t size, usable;
+};
+
+static int by_address(const void *a, const void *b)
+{
+	const struct block *x = a, *y = b;
+
+	return x->p < y->p ? -1 : x->p > y->p;
+}
+
+/*
+ * Blocks of every size up to 9000 (each class, bin, level and page edge of
+ * every strategy) and a spread beyond, all live at once: aligned to 16,
+ * usable >= asked, filled to their usable end, none overlapping another,
+ * contents intact at the end.
+ */
+static void every_size(void)
+{
+	size_t n = 0, cap = 12000;
+	struct block *b = calloc(cap, sizeof(*b));
+	unsigned int bad = 0;
+
+	for (size_t size = 0; size < 300000 && n < cap; size += size < 9000 ? 1 : 1237) {
+		b[n].p = malloc(size);
+		b[n].size = size;
+		if (!b[n].p) {
+			CHECK(0, "malloc(%zu) failed", size);
+			break;
+		}
+		b[n].usable = malloc_usable_size(b[n].p);
+		if ((((uintptr_t)b[n].p & 15) || b[n].usable < size) && bad++ < 5)
+			CHECK(0, "malloc(%zu) = %p, usable %zu", size, b[n].p, b[n].usable);
+		shim_fill(b[n].p, b[n].usable, (uintptr_t)b[n].p);
+		n++;
+	}
+	for (size_t shift = 14; shift <= 25; shift++) {
+		for (int d = -1; d <= 1 && n < cap; d++) {
+			size_t size = (1UL << shift) + d;
+
+			b[n] = (struct block){malloc(size), size, 0};
+			CHECK(b[n].p && ((uintptr_t)b[n].p & 15) == 0, "malloc(%zu) = %p", size,
+			      b[n].p);
+			if (!b[n].p)
+				continue;
+			b[n].usable = malloc_usable_size(b[n].p);
+			CHECK(b[n].usable >= size, "usable %zu < %zu", b[n].usable, size);
+			shim_fill(b[n].p, b[n].usable, (uintptr_t)b[n].p);
+			n++;
+		}
+	}
+	qsort(b, n, sizeof(*b), by_address);
+	for (size_t i = 0; i + 1 < n; i++)
+		CHECK(b[i].p + b[i].usable <= b[i + 1].p, "%p+%zu overlaps %p", b[i].p, b[i].usable,
+		      b[i + 1].p);
+	for (size_t i = 0; i < n; i++) {
+		CHECK(shim_check(b[i].p, b[i].usable, (uintptr_t)b[i].p), "block %p (%zu) changed",
+		      b[i].p, b[i].size);
+		free(b[i].p);
+	}
+	free(b);
+}
+
+/* malloc(0) and calloc(0, n): unique pointers that can be freed. */
+static void zero_size(void)
+{
+	enum { N = 1000 };
+	struct block *b = calloc(N, sizeof(*b));
+
+	for (int i = 0; i < N; i++) {
+		b[i].p = i & 1 ? malloc(0) : calloc(0, 8);
+		CHECK(b[i].p != NULL, "%s(0) = NULL", i & 1 ? "malloc" : "calloc");
+		b[i].usable = b[i].p ? 1 : 0;
+	}
+	qsort(b, N, sizeof(*b), by_address);
+	for (int i = 0; i + 1 < N; i++)
+		CHECK(b[i].p != b[i + 1].p, "two zero-size blocks at %p", b[i].p);
+	for (int i = 0; i < N; i++)
+		free(b[i].p);
+	free(b);
+}
+
+/* calloc() of memory that was just dirtied and freed is zero. */
+static void calloc_zeroes(void)
+{
+	static const size_t sizes[] = {1,    8,	   16,	 24,	100,   1000,	2048,
+				       4096, 8000, 8200, 16384, 70000, 1 << 20, 5 << 20};
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(*sizes); i++) {
+		for (int round = 0; round < 3; round++) {
+			unsigned char *p = malloc(sizes[i]), *z;
+			size_t nonzero = 0;
+
+			memset(p, 0xa5, malloc_usable_size(p));
+			free(p);
+			z = calloc(1, sizes[i]);
+			for (size_t k = 0; z && k < sizes[i]; k++)
+				nonzero += z[k] != 0;
+			CHECK(z && nonzero == 0, "calloc(%zu): %zu bytes not zero", sizes[i],
+			      nonzero);
+			free(z);
+		}
+	}
+}
+
+/* realloc() across every kind of boundary: contents kept, alignment kept, glibc's edge cases. */
+static void realloc_contract(void)
+{
+	unsigned char *p = realloc(NULL, 10);
+	size_t size = 10;
+
+	CHECK(p != NULL, "realloc(NULL, 10)");
+	shim_fill(p, size, 99);
+	while (size < (8UL << 20)) {
+		size_t next = size * 3 / 2 + 7;
+		unsigned char *q = realloc(p, next);
+
+		CHECK(q && ((uintptr_t)q & 15) == 0, "realloc to %zu = %p", next, q);
+		if (!q)
+			return;
+		CHECK(shim_check(q, size, 99), "growing to %zu lost the contents", next);
+		shim_fill(q, next, 99);
+		p = q;
+		size = next;
+	}
+	while (size > 2) {
+		size_t next = size / 3 + 1;
+		unsigned char *q = realloc(p, next);
+
+		CHECK(q && ((uintptr_t)q & 15) == 0, "realloc to %zu = %p", next, q);
+		if (!q)
+			return;
+		CHECK(shim_check(q, next, 99), "shrinking to %zu lost the contents", next);
+		CHECK(malloc_usable_size(q) >= next, "usable %zu < %zu", malloc_usable_size(q),
+		      next);
+		p = q;
+		size = next;
+	}
+	errno = 0;
+	CHECK(realloc(p, 0) == NULL, "realloc(p, 0) frees and returns NULL (glibc)");
+	p = reallocarray(NULL, 100, 3);
+	CHECK(p && malloc_usable_size(p) >= 300, "reallocarray(NULL, 100, 3)");
+	CHECK(reallocarray(p, 0, 3) == NULL, "reallocarray(p, 0, 3) frees");
+}
+
+/* memalign, posix_memalign, aligned_alloc, valloc, pvalloc: every alignment to 4 MiB. */
+static void aligned_family(void)
+{
+	size_t page = (size_t)getpagesize();
+
+	for (size_t align = 16; align <= (4UL << 20); align *= 2) {
+		size_t sizes[] = {0, 1, align - 1, align, align + 1, 3 * align};
+
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(*sizes); i++) {
+			void *p[3] = {NULL, NULL, NULL};
+
+			CHECK(posix_memalign(&p[0], align, sizes[i]) == 0, "posix_memalign");
+			p[1] = memalign(align, sizes[i]);
+			p[2] = aligned_alloc(align, sizes[i]);
+			for (int k = 0; k < 3; k++) {
+				CHECK(p[k] && ((uintptr_t)p[k] & (align - 1)) == 0 &&
+					  malloc_usable_size(p[k]) >= sizes[i],
+				      "#%d: align %zu size %zu: %p", k, align, sizes[i], p[k]);
+				if (p[k])
+					memset(p[k], 0x5a, sizes[i]);
+			}
+			for (int k = 0; k < 3; k++)
+				free(p[k]);
+		}
+	}
+	for (size_t size = 0; size < 3 * page; size += page / 2 - 1) {
+		void *v = valloc(size), *pv = pvalloc(size);
+
+		CHECK(v && ((uintptr_t)v & (page - 1)) == 0 && malloc_usable_size(v) >= size,
+		      "valloc(%zu) = %p", size, v);
+		CHECK(pv && ((uintptr_t)pv & (page - 1)) == 0 &&
+			  malloc_usable_size(pv) >= ((size + page - 1) & ~(page - 1)),
+		      "pvalloc(%zu) = %p usable %zu", size, pv, pv ? malloc_usable_size(pv) : 0);
+		free(v);
+		free(pv);
+	}
+	CHECK(malloc_usable_size(NULL) == 0, "malloc_usable_size(NULL)");
+}
+
+/* A call that succeeds leaves errno as it was, even when it had to grow the heap. */
+static void errno_kept(void)
+{
+	void *p[8];
+
+	errno = EBADF;
+	for (int i = 0; i < 8; i++)
+		p[i] = malloc((64UL << 20) + (size_t)i * 4096);
+	for (int i = 0; i < 8; i++)
+		free(p[i]);
+	p[0] = calloc(1000, 1000);
+	free(p[0]);
+	CHECK(errno == EBADF, "errno changed to %d", errno);
+}
+
+/* ---- fork ------------------------------------------------------------------- */
+
+/* The child frees its parent's blocks and allocates its own; the parent's stay as they were. */
+static void fork_child_heap(void)
+{
+	enum { N = 2000 };
+	unsigned char **b = malloc(N * sizeof(*b));
+	int status;
+	pid_t pid;
+
+	for (int i = 0; i < N; i++) {
+		b[i] = malloc((size_t)(i % 700) * 13 + 1);
+		shim_fill(b[i], (size_t)(i % 700) * 13 + 1, (uint64_t)i);
+	}
+	pid = fork();
+	if (pid == 0) {
+		int bad = 0;
+
+		for (int i = 0; i < N; i += 2) {
+			bad += !shim_check(b[i], (size_t)(i % 700) * 13 + 1, (uint64_t)i);
+			memset(b[i], 0, (size_t)(i % 700) * 13 + 1);
+			free(b[i]);
+			b[i] = malloc(100000);
+			memset(b[i], 0xee, 100000);
+		}
+		for (int i = 0; i < N; i += 2)
+			free(b[i]);
+		_exit(bad ? 2 : 0);
+	}
+	CHECK(pid > 0, "fork failed");
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "child status %#x", status);
+	for (int i = 0; i < N; i++) {
+		CHECK(shim_check(b[i], (size_t)(i % 700) * 13 + 1, (uint64_t)i), "block %d changed",
+		      i);
+		free(b[i]);
+	}
+	free(b);
+}
+
+static volatile bool stop_workers;
+
+static void *churn(void *arg)
+{
+	uint64_t s = (uintptr_t)arg + 1;
+	void *keep[64] = {0};
+
+	while (!__atomic_load_n(&stop_workers, __ATOMIC_RELAXED)) {
+		unsigned int i = shim_rand(&s) % 64;
+
+		free(keep[i]);
+		keep[i] = malloc(shim_rand(&s) % (i < 60 ? 2000 : 200000));
+	}
+	for (int i = 0; i < 64; i++)
+		free(keep[i]);
+	return NULL;
+}
+
+/*
+ * fork() while other threads allocate and free: the child must find the
+ * heap consistent and unlocked (a lock held at the fork would hang it: the
+ * alarm makes that a failure, not a hang).
+ */
+static void fork_with_threads(void)
+{
+	pthread_t t[4];
+	unsigned int bad = 0;
+
+	stop_workers = false;
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, churn, (void *)(uintptr_t)i);
+	for (int round = 0; round < 40; round++) {
+		int status;
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			alarm(10);
+			for (int i = 0; i < 2000; i++)
+				free(malloc((size_t)i * 37 % 30000));
+			pthread_t c;
+			pthread_create(&c, NULL, churn, NULL); /* threads work in the child too */
+			stop_workers = true;
+			pthread_join(c, NULL);
+			_exit(0);
+		}
+		if ((waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+		     WEXITSTATUS(status)) &&
+		    bad++ < 3)
+			CHECK(0, "child %d: status %#x", round, status);
+	}
+	__atomic_store_n(&stop_workers, true, __ATOMIC_RELAXED);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+}
+
+/* ---- threads -------------------------------------------------------------------- */
+
+static pthread_barrier_t all_alive;
+
+/* Allocates, waits until every thread is alive, frees half, hands the rest back. */
+static void *one_of_many(void *arg)
+{
+	uint64_t seed = (uintptr_t)arg;
+	unsigned char **b = malloc(100 * sizeof(*b));
+
+	for (int i = 0; i < 100; i++) {
+		b[i] = malloc((size_t)(i * 97 % 3000) + 1);
+		shim_fill(b[i], (size_t)(i * 97 % 3000) + 1, seed + (uint64_t)i);
+	}
+	pthread_barrier_wait(&all_alive);
+	for (int i = 0; i < 100; i += 2) {
+		if (!shim_check(b[i], (size_t)(i * 97 % 3000) + 1, seed + (uint64_t)i))
+			return (void *)1;
+		free(b[i]);
+		b[i] = NULL;
+	}
+	return b; /* the creator frees the rest: frees of a thread that has exited */
+}
+
+/*
+ * More threads alive at once than the library has harts (64), in waves,
+ * each leaving blocks for the main thread to free after it exited.
+ */
+static void many_threads(void)
+{
+	enum { WAVE = 150, WAVES = 3 };
+	pthread_t *t = malloc(WAVE * sizeof(*t));
+
+	for (int w = 0; w < WAVES; w++) {
+		pthread_barrier_init(&all_alive, NULL, WAVE);
+		for (int i = 0; i < WAVE; i++)
+			CHECK(pthread_create(&t[i], NULL, one_of_many,
+					     (void *)(uintptr_t)(w * 1000 + i * 100)) == 0,
+			      "pthread_create");
+		for (int i = 0; i < WAVE; i++) {
+			void *r;
+			unsigned char **b;
+
+			pthread_join(t[i], &r);
+			CHECK(r != NULL && r != (void *)1, "thread %d: %p", i, r);
+			if (r == NULL || r == (void *)1)
+				continue;
+			b = r;
+			for (int k = 1; k < 100; k += 2) {
+				CHECK(shim_check(b[k], (size_t)(k * 97 % 3000) + 1,
+						 (uint64_t)(w * 1000 + i * 100 + k)),
+				      "thread %d block %d", i, k);
+				free(b[k]);
+			}
+			free(b);
+		}
+		pthread_barrier_destroy(&all_alive);
+	}
+	free(t);
+}
+
+/* ---- memory from and back to the OS -------------------------------------------- */
+
+static long status_kib(const char *field)
+{
+	char line[256];
+	long v = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, strlen(field)))
+			v = strtol(line + strlen(field) + 1, NULL, 10);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/*
+ * 512 MiB of small blocks (the heap grows by hot-adding RAM) and 512 MiB
+ * of large ones: all written, all freed; after malloc_trim() the process
+ * holds no more than it did before, within 64 MiB.
+ */
+static void grow_and_give_back(void)
+{
+	enum { SMALL = 1 << 18, LARGE = 16 };
+	long before = status_kib("VmRSS:"), peak, after;
+	void **b = malloc(SMALL * sizeof(void *));
+
+	for (int i = 0; i < SMALL; i++) {
+		b[i] = malloc(2000);
+		CHECK(b[i] != NULL, "small %d", i);
+		if (!b[i])
+			break;
+		memset(b[i], i, 2000);
+	}
+	peak = status_kib("VmRSS:");
+	for (int i = 0; i < SMALL; i++)
+		free(b[i]);
+	for (int i = 0; i < LARGE; i++) {
+		b[i] = malloc(32UL << 20);
+		CHECK(b[i] != NULL, "large %d", i);
+		if (b[i])
+			memset(b[i], i, 32UL << 20);
+	}
+	for (int i = 0; i < LARGE; i++)
+		free(b[i]);
+	free(b);
+	malloc_trim(0);
+	after = status_kib("VmRSS:");
+	CHECK(peak - before > 400L * 1024, "512 MiB written, RSS grew by %ld KiB only",
+	      peak - before);
+	CHECK(after - before < 64L * 1024,
+	      "RSS %ld KiB before, %ld at the peak, %ld after the trim", before, peak, after);
+}
+
+int main(void)
+{
+	static const struct shim_case cases[] = {
+	    {"preloaded", preloaded},
+	    {"enomem", enomem},
+	    {"bad-alignment", bad_alignment},
+	    {"every-size", every_size},
+	    {"zero-size", zero_size},
+	    {"calloc-zeroes", calloc_zeroes},
+	    {"realloc", realloc_contract},
+	    {"aligned-family", aligned_family},
+	    {"errno-kept", errno_kept},
+	    {"fork-child-heap", fork_child_heap},
+	    {"fork-with-threads", fork_with_threads},
+	    {"many-threads", many_threads},
+	    {"grow-and-give-back", grow_and_give_back},
+	};
+
+	return shim_run_cases("shim-conformance", cases, sizeof(cases) / sizeof(*cases));
+}

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+/*
+ * One misuse of the allocation API, named by argv[1]. Prints "OP POINTER"
+ * (the call and the pointer it will get wrong) on stdout first, then makes
+ * the call: the library must report it on stderr, with that pointer, and
+ * abort. Returning is the failure (exit status 3).
+ *
+ * usage: LD_PRELOAD=libmemcore-<strategy>.so misuse double-free|interior|...
+ */
+#define _GNU_SOURCE
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char not_ours[256] __attribute__((aligned(64)));
+
+static void say(const char *op, const void *p)
+{
+	printf("%s %p\n", op, p);
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	const char *what = argc > 1 ? argv[1] : "";
+	char *p;
+
+	if (!strcmp(what, "double-free")) {
+		p = malloc(64);
+		say("free", p);
+		free(p);
+		free(p);
+	} else if (!strcmp(what, "interior")) {
+		p = malloc(100);
+		say("free", p + 16);
+		free(p + 16);
+	} else if (!strcmp(what, "foreign")) {
+		say("free", not_ours + 64);
+		free(not_ours + 64);
+	} else if (!strcmp(what, "usable-size-of-freed")) {
+		p = malloc(64);
+		say("malloc_usable_size", p);
+		free(p);
+		printf("%zu\n", malloc_usable_size(p));
+	} else if (!strcmp(what, "realloc-of-freed")) {
+		p = malloc(200);
+		say("realloc", p);
+		free(p);
+		p = realloc(p, 300);
+	} else if (!strcmp(what, "large-double-free")) {
+		p = malloc(1 << 20);
+		say("free", p);
+		free(p);
+		free(p);
+	} else if (!strcmp(what, "large-interior")) {
+		p = malloc(1 << 20);
+		say("free", p + 8192);
+		free(p + 8192);
+	} else {
+		fprintf(stderr, "misuse: unknown case '%s'\n", what);
+		return 2;
+	}
+	return 3;
+}
