@@ -229,12 +229,97 @@ static void misuse_reported_with_the_address(struct ktest *t)
 	KT_EXPECT_EQ(t, buddy_check(NULL), 0);
 }
 
+/* ---- growing and giving back, as a host would use them (the kernel sets neither) ---- */
+
+static unsigned int grow_calls;
+static uint64_t grow_asked;
+
+static bool refuse_to_grow(uint64_t nr_frames)
+{
+	grow_calls++;
+	grow_asked = nr_frames;
+	return false;
+}
+
+static unsigned int reports;
+static uint64_t reported;
+
+#define REPORTED_MARK 0x5e9047edULL
+
+/* The block is the reporter's while it runs: nobody else may have it. */
+static void mark_report(phys_addr_t pa, uint64_t size)
+{
+	uint64_t *w = phys_to_virt(pa);
+
+	reports++;
+	reported += size / PAGE_SIZE;
+	w[0] = REPORTED_MARK ^ pa;
+}
+
+/*
+ * Every free frame taken, largest blocks first: the grow hook is asked each
+ * time an order runs out, with the frames wanted, and refusing changes
+ * nothing. Then the largest blocks freed with a reporter that keeps none:
+ * each is reported once as it goes back, isolated (its mark is intact), and
+ * one taken and freed again is reported again.
+ */
+static void grow_hook_and_free_page_reporting(struct ktest *t)
+{
+	phys_addr_t head = 0, pa;
+	unsigned int max_blocks = 0, asked = 0;
+	struct buddy_stats before, s;
+
+	buddy_drain_caches();
+	buddy_stats(&before);
+	grow_calls = 0;
+	buddy_set_grow_hook(refuse_to_grow);
+	for (int order = BUDDY_MAX_ORDER; order >= 0; order--) {
+		while (buddy_alloc((unsigned int)order, &pa) == 0) {
+			*(phys_addr_t *)phys_to_virt(pa) = head; /* a list through the blocks */
+			((uint64_t *)phys_to_virt(pa))[1] = (uint64_t)order;
+			head = pa;
+			max_blocks += order == BUDDY_MAX_ORDER;
+		}
+		asked++;
+		KT_EXPECT_EQ(t, grow_calls, asked); /* once per order that ran out */
+		KT_EXPECT_EQ(t, grow_asked, 1ULL << order);
+	}
+	KT_EXPECT_EQ(t, buddy_ensure_free(1), -ENOMEM);
+	KT_EXPECT_EQ(t, grow_asked, 1);
+	buddy_set_grow_hook(NULL);
+
+	reports = 0;
+	reported = 0;
+	buddy_set_reporter(mark_report, 0);
+	while (head) {
+		phys_addr_t next = *(phys_addr_t *)phys_to_virt(head);
+		unsigned int order = (unsigned int)((uint64_t *)phys_to_virt(head))[1];
+
+		KT_EXPECT_EQ(t, buddy_free(head, order), 0);
+		head = next;
+	}
+	buddy_drain_caches();
+	buddy_stats(&s);
+	KT_EXPECT_EQ(t, s.free, before.free);
+	KT_EXPECT_GE(t, reports, max_blocks); /* merged smaller blocks may add more */
+	KT_EXPECT_EQ(t, s.reported, reported);
+	KT_EXPECT_EQ(t, s.reported, s.nr_free[BUDDY_MAX_ORDER] << BUDDY_MAX_ORDER);
+	KT_ASSERT_EQ(t, buddy_alloc(BUDDY_MAX_ORDER, &pa), 0);
+	KT_EXPECT_EQ(t, *(uint64_t *)phys_to_virt(pa), REPORTED_MARK ^ pa);
+	reports = 0;
+	KT_EXPECT_EQ(t, buddy_free(pa, BUDDY_MAX_ORDER), 0);
+	KT_EXPECT_EQ(t, reports, 1); /* freed again: reported again */
+	buddy_set_reporter(NULL, 0);
+	KT_EXPECT_EQ(t, buddy_check(NULL), 0);
+}
+
 static const struct ktest_case buddy_cases[] = {
 	KTEST_CASE(takeover_matches_boot_map),
 	KTEST_CASE(tags_follow_the_boot_map),
 	KTEST_CASE(every_free_frame_written_and_returned),
 	KTEST_CASE(limit_and_alignment),
 	KTEST_CASE(misuse_reported_with_the_address),
+	KTEST_CASE(grow_hook_and_free_page_reporting),
 	{ 0 },
 };
 
