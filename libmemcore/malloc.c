@@ -8,6 +8,9 @@
  * - failure: NULL with errno ENOMEM (sizes beyond what can exist, n * size
  *   overflowing, no memory); posix_memalign() returns the error instead and
  *   leaves errno alone; a bad alignment is EINVAL;
+ * - calloc() of 128 KiB or more has the OS zero a large block's pages
+ *   (madvise(MADV_DONTNEED)) instead of writing them: untouched, they cost
+ *   nothing, as glibc's fresh mmap() chunks do;
  * - malloc(0) is a unique pointer; realloc(p, 0) frees p and returns NULL
  *   (glibc's choice); realloc(NULL, n) is malloc(n); a failed realloc()
  *   leaves p as it was;
@@ -30,6 +33,9 @@
 #include <unistd.h>
 
 #include "memcore.h"
+
+/* From here on calloc() has the OS zero a large block (cheaper than writing it). */
+#define CALLOC_DROP_MIN (128UL << 10)
 
 static inline size_t shim_size(size_t size)
 {
@@ -114,7 +120,8 @@ API void *calloc(size_t n, size_t size)
 	if (__builtin_mul_overflow(n, size, &bytes))
 		return nomem();
 	p = do_malloc(bytes);
-	if (p)
+	/* a large block is zeroed by the OS: pages a program never writes cost it nothing */
+	if (p && (bytes < CALLOC_DROP_MIN || !shim_window_zero(p, bytes)))
 		memset(p, 0, bytes);
 	return p;
 }

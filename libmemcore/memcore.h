@@ -71,6 +71,13 @@ struct shim_window_stats {
 };
 void shim_window_stats(struct shim_window_stats *s);
 
+/*
+ * Zeroes bytes at p, the start of a large allocation the caller owns, by
+ * having the OS drop its pages (they read as zeros, and cost nothing until
+ * written); false if p is not a large allocation (or the OS said no).
+ */
+bool shim_window_zero(void *p, size_t bytes);
+
 /* Gives every free part of the window below its high-water mark back to the OS. */
 void shim_window_purge(void);
 

@@ -143,6 +143,19 @@ static int window_unmap(void *p, size_t nr, void (*give)(phys_addr_t pa, void *a
 	return n < 0 ? (int)n : 0;
 }
 
+bool shim_window_zero(void *p, size_t bytes)
+{
+	uint64_t off = (uint64_t)((char *)p - window);
+	int saved = errno;
+	bool done;
+
+	if (off >= window_size || !IS_ALIGNED(off, PAGE_SIZE))
+		return false;
+	done = madvise(p, ALIGN_UP(bytes, PAGE_SIZE), MADV_DONTNEED) == 0;
+	errno = saved;
+	return done;
+}
+
 static void purge_free(uint64_t start, uint64_t end, void *arg)
 {
 	uint64_t top = WINDOW_VA + *(uint64_t *)arg;

@@ -510,6 +510,24 @@ static void grow_and_give_back(void)
 	      "RSS %ld KiB before, %ld at the peak, %ld after the trim", before, peak, after);
 }
 
+/* A large calloc() the program does not touch costs no memory (the OS zeroes it), as under glibc.
+ */
+static void calloc_untouched(void)
+{
+	long before = status_kib("VmRSS:"), after;
+	unsigned char *p = calloc(256, 1 << 20);
+
+	after = status_kib("VmRSS:");
+	CHECK(p != NULL, "calloc(256 MiB)");
+	CHECK(after - before < 16 * 1024, "RSS grew by %ld KiB", after - before);
+	for (size_t i = 0; p && i < (256UL << 20); i += 4096 * 7)
+		if (p[i]) {
+			CHECK(0, "byte %zu is %#x", i, p[i]);
+			break;
+		}
+	free(p);
+}
+
 int main(void)
 {
 	static const struct shim_case cases[] = {
@@ -526,6 +544,7 @@ int main(void)
 	    {"fork-with-threads", fork_with_threads},
 	    {"many-threads", many_threads},
 	    {"grow-and-give-back", grow_and_give_back},
+	    {"calloc-untouched", calloc_untouched},
 	};
 
 	return shim_run_cases("shim-conformance", cases, sizeof(cases) / sizeof(*cases));
