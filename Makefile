@@ -6,7 +6,7 @@
 #   make defconfig | menuconfig | olddefconfig | savedefconfig | <fragment>.config
 #   (configs/*.config: e.g. make defconfig heap_block.config all)
 #   make run [BOOT=direct|uboot] | debug | check | tools | compile_commands.json
-#   make shim (O/host/libmemcore.so: the heaps as a malloc, LD_PRELOAD)
+#   make shim (O/host/libmemcore.so: the heaps as a malloc, LD_PRELOAD) | bench-shim
 #
 # Everything is built under $(O) (default: build): the kernel for each
 # architecture in $(O)/<arch> (its .config lives there too), the host tools
@@ -139,7 +139,7 @@ lds := $(objtree)/kernel.lds
 # ---- top-level targets -----------------------------------------------------
 
 .PHONY: all install-deps run debug check tools host-tests clean distclean mrproper help \
-	defconfig menuconfig olddefconfig savedefconfig compile_commands.json bench
+	defconfig menuconfig olddefconfig savedefconfig compile_commands.json bench bench-shim
 all: $(kernel_image) $(O)/compile_commands.json
 
 install-deps:
@@ -172,6 +172,10 @@ check:
 
 bench:
 	$(Q)scripts/bench.sh O=$(O)
+
+# libmemcore.so (make shim) and real programs under it, against other mallocs
+bench-shim:
+	$(Q)scripts/bench-shim.sh O=$(O)
 
 # ---- Kconfig ---------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 # this machine lacks. Only missing packages are installed; nothing is
 # downloaded from anywhere else.
 #
-# usage: install-deps.sh [build|run|check|debug|bench|llvm] ...
+# usage: install-deps.sh [build|run|check|shim|debug|bench|bench-shim|llvm] ...
 set -eu
 
 need=""
@@ -37,11 +37,26 @@ run() {
 	want fdisk sfdisk
 }
 
+# the real programs tests/host/shim-programs.sh runs on our malloc
+shim() {
+	want python3 /usr/bin/python3
+	want gcc gcc
+	want sqlite3 sqlite3
+	want git git
+	want xz-utils xz
+	want device-tree-compiler dtc
+}
+
 for what in "${@:-build}"; do
 	case $what in
 	build) build ;;
 	run) run ;;
-	check) run; want tmux tmux ;; # tests/host/menuconfig.sh drives make menuconfig through it
+	check)
+		run
+		shim
+		want tmux tmux # tests/host/menuconfig.sh drives make menuconfig through it
+		;;
+	shim) shim ;;
 	debug) run; want gdb-multiarch gdb-multiarch ;;
 	bench)
 		run
@@ -49,6 +64,15 @@ for what in "${@:-build}"; do
 		# the heap benchmark's yardsticks, preloaded into the same loops
 		want libjemalloc2 "/usr/lib/$(gcc -print-multiarch)/libjemalloc.so.2"
 		want libmimalloc2.0 "/usr/lib/$(gcc -print-multiarch)/libmimalloc.so.2"
+		;;
+	bench-shim)
+		shim
+		want valgrind valgrind
+		want time /usr/bin/time # peak RSS of a workload
+		# the yardsticks, preloaded into the same programs as ours
+		want libjemalloc2 "/usr/lib/$(gcc -print-multiarch)/libjemalloc.so.2"
+		want libmimalloc2.0 "/usr/lib/$(gcc -print-multiarch)/libmimalloc.so.2"
+		want libtcmalloc-minimal4 "/usr/lib/$(gcc -print-multiarch)/libtcmalloc_minimal.so.4"
 		;;
 	llvm) want clang clang; want lld ld.lld; want llvm llvm-objcopy ;;
 	*) echo "install-deps.sh: unknown set '$what'" >&2; exit 2 ;;
