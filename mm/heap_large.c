@@ -36,22 +36,42 @@ static void free_frames(const phys_addr_t *frames, size_t n)
 		buddy_free(frames[i], 0);
 }
 
-/* The frame list's memory: the stack for a few, else a block of the buddy (order in *order). */
+#define LIST_ON_STACK (-1)
+#define LIST_MAPPED (-2) /* a large allocation of its own */
+
+/*
+ * The frame list's memory (*order says which): the stack for a few, a
+ * block of the buddy for up to 2 GiB of frames (a 4 MiB list), beyond that
+ * a large allocation of its own, whose list is a block (up to 1 TiB).
+ * Without that last one nothing above 2 GiB could be allocated (sort asks
+ * for 6.5 GB when it starts, and takes less only if refused).
+ */
 static phys_addr_t *frame_list(size_t nr, phys_addr_t *on_stack, int *order)
 {
 	phys_addr_t pa;
 	int k = 0;
 
-	*order = -1;
+	*order = LIST_ON_STACK;
 	if (nr <= STACK_FRAMES)
 		return on_stack;
-	while (((uint64_t)PAGE_SIZE << k) < nr * sizeof(phys_addr_t))
-		if (++k > BUDDY_MAX_ORDER)
-			return NULL;
+	while (((uint64_t)PAGE_SIZE << k) < nr * sizeof(phys_addr_t)) {
+		if (++k > BUDDY_MAX_ORDER) {
+			*order = LIST_MAPPED;
+			return large_alloc(nr * sizeof(phys_addr_t), 0);
+		}
+	}
 	if (buddy_alloc((unsigned int)k, &pa) < 0)
 		return NULL;
 	*order = k;
 	return phys_to_virt(pa);
+}
+
+static void frame_list_free(phys_addr_t *list, int order)
+{
+	if (order == LIST_MAPPED)
+		large_free(list);
+	else if (order >= 0)
+		buddy_free(virt_to_phys(list), (unsigned int)order);
 }
 
 /* nr frames, each tagged; false (none kept) if the buddy runs out. */
@@ -92,8 +112,7 @@ void *large_alloc(size_t size, size_t align)
 			__atomic_fetch_add(&nr_pages, nr, __ATOMIC_RELAXED);
 		}
 	}
-	if (order >= 0)
-		buddy_free(virt_to_phys(frames), (unsigned int)order);
+	frame_list_free(frames, order);
 	return p;
 }
 

@@ -29,6 +29,7 @@ struct heap_conf_env {
 	uint64_t (*backend_frames)(void);
 	unsigned long stress_ops;   /* random operations per hart in the stress */
 	const char *no_exhaust;	    /* why memory cannot be exhausted here (NULL: it can) */
+	bool big;		    /* try an allocation beyond 2 GiB (where RAM and time allow) */
 };
 
 extern struct heap_conf_env heap_conf_env; /* the place's, defined there */

@@ -83,6 +83,7 @@ static int count_harts(struct ktest *t)
 	heap_conf_env.stress_ops = 8000 / n;
 	if (cmdline_get_size("test.heap_ops", &ops))
 		heap_conf_env.stress_ops = ops;
+	heap_conf_env.big = cmdline_has(cmdline(), "test.big"); /* ~15 s per 2 GiB under TCG */
 	heap_conf_env.no_exhaust = buddy_free_frames() > EXHAUST_MAX_FRAMES
 				       ? "more than 1 GiB free: filling it takes too long under TCG"
 				       : NULL;
