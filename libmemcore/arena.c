@@ -76,17 +76,18 @@ static __noreturn void boot_failed(const char *what, long err)
 char *shim_reserve(uint64_t max, uint64_t min, uint64_t align, uint64_t *size)
 {
 	for (*size = max; *size >= min; *size /= 2) {
-		/* over-reserved by align, then trimmed to an aligned start */
-		char *r = mmap(NULL, *size + align, PROT_NONE,
+		uint64_t a = align ? align : *size;
+		/* over-reserved by the alignment, then trimmed to an aligned start */
+		char *r = mmap(NULL, *size + a, PROT_NONE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		char *p;
 
 		if (r == MAP_FAILED)
 			continue;
-		p = (char *)ALIGN_UP((uintptr_t)r, (uintptr_t)align);
+		p = (char *)ALIGN_UP((uintptr_t)r, (uintptr_t)a);
 		if (p > r)
 			munmap(r, p - r);
-		munmap(p + *size, r + align - p);
+		munmap(p + *size, r + a - p);
 		return p;
 	}
 	return NULL;

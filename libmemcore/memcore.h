@@ -45,8 +45,9 @@ void shim_arena_boot(void);
 
 /*
  * Address space from the OS, inaccessible (PROT_NONE, MAP_NORESERVE):
- * max bytes, halved down to min until the OS agrees, the start aligned to
- * align; *size says how much. NULL if not even min.
+ * max bytes (a power of two), halved down to min until the OS agrees, the
+ * start aligned to align (0: to the size itself); *size says how much.
+ * NULL if not even min.
  */
 char *shim_reserve(uint64_t max, uint64_t min, uint64_t align, uint64_t *size);
 

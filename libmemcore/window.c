@@ -38,7 +38,6 @@
 #define WINDOW_VA	0xffffffc000000000ULL /* the bottom of Sv39's upper half */
 #define WINDOW_SIZE_MAX (128ULL << 30)	      /* the largest allocation is below this */
 #define WINDOW_SIZE_MIN (256ULL << 20)
-#define WINDOW_ALIGN	(1ULL << 30) /* host addresses keep the VA's alignment up to this */
 #define WINDOW_STEP	(64ULL << 20)
 #define PURGE_MIN	(1ULL << 20)
 
@@ -87,8 +86,6 @@ static int window_map(const phys_addr_t *frames, size_t nr, size_t align, void *
 	uint64_t va;
 	int err;
 
-	if (align > WINDOW_ALIGN)
-		return -EINVAL; /* the host address would not keep it */
 	err = vmap_map(&vmap, frames, nr, align, &va);
 	if (err)
 		return err;
@@ -186,7 +183,12 @@ const struct heap_large_ops *shim_window_init(void)
 	    .unmap = window_unmap,
 	};
 
-	window = shim_reserve(WINDOW_SIZE_MAX, WINDOW_SIZE_MIN, WINDOW_ALIGN, &window_size);
+	/*
+	 * Aligned to its size, as WINDOW_VA is (to 2^38): a host address keeps
+	 * every alignment its VA has (a power-of-two size is aligned to
+	 * itself: malloc(8 GiB) wants 8 GiB)
+	 */
+	window = shim_reserve(WINDOW_SIZE_MAX, WINDOW_SIZE_MIN, 0, &window_size);
 	if (!window)
 		return NULL;
 	if (mmu_space_init(&space, &pte_format_sv39, NULL, 0) < 0 ||
