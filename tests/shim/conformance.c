@@ -539,6 +539,49 @@ static void beyond_2_gib(void)
 	free(a);
 }
 
+static long maps_lines(void)
+{
+	char line[512];
+	long n = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		n++;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/*
+ * More live large blocks than the OS allows mappings (vm.max_map_count is
+ * 65530): they share one OS mapping, so none fails and the maps stay short.
+ */
+static void many_large_blocks(void)
+{
+	enum { N = 70000, SIZE = 9000 }; /* a large allocation for per-hart slab and slab + pages */
+	unsigned char **b = malloc(N * sizeof(*b));
+	long before = maps_lines(), during;
+	int failed = 0;
+
+	for (int i = 0; i < N; i++) {
+		b[i] = malloc(SIZE);
+		failed += !b[i];
+		if (b[i])
+			b[i][i % SIZE] = (unsigned char)i;
+	}
+	during = maps_lines();
+	CHECK(failed == 0, "%d of %d failed", failed, N);
+	CHECK(during - before < 100, "%ld OS mappings before, %ld with %d blocks", before, during,
+	      N);
+	for (int i = 0; i < N; i++) {
+		if (b[i] && b[i][i % SIZE] != (unsigned char)i)
+			failed++;
+		free(b[i]);
+	}
+	CHECK(failed == 0, "%d blocks changed", failed);
+	free(b);
+}
+
 /* A large calloc() the program does not touch costs no memory (the OS zeroes it), as under glibc.
  */
 static void calloc_untouched(void)
@@ -575,6 +618,7 @@ int main(void)
 	    {"grow-and-give-back", grow_and_give_back},
 	    {"calloc-untouched", calloc_untouched},
 	    {"beyond-2-gib", beyond_2_gib},
+	    {"many-large-blocks", many_large_blocks},
 	};
 
 	return shim_run_cases("shim-conformance", cases, sizeof(cases) / sizeof(*cases));
