@@ -52,7 +52,7 @@ $(hosttree)/libmemcore.so: $(call shim_lib,HEAP_PER_HART_SLAB)
 SHIM_TEST_CFLAGS := -std=gnu11 -O2 -g -fno-builtin -Wall -Wextra -Werror -pthread
 shim_tests := $(patsubst tests/shim/%.c,$(shimtree)/test/%,$(wildcard tests/shim/*.c))
 
-$(shimtree)/test/%: tests/shim/%.c tests/shim/shim_test.h
+$(shimtree)/test/%: tests/shim/%.c tests/shim/shim_test.h tests/common/test_rand.h
 	$(quiet) HOSTCC $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(HOSTCC) $(SHIM_TEST_CFLAGS) -o $@ $< -ldl

@@ -21,6 +21,8 @@
 #include <kernel/types.h>
 #include <mm/memmap.h>
 
+#include "../common/test_rand.h"
+
 /*
  * m = exactly these RAM ranges (sorted, not touching), all usable, nothing
  * reserved; maps them (replacing any previous arena). Aborts if the address
@@ -87,17 +89,5 @@ size_t arena_free_blocks(struct arena_block **blocks);
 /* Whether two block lists are the same. */
 bool arena_blocks_equal(const struct arena_block *a, size_t na, const struct arena_block *b,
 			size_t nb);
-
-/* A small deterministic PRNG (xorshift64*), so failures replay. */
-static inline uint64_t arena_rand(uint64_t *state)
-{
-	uint64_t x = *state;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*state = x;
-	return x * 0x2545f4914f6cdd1dULL;
-}
 
 #endif

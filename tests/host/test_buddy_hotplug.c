@@ -627,7 +627,7 @@ static void worker_free(struct worker *w, struct item it)
 
 static void worker_alloc(struct worker *w)
 {
-	unsigned int r = arena_rand(&w->rng) % 100;
+	unsigned int r = test_rand(&w->rng) % 100;
 	struct item it = { 0, 1, 0, false };
 	struct frame_owner o;
 	int rc;
@@ -635,7 +635,7 @@ static void worker_alloc(struct worker *w)
 	if (r < 60) {
 		rc = buddy_alloc(0, &it.pa);
 	} else if (r < 85) {
-		it.order = 1 + arena_rand(&w->rng) % 4;
+		it.order = 1 + test_rand(&w->rng) % 4;
 		it.nr = 1ULL << it.order;
 		rc = buddy_alloc(it.order, &it.pa);
 	} else if (r < 90) {
@@ -643,7 +643,7 @@ static void worker_alloc(struct worker *w)
 		it.nr = BLOCK_FRAMES;
 		rc = buddy_alloc(it.order, &it.pa);
 	} else {
-		it.nr = 1 + arena_rand(&w->rng) % 40;
+		it.nr = 1 + test_rand(&w->rng) % 40;
 		it.range = true;
 		rc = buddy_alloc_range(it.nr, 0, BUDDY_NO_LIMIT, &it.pa);
 	}
@@ -664,7 +664,7 @@ static void worker_alloc(struct worker *w)
 /* Lock-free readers while banks appear: any address of the space, added or not yet. */
 static void worker_lookup(struct worker *w)
 {
-	phys_addr_t any = SPACE_BASE + arena_rand(&w->rng) % SPACE_SIZE;
+	phys_addr_t any = SPACE_BASE + test_rand(&w->rng) % SPACE_SIZE;
 	struct frame_owner o;
 	int rc = frame_owner(any, &o);
 
@@ -683,11 +683,11 @@ static void *work(void *arg)
 
 	arena_set_hart(w->hart);
 	for (unsigned long op = 0; op < w->ops; op++) {
-		unsigned int r = arena_rand(&w->rng) % 100;
+		unsigned int r = test_rand(&w->rng) % 100;
 
 		__atomic_fetch_add(&progress, 1, __ATOMIC_RELAXED);
 		if (w->n == w->live || (w->n && r < 40)) {
-			size_t i = arena_rand(&w->rng) % w->n;
+			size_t i = test_rand(&w->rng) % w->n;
 			struct item it = w->local[i];
 
 			w->local[i] = w->local[--w->n];

@@ -61,7 +61,7 @@ static void take_over(struct ktest *t, uint64_t seed)
 
 static uint64_t pick(uint64_t n)
 {
-	return arena_rand(&rng) % n;
+	return test_rand(&rng) % n;
 }
 
 static uint64_t *sig_at(phys_addr_t pa)
@@ -88,7 +88,7 @@ static void took(struct ktest *t, phys_addr_t pa, uint64_t nr, unsigned int orde
 	KT_EXPECT_EQ(t, o.tag, FRAME_ALLOCATED);
 	if (!range)
 		KT_EXPECT_EQ(t, o.head, pa);
-	*h = (struct held){ pa, nr, order, range, arena_rand(&rng) };
+	*h = (struct held){ pa, nr, order, range, test_rand(&rng) };
 	*sig_at(pa) = h->sig;
 	*sig_at(pa + (nr - 1) * PAGE_SIZE + 8) = ~h->sig;
 	owned += nr;

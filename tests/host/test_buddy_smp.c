@@ -102,18 +102,18 @@ static void release(struct worker *w, struct item it)
 
 static void try_alloc(struct worker *w)
 {
-	unsigned int r = arena_rand(&w->rng) % 100;
+	unsigned int r = test_rand(&w->rng) % 100;
 	struct item it = { 0, 1, 0, false };
 	int rc;
 
 	if (r < 75) {
 		rc = buddy_alloc(0, &it.pa);
 	} else if (r < 92) {
-		it.order = 1 + arena_rand(&w->rng) % 3;
+		it.order = 1 + test_rand(&w->rng) % 3;
 		it.nr = 1ULL << it.order;
 		rc = buddy_alloc(it.order, &it.pa);
 	} else {
-		it.nr = 1 + arena_rand(&w->rng) % 20;
+		it.nr = 1 + test_rand(&w->rng) % 20;
 		it.range = true;
 		rc = buddy_alloc_range(it.nr, 0, BUDDY_NO_LIMIT, &it.pa);
 	}
@@ -165,10 +165,10 @@ static void *work(void *arg)
 
 	arena_set_hart(w->hart);
 	for (unsigned long op = 0; op < w->ops; op++) {
-		unsigned int r = arena_rand(&w->rng) % 100;
+		unsigned int r = test_rand(&w->rng) % 100;
 
 		if (w->n == LOCAL_MAX || (w->n && r < 35)) {
-			size_t i = arena_rand(&w->rng) % w->n;
+			size_t i = test_rand(&w->rng) % w->n;
 			struct item it = w->local[i];
 
 			w->local[i] = w->local[--w->n];
@@ -180,9 +180,9 @@ static void *work(void *arg)
 		} else if (r < 96) {
 			free_foreign(w);
 		} else if (r < 99) {
-			buddy_drain_cache(arena_rand(&w->rng) % THREADS);
+			buddy_drain_cache(test_rand(&w->rng) % THREADS);
 		} else {
-			phys_addr_t any = m.ram[0].base + arena_rand(&w->rng) % m.ram[0].size;
+			phys_addr_t any = m.ram[0].base + test_rand(&w->rng) % m.ram[0].size;
 			struct frame_owner o;
 
 			if (frame_owner(any, &o) != 0 || any - o.head >= (PAGE_SIZE << o.order))

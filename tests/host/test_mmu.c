@@ -854,23 +854,23 @@ static unsigned int random_prot(uint64_t *rng)
 		RO | MMU_PROT_GLOBAL,
 	};
 
-	return prots[arena_rand(rng) % ARRAY_SIZE(prots)];
+	return prots[test_rand(rng) % ARRAY_SIZE(prots)];
 }
 
 static void random_range(uint64_t *rng, unsigned int *first, unsigned int *n)
 {
-	unsigned int a = arena_rand(rng) % WIN_PAGES, len;
+	unsigned int a = test_rand(rng) % WIN_PAGES, len;
 
-	switch (arena_rand(rng) % 4) {
+	switch (test_rand(rng) % 4) {
 	case 0:
-		len = 1 + arena_rand(rng) % 8;
+		len = 1 + test_rand(rng) % 8;
 		break;
 	case 1:
-		len = 1 + arena_rand(rng) % 1024;
+		len = 1 + test_rand(rng) % 1024;
 		break;
 	default:
 		a &= ~511u;
-		len = 512 * (1 + arena_rand(rng) % 3) + (arena_rand(rng) % 2 ? 0 : arena_rand(rng) % 5);
+		len = 512 * (1 + test_rand(rng) % 3) + (test_rand(rng) % 2 ? 0 : test_rand(rng) % 5);
 		break;
 	}
 	if (a + len > WIN_PAGES)
@@ -931,10 +931,10 @@ static void random_against_model(struct ktest *t)
 		return;
 	memset(model, 0, sizeof(model));
 	for (unsigned int step = 0; step < 1500; step++) {
-		unsigned int first, n, prot = random_prot(&rng), op = arena_rand(&rng) % 3;
+		unsigned int first, n, prot = random_prot(&rng), op = test_rand(&rng) % 3;
 		uint64_t va;
 		bool any_mapped = false, all_mapped = true;
-		bool inject = arena_rand(&rng) % 8 == 0;
+		bool inject = test_rand(&rng) % 8 == 0;
 		struct ref_dump before;
 		int ret, want;
 
@@ -942,7 +942,7 @@ static void random_against_model(struct ktest *t)
 		if (inject) {
 			ref_dump_tables(rfmt, s.root, &before);
 			memcpy(model_saved, model, sizeof(model));
-			fail_after = arena_rand(&rng) % 3;
+			fail_after = test_rand(&rng) % 3;
 		}
 		random_range(&rng, &first, &n);
 		va = WIN_VA + (uint64_t)first * SZ_4K;
@@ -952,13 +952,13 @@ static void random_against_model(struct ktest *t)
 		}
 		log_reset();
 		if (op == 0) {
-			bool replace = arena_rand(&rng) % 3 == 0;
+			bool replace = test_rand(&rng) % 3 == 0;
 			/* congruent with va mod 2M most of the time, so blocks happen */
-			uint64_t pa = PA_FAKE + (arena_rand(&rng) % 64) * SZ_2M +
+			uint64_t pa = PA_FAKE + (test_rand(&rng) % 64) * SZ_2M +
 				      (va & (SZ_2M - 1)) +
-				      (arena_rand(&rng) % 4 == 0 ? SZ_4K : 0);
+				      (test_rand(&rng) % 4 == 0 ? SZ_4K : 0);
 			unsigned int flags = (replace ? MMU_REPLACE : 0) |
-					     (arena_rand(&rng) % 4 == 0 ? MMU_NO_BLOCKS : 0);
+					     (test_rand(&rng) % 4 == 0 ? MMU_NO_BLOCKS : 0);
 
 			ret = mmu_map(&s, va, pa, (uint64_t)n * SZ_4K, prot, flags);
 			want = any_mapped && !replace ? -EEXIST : 0;
@@ -1049,7 +1049,7 @@ static void tables_return_to_buddy(struct ktest *t)
 	if (new_space(t, &s, 0))
 		return;
 	for (int i = 0; i < 200; i++) {
-		uint64_t va = (arena_rand(&rng) % (1ULL << (fmt->va_bits - 13))) * SZ_4K;
+		uint64_t va = (test_rand(&rng) % (1ULL << (fmt->va_bits - 13))) * SZ_4K;
 
 		mmu_map(&s, va, PA_FAKE, SZ_4K * (1 + i % 3), RO, MMU_REPLACE);
 	}
@@ -1057,7 +1057,7 @@ static void tables_return_to_buddy(struct ktest *t)
 	expect_accounting(t, &s);
 	rng = 12345;
 	for (int i = 0; i < 200; i++) {
-		uint64_t va = (arena_rand(&rng) % (1ULL << (fmt->va_bits - 13))) * SZ_4K;
+		uint64_t va = (test_rand(&rng) % (1ULL << (fmt->va_bits - 13))) * SZ_4K;
 
 		KT_EXPECT_EQ(t, mmu_unmap(&s, va, SZ_4K * (1 + i % 3)), 0);
 	}

@@ -348,10 +348,10 @@ static void *churn(void *arg)
 	void *keep[64] = {0};
 
 	while (!__atomic_load_n(&stop_workers, __ATOMIC_RELAXED)) {
-		unsigned int i = shim_rand(&s) % 64;
+		unsigned int i = test_rand(&s) % 64;
 
 		free(keep[i]);
-		keep[i] = malloc(shim_rand(&s) % (i < 60 ? 2000 : 200000));
+		keep[i] = malloc(test_rand(&s) % (i < 60 ? 2000 : 200000));
 	}
 	for (int i = 0; i < 64; i++)
 		free(keep[i]);

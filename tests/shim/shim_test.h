@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/test_rand.h"
+
 static int shim_failures; /* of the case running */
 
 #define CHECK(cond, ...)                                                                           \
@@ -110,18 +112,6 @@ static inline bool shim_check(const void *p, size_t n, uint64_t seed)
 		if (b[i] != (unsigned char)(shim_word(seed, i & ~(size_t)7) >> (8 * (i & 7))))
 			return false;
 	return true;
-}
-
-/* xorshift64*: deterministic, so a failure replays. */
-static inline uint64_t shim_rand(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545f4914f6cdd1dULL;
 }
 
 #endif

@@ -36,15 +36,15 @@ static void error(const char *what, const void *p, uint64_t size)
 
 static size_t random_size(uint64_t *s)
 {
-	uint64_t r = shim_rand(s) % 100;
+	uint64_t r = test_rand(s) % 100;
 
 	if (r < 60)
-		return 16 + shim_rand(s) % 113;
+		return 16 + test_rand(s) % 113;
 	if (r < 87)
-		return 16 + shim_rand(s) % 1009;
+		return 16 + test_rand(s) % 1009;
 	if (r < 99)
-		return 16 + shim_rand(s) % 16369;
-	return 16 + shim_rand(s) % 300000;
+		return 16 + test_rand(s) % 16369;
+	return 16 + test_rand(s) % 300000;
 }
 
 static void stamp(struct head *h, size_t size, uint64_t seed)
@@ -79,11 +79,11 @@ struct worker {
 static struct head *new_block(uint64_t *s)
 {
 	size_t size = random_size(s);
-	uint64_t r = shim_rand(s) % 10;
+	uint64_t r = test_rand(s) % 10;
 	struct head *h = NULL;
 
 	if (r == 0) {
-		size_t align = 16UL << (shim_rand(s) % 13);
+		size_t align = 16UL << (test_rand(s) % 13);
 
 		if (posix_memalign((void **)&h, align, size))
 			h = NULL;
@@ -107,7 +107,7 @@ static struct head *new_block(uint64_t *s)
 	}
 	if (((uintptr_t)h & 15) || malloc_usable_size(h) < size)
 		error("misaligned or short", h, size);
-	stamp(h, size, shim_rand(s));
+	stamp(h, size, test_rand(s));
 	return h;
 }
 
@@ -124,7 +124,7 @@ static struct head *resize(struct head *h, uint64_t *s)
 	}
 	if (n->size != old || n->seed != seed || !intact(n, size))
 		error("realloc lost the contents", n, size);
-	stamp(n, size, shim_rand(s));
+	stamp(n, size, test_rand(s));
 	return n;
 }
 
@@ -135,8 +135,8 @@ static void *work(void *arg)
 	uint64_t s = w->seed;
 
 	for (uint64_t it = 0; it < w->iterations; it++) {
-		unsigned int i = shim_rand(&s) % LOCAL;
-		uint64_t op = shim_rand(&s) % 100;
+		unsigned int i = test_rand(&s) % LOCAL;
+		uint64_t op = test_rand(&s) % 100;
 
 		if (op < 45) {
 			drop(local[i]);
@@ -146,7 +146,7 @@ static void *work(void *arg)
 		} else if (op < 85) {
 			/* hand ours over, take whatever another thread left there */
 			struct head *mine = local[i] ? local[i] : new_block(&s);
-			struct head **box = &mailbox[shim_rand(&s) % MAILBOX];
+			struct head **box = &mailbox[test_rand(&s) % MAILBOX];
 
 			local[i] = __atomic_exchange_n(box, mine, __ATOMIC_ACQ_REL);
 			if (local[i] && !intact(local[i], SIZE_MAX))
