@@ -101,7 +101,8 @@ case $arch in
 riscv64)
 	boot direct-m128M-smp1 pass --boot direct --mem 128M --smp 1 --append "$(expect 128M 1 1)"
 	boot fw_dynamic-m1G-smp4 pass --boot fw_dynamic --mem 1G --smp 4 --append "$(expect 1G 1 4)"
-	boot fw_jump-m5G-smp4 pass --boot fw_jump --mem 5G --smp 4 --append "$(expect 5G 1 4 test.big)"
+	# test.big: a 2 GiB allocation (16 s more under TCG: 37 s on a quiet host), so more than 60 s
+	boot fw_jump-m5G-smp4 pass --boot fw_jump --mem 5G --smp 4 --timeout 180 --append "$(expect 5G 1 4 test.big)"
 	# NUMA nodes are adjacent in QEMU, so they merge into one RAM range: the
 	# total proves every memory node was read. (QEMU 7.2 riscv virt aborts
 	# with more than two NUMA sockets.)
@@ -135,7 +136,9 @@ arm64)
 		--mem 1G --smp 2 --append "$(expect 1G 1 2)"
 	boot direct-el2-max-m256M-smp1 pass:"entered at EL2" --boot direct --cpu max --machine virtualization=on \
 		--mem 256M --smp 1 --append "$(expect 256M 1 1)"
-	boot direct-m5G-smp4 pass --boot direct --mem 5G --smp 4 --append "$(expect 5G 1 4 test.big)"
+	# writing every frame of 5 GiB takes 46 s on a quiet host, 60 s (the default limit) under a
+	# loaded one; test.big adds a 2 GiB allocation
+	boot direct-m5G-smp4 pass --boot direct --mem 5G --smp 4 --timeout 180 --append "$(expect 5G 1 4 test.big)"
 	boot direct-m1G-smp4-numa2 pass --boot direct --mem 1G --smp 4 --numa 2 --append "$(expect 1G 1 4)"
 	boot direct-m3G-smp3-numa3 pass --boot direct --mem 3G --smp 3 --numa 3 --append "$(expect 3G 1 3)"
 	boot direct-dtb-reserved pass --boot direct --mem 1G --smp 2 \
