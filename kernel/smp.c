@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Starting the harts, and running work on them. */
 #include <asm/layout.h>
+#include <kernel/arch.h>
 #include <kernel/boot.h>
 #include <kernel/compiler.h>
 #include <kernel/hart.h>
@@ -23,11 +24,14 @@ _Static_assert(offsetof(struct hart_local, entry_hartid) == HL_ENTRY_HARTID, "he
 struct hart_local hart_locals[MAX_HARTS] __aligned(64);
 
 /*
- * How long the boot hart waits for a started hart to say it is up (loop
- * iterations): about 10 s under QEMU, since on a loaded host a started
- * vCPU thread can wait seconds for a core.
+ * How long the boot hart waits for a started hart to say it is up, by the
+ * clock: on a loaded host a started vCPU thread can wait seconds for a core,
+ * and a count of loop turns is no measure of time under emulation.
  */
-#define ONLINE_WAIT_LOOPS 2000000000UL
+#define ONLINE_WAIT_SECONDS 30
+
+/* hart_local.online: one hart moves it from WAITING, to ONLINE or GIVEN_UP. */
+enum { HART_WAITING, HART_ONLINE, HART_GIVEN_UP };
 
 extern char secondary_entry[];
 
@@ -38,7 +42,8 @@ uintptr_t smp_stack_base(unsigned int index)
 
 bool smp_hart_online(unsigned int index)
 {
-	return index < MAX_HARTS && __atomic_load_n(&hart_locals[index].online, __ATOMIC_ACQUIRE);
+	return index < MAX_HARTS &&
+	       __atomic_load_n(&hart_locals[index].online, __ATOMIC_ACQUIRE) == HART_ONLINE;
 }
 
 unsigned int smp_nr_online(void)
@@ -50,11 +55,19 @@ unsigned int smp_nr_online(void)
 	return n;
 }
 
-/* The first C of a started hart: say so, then run what smp_call() posts, forever. */
+/*
+ * The first C of a started hart: say so, then run what smp_call() posts,
+ * forever. A hart that comes up after the boot hart gave up on it is not in
+ * the TLB shootdown mask, so it must not run kernel work: it parks.
+ */
 void secondary_start(struct hart_local *self) __noreturn;
 void secondary_start(struct hart_local *self)
 {
-	__atomic_store_n(&self->online, 1, __ATOMIC_RELEASE);
+	int waiting = HART_WAITING;
+
+	if (!__atomic_compare_exchange_n(&self->online, &waiting, HART_ONLINE, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		arch_wait_forever();
 	for (;;) {
 		unsigned long seq = __atomic_load_n(&self->work_seq, __ATOMIC_ACQUIRE);
 
@@ -118,6 +131,23 @@ static int map_stack(unsigned int index, uintptr_t *top)
 	return 0;
 }
 
+/* Until the hart says it is up, or the clock runs out and we take the word first. */
+static bool wait_online(struct hart_local *h)
+{
+	uint64_t start = arch_read_time(), limit = ONLINE_WAIT_SECONDS * arch_time_hz();
+	int waiting = HART_WAITING;
+
+	while (arch_read_time() - start < limit)
+		if (__atomic_load_n(&h->online, __ATOMIC_ACQUIRE) == HART_ONLINE)
+			return true;
+	if (__atomic_compare_exchange_n(&h->online, &waiting, HART_GIVEN_UP, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		printk("smp: hart %#llx was started but did not come up in %u s; "
+		       "it will park if it ever does\n",
+		       (unsigned long long)h->hartid, ONLINE_WAIT_SECONDS);
+	return waiting == HART_ONLINE;
+}
+
 static bool start_hart(unsigned int index, uint64_t hartid)
 {
 	struct hart_local *h = &hart_locals[index];
@@ -140,11 +170,7 @@ static bool start_hart(unsigned int index, uint64_t hartid)
 		       (unsigned long long)hartid, err);
 		return false;
 	}
-	for (unsigned long n = 0; n < ONLINE_WAIT_LOOPS; n++)
-		if (smp_hart_online(index))
-			return true;
-	printk("smp: hart %#llx was started but never came up\n", (unsigned long long)hartid);
-	return false;
+	return wait_online(h);
 }
 
 void smp_boot(void)
@@ -153,7 +179,7 @@ void smp_boot(void)
 	uint64_t mask = 1;
 
 	hart_locals[0].hartid = t->id[0];
-	hart_locals[0].online = 1;
+	hart_locals[0].online = HART_ONLINE;
 	for (unsigned int i = 1; i < t->nr; i++)
 		if (start_hart(i, t->id[i]))
 			mask |= 1ULL << i;

@@ -2,9 +2,11 @@
 /* AArch64 platform glue: early console, power-off with a verdict, entry EL. */
 #include <kernel/arch.h>
 #include <kernel/compiler.h>
+#include <kernel/dt.h>
 #include <kernel/kmap.h>
 #include <kernel/pl011.h>
 #include <kernel/printk.h>
+#include <libfdt.h>
 #include "platform.h"
 
 unsigned long arm64_entry_el;
@@ -49,9 +51,49 @@ bool arch_early_console_write(const char *s, size_t len)
 #endif
 }
 
+/* QEMU virt's; used only when neither the firmware nor the DT says. */
+#define DEFAULT_TIMER_HZ 62500000
+
+static uint64_t timer_hz;
+
+/*
+ * Firmware must program CNTFRQ_EL0; where it did not, the timer node's
+ * clock-frequency (which exists for exactly that case) stands in.
+ */
+static void read_timer_hz(const void *fdt)
+{
+	int node = fdt_node_offset_by_compatible(fdt, -1, "arm,armv8-timer"), len = 0;
+	const void *p = node >= 0 ? fdt_getprop(fdt, node, "clock-frequency", &len) : NULL;
+
+	__asm__ volatile("mrs %0, cntfrq_el0" : "=r"(timer_hz));
+	timer_hz &= 0xffffffffUL;
+	if (!timer_hz && p && len == 4)
+		timer_hz = dt_read_number(p, 1);
+	if (!timer_hz) {
+		timer_hz = DEFAULT_TIMER_HZ;
+		printk("warning: CNTFRQ_EL0 is 0 and the DT gives no timer clock-frequency; "
+		       "timeouts assume %u Hz\n",
+		       DEFAULT_TIMER_HZ);
+	}
+}
+
 void arch_init_from_dt(const void *fdt)
 {
 	psci_init_from_dt(fdt);
+	read_timer_hz(fdt);
+}
+
+uint64_t arch_read_time(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(v));
+	return v;
+}
+
+uint64_t arch_time_hz(void)
+{
+	return timer_hz ? timer_hz : DEFAULT_TIMER_HZ;
 }
 
 #define PMCR_E (1UL << 0)	    /* enable the counters */

@@ -13,7 +13,11 @@
 #define FINISHER_PASS 0x5555
 #define FINISHER_FAIL 0x3333
 
+/* QEMU virt's, and the common one; used only when the DT does not say. */
+#define DEFAULT_TIMEBASE_HZ 10000000
+
 static uintptr_t finisher_base;
+static uint64_t timebase_hz = DEFAULT_TIMEBASE_HZ;
 static bool sbi_console_ok = true;
 
 const char *arch_describe_entry(void)
@@ -39,6 +43,20 @@ bool arch_early_console_write(const char *s, size_t len)
 #endif
 }
 
+/* The time CSR's rate: /cpus/timebase-frequency, one cell or two. */
+static void read_timebase(const void *fdt)
+{
+	int cpus = fdt_path_offset(fdt, "/cpus"), len = 0;
+	const void *p = cpus >= 0 ? fdt_getprop(fdt, cpus, "timebase-frequency", &len) : NULL;
+	uint64_t hz = (p && (len == 4 || len == 8)) ? dt_read_number(p, len / 4) : 0;
+
+	if (hz)
+		timebase_hz = hz;
+	else
+		printk("warning: /cpus has no usable timebase-frequency; timeouts assume %u Hz\n",
+		       DEFAULT_TIMEBASE_HZ);
+}
+
 void arch_init_from_dt(const void *fdt)
 {
 	int node = fdt_node_offset_by_compatible(fdt, -1, "sifive,test0");
@@ -51,6 +69,20 @@ void arch_init_from_dt(const void *fdt)
 #ifdef CONFIG_RISCV_SBI_CONSOLE
 	sbi_console_ok = sbi_probe(SBI_EXT_LEGACY_PUTCHAR);
 #endif
+	read_timebase(fdt);
+}
+
+uint64_t arch_read_time(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("rdtime %0" : "=r"(v));
+	return v;
+}
+
+uint64_t arch_time_hz(void)
+{
+	return timebase_hz;
 }
 
 /* OpenSBI already lets S-mode read cycle and instret (mcounteren). */

@@ -53,6 +53,14 @@ extern const unsigned int arch_kernel_space_flags;
 void arch_mmu_load(phys_addr_t root);
 phys_addr_t arch_mmu_root(void);
 
+/*
+ * A free-running clock for timeouts, in ticks of arch_time_hz() per second
+ * (never 0). Under QEMU without -icount it follows the host's clock, so a
+ * wait measured with it lasts as long however slowly the guest runs.
+ */
+uint64_t arch_read_time(void);
+uint64_t arch_time_hz(void);
+
 /* Waits for an interrupt with interrupts masked: the idle loop of a parked hart. */
 void arch_wait_forever(void) __noreturn;
 

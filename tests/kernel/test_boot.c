@@ -353,10 +353,27 @@ static void hart_ids_unique_and_indexed(struct ktest *t)
 	KT_EXPECT_EQ(t, hart_index(h, HART_ID_INVALID), -1);
 }
 
+/*
+ * The clock the hart waits use: a rate real hardware has (32 kHz to 10 GHz;
+ * Armv8.6 fixes 1 GHz), and it moves on forward within a bounded spin.
+ */
+static void clock_ticks_at_a_plausible_rate(struct ktest *t)
+{
+	uint64_t t0 = arch_read_time(), t1 = t0;
+
+	KT_EXPECT_GE(t, arch_time_hz(), 32768);
+	KT_EXPECT_LE(t, arch_time_hz(), 10000000000ULL);
+	for (unsigned long n = 0; n < 100000000UL && t1 == t0; n++)
+		t1 = arch_read_time();
+	KT_EXPECT_GT(t, t1, t0);
+	KT_EXPECT_GE(t, arch_read_time(), t1);
+}
+
 static const struct ktest_case harts_cases[] = {
 	KTEST_CASE(boot_hart_has_index_zero),
 	KTEST_CASE(hart_count_matches_qemu),
 	KTEST_CASE(hart_ids_unique_and_indexed),
+	KTEST_CASE(clock_ticks_at_a_plausible_rate),
 	{ 0 },
 };
 
