@@ -195,9 +195,15 @@ size_t block_size(const struct block_region *r, const void *p)
 
 void *block_alloc(struct block_heap *h, size_t size, size_t align)
 {
-	int k = fixed_size(MAX(size, (size_t)1), align);
+	int k;
 	void *p;
 
+	/*
+	 * Size 0 is a block of one byte on both paths: a header-only fallback
+	 * chunk would hand out the first byte of the next chunk.
+	 */
+	size = MAX(size, (size_t)1);
+	k = fixed_size(size, align);
 	if ((align & (align - 1)) || align > PAGE_SIZE || !h->regions)
 		return NULL;
 	p = k >= 0 ? fixed_take(h, k) : fallback_take(h, size, align);

@@ -15,6 +15,7 @@
 
 #include "heap_conformance.h"
 #include "heap_stress.h"
+#include "heap_sweep.h"
 
 #define env (&heap_conf_env)
 
@@ -152,6 +153,24 @@ static void aligned(struct ktest *t)
 	KT_EXPECT_EQ(t, bad, 0);
 	KT_EXPECT(t, kmalloc_aligned(64, 24) == NULL);
 	KT_EXPECT(t, kmalloc_aligned(64, 3) == NULL);
+	expect_back_at(t, &b);
+}
+
+/*
+ * Every size 0 .. 3 pages with every alignment 1 .. 1 MiB: once size 0 with
+ * a page's alignment came back as the first byte of the next chunk.
+ */
+static void every_size_with_every_alignment(struct ktest *t)
+{
+	struct baseline b = settled();
+	struct heap_sweep r;
+
+	heap_sweep_aligned((size_t)1 << 20, SIZE_MAX, &r);
+	KT_EXPECT_GT(t, r.allocs, 20000);
+	KT_EXPECT_EQ(t, r.failed, 0);
+	KT_EXPECT_EQ(t, r.misaligned, 0);
+	KT_EXPECT_EQ(t, r.short_size, 0);
+	KT_EXPECT_EQ(t, r.clobbered, 0);
 	expect_back_at(t, &b);
 }
 
@@ -524,6 +543,7 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(usage_counts),
     KTEST_CASE(sizes_across_boundaries),
     KTEST_CASE(aligned),
+    KTEST_CASE(every_size_with_every_alignment),
     KTEST_CASE(zeroing_and_impossible_sizes),
     KTEST_CASE(beyond_2_gib),
     KTEST_CASE(realloc_keeps_contents),

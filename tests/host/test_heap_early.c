@@ -14,6 +14,7 @@
 
 #include "arena.h"
 #include "heap_host.h"
+#include "../common/heap_sweep.h"
 
 #define NR_HARTS 2
 #define RAM (32ULL << 20)
@@ -247,8 +248,31 @@ static void adoption_needs_whole_blocks(struct ktest *t)
 	kfree(p);
 }
 
+/*
+ * Every size 0 .. 3 pages with every alignment the early heap serves (to a
+ * page; beyond, NULL): once size 0 with a page's alignment came back as the
+ * first byte of the next chunk, which ksize() then read as a 2 KiB block.
+ */
+static void every_size_with_every_alignment(struct ktest *t)
+{
+	struct heap_sweep r;
+	struct heap_early_stats s;
+
+	heap_sweep_aligned(4096, 4096, &r);
+	KT_EXPECT_GT(t, r.allocs, 10000);
+	KT_EXPECT_EQ(t, r.failed, 0);
+	KT_EXPECT_EQ(t, r.misaligned, 0);
+	KT_EXPECT_EQ(t, r.short_size, 0);
+	KT_EXPECT_EQ(t, r.clobbered, 0);
+	KT_EXPECT(t, kmalloc_aligned(0, 8192) == NULL);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	heap_early_stats(&s);
+	KT_EXPECT_EQ(t, s.blocks, 0);
+}
+
 static const struct ktest_case cases[] = {
 	KTEST_CASE(fixed_blocks_are_reused),
+	KTEST_CASE(every_size_with_every_alignment),
 	KTEST_CASE(fallback_coalesces),
 	KTEST_CASE(early_misuse_is_reported),
 	KTEST_CASE(blocks_freed_after_switch),

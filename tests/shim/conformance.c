@@ -261,8 +261,10 @@ static void aligned_family(void)
 			p[1] = memalign(align, sizes[i]);
 			p[2] = aligned_alloc(align, sizes[i]);
 			for (int k = 0; k < 3; k++) {
+				/* size 0 too: a unique block of at least a byte */
 				CHECK(p[k] && ((uintptr_t)p[k] & (align - 1)) == 0 &&
-					  malloc_usable_size(p[k]) >= sizes[i],
+					  malloc_usable_size(p[k]) >= (sizes[i] ? sizes[i] : 1) &&
+					  p[k] != p[(k + 1) % 3],
 				      "#%d: align %zu size %zu: %p", k, align, sizes[i], p[k]);
 				if (p[k])
 					memset(p[k], 0x5a, sizes[i]);
@@ -274,7 +276,8 @@ static void aligned_family(void)
 	for (size_t size = 0; size < 3 * page; size += page / 2 - 1) {
 		void *v = valloc(size), *pv = pvalloc(size);
 
-		CHECK(v && ((uintptr_t)v & (page - 1)) == 0 && malloc_usable_size(v) >= size,
+		CHECK(v && ((uintptr_t)v & (page - 1)) == 0 &&
+			  malloc_usable_size(v) >= (size ? size : 1) && v != pv,
 		      "valloc(%zu) = %p", size, v);
 		CHECK(pv && ((uintptr_t)pv & (page - 1)) == 0 &&
 			  malloc_usable_size(pv) >= ((size + page - 1) & ~(page - 1)),
