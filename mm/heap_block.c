@@ -116,7 +116,7 @@ void *heap_strategy_alloc(size_t size, size_t align)
 		if (!large)
 			p = alloc_locked(size, align);
 	}
-	spin_unlock(&heap.lock);
+	block_unlock(&heap);
 	return p || !large ? p : large_alloc(size, align);
 }
 
@@ -161,7 +161,7 @@ bool heap_strategy_free(void *p)
 		if (block_region_unused(r) && other_unused(r))
 			region_release(r);
 	}
-	spin_unlock(&heap.lock);
+	block_unlock(&heap);
 	if (r && bad)
 		heap_misuse(bad, p);
 	return r != NULL;
@@ -181,7 +181,7 @@ bool heap_strategy_size(const void *p, size_t *size)
 	r = region_of(p);
 	if (r && !(bad = block_unlive(r, p, bad)))
 		*size = block_size(r, p);
-	spin_unlock(&heap.lock);
+	block_unlock(&heap);
 	if (r && bad)
 		heap_misuse(bad, p);
 	return r != NULL;
@@ -199,7 +199,7 @@ void heap_trim(void)
 {
 	spin_lock(&heap.lock);
 	trim_locked();
-	spin_unlock(&heap.lock);
+	block_unlock(&heap);
 }
 
 void heap_strategy_reset(void)
@@ -217,7 +217,7 @@ void heap_strategy_usage(struct heap_usage *u)
 	u->blocks = heap.nr_blocks;
 	u->bytes = heap.bytes;
 	u->frames = region_frames;
-	spin_unlock(&heap.lock);
+	block_unlock(&heap);
 }
 
 /* A snapshot under the lock, printed after it: printk is slow, and every hart waits on the lock. */
@@ -235,7 +235,7 @@ void heap_dump(void)
 	blocks = heap.nr_blocks;
 	bytes = heap.bytes;
 	memcpy(pages, heap.pages, sizeof(pages));
-	spin_unlock(&heap.lock);
+	block_unlock(&heap);
 	printk("heap: block: %u regions, %llu frames, %llu blocks live (%llu bytes), "
 	       "%llu bytes free in the fallback\n",
 	       nr_regions, (unsigned long long)frames, (unsigned long long)blocks,

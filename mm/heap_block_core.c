@@ -15,9 +15,36 @@ struct block_chunk { /* a free chunk */
 struct chunk_hdr {     /* in front of a fallback allocation */
 	uint64_t size; /* the whole chunk, this header included */
 	uint32_t magic;
-	uint32_t unused;
+	uint32_t check; /* of size and place: an overwritten size is caught, not trusted */
 };
 _Static_assert(sizeof(struct chunk_hdr) == CHUNK_ALIGN, "the header keeps 16-byte alignment");
+
+static uint32_t hdr_check(const struct chunk_hdr *c, uint64_t size)
+{
+	return (uint32_t)(size >> 4) ^ (uint32_t)((uintptr_t)c >> 4) ^ 0x9e3779b9u;
+}
+
+/* ---- damage ------------------------------------------------------------------ */
+
+/* The first damage found stays until the caller takes it. */
+static void damaged(struct block_heap *h, const char *what, const void *at)
+{
+	if (!h->damage) {
+		h->damage = what;
+		h->damage_at = at;
+	}
+}
+
+void block_unlock(struct block_heap *h)
+{
+	const char *what = h->damage;
+	const void *at = h->damage_at;
+
+	h->damage = NULL;
+	spin_unlock(&h->lock);
+	if (what)
+		heap_misuse(what, at);
+}
 
 /* ---- the fallback ---------------------------------------------------------- */
 
@@ -26,9 +53,41 @@ _Static_assert(sizeof(struct chunk_hdr) == CHUNK_ALIGN, "the header keeps 16-byt
  * rest of the chunk stays free on either side. Everything is a multiple of
  * 16, so a leftover is always big enough to be a free chunk.
  */
-static char *chunk_take(struct block_region *r, uint64_t need, uint64_t align, uint64_t hdr)
+/*
+ * Whether c can be a free chunk of r: inside it, aligned, its size whole
+ * granules within the region, its successor beyond its end. A free chunk's
+ * words are where a freed block's were, so a write after free, or an
+ * overflow out of a neighbour, lands here.
+ */
+static bool chunk_sane(const struct block_region *r, const struct block_chunk *c)
 {
-	for (struct block_chunk **pp = &r->free, *c; (c = *pp); pp = &c->next) {
+	uintptr_t cs = (uintptr_t)c;
+
+	return cs >= (uintptr_t)r->heap && cs < (uintptr_t)r->end && IS_ALIGNED(cs, CHUNK_ALIGN) &&
+	       c->size >= CHUNK_ALIGN && IS_ALIGNED(c->size, CHUNK_ALIGN) &&
+	       c->size <= (uintptr_t)r->end - cs && (!c->next || (uintptr_t)c->next > cs + c->size);
+}
+
+/* *pp if it is a sane chunk; else the list is cut there (what lay beyond is lost) and NULL. */
+static struct block_chunk *chunk_at(struct block_heap *h, struct block_region *r,
+				    struct block_chunk **pp)
+{
+	struct block_chunk *c = *pp;
+
+	if (!c || chunk_sane(r, c))
+		return c;
+	damaged(h, "free chunk overwritten (a write after free, or an overflow)", c);
+	*pp = NULL;
+	r->free_bytes = 0;
+	for (c = r->free; c; c = c->next)
+		r->free_bytes += c->size;
+	return NULL;
+}
+
+static char *chunk_take(struct block_heap *h, struct block_region *r, uint64_t need, uint64_t align,
+			uint64_t hdr)
+{
+	for (struct block_chunk **pp = &r->free, *c; (c = chunk_at(h, r, pp)); pp = &c->next) {
 		uintptr_t cs = (uintptr_t)c, ce = cs + c->size;
 		uintptr_t start = ALIGN_UP(cs + hdr, (uintptr_t)align) - hdr;
 		struct block_chunk *next = c->next, **link = pp;
@@ -54,12 +113,12 @@ static char *chunk_take(struct block_region *r, uint64_t need, uint64_t align, u
 }
 
 /* Gives [p, p + size) back to r, merged with the free chunks it touches. */
-static void chunk_give(struct block_region *r, char *p, uint64_t size)
+static void chunk_give(struct block_heap *h, struct block_region *r, char *p, uint64_t size)
 {
 	struct block_chunk **pp = &r->free, *prev = NULL, *c;
 	struct block_chunk *n = (struct block_chunk *)p;
 
-	while ((c = *pp) && (char *)c < p) {
+	while ((c = chunk_at(h, r, pp)) && (char *)c < p) {
 		prev = c;
 		pp = &c->next;
 	}
@@ -123,10 +182,50 @@ static struct block_region *region_of(struct block_heap *h, const void *p)
 	if (h->find && h->nr_regions > REGION_WALK_MAX) {
 		r = h->find(p);
 	} else {
-		for (r = h->regions; !region_holds(r, p);)
+		for (r = h->regions; r && !region_holds(r, p);)
 			r = r->next;
 	}
+	if (!r || !region_holds(r, p))
+		return NULL; /* only a damaged free list asks about such a p */
 	return h->last = r;
+}
+
+/* ---- the fixed sizes' free lists ------------------------------------------- */
+
+/* A link as stored in the free block at slot, and back: the same XOR. */
+static void *link_code(const struct block_heap *h, const void *slot, const void *link)
+{
+	return (void *)((uintptr_t)link ^ h->secret ^ ((uintptr_t)slot >> 4));
+}
+
+static void link_set(struct block_heap *h, void *slot, void *next)
+{
+	*(void **)slot = link_code(h, slot, next);
+}
+
+#define PAGE_RELEASING 0xff /* pagemap: a fixed-size page on its way back to the fallback */
+
+/*
+ * The free block after b on size k's list: NULL at the end, and also where
+ * b's link decodes to no free block of that size (damage, recorded; the
+ * caller cuts the list there).
+ */
+static void *link_next(struct block_heap *h, unsigned int k, void *b, bool releasing_ok)
+{
+	void *n = link_code(h, b, *(void **)b);
+	struct block_region *r;
+	uint8_t kind;
+
+	if (!n)
+		return NULL;
+	r = region_of(h, n);
+	if (r && (char *)n >= r->heap && IS_ALIGNED(offset(r, n), 8u << k) && !start_marked(r, n)) {
+		kind = r->pagemap[offset(r, n) / PAGE_SIZE];
+		if (kind == 1 + k || (releasing_ok && kind == PAGE_RELEASING))
+			return n;
+	}
+	damaged(h, "free block overwritten (a write after free?)", b);
+	return NULL;
 }
 
 /* The fixed size for size bytes aligned to align, or -1 for the fallback. */
@@ -150,18 +249,18 @@ static void *fixed_take(struct block_heap *h, int k)
 		char *page = NULL;
 
 		for (r = h->regions; r; r = r->next)
-			if ((page = chunk_take(r, PAGE_SIZE, PAGE_SIZE, 0)))
+			if ((page = chunk_take(h, r, PAGE_SIZE, PAGE_SIZE, 0)))
 				break;
 		if (!page)
 			return NULL;
 		r->pagemap[offset(r, page) / PAGE_SIZE] = (uint8_t)(1 + k);
 		h->pages[k]++;
 		for (uint32_t off = PAGE_SIZE; off; off -= bs) {
-			*(void **)(page + off - bs) = b;
+			link_set(h, page + off - bs, b);
 			b = page + off - bs;
 		}
 	}
-	h->blocks[k] = *(void **)b;
+	h->blocks[k] = link_next(h, (unsigned int)k, b, false);
 	return b;
 }
 
@@ -174,10 +273,10 @@ static void *fallback_take(struct block_heap *h, size_t size, size_t align)
 
 		if (size >= r->size || need > r->free_bytes) /* the first: need may have wrapped */
 			continue;
-		c = (struct chunk_hdr *)chunk_take(r, need, MAX(align, (size_t)CHUNK_ALIGN),
+		c = (struct chunk_hdr *)chunk_take(h, r, need, MAX(align, (size_t)CHUNK_ALIGN),
 						   sizeof(*c));
 		if (c) {
-			*c = (struct chunk_hdr){need, CHUNK_MAGIC, 0};
+			*c = (struct chunk_hdr){need, CHUNK_MAGIC, hdr_check(c, need)};
 			return c + 1;
 		}
 	}
@@ -225,9 +324,15 @@ const char *block_unlive(const struct block_region *r, const void *p, const char
 	if (c < r->heap || c >= r->end || !IS_ALIGNED(offset(r, p), 8) || !start_marked(r, p))
 		return what;
 	k = r->pagemap[offset(r, p) / PAGE_SIZE];
-	if (k ? !IS_ALIGNED(offset(r, p), 8u << (k - 1))
-	      : ((const struct chunk_hdr *)p - 1)->magic != CHUNK_MAGIC)
-		return "heap block header overwritten";
+	if (k)
+		return IS_ALIGNED(offset(r, p), 8u << (k - 1)) ? NULL
+							       : "heap block header overwritten";
+	const struct chunk_hdr *h = (const struct chunk_hdr *)p - 1;
+
+	if (h->magic != CHUNK_MAGIC || h->check != hdr_check(h, h->size) ||
+	    h->size < 2 * CHUNK_ALIGN || !IS_ALIGNED(h->size, CHUNK_ALIGN) ||
+	    h->size > (uint64_t)(r->end - (const char *)h))
+		return "heap block header overwritten (an overflow out of the block before?)";
 	return NULL;
 }
 
@@ -239,19 +344,17 @@ void block_free(struct block_heap *h, struct block_region *r, void *p)
 	h->bytes -= block_size(r, p);
 	start_mark(r, p, false);
 	if (k) {
-		*(void **)p = h->blocks[k - 1];
+		link_set(h, p, h->blocks[k - 1]);
 		h->blocks[k - 1] = p;
 	} else {
 		struct chunk_hdr *c = (struct chunk_hdr *)p - 1;
 
 		c->magic = 0;
-		chunk_give(r, (char *)c, c->size);
+		chunk_give(h, r, (char *)c, c->size);
 	}
 }
 
 /* ---- trim and regions -------------------------------------------------------- */
-
-#define PAGE_RELEASING 0xff /* pagemap: a fixed-size page on its way back to the fallback */
 
 /* Whether no block of r's page i is live: its 512 start bits are clear. */
 static bool page_unused(const struct block_region *r, uint64_t i)
@@ -277,20 +380,33 @@ void block_trim(struct block_heap *h)
 			}
 	if (!any)
 		return;
-	for (int k = 0; k < BLOCK_NR_SIZES; k++)
-		for (void **pp = &h->blocks[k]; *pp;) {
-			struct block_region *r = region_of(h, *pp);
+	/* the blocks of releasing pages leave the lists (prev: the last kept, NULL: none yet) */
+	for (unsigned int k = 0; k < BLOCK_NR_SIZES; k++) {
+		void *prev = NULL, *b = h->blocks[k];
 
-			if (r->pagemap[offset(r, *pp) / PAGE_SIZE] == PAGE_RELEASING)
-				*pp = *(void **)*pp;
-			else
-				pp = (void **)*pp;
+		while (b) {
+			struct block_region *r = region_of(h, b);
+			void *next = link_next(h, k, b, true);
+
+			if (r->pagemap[offset(r, b) / PAGE_SIZE] != PAGE_RELEASING) {
+				if (prev)
+					link_set(h, prev, b);
+				else
+					h->blocks[k] = b;
+				prev = b;
+			}
+			b = next;
 		}
+		if (prev)
+			link_set(h, prev, NULL);
+		else
+			h->blocks[k] = NULL;
+	}
 	for (struct block_region *r = h->regions; r; r = r->next)
 		for (uint64_t i = 0; i < r->size / PAGE_SIZE; i++)
 			if (r->pagemap[i] == PAGE_RELEASING) {
 				r->pagemap[i] = 0;
-				chunk_give(r, r->base + i * PAGE_SIZE, PAGE_SIZE);
+				chunk_give(h, r, r->base + i * PAGE_SIZE, PAGE_SIZE);
 			}
 }
 
@@ -331,7 +447,10 @@ struct block_region *block_region_init(struct block_heap *h, struct block_region
 	    .pagemap = (uint8_t *)base + head,
 	    .starts = (uint64_t *)(base + head + ALIGN_UP(pages, 8)),
 	};
-	chunk_give(r, r->heap, size - meta);
+	/* no entropy here: a stray write decodes to garbage, but the links are not secret */
+	if (!h->secret)
+		h->secret = ((uintptr_t)h * 0x9e3779b97f4a7c15ULL) | 1;
+	chunk_give(h, r, r->heap, size - meta);
 	h->regions = r;
 	h->nr_regions++;
 	return r;

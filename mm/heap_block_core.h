@@ -47,8 +47,12 @@ struct block_heap {
 	/* the region holding a block handed out, for many regions; NULL: always walk the list */
 	struct block_region *(*find)(const void *p);
 	struct block_region *last; /* the last one found: most allocations come from it again */
-	void *blocks[BLOCK_NR_SIZES];
+	void *blocks[BLOCK_NR_SIZES]; /* each free block's first word: the next, encoded */
 	uint64_t nr_blocks, bytes, pages[BLOCK_NR_SIZES];
+	uintptr_t secret; /* mixed into the free lists' links, so a stray write decodes to garbage */
+	/* damage found in the free lists, reported by block_unlock() */
+	const char *damage;
+	const void *damage_at;
 };
 
 /*
@@ -68,6 +72,15 @@ void *block_alloc(struct block_heap *h, size_t size, size_t align);
  * heap's lock (a misuse handler may use the heap).
  */
 const char *block_unlive(const struct block_region *r, const void *p, const char *what);
+
+/*
+ * A damaged free list (a write after free, or an overflow into a free
+ * chunk) is found when it is walked: the list is cut before the damage,
+ * whose free blocks are lost, and the damage recorded; block_unlock() lets
+ * go of the heap's lock, then reports it (a misuse handler may use the
+ * heap). Callers unlock with it.
+ */
+void block_unlock(struct block_heap *h);
 
 /* p, checked with block_unlive(), back to h. */
 void block_free(struct block_heap *h, struct block_region *r, void *p);

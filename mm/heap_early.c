@@ -29,7 +29,7 @@ void *early_alloc(size_t size, size_t align)
 		return NULL;
 	spin_lock(&early.heap.lock);
 	p = block_alloc(&early.heap, size, align);
-	spin_unlock(&early.heap.lock);
+	block_unlock(&early.heap);
 	return p;
 }
 
@@ -40,7 +40,7 @@ void early_free(void *p)
 	spin_lock(&early.heap.lock);
 	if (early.ready && !(bad = block_unlive(&early.region, p, bad)))
 		block_free(&early.heap, &early.region, p);
-	spin_unlock(&early.heap.lock);
+	block_unlock(&early.heap);
 	if (bad)
 		heap_misuse(bad, p);
 }
@@ -53,7 +53,7 @@ size_t early_size(const void *p)
 	spin_lock(&early.heap.lock);
 	if (early.ready && !(bad = block_unlive(&early.region, p, bad)))
 		n = block_size(&early.region, p);
-	spin_unlock(&early.heap.lock);
+	block_unlock(&early.heap);
 	if (bad)
 		heap_misuse(bad, p);
 	return n;
@@ -131,5 +131,5 @@ void heap_early_stats(struct heap_early_stats *s)
 	s->free_bytes = early.region.free_bytes;
 	for (int k = 0; k < BLOCK_NR_SIZES; k++)
 		s->pages[k] = early.heap.pages[k];
-	spin_unlock(&early.heap.lock);
+	block_unlock(&early.heap);
 }

@@ -270,9 +270,54 @@ static void every_size_with_every_alignment(struct ktest *t)
 	KT_EXPECT_EQ(t, s.blocks, 0);
 }
 
+/*
+ * Damage the early heap must report, not trust: an 8-byte overflow into the
+ * next block's header (its size), and a write after free over a fixed
+ * block's free-list link; the heap goes on working after each.
+ */
+static void damage_is_reported_not_trusted(struct ktest *t)
+{
+	struct heap_early_stats s0, s;
+	uint8_t *a, *b, *c, *d;
+	const char *what;
+	const void *at;
+
+	heap_early_stats(&s0);
+	a = kmalloc(5000);
+	b = kmalloc(5000);
+	KT_ASSERT(t, a && b && b == a + ksize(a) + 16); /* first fit: b's header follows a */
+	memset(a + ksize(a), 0xff, 8);			/* b's size */
+	kfree(b);
+	KT_EXPECT_EQ(t, heap_host_misuses(&at, &what), 1);
+	KT_EXPECT(t, at == b && strstr(what, "header overwritten"));
+	memset(a + ksize(a), 0, 8);
+	kfree(a);
+
+	c = kmalloc(24);
+	d = kmalloc(24);
+	kfree(c);
+	memset(c, 0x41, 16); /* c's link, the next free 32-byte block */
+	KT_EXPECT(t, kmalloc(24) == c);
+	KT_EXPECT_EQ(t, heap_host_misuses(&at, &what), 1);
+	KT_EXPECT(t, at == c && strstr(what, "overwritten"));
+	for (int i = 0; i < 200; i++) { /* the list was cut: fresh pages, no crash */
+		uint8_t *e = kmalloc(24);
+
+		KT_ASSERT(t, e && e != c && e != d);
+		memset(e, 0x5a, 24);
+		kfree(e);
+	}
+	kfree(c);
+	kfree(d);
+	heap_early_stats(&s);
+	KT_EXPECT_EQ(t, s.blocks, s0.blocks + 1); /* b: reported, so never freed */
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+}
+
 static const struct ktest_case cases[] = {
 	KTEST_CASE(fixed_blocks_are_reused),
 	KTEST_CASE(every_size_with_every_alignment),
+	KTEST_CASE(damage_is_reported_not_trusted),
 	KTEST_CASE(fallback_coalesces),
 	KTEST_CASE(early_misuse_is_reported),
 	KTEST_CASE(blocks_freed_after_switch),
