@@ -589,6 +589,59 @@ static void write_after_free_never_crashes(struct ktest *t)
 	KT_EXPECT_EQ(t, bad, 0);
 }
 
+/*
+ * An 8-byte overflow past a block's usable end, into what lies between it
+ * and the live block behind it (a header, where the strategy keeps one),
+ * then every block freed and as many allocated again: never a crash, at
+ * most one report (the damage, where there is a header to find it in).
+ */
+static void overflow_into_the_next_header(struct ktest *t)
+{
+	static const size_t sizes[] = {24, 100, 1000, 3000, 10000};
+	heap_misuse_fn old = heap_set_misuse_handler(record);
+	unsigned int tried = 0, bad = 0;
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(sizes); i++) {
+		uint8_t *v[16], *victim = NULL, *next = NULL;
+
+		reports = 0;
+		for (unsigned int j = 0; j < ARRAY_SIZE(v); j++)
+			v[j] = kmalloc(sizes[i]);
+		/* a block with a live one right behind it: the 8 bytes land in heap memory */
+		for (unsigned int j = 0; j < ARRAY_SIZE(v) && !victim; j++)
+			for (unsigned int k = 0; k < ARRAY_SIZE(v); k++)
+				if (v[j] && v[k] && v[k] >= v[j] + ksize(v[j]) + 8 &&
+				    v[k] <= v[j] + ksize(v[j]) + 128) {
+					victim = v[j];
+					next = v[k];
+				}
+		if (victim) {
+			tried++;
+			memset(victim + ksize(victim), 0xa5, 8); /* the bug under test */
+			fill(next, sizes[i]);
+		}
+		for (unsigned int j = 0; j < ARRAY_SIZE(v); j++)
+			kfree(v[j]);
+		for (unsigned int j = 0; j < ARRAY_SIZE(v); j++) {
+			v[j] = kmalloc(sizes[i]);
+			if (v[j])
+				fill(v[j], sizes[i]);
+		}
+		for (unsigned int j = 0; j < ARRAY_SIZE(v); j++) {
+			bad += !v[j] || !holds(v[j], v[j], sizes[i]);
+			kfree(v[j]);
+		}
+		KT_EXPECT_LE(t, reports, 1);
+		if (reports)
+			ktest_log(t, "%zu bytes: reported: %s", sizes[i], last_report);
+	}
+	heap_set_misuse_handler(old);
+	reports = 0;
+	if (!tried)
+		ktest_log(t, "no block had a live neighbour right behind it");
+	KT_EXPECT_EQ(t, bad, 0);
+}
+
 static int prepare(struct ktest *t)
 {
 	return env->prepare ? env->prepare(t) : 0;
@@ -604,6 +657,7 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(realloc_keeps_contents),
     KTEST_CASE(misuse_is_reported),
     KTEST_CASE(write_after_free_never_crashes),
+    KTEST_CASE(overflow_into_the_next_header),
     KTEST_CASE(cross_hart_frees),
     KTEST_CASE(stress_all_harts),
     KTEST_CASE(exhaustion_and_recovery),
