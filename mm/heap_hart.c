@@ -342,24 +342,40 @@ void heap_free(struct heap *h, struct slab *s, unsigned int idx, void *p)
 }
 
 /* Takes every free other harts queued for h and frees each as the owner. */
+/*
+ * Takes every free other harts queued for h and frees each as the owner.
+ * The first object was checked when it was queued; each link after it
+ * lives in a freed object, where a write after free may have changed it,
+ * so it is checked before it is followed. A bad link ends the walk (the
+ * objects behind it stay allocated: lost, not handed out twice).
+ */
 void heap_drain_remote(struct heap *h)
 {
 	void *p = __atomic_exchange_n(&h->remote, NULL, __ATOMIC_ACQUIRE);
+	struct slab *s = NULL;
+	unsigned int idx = 0;
 
+	if (p && !heap_queued_object(h, p, &s, &idx)) {
+		heap_misuse("queued free lost its slab page", p);
+		p = NULL;
+	}
 	while (p) {
-		void *next = *(void **)p;
-		phys_addr_t pa = virt_to_phys(p);
-		phys_addr_t head = ALIGN_DOWN(pa, (phys_addr_t)HEAP_SLAB_SIZE);
-		struct slab *s = slab_of_page(phys_to_virt(head));
-		unsigned int idx;
+		void *next = *(void **)p, *at = p;
+		struct slab *ns = NULL;
+		unsigned int nidx = 0;
 
-		/* checked when it was queued; the page cannot have changed hands since */
-		if (slab_index(s, pa - head, &idx) == 0) {
-			local_free(h, s, idx, p, true);
+		if (next && !heap_queued_object(h, next, &ns, &nidx)) {
+			/* reported after p's free: the report may use the heap */
+			next = NULL;
 		} else {
-			heap_misuse("queued free lost its slab page", p);
+			at = NULL;
 		}
+		local_free(h, s, idx, p, true);
+		if (at)
+			heap_misuse("queued free overwritten (a write after free?)", at);
 		p = next;
+		s = ns;
+		idx = nidx;
 	}
 	__atomic_fetch_add(&h->drains, 1, __ATOMIC_RELEASE);
 }

@@ -211,6 +211,7 @@ void heap_free(struct heap *h, struct slab *s, unsigned int idx, void *p);
 /* A free of object idx (p) of s, a page of another heap: queued for its owner. */
 void heap_free_remote(struct slab *s, unsigned int idx, void *p);
 void heap_drain_remote(struct heap *h);
+bool heap_queued_object(const struct heap *h, const void *p, struct slab **s, unsigned int *idx);
 
 /*
  * The running hart's heap, or NULL before the switch and on a hart without

@@ -54,6 +54,24 @@ slab_object_of(const void *p, struct slab **s, unsigned int *idx, const char *wh
 	return true;
 }
 
+/*
+ * Whether p, read from a queued object's link, is an object of h's pages
+ * whose free is queued (allocated, pending): a write after free over a
+ * queued object's first word must be reported, never followed.
+ */
+bool heap_queued_object(const struct heap *h, const void *p, struct slab **s, unsigned int *idx)
+{
+	phys_addr_t pa = virt_to_phys(p), head = ALIGN_DOWN(pa, (phys_addr_t)HEAP_SLAB_SIZE);
+	const struct frame *f = frame_lookup(head);
+
+	if (!f || !is_slab_frame(f))
+		return false;
+	*s = slab_of_page((void *)ALIGN_DOWN((uintptr_t)p, HEAP_SLAB_SIZE));
+	return (*s)->magic == slab_magic(head) && (*s)->heap == h->id &&
+	       slab_index(*s, pa - head, idx) == 0 && slab_bit(slab_pending_map(*s), *idx) &&
+	       slab_bit(slab_alloc_map(*s), *idx);
+}
+
 /* ---- allocation ------------------------------------------------------------------ */
 
 static __attribute__((noinline)) void *alloc_slow(size_t size, size_t align)

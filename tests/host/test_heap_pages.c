@@ -208,6 +208,37 @@ static void frees_from_other_harts_are_queued(struct ktest *t)
 }
 
 /*
+ * A write after free over a queued object's first word (its link in the
+ * owner's queue): the drain frees that object, reports the damage once
+ * and follows no garbage; the objects behind it stay allocated (lost).
+ */
+static void overwritten_queue_link_is_reported(struct ktest *t)
+{
+	uint8_t *a = kmalloc(64), *b = kmalloc(64), *c = kmalloc(64);
+	const void *at;
+	const char *what;
+
+	KT_ASSERT(t, a && b && c);
+	arena_set_hart(1);
+	kfree(a);
+	kfree(b); /* the queue: b, then a */
+	memset(b, 0x41, 8); /* the bug under test: b's link to a */
+	arena_set_hart(0);
+	kfree(c); /* the owner takes its queue */
+	KT_EXPECT_EQ(t, heap_host_misuses(&at, &what), 1);
+	KT_EXPECT(t, at == b && strstr(what, "overwritten"));
+	KT_EXPECT_EQ(t, stats(0).cls[3].in_use, 1); /* a: lost, neither free nor handed out */
+	for (int i = 0; i < 300; i++) {
+		uint8_t *p = kmalloc(64);
+
+		KT_ASSERT(t, p && p != a);
+		memset(p, 0x5a, 64);
+		kfree(p);
+	}
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+}
+
+/*
  * Pages that fill and empty while a whole queue of another hart's frees is
  * drained: the owner's pages go from full to the partial list, one stays
  * as the spare, the others leave for the empty list, round after round.
@@ -471,6 +502,7 @@ static const struct ktest_case cases[] = {
 	KTEST_CASE(empty_pages_are_stolen_by_other_harts),
 	KTEST_CASE(empty_pages_go_back_with_hysteresis),
 	KTEST_CASE(frees_from_other_harts_are_queued),
+	KTEST_CASE(overwritten_queue_link_is_reported),
 	KTEST_CASE(queued_frees_of_many_pages),
 	KTEST_CASE(queued_free_is_a_free),
 	KTEST_CASE(frees_waiting_for_an_idle_hart_are_reclaimed),
