@@ -30,6 +30,7 @@ struct heap_conf_env {
 	unsigned long stress_ops;   /* random operations per hart in the stress */
 	const char *no_exhaust;	    /* why memory cannot be exhausted here (NULL: it can) */
 	bool big;		    /* try an allocation beyond 2 GiB (where RAM and time allow) */
+	unsigned int sweep_stride;  /* the size x alignment sweep's step beyond its first sizes */
 };
 
 extern struct heap_conf_env heap_conf_env; /* the place's, defined there */

@@ -5,8 +5,7 @@
 
 #include "heap_sweep.h"
 
-#define LIVE   8  /* blocks live at once: each is checked against the writes of the others */
-#define STRIDE 13 /* odd and prime: the sizes beyond HEAP_SWEEP_EVERY meet every remainder */
+#define LIVE 8 /* blocks live at once: each is checked against the writes of the others */
 
 struct live {
 	uint8_t *p;
@@ -54,7 +53,8 @@ static size_t promise(size_t size)
 	return (size && !(size & (size - 1))) ? size : size >= 16 ? 16 : 8;
 }
 
-void heap_sweep_aligned(size_t max_align, size_t promise_cap, struct heap_sweep *r)
+void heap_sweep_aligned(size_t max_align, size_t promise_cap, unsigned int stride,
+			struct heap_sweep *r)
 {
 	struct live live[LIVE] = {0};
 	unsigned int slot = 0;
@@ -62,7 +62,7 @@ void heap_sweep_aligned(size_t max_align, size_t promise_cap, struct heap_sweep 
 	*r = (struct heap_sweep){0};
 	for (size_t align = 1; align && align <= max_align; align <<= 1)
 		for (size_t size = 0; size <= HEAP_SWEEP_MAX;
-		     size += size < HEAP_SWEEP_EVERY ? 1 : STRIDE) {
+		     size += size < HEAP_SWEEP_EVERY ? 1 : stride) {
 			struct live *l = &live[slot++ % LIVE];
 			uint8_t *p;
 

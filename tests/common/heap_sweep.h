@@ -4,16 +4,17 @@
 
 /*
  * kmalloc_aligned() over every size from 0 to a few pages (each size to
- * HEAP_SWEEP_EVERY, then a stride that meets every remainder mod 16) with
- * every power-of-two alignment up to max_align, a few blocks live at once,
- * each filled to its ksize() and checked before it is freed: a block that
- * reaches into another, or its header, shows as clobbered. Run where
- * kmalloc is live, before or after the switch.
+ * HEAP_SWEEP_EVERY, then a step of stride: 1 for every size, an odd one
+ * meets every remainder mod 16) with every power-of-two alignment up to
+ * max_align, a few blocks live at once, each filled to its ksize() and
+ * checked before it is freed: a block that reaches into another, or its
+ * header, shows as clobbered. Run where kmalloc is live, before or after
+ * the switch.
  */
 
 #include <kernel/types.h>
 
-#define HEAP_SWEEP_EVERY 300
+#define HEAP_SWEEP_EVERY 64
 #define HEAP_SWEEP_MAX	 (3 * 4096 + HEAP_SWEEP_EVERY)
 
 struct heap_sweep {
@@ -26,6 +27,7 @@ struct heap_sweep {
 };
 
 /* promise_cap: where a power-of-two size's alignment promise stops (4096 before the switch) */
-void heap_sweep_aligned(size_t max_align, size_t promise_cap, struct heap_sweep *r);
+void heap_sweep_aligned(size_t max_align, size_t promise_cap, unsigned int stride,
+			struct heap_sweep *r);
 
 #endif

@@ -85,6 +85,7 @@ struct heap_conf_env heap_conf_env = {
     .settle = settle,
     .backend_frames = backend_frames,
     .stress_ops = 20000,
+    .sweep_stride = 1, /* every size */
 };
 
 const struct ktest_suite *const test_suites[] = {&heap_conformance_suite};
