@@ -131,15 +131,34 @@ static int map_stack(unsigned int index, uintptr_t *top)
 	return 0;
 }
 
-/* Until the hart says it is up, or the clock runs out and we take the word first. */
+/*
+ * Until the hart says it is up, or the clock runs out and we take the word
+ * first. Each second without it, the arch nudges it and says what the
+ * firmware knows (logged when that changes): a hart the firmware holds as
+ * started but that never reached our code is another bug than one it
+ * never started.
+ */
 static bool wait_online(struct hart_local *h)
 {
-	uint64_t start = arch_read_time(), limit = ONLINE_WAIT_SECONDS * arch_time_hz();
+	uint64_t hz = arch_time_hz(), start = arch_read_time(), limit = ONLINE_WAIT_SECONDS * hz;
+	uint64_t next = hz, now;
+	const char *said = NULL;
 	int waiting = HART_WAITING;
 
-	while (arch_read_time() - start < limit)
+	while ((now = arch_read_time() - start) < limit) {
 		if (__atomic_load_n(&h->online, __ATOMIC_ACQUIRE) == HART_ONLINE)
 			return true;
+		if (now >= next) {
+			const char *state = arch_hart_stuck(h->hartid);
+
+			if (state && state != said)
+				printk("smp: hart %#llx not up after %llu s: firmware says %s\n",
+				       (unsigned long long)h->hartid,
+				       (unsigned long long)(now / hz), state);
+			said = state;
+			next += hz;
+		}
+	}
 	if (__atomic_compare_exchange_n(&h->online, &waiting, HART_GIVEN_UP, false,
 					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		printk("smp: hart %#llx was started but did not come up in %u s; "

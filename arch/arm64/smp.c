@@ -15,6 +15,14 @@ void arch_kick_hart(uint64_t hartid)
 	__asm__ volatile("dsb ish\n\tsev" ::: "memory");
 }
 
+/* A started core that has not come up: an event, in case it waits for one. */
+const char *arch_hart_stuck(uint64_t hartid)
+{
+	(void)hartid;
+	__asm__ volatile("dsb ish\n\tsev" ::: "memory");
+	return NULL;
+}
+
 void arch_hart_idle(void)
 {
 	__asm__ volatile("wfe" ::: "memory");

@@ -2,6 +2,7 @@
 /* Starting RISC-V harts (SBI HSM) and waking them (SBI IPIs). */
 #include <asm/csr.h>
 #include <asm/sbi.h>
+#include <kernel/compiler.h>
 #include <kernel/errno.h>
 #include <kernel/smp.h>
 
@@ -18,6 +19,24 @@ int arch_start_hart(uint64_t hartid, phys_addr_t entry, phys_addr_t opaque)
 void arch_kick_hart(uint64_t hartid)
 {
 	sbi_ecall(SBI_EXT_IPI, SBI_IPI_SEND, 1, hartid, 0, 0);
+}
+
+/*
+ * What the SBI says of a started hart that has not come up. A hart the
+ * firmware still holds as start-pending waits in its wfi for the wake-up
+ * the start sent: an IPI wakes it again, should that one have been lost.
+ */
+const char *arch_hart_stuck(uint64_t hartid)
+{
+	static const char *const states[] = {"started", "stopped", "start pending",
+					     "stop pending", "suspended"};
+	struct sbiret r = sbi_ecall(SBI_EXT_HSM, SBI_HSM_HART_GET_STATUS, hartid, 0, 0, 0);
+
+	if (r.error)
+		return "of unknown state";
+	if (r.value == SBI_HSM_START_PENDING)
+		arch_kick_hart(hartid);
+	return (unsigned long)r.value < ARRAY_SIZE(states) ? states[r.value] : "in a state unknown";
 }
 
 /*
