@@ -3,6 +3,7 @@
 #include <asm/layout.h>
 #include <kernel/arch.h>
 #include <kernel/boot.h>
+#include <kernel/cmdline.h>
 #include <kernel/compiler.h>
 #include <kernel/hart.h>
 #include <kernel/kmap.h>
@@ -19,6 +20,7 @@ _Static_assert(offsetof(struct hart_local, index) == 0, "this_hart_index() reads
 _Static_assert(offsetof(struct hart_local, boot_self) == HL_SELF, "head.S offsets");
 _Static_assert(offsetof(struct hart_local, boot_mmu) == HL_MMU, "head.S offsets");
 _Static_assert(offsetof(struct hart_local, boot_stack) == HL_STACK, "head.S offsets");
+_Static_assert(offsetof(struct hart_local, hartid) == HL_HARTID, "head.S offsets");
 _Static_assert(offsetof(struct hart_local, entry_hartid) == HL_ENTRY_HARTID, "head.S offsets");
 
 struct hart_local hart_locals[MAX_HARTS] __aligned(64);
@@ -149,7 +151,7 @@ static bool wait_online(struct hart_local *h)
 		if (__atomic_load_n(&h->online, __ATOMIC_ACQUIRE) == HART_ONLINE)
 			return true;
 		if (now >= next) {
-			const char *state = arch_hart_stuck(h->hartid);
+			const char *state = arch_hart_stuck(h->hartid, kimage_to_phys(h));
 
 			if (state && state != said)
 				printk("smp: hart %#llx not up after %llu s: firmware says %s\n",
@@ -165,6 +167,16 @@ static bool wait_online(struct hart_local *h)
 		       "it will park if it ever does\n",
 		       (unsigned long long)h->hartid, ONLINE_WAIT_SECONDS);
 	return waiting == HART_ONLINE;
+}
+
+/*
+ * test.stray_hart: hart 1 is started at the image's entry, as OpenSBI
+ * before 1.3 may do by itself (see arch_hart_stuck()): it must be found
+ * parked there and brought up.
+ */
+static bool stray_test(unsigned int index)
+{
+	return index == 1 && cmdline_has(cmdline(), "test.stray_hart");
 }
 
 static bool start_hart(unsigned int index, uint64_t hartid)
@@ -183,7 +195,8 @@ static bool start_hart(unsigned int index, uint64_t hartid)
 	h->boot_mmu = arch_mmu_boot_value(kernel_space.root);
 	h->boot_stack = top;
 	arch_clean_for_mmu_off(h, sizeof(*h));
-	err = arch_start_hart(hartid, kimage_to_phys(secondary_entry), kimage_to_phys(h));
+	err = arch_start_hart(hartid, kimage_to_phys(stray_test(index) ? _start : secondary_entry),
+			      kimage_to_phys(h));
 	if (err) {
 		printk("smp: the firmware did not start hart %#llx (error %d)\n",
 		       (unsigned long long)hartid, err);

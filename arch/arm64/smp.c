@@ -16,9 +16,10 @@ void arch_kick_hart(uint64_t hartid)
 }
 
 /* A started core that has not come up: an event, in case it waits for one. */
-const char *arch_hart_stuck(uint64_t hartid)
+const char *arch_hart_stuck(uint64_t hartid, phys_addr_t opaque)
 {
 	(void)hartid;
+	(void)opaque;
 	__asm__ volatile("dsb ish\n\tsev" ::: "memory");
 	return NULL;
 }

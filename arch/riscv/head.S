@@ -92,9 +92,22 @@ high_entry:
 	mv	a1, s1
 	call	start_kernel
 
+/*
+ * A hart that lost the lottery. OpenSBI before 1.3 also sends a hart it is
+ * starting here, to the payload's entry, when the hart wakes before
+ * hart_start stored the address it was asked for (the state goes first):
+ * such a hart waits for smp_boot() to post its struct hart_local in
+ * smp_stray_call and wake it, then goes on as it was asked to.
+ */
 park:
 	wfi
-	j	park
+	lla	t0, smp_stray_call
+	ld	t1, 0(t0)
+	beqz	t1, park
+	ld	t2, HL_HARTID(t1)
+	bne	t2, a0, park
+	mv	a1, t1
+	j	secondary_entry
 
 /*
  * A hart started by smp_boot() through SBI HSM: a0 = hart ID, a1 = the
@@ -187,6 +200,11 @@ secondary_high_va:
 	.balign	4
 boot_lottery:
 	.word	0
+
+	.balign	8
+	.globl	smp_stray_call
+smp_stray_call:				/* physical address of a struct hart_local, or 0 */
+	.dword	0
 
 	.bss
 	.balign	16

@@ -21,12 +21,16 @@ void arch_kick_hart(uint64_t hartid)
 	sbi_ecall(SBI_EXT_IPI, SBI_IPI_SEND, 1, hartid, 0, 0);
 }
 
+extern uint64_t smp_stray_call; /* head.S: read by parked harts, MMU off */
+
 /*
- * What the SBI says of a started hart that has not come up. A hart the
- * firmware still holds as start-pending waits in its wfi for the wake-up
- * the start sent: an IPI wakes it again, should that one have been lost.
+ * What the SBI says of a started hart that has not come up, and a nudge.
+ * Start-pending: it waits in its wfi for the wake-up the start sent, which
+ * an IPI repeats. Started: OpenSBI before 1.3 may have sent it to the
+ * image's entry instead (hart_start sets the state before the address),
+ * where it parks: it is told where it should be, and woken.
  */
-const char *arch_hart_stuck(uint64_t hartid)
+const char *arch_hart_stuck(uint64_t hartid, phys_addr_t opaque)
 {
 	static const char *const states[] = {"started", "stopped", "start pending",
 					     "stop pending", "suspended"};
@@ -34,7 +38,11 @@ const char *arch_hart_stuck(uint64_t hartid)
 
 	if (r.error)
 		return "of unknown state";
-	if (r.value == SBI_HSM_START_PENDING)
+	if (r.value == SBI_HSM_STARTED) {
+		__atomic_store_n(&smp_stray_call, opaque, __ATOMIC_RELEASE);
+		__asm__ volatile("fence rw, rw" ::: "memory");
+	}
+	if (r.value == SBI_HSM_STARTED || r.value == SBI_HSM_START_PENDING)
 		arch_kick_hart(hartid);
 	return (unsigned long)r.value < ARRAY_SIZE(states) ? states[r.value] : "in a state unknown";
 }

@@ -21,6 +21,7 @@
 #define HL_SELF 8
 #define HL_MMU 16
 #define HL_STACK 24
+#define HL_HARTID 32
 #define HL_ENTRY_HARTID 40
 
 #ifndef __ASSEMBLY__
@@ -61,10 +62,12 @@ uintptr_t smp_stack_base(unsigned int index);
 /* Arch: start hartid at entry (physical) with opaque in a1 / x0; 0 or a negative error. */
 int arch_start_hart(uint64_t hartid, phys_addr_t entry, phys_addr_t opaque);
 /*
- * Arch: a started hart that has not said it is up: nudge it (a lost wake-up
- * is one cause) and say what the firmware knows of it (NULL: nothing).
+ * Arch: a started hart that has not said it is up (opaque: what
+ * arch_start_hart() was given): nudge it (a lost wake-up is one cause, a
+ * hart the firmware sent elsewhere another) and say what the firmware
+ * knows of it (NULL: nothing).
  */
-const char *arch_hart_stuck(uint64_t hartid);
+const char *arch_hart_stuck(uint64_t hartid, phys_addr_t opaque);
 /* Arch: wake hartid from arch_hart_idle(). */
 void arch_kick_hart(uint64_t hartid);
 /* Arch: wait (briefly, or until kicked) with interrupts masked. */

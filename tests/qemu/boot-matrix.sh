@@ -120,6 +120,9 @@ riscv64)
 		--append "$(expect 256M 1 8)"
 	boot direct-sparse-hart-ids pass:'smp: 3 of 3 harts online' --boot direct --mem 256M --smp 4 \
 		--dtb-add "$here/hart1-disabled.dtsi" --append "$(expect 256M 1 3)"
+	# A hart started at the image's entry, as OpenSBI 1.1 sometimes does: found parked, brought up.
+	boot direct-stray-hart pass:'firmware says started' --boot direct --smp 4 \
+		--append "$(expect 128M 1 4) test.stray_hart"
 	boot crash-fault fail:'FAULT: illegal instruction.*|scause 0x0+2' --boot direct --append "test.crash=fault"
 	boot crash-pagefault fail:'is in the text, mapped r-x' --boot direct --append "test.crash=pagefault"
 	boot crash-panic fail:'PANIC: test.crash=panic asked for a panic' --boot direct --append "test.crash=panic"
