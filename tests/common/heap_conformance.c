@@ -69,12 +69,6 @@ static bool holds(const void *p, const void *origin, size_t n)
 	return true;
 }
 
-/* The alignment kmalloc promises for size: itself for a power of two, else 16 from 16 up, else 8. */
-static size_t promised_align(size_t size)
-{
-	return IS_POWER_OF_2(size) ? size : size >= 16 ? 16 : 8;
-}
-
 /* Sizes around every boundary any strategy has: classes, bins, levels, pages. */
 static size_t boundary_size(unsigned int i)
 {
@@ -110,7 +104,7 @@ static void sizes_across_boundaries(struct ktest *t)
 			failed++;
 			continue;
 		}
-		bad_align += !IS_ALIGNED((uintptr_t)blocks[i], promised_align(size));
+		bad_align += !IS_ALIGNED((uintptr_t)blocks[i], heap_promised_align(size));
 		bad_size += ksize(blocks[i]) < size;
 		fill(blocks[i], size);
 	}
@@ -143,7 +137,7 @@ static void aligned(struct ktest *t)
 				failed++;
 				continue;
 			}
-			bad += !IS_ALIGNED((uintptr_t)p, MAX(align, promised_align(sizes[i])));
+			bad += !IS_ALIGNED((uintptr_t)p, MAX(align, heap_promised_align(sizes[i])));
 			bad += ksize(p) < sizes[i];
 			fill(p, sizes[i]);
 			bad += !holds(p, p, sizes[i]);
@@ -252,7 +246,7 @@ static void realloc_keeps_contents(struct ktest *t)
 
 			KT_ASSERT(t, n != NULL);
 			bad += !holds(n, origin, MIN(size, next));
-			bad += !IS_ALIGNED((uintptr_t)n, promised_align(next));
+			bad += !IS_ALIGNED((uintptr_t)n, heap_promised_align(next));
 			/* the bytes past the kept ones: ours, written as if fill() had written them
 			 * at origin */
 			for (size_t i = MIN(size, next); i < next; i++)

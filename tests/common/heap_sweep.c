@@ -46,13 +46,6 @@ static void retire(struct live *l, struct heap_sweep *r)
 	l->p = NULL;
 }
 
-/* The alignment kmalloc promises for size: itself for a power of two, else 16 from 16 up, else 8.
- */
-static size_t promise(size_t size)
-{
-	return (size && !(size & (size - 1))) ? size : size >= 16 ? 16 : 8;
-}
-
 void heap_sweep_aligned(size_t max_align, size_t promise_cap, unsigned int stride,
 			struct heap_sweep *r)
 {
@@ -74,7 +67,7 @@ void heap_sweep_aligned(size_t max_align, size_t promise_cap, unsigned int strid
 				continue;
 			}
 			r->misaligned += ((uintptr_t)p & (align - 1)) ||
-					 ((uintptr_t)p & (MIN(promise(size), promise_cap) - 1));
+					 ((uintptr_t)p & (MIN(heap_promised_align(size), promise_cap) - 1));
 			for (unsigned int i = 0; i < LIVE; i++)
 				r->clobbered += live[i].p == p; /* two live blocks, one address */
 			l->p = p;

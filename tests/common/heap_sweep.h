@@ -14,6 +14,13 @@
 
 #include <kernel/types.h>
 
+/* The alignment kmalloc promises for size: itself for a power of two, else 16 from 16 up, else 8.
+ */
+static inline size_t heap_promised_align(size_t size)
+{
+	return (size && !(size & (size - 1))) ? size : size >= 16 ? 16 : 8;
+}
+
 #define HEAP_SWEEP_EVERY 64
 #define HEAP_SWEEP_MAX	 (3 * 4096 + HEAP_SWEEP_EVERY)
 
