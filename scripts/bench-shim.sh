@@ -26,10 +26,39 @@
 # A workload whose output differs from glibc's, or that fails, is marked
 # in its cell (tests/host/shim-programs.sh is the test; this only warns).
 #
+# A second table: multi-threaded workloads of tests/bench/shim_threads.c
+# (gcc -O2 -pthread), one program, each workload a fixed amount of work
+# done by T = BENCH_SHIM_THREADS threads (default 4, on however many cores;
+# objects of random sizes from a per-thread xorshift, every object filled
+# when allocated and checked before it is freed):
+#  handoff     producers malloc 16..512 B objects and pass them through
+#              lock-free rings to consumers, which free them: every free is
+#              a cross-thread free (half the threads produce, half consume).
+#  churn       8000 short-lived threads, T at a time: each frees the 50
+#              objects a thread of the previous round left, mallocs 200 of
+#              16..512 B, frees 150 and leaves 50 to the next round.
+#  larson      after larson: each thread replaces random objects of 16..1024
+#              B in its 1000 slots; every 1/40 of its steps it hands the
+#              slots to a new thread and exits, which frees the old one's.
+#  smallsizes  each thread frees and mallocs at random over 4000 slots of
+#              8..256 B (steps of 8), ~2000 live, with bursts of 32 mallocs.
+# Cells: millions of objects malloc'ed (and freed) per second of the
+# program's own clock (the measured part: threads started to all objects
+# freed), the best of the runs, and the process's peak RSS (GNU time's %M),
+# the largest of the runs; runs interleave the allocators, so a change in
+# the machine's load falls on all of them. The last column is the first of
+# our libraries (libmemcore, the per-hart heaps) against jemalloc: its
+# throughput and its peak RSS as multiples of jemalloc's. A wrong object
+# (the program exits 1 and says which), a crash, or a run that outlives
+# SHIM_THREAD_TIMEOUT (default 60 s; a hang) is marked in its cell.
+#
 # usage: bench-shim.sh [O=dir]
 # env: SHIM_LIBS, our libraries (space-separated; default the five
 #      $O/host/libmemcore*.so of make shim); BENCH_SHIM_RUNS (default 3);
-#      SHIM_WORKLOADS (a subset, e.g. "git dtc").
+#      SHIM_WORKLOADS (a subset, e.g. "git dtc"); SHIM_THREAD_WORKLOADS (a
+#      subset of "handoff churn larson smallsizes", "none" for no second
+#      table); BENCH_SHIM_THREADS (default 4); SHIM_THREAD_TIMEOUT (seconds
+#      per run, default 60).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 O=build
@@ -42,6 +71,18 @@ scripts/install-deps.sh bench-shim || exit 1
 
 runs=${BENCH_SHIM_RUNS:-3}
 read -r -a workloads <<<"${SHIM_WORKLOADS:-${shim_workloads[*]}}"
+thread_all=(handoff churn larson smallsizes)
+read -r -a thread_workloads <<<"${SHIM_THREAD_WORKLOADS:-${thread_all[*]}}"
+[ "${thread_workloads[*]}" = none ] && thread_workloads=()
+for w in "${thread_workloads[@]}"; do
+	case " ${thread_all[*]} " in *" $w "*) ;; *)
+		echo "bench-shim: SHIM_THREAD_WORKLOADS: no workload '$w' (${thread_all[*]}, none)" >&2
+		exit 2
+		;;
+	esac
+done
+threads=${BENCH_SHIM_THREADS:-4}
+thread_timeout=${SHIM_THREAD_TIMEOUT:-60}
 multiarch=/usr/lib/$(gcc -print-multiarch)
 ours=(libmemcore libmemcore-hart libmemcore-block libmemcore-slabpages libmemcore-segfit)
 read -r -a libs <<<"${SHIM_LIBS:-${ours[*]/%/.so}}"
@@ -74,6 +115,25 @@ measure() { # WORKLOAD OUT
 	tail -n 1 "$tmp/time" # after a "Command exited with non-zero status" line
 }
 
+# One run of shim_threads: prints "MOPS MAXRSS-KB STATUS" (STATUS 124: timed
+# out; 128+N: signal N); its output in OUT (stderr in OUT.err). No shell
+# between GNU time and the program (its RSS would be the floor), timeout in
+# the foreground (a ^C reaches the program).
+measure_threads() { # WORKLOAD OUT
+	local kb rc sig mops
+	# shellcheck disable=SC2086 # an empty preload is no argument
+	/usr/bin/time -o "$tmp/time" -f '%M %x' timeout --foreground -k 5 "$thread_timeout" \
+		env ${SHIM_PRELOAD:+LD_PRELOAD="$SHIM_PRELOAD"} "$O/host/shim_threads" -t "$threads" "$1" \
+		</dev/null >"$2" 2>"$2.err"
+	read -r kb rc < <(tail -n 1 "$tmp/time")
+	# GNU time gives 0 for a command a signal ended, and says so on a line of its own
+	sig=$(sed -n 's/^Command terminated by signal \([0-9]*\).*/\1/p' "$tmp/time")
+	[ -n "$sig" ] && rc=$((128 + sig))
+	mops=$(sed -n "s/^$1 ops=[0-9]* seconds=[0-9.]* mops=\([0-9.]*\)\$/\1/p" "$2")
+	[ "$rc" = 0 ] && [ -z "$mops" ] && rc=255 # no figure: a failure all the same
+	echo "${mops:-0} ${kb:-0} ${rc:-255}"
+}
+
 # Instructions of callgrind inside pairs() for one run of shim_pair.
 pair_cost() { # N malloc|empty
 	env ${SHIM_PRELOAD:+LD_PRELOAD="$SHIM_PRELOAD"} valgrind --tool=callgrind --toggle-collect=pairs \
@@ -89,8 +149,9 @@ per_pair() { # malloc|empty
 	awk -v a="$a" -v b="$b" -v n=$n 'BEGIN { printf "%.1f", (b - a) / n }'
 }
 
-progress "building $O/host/shim_pair"
+progress "building $O/host/shim_pair and shim_threads"
 gcc -O2 -Wall -Wextra -o "$O/host/shim_pair" tests/bench/shim_pair.c || exit 1
+gcc -O2 -Wall -Wextra -pthread -o "$O/host/shim_threads" tests/bench/shim_threads.c || exit 1
 progress "preparing the inputs"
 shim_prepare "$root" "$O" "$tmp/input" >&2 || exit 1
 export SHIM_TIMEOUT_SCALE=5 # a benchmark: slow is a figure, not a failure
@@ -150,6 +211,74 @@ for a in "${allocators[@]}"; do
 	rows+=("$row")
 done
 
+# The threads' table: runs interleave the allocators (run 1 of each, then
+# run 2...); a cell that failed once is not run again.
+declare -A tbest tpeak tnote
+ref_name=${allocators[4]%%|*} # the first of ours: libmemcore, per-hart
+for w in "${thread_workloads[@]}"; do
+	for i in $(seq "$runs"); do
+		for a in "${allocators[@]}"; do
+			name=${a%%|*}
+			k="$w|$name"
+			export SHIM_PRELOAD=${a#*|}
+			[ -n "${tnote[$k]:-}" ] && continue
+			if [ -n "$SHIM_PRELOAD" ] && [ ! -f "$SHIM_PRELOAD" ]; then
+				tnote[$k]=missing
+				continue
+			fi
+			measure_threads "$w" "$tmp/out" >"$tmp/measured"
+			read -r mops kb rc <"$tmp/measured"
+			progress "$name $w (threads) run $i: $mops Mops/s, $((kb / 1024)) MiB, exit $rc"
+			if [ "$rc" != 0 ]; then
+				why=$(head -n 1 "$tmp/out.err")
+				why=${why#"shim_threads $w: "}
+				if [ "$rc" = 124 ]; then
+					tnote[$k]="**hung** (killed after ${thread_timeout} s)"
+				elif [ "$rc" = 137 ]; then
+					tnote[$k]="**killed** (SIGKILL: the timeout's, TERM ignored, or the OOM killer)"
+				elif [ "$rc" -gt 128 ] && [ "$rc" -lt 160 ]; then
+					tnote[$k]="**crashed** (SIG$(kill -l $((rc - 128))))"
+				else
+					tnote[$k]="**failed** (exit $rc: ${why:0:80})"
+				fi
+				progress "$name $w (threads) failed, exit $rc; stderr: $(head -n 5 "$tmp/out.err")"
+				continue
+			fi
+			tbest[$k]=$(awk -v a="${tbest[$k]:-}" -v b="$mops" 'BEGIN { print (a == "" || b > a) ? b : a }')
+			[ "$kb" -gt "${tpeak[$k]:-0}" ] && tpeak[$k]=$kb
+		done
+	done
+done
+theader="| workload |"
+trule="|---|"
+for a in "${allocators[@]}"; do
+	theader+=" ${a%%|*} |"
+	trule+="---|"
+done
+theader+=" $ref_name / jemalloc |"
+trule+="---|"
+trows=()
+for w in "${thread_workloads[@]}"; do
+	row="| $w |"
+	for a in "${allocators[@]}"; do
+		k="$w|${a%%|*}"
+		if [ -n "${tnote[$k]:-}" ]; then
+			row+=" ${tnote[$k]} |"
+		else
+			row+=" $(awk -v m="${tbest[$k]}" -v kb="${tpeak[$k]}" \
+				'BEGIN { printf "%.2f Mops/s, %.1f MiB", m, kb / 1024 }') |"
+		fi
+	done
+	r="$w|$ref_name" j="$w|jemalloc"
+	if [ -n "${tbest[$r]:-}" ] && [ -n "${tbest[$j]:-}" ] && [ -z "${tnote[$r]:-}${tnote[$j]:-}" ]; then
+		row+=" $(awk -v a="${tbest[$r]}" -v b="${tbest[$j]}" -v ka="${tpeak[$r]}" -v kb="${tpeak[$j]}" \
+			'BEGIN { printf "%.2fx Mops/s, %.2fx MiB", a / b, ka / kb }') |"
+	else
+		row+=" n/a |"
+	fi
+	trows+=("$row")
+done
+
 {
 	echo "Real programs with each malloc preloaded (scripts/bench-shim.sh): wall time,"
 	echo "best of $runs, and peak RSS of the workload's largest process; pair:"
@@ -159,5 +288,16 @@ done
 	echo "$rule---|"
 	printf '%s\n' "${rows[@]}"
 	echo
+	if [ ${#thread_workloads[@]} -gt 0 ]; then
+		echo "Threads (tests/bench/shim_threads.c, $threads threads): millions of objects"
+		echo "malloc'ed and freed per second, best of $runs, and the process's peak RSS,"
+		echo "largest of $runs; last column: $ref_name's throughput and peak RSS as multiples"
+		echo "of jemalloc's."
+		echo
+		echo "$theader"
+		echo "$trule"
+		printf '%s\n' "${trows[@]}"
+		echo
+	fi
 	echo "$(nproc) cores, $(uname -m), $(date -u +%Y-%m-%d); $((SECONDS - start)) s."
 } | tee "$O/bench-shim.txt"
