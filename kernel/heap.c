@@ -114,6 +114,7 @@ void heap_kernel_init(struct mmu_space *space, unsigned int nr_harts)
 		panic("heap: cannot switch to the %s heap for %u harts: error %d", heap_strategy(),
 		      nr_harts, err);
 	heap_kernel_setup_instructions = bench_now().instret - start.instret;
-	printk("heap: strategy %s, %u harts\n", heap_strategy(), nr_harts);
+	printk("heap: strategy %s, %u harts, hardening %s\n", heap_strategy(), nr_harts,
+	       heap_hardening());
 	heap_set_reclaim_hook(reclaim_from_idle_harts);
 }

@@ -61,11 +61,36 @@ void run_boot_tests(void)
 		ktest_run_suite(&run, boot_suites[i]);
 }
 
+/*
+ * test.skip=NAME,NAME...: suites this boot leaves out (reported as
+ * skipped), so that a test matrix can run a long suite on one boot of a
+ * configuration rather than on each.
+ */
+static bool asked_to_skip(const char *name)
+{
+	char list[128];
+	size_t n = strlen(name);
+
+	if (!cmdline_get("test.skip", list, sizeof(list)))
+		return false;
+	for (const char *p = list; *p;) {
+		if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+		while (*p && *p++ != ',')
+			;
+	}
+	return false;
+}
+
 bool run_mm_tests(void)
 {
 	crash_if_asked(); /* with the final page tables on */
-	for (size_t i = 0; i < ARRAY_SIZE(mm_suites); i++)
-		ktest_run_suite(&run, mm_suites[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(mm_suites); i++) {
+		if (asked_to_skip(mm_suites[i]->name))
+			ktest_skip_suite(&run, mm_suites[i], "test.skip: run on another boot");
+		else
+			ktest_run_suite(&run, mm_suites[i]);
+	}
 	heap_dump(); /* what the heaps did in all the suites, per hart and class */
 	printk("# kernel tests: %u passed, %u failed, %u skipped\n", run.sum.passed,
 	       run.sum.failed, run.sum.skipped);

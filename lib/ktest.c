@@ -150,6 +150,14 @@ void ktest_run_suite(struct ktest_run *run, const struct ktest_suite *s)
 	run->sum.skipped += sum.skipped;
 }
 
+void ktest_skip_suite(struct ktest_run *run, const struct ktest_suite *s, const char *why)
+{
+	unsigned int nr = count_cases(s);
+
+	printk("ok %u %s # SKIP %s\n", ++run->done, s->name, why);
+	run->sum.skipped += nr;
+}
+
 unsigned int ktest_run_all(const struct ktest_suite *const *suites, unsigned int n,
 			   struct ktest_totals *totals)
 {

@@ -1,6 +1,10 @@
 # libmemcore: mm/'s heaps as a malloc for Linux programs (LD_PRELOAD), one
 # shared library per heap strategy (mm/build.mk lists their files) and
-# libmemcore.so, the default one (per-hart slab heaps). Built like the
+# libmemcore.so, the default one (per-hart slab heaps), and
+# libmemcore-debug.so: the per-hart slab heaps with the debug hardening
+# tier (mm/heap_debug.c: redzones, poison, quarantine, call sites in every
+# report; its mm/ and libmemcore/ objects are compiled again into
+# shim-debug/). Built like the
 # kernel's code (-O2, no sanitizers: they replace malloc themselves), as
 # position-independent code with everything hidden but the allocation API
 # (exports.map): the libfdt inside must never stand in for a program's own.
@@ -17,7 +21,11 @@ shim_srcs := lib/printf.c lib/dt.c $(mm_common_srcs) $(wildcard libmemcore/*.c)
 shim_objs := $(addprefix $(shimtree)/,$(shim_srcs:.c=.o)) \
 	$(addprefix $(shimtree)/libfdt/,$(addsuffix .o,$(fdt_names)))
 shim_lib = $(hosttree)/libmemcore-$(heap_name_$(1)).so
-shim_libs := $(foreach s,$(heap_strategies),$(call shim_lib,$(s))) $(hosttree)/libmemcore.so
+shim_libs := $(foreach s,$(heap_strategies),$(call shim_lib,$(s))) $(hosttree)/libmemcore.so \
+	$(hosttree)/libmemcore-debug.so
+shimdebugtree := $(hosttree)/shim-debug
+shim_debug_objs := $(addprefix $(shimdebugtree)/,$(shim_srcs:.c=.o) \
+	$(heap_srcs_HEAP_PER_HART_SLAB:.c=.o)) $(addprefix $(shimtree)/libfdt/,$(addsuffix .o,$(fdt_names)))
 
 .PHONY: shim
 shim: $(shim_libs)
@@ -44,7 +52,16 @@ $(hosttree)/libmemcore.so: $(call shim_lib,HEAP_PER_HART_SLAB)
 	$(quiet) CP $@
 	$(Q)cp $< $@
 
--include $(shell find $(shimtree) -name '*.d' 2>/dev/null)
+$(shimdebugtree)/%.o: %.c | $(fdt_stamp)
+	$(quiet) HOSTCC $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(HOSTCC) $(SHIM_CFLAGS) -DCONFIG_HEAP_HARDEN_DEBUG -MD -MP -MF $@.d -c $< -o $@
+
+$(hosttree)/libmemcore-debug.so: $(shim_debug_objs) libmemcore/exports.map
+	$(quiet) HOSTLD $@
+	$(Q)$(HOSTCC) $(SHIM_LDFLAGS) -o $@ $(filter %.o,$^)
+
+-include $(shell find $(shimtree) $(shimdebugtree) -name '*.d' 2>/dev/null)
 
 # Its tests (tests/shim/*.c): ordinary programs, run by tests/host/shim.sh
 # with LD_PRELOAD of each library; no sanitizers (they bring a malloc of

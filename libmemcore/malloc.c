@@ -22,6 +22,10 @@
  * - free() of a pointer the heap did not hand out, a double free, or
  *   malloc_usable_size()/realloc() of a freed block: reported on stderr
  *   with the address, then abort().
+ * - with the debug hardening tier (libmemcore-debug.so), every object has
+ *   redzones, is poisoned and quarantined when freed (mm/heap_debug.c), and
+ *   the call sites a report gives are the program's: each API function
+ *   passes its return address down.
  *
  * C++'s operator new and delete reach these through libstdc++.
  */
@@ -32,7 +36,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../mm/heap_harden.h"
 #include "memcore.h"
+
+#define DEBUG_TIER (HEAP_HARDEN == HEAP_HARDEN_DEBUG)
+#define CALLER	   __builtin_return_address(0)
 
 /* From here on calloc() has the OS zero a large block (cheaper than writing it). */
 #define CALLOC_DROP_MIN (128UL << 10)
@@ -48,17 +56,24 @@ static inline void *nomem(void)
 	return NULL;
 }
 
-/* The exported functions call these, not each other: no call through the PLT inside. */
-static inline void *do_malloc(size_t size)
+/*
+ * The exported functions call these, not each other: no call through the
+ * PLT inside. caller: the program's call site (the debug tier records it).
+ */
+static inline void *do_malloc(size_t size, const void *caller)
 {
 	struct hart_slot *h = shim_enter();
-	void *p = kmalloc(shim_size(size));
+	void *p;
+
+	if (DEBUG_TIER)
+		shim_op = "malloc"; /* a freed object it pushes out of the quarantine may be damaged */
+	p = DEBUG_TIER ? kmalloc_caller(shim_size(size), 0, caller) : kmalloc(shim_size(size));
 
 	shim_leave(h);
 	return likely(p) ? p : nomem();
 }
 
-static inline void do_free(void *p)
+static inline void do_free(void *p, const void *caller)
 {
 	struct hart_slot *h;
 
@@ -66,50 +81,56 @@ static inline void do_free(void *p)
 		return;
 	h = shim_enter();
 	shim_op = "free";
-	kfree(p);
+	if (DEBUG_TIER)
+		kfree_caller(p, caller);
+	else
+		kfree(p);
 	shim_leave(h);
 }
 
-static void *do_realloc(void *p, size_t size)
+static void *do_realloc(void *p, size_t size, const void *caller)
 {
 	struct hart_slot *h;
 	void *n;
 
 	if (!p)
-		return do_malloc(size);
+		return do_malloc(size, caller);
 	if (!size) {
-		do_free(p);
+		do_free(p, caller);
 		return NULL;
 	}
 	h = shim_enter();
 	shim_op = "realloc";
-	n = krealloc(p, shim_size(size));
+	n = DEBUG_TIER ? krealloc_caller(p, shim_size(size), caller) : krealloc(p, shim_size(size));
 	shim_leave(h);
 	return n ? n : nomem();
 }
 
 /* align a power of two; NULL (errno untouched) if there is no memory. */
-static void *do_aligned(size_t align, size_t size)
+static void *do_aligned(size_t align, size_t size, const void *caller)
 {
 	struct hart_slot *h;
 	void *p;
 
 	if (align <= SHIM_MIN_ALIGN)
-		return do_malloc(size);
+		return do_malloc(size, caller);
 	h = shim_enter();
-	p = kmalloc_aligned(shim_size(size), align);
+	if (DEBUG_TIER)
+		shim_op = "malloc";
+	p = DEBUG_TIER ? kmalloc_caller(shim_size(size), align, caller)
+		       : kmalloc_aligned(shim_size(size), align);
 	shim_leave(h);
 	return p ? p : nomem();
 }
 
 API void *malloc(size_t size)
 {
-	return do_malloc(size);
+	return do_malloc(size, CALLER);
 }
 
 API void free(void *p)
 {
-	do_free(p);
+	do_free(p, CALLER);
 }
 
 API void *calloc(size_t n, size_t size)
@@ -119,7 +140,7 @@ API void *calloc(size_t n, size_t size)
 
 	if (__builtin_mul_overflow(n, size, &bytes))
 		return nomem();
-	p = do_malloc(bytes);
+	p = do_malloc(bytes, CALLER);
 	/* a large block is zeroed by the OS: pages a program never writes cost it nothing */
 	if (p && (bytes < CALLOC_DROP_MIN || !shim_window_zero(p, bytes)))
 		memset(p, 0, bytes);
@@ -128,7 +149,7 @@ API void *calloc(size_t n, size_t size)
 
 API void *realloc(void *p, size_t size)
 {
-	return do_realloc(p, size);
+	return do_realloc(p, size, CALLER);
 }
 
 API void *reallocarray(void *p, size_t n, size_t size)
@@ -137,7 +158,7 @@ API void *reallocarray(void *p, size_t n, size_t size)
 
 	if (__builtin_mul_overflow(n, size, &bytes))
 		return nomem();
-	return do_realloc(p, bytes);
+	return do_realloc(p, bytes, CALLER);
 }
 
 API int posix_memalign(void **out, size_t align, size_t size)
@@ -147,7 +168,7 @@ API int posix_memalign(void **out, size_t align, size_t size)
 
 	if (align % sizeof(void *) || !IS_POWER_OF_2(align))
 		return EINVAL;
-	p = do_aligned(align, size);
+	p = do_aligned(align, size, CALLER);
 	errno = saved;
 	if (!p)
 		return ENOMEM;
@@ -161,7 +182,7 @@ API void *aligned_alloc(size_t align, size_t size)
 		errno = EINVAL;
 		return NULL;
 	}
-	return do_aligned(align, size);
+	return do_aligned(align, size, CALLER);
 }
 
 API void *memalign(size_t align, size_t size)
@@ -170,12 +191,12 @@ API void *memalign(size_t align, size_t size)
 		errno = EINVAL;
 		return NULL;
 	}
-	return do_aligned(align, size);
+	return do_aligned(align, size, CALLER);
 }
 
 API void *valloc(size_t size)
 {
-	return do_aligned((size_t)getpagesize(), size);
+	return do_aligned((size_t)getpagesize(), size, CALLER);
 }
 
 API void *pvalloc(size_t size)
@@ -184,7 +205,7 @@ API void *pvalloc(size_t size)
 
 	if (size > SIZE_MAX - (page - 1))
 		return nomem();
-	return do_aligned(page, ALIGN_UP(size, page));
+	return do_aligned(page, ALIGN_UP(size, page), CALLER);
 }
 
 API size_t malloc_usable_size(void *p)
@@ -212,6 +233,8 @@ API int malloc_trim(size_t pad)
 	uint64_t reported;
 
 	(void)pad;
+	shim_op = "malloc_trim";
+	heap_quarantine_flush();
 	heap_trim();
 	shim_window_purge();
 	reported = buddy_report_free();

@@ -192,9 +192,14 @@ static struct block_region *region_of(struct block_heap *h, const void *p)
 
 /* ---- the fixed sizes' free lists ------------------------------------------- */
 
-/* A link as stored in the free block at slot, and back: the same XOR. */
+/*
+ * A link as stored in the free block at slot, and back: the same XOR (the
+ * off hardening tier stores it plain; link_next() checks it either way).
+ */
 static void *link_code(const struct block_heap *h, const void *slot, const void *link)
 {
+	if (HEAP_HARDEN == HEAP_HARDEN_OFF)
+		return (void *)link;
 	return (void *)((uintptr_t)link ^ h->secret ^ ((uintptr_t)slot >> 4));
 }
 

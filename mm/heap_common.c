@@ -73,6 +73,13 @@ void heap_usage(struct heap_usage *u)
 	u->blocks += l.allocations;
 	u->bytes += l.pages * PAGE_SIZE;
 	u->frames += l.pages;
+	if (HEAP_HARDEN == HEAP_HARDEN_DEBUG) { /* freed, only not given back yet */
+		uint64_t blocks, bytes;
+
+		debug_quarantined(&blocks, &bytes);
+		u->blocks -= blocks;
+		u->bytes -= bytes;
+	}
 }
 
 /* ---- the dump's last lines --------------------------------------------------- */

@@ -59,6 +59,12 @@ size_t early_size(const void *p)
 	return n;
 }
 
+bool early_contains(const void *p)
+{
+	return early.ready && (const char *)p >= early.region.base &&
+	       (const char *)p < early.region.end;
+}
+
 /* ---- set-up ------------------------------------------------------------------ */
 
 int heap_early_init(phys_addr_t pa, uint64_t size)
@@ -69,6 +75,7 @@ int heap_early_init(phys_addr_t pa, uint64_t size)
 	heap_mode = HEAP_MODE_EARLY;
 	heap_strategy_reset();
 	large_reset(NULL);
+	debug_reset();
 	memset(&early, 0, sizeof(early));
 	spin_lock_init(&early.heap.lock);
 	if (!block_region_init(&early.heap, &early.region, phys_to_virt(pa), pa, size))

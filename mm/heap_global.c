@@ -17,6 +17,10 @@ int heap_strategy_switch(unsigned int nr_harts, const struct heap_large_ops *ops
 	return 0;
 }
 
+void heap_flush(void)
+{
+}
+
 void heap_idle(void)
 {
 }

@@ -9,6 +9,8 @@
 #include <mm/heap.h>
 #include <mm/phys.h>
 
+#include "heap_harden.h"
+
 /*
  * A heap strategy: the allocator kmalloc() uses after the switch. Exactly
  * one is linked in, chosen by the Kconfig choice (mm/Kconfig, mm/build.mk
@@ -81,10 +83,46 @@ void large_free(void *p);
 size_t large_size(const void *p);
 void large_reset(const struct heap_large_ops *ops); /* NULL: none */
 
+/* Whether p is the start of a large allocation: its page count, or 0 (nothing reported). */
+uint32_t large_pages_at(const void *p);
+
 /* heap_early.c */
 void *early_alloc(size_t size, size_t align);
 void early_free(void *p);
 size_t early_size(const void *p);
+bool early_contains(const void *p); /* whether p is inside the early heap's region */
+
+/*
+ * kmalloc.c: the allocator under the debug tier's layer (what kmalloc(),
+ * kfree(), ksize() are in the other tiers), and the alignment kmalloc()
+ * promises for size bytes asked aligned to align (0: none), before or
+ * after the switch as it is now.
+ */
+void *kmalloc_inner(size_t size, size_t align);
+void kfree_inner(void *p);
+/*
+ * kmalloc(size) and kfree(p) below the debug tier's layer: kmalloc.c's,
+ * defined weak, unless the strategy has a fast path of its own that may go
+ * first (heap_hart_kmalloc.c does), which hands whatever it does not do to
+ * kmalloc_inner() and kfree_inner().
+ */
+void *heap_strategy_kmalloc(size_t size);
+void heap_strategy_kfree(void *p);
+size_t ksize_inner(const void *p);
+size_t heap_natural_align(size_t size, size_t align);
+
+/*
+ * heap_debug.c, the debug tier (HEAP_HARDEN_DEBUG): every object wrapped
+ * in a header and redzones, poisoned and quarantined when freed, each
+ * misuse reported with the object, its size and its call sites.
+ */
+void *debug_alloc(size_t size, size_t align, const void *caller);
+void debug_free(void *p, const void *caller);
+size_t debug_size(const void *p);
+void *debug_realloc(void *p, size_t size, const void *caller);
+/* What the quarantine holds: objects freed but not given back to the heap below. */
+void debug_quarantined(uint64_t *blocks, uint64_t *bytes);
+void debug_reset(void); /* heap_early_init(): forgets the quarantine without touching it */
 
 /* kmalloc.c: which heap kmalloc() uses, written once by the switch */
 #define HEAP_MODE_EARLY 0

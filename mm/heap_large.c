@@ -127,6 +127,13 @@ static uint32_t large_pages(const void *p, phys_addr_t *first)
 	return o.aux; /* 0 for any frame but the first */
 }
 
+uint32_t large_pages_at(const void *p)
+{
+	phys_addr_t first;
+
+	return ops.lookup && large_owns(p) ? large_pages(p, &first) : 0;
+}
+
 static void give_frame(phys_addr_t pa, void *arg)
 {
 	(void)arg;

@@ -5,7 +5,10 @@
  * it; a block of the early heap freed after the switch goes back to it,
  * found by its frame's owner tag (FRAME_EARLY marked HEAP_EARLY_FRAME_MARK).
  * Natural alignment, zeroing, overflow checks and krealloc() are done here
- * once for every strategy.
+ * once for every strategy. With the debug hardening tier every call goes
+ * through mm/heap_debug.c first, which wraps each object and asks the
+ * functions below (the *_inner ones) for the memory; the other tiers never
+ * reach it (HEAP_HARDEN is a constant).
  */
 #include <kernel/errno.h>
 #include <kernel/printk.h>
@@ -39,6 +42,14 @@ static bool is_early(const void *p)
 	       o.aux == HEAP_EARLY_FRAME_MARK;
 }
 
+size_t heap_natural_align(size_t size, size_t align)
+{
+	return natural_align(size, align, switched());
+}
+
+#define DEBUG_TIER (HEAP_HARDEN == HEAP_HARDEN_DEBUG)
+#define CALLER	   __builtin_return_address(0)
+
 /* ---- allocation ------------------------------------------------------------------ */
 
 static __attribute__((noinline)) void *kmalloc_early(size_t size, size_t align)
@@ -46,14 +57,22 @@ static __attribute__((noinline)) void *kmalloc_early(size_t size, size_t align)
 	return early_alloc(size, natural_align(size, align, false));
 }
 
-void *kmalloc(size_t size)
+/* The strategy's own fast path may stand in for this one (heap_internal.h). */
+__attribute__((weak)) void *heap_strategy_kmalloc(size_t size)
 {
 	if (likely(switched()))
 		return heap_strategy_alloc(size, natural_align(size, 0, true));
 	return kmalloc_early(size, 0);
 }
 
-void *kmalloc_aligned(size_t size, size_t align)
+void *kmalloc(size_t size)
+{
+	if (DEBUG_TIER)
+		return debug_alloc(size, 0, CALLER);
+	return heap_strategy_kmalloc(size);
+}
+
+void *kmalloc_inner(size_t size, size_t align)
 {
 	if (align & (align - 1))
 		return NULL;
@@ -62,9 +81,24 @@ void *kmalloc_aligned(size_t size, size_t align)
 	return kmalloc_early(size, align);
 }
 
+void *kmalloc_aligned(size_t size, size_t align)
+{
+	if (DEBUG_TIER)
+		return debug_alloc(size, align, CALLER);
+	return kmalloc_inner(size, align);
+}
+
+void *kmalloc_caller(size_t size, size_t align, const void *caller)
+{
+	if (DEBUG_TIER)
+		return debug_alloc(size, align, caller);
+	(void)caller;
+	return kmalloc_inner(size, align);
+}
+
 void *kzalloc(size_t size)
 {
-	void *p = kmalloc(size);
+	void *p = DEBUG_TIER ? debug_alloc(size, 0, CALLER) : kmalloc(size);
 
 	if (p)
 		memset(p, 0, size);
@@ -73,9 +107,16 @@ void *kzalloc(size_t size)
 
 void *kcalloc(size_t n, size_t size)
 {
+	void *p;
+
 	if (size && n > SIZE_MAX / size)
 		return NULL;
-	return kzalloc(n * size);
+	if (!DEBUG_TIER)
+		return kzalloc(n * size);
+	p = debug_alloc(n * size, 0, CALLER);
+	if (p)
+		memset(p, 0, n * size);
+	return p;
 }
 
 /* ---- free and size --------------------------------------------------------------- */
@@ -88,12 +129,36 @@ static __attribute__((noinline)) void kfree_other(void *p)
 		heap_misuse("not a pointer the heap handed out", p);
 }
 
-void kfree(void *p)
+void kfree_inner(void *p)
 {
 	if (likely(p && switched() && heap_strategy_free(p)))
 		return;
 	if (p)
 		kfree_other(p);
+}
+
+__attribute__((weak)) void heap_strategy_kfree(void *p)
+{
+	kfree_inner(p);
+}
+
+void kfree(void *p)
+{
+	if (DEBUG_TIER) {
+		debug_free(p, CALLER);
+		return;
+	}
+	heap_strategy_kfree(p);
+}
+
+void kfree_caller(void *p, const void *caller)
+{
+	if (DEBUG_TIER) {
+		debug_free(p, caller);
+		return;
+	}
+	(void)caller;
+	kfree_inner(p);
 }
 
 /* The usable size of p, *early set for a block of the early heap; 0 (reported) for a bad pointer.
@@ -113,11 +178,18 @@ static size_t size_of(const void *p, bool *early)
 	return 0;
 }
 
-size_t ksize(const void *p)
+size_t ksize_inner(const void *p)
 {
 	bool early;
 
 	return p ? size_of(p, &early) : 0;
+}
+
+size_t ksize(const void *p)
+{
+	if (DEBUG_TIER)
+		return debug_size(p);
+	return ksize_inner(p);
 }
 
 /*
@@ -136,7 +208,7 @@ static bool stays(void *p, bool early, size_t old, size_t size)
 	return heap_strategy_fits(p, old, size);
 }
 
-void *krealloc(void *p, size_t size)
+static void *krealloc_inner(void *p, size_t size)
 {
 	bool early;
 	size_t old;
@@ -159,6 +231,21 @@ void *krealloc(void *p, size_t size)
 	memcpy(n, p, MIN(old, size));
 	kfree(p);
 	return n;
+}
+
+void *krealloc(void *p, size_t size)
+{
+	if (DEBUG_TIER)
+		return debug_realloc(p, size, CALLER);
+	return krealloc_inner(p, size);
+}
+
+void *krealloc_caller(void *p, size_t size, const void *caller)
+{
+	if (DEBUG_TIER)
+		return debug_realloc(p, size, caller);
+	(void)caller;
+	return krealloc_inner(p, size);
 }
 
 /* ---- the switch ------------------------------------------------------------------ */

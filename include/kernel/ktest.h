@@ -59,6 +59,8 @@ struct ktest_run {
 };
 void ktest_begin(struct ktest_run *run, unsigned int nr_suites);
 void ktest_run_suite(struct ktest_run *run, const struct ktest_suite *s);
+/* s, not run: one line saying why, its cases counted as skipped. */
+void ktest_skip_suite(struct ktest_run *run, const struct ktest_suite *s, const char *why);
 
 bool ktest_check(struct ktest *t, bool ok, const char *file, int line, const char *expr);
 bool ktest_check_u64(struct ktest *t, bool ok, unsigned long long a, unsigned long long b,

@@ -158,8 +158,18 @@ extern uint64_t heap_kernel_setup_instructions; /* what it took, for make bench 
 void heap_trim(void);
 
 /*
+ * The per-hart heaps keep each class's recently freed objects in a cache
+ * of the hart's (at most 64 objects and 32 KiB a class), in front of their
+ * pages, which empty only when it lets them go. heap_flush() sends the
+ * calling hart's cached objects back to their pages (a hart going offline
+ * calls it; heap_trim() and heap_idle() do it first). The other
+ * strategies have no cache: it does nothing there.
+ */
+void heap_flush(void);
+
+/*
  * A free sent from another hart waits in the owner's queue until the owner
- * next allocates or frees; an idle owner would hold that memory. So:
+ * next refills or flushes a cache; an idle owner would hold that memory. So:
  * heap_idle() takes the calling hart's queue and puts its classes' empty
  * pages where other harts can take them (the kernel's idle loop calls it),
  * heap_hart_has_queue() tells whether a hart has one waiting, and the
@@ -246,8 +256,24 @@ void heap_dump(void);
  * panics; with a handler that returns (tests) the call does nothing.
  */
 typedef void (*heap_misuse_fn)(const char *what, const void *p);
+/*
+ * With the debug hardening tier, what is a whole report: the kind of
+ * misuse, the object (address, size, bytes hit) and its allocation and
+ * free call sites; p is the object's address.
+ */
 heap_misuse_fn heap_set_misuse_handler(heap_misuse_fn fn);
 void heap_misuse(const char *what, const void *p);
 uint64_t heap_misuses(void);
+
+/*
+ * The debug hardening tier keeps freed objects in a quarantine (FIFO,
+ * HEAP_QUARANTINE_BYTES) before the heap may reuse them; this checks each
+ * one's poison and redzones now (reporting any damage) and gives them all
+ * back. heap_usage() never counts them. Other tiers: nothing to do.
+ */
+void heap_quarantine_flush(void);
+
+/* The hardening tier compiled in: "off", "default" or "debug". */
+const char *heap_hardening(void);
 
 #endif

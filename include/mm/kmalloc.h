@@ -22,7 +22,13 @@
  * - kfree(p): p from any of these (or NULL), on any hart, before or after
  *   the switch to per-hart heaps. A pointer the heap never handed out, or
  *   one already freed, is reported (heap_misuse(): a panic).
- * - ksize(p): the bytes usable at p (at least what was asked for).
+ * - ksize(p): the bytes usable at p (at least what was asked for; with
+ *   the debug hardening tier exactly what was asked for, so that p[ksize(p)]
+ *   is in the redzone behind the object).
+ * - kmalloc_caller(), kfree_caller(), krealloc_caller(): the same calls on
+ *   behalf of a caller, whose address (a return address) the debug tier
+ *   records as the object's allocation or free site; a malloc built on
+ *   kmalloc passes its own caller's. The other tiers ignore it.
  */
 
 #include <kernel/types.h>
@@ -34,5 +40,8 @@ void *kcalloc(size_t n, size_t size);
 void *krealloc(void *p, size_t size);
 void kfree(void *p);
 size_t ksize(const void *p);
+void *kmalloc_caller(size_t size, size_t align, const void *caller);
+void kfree_caller(void *p, const void *caller);
+void *krealloc_caller(void *p, size_t size, const void *caller);
 
 #endif

@@ -13,6 +13,7 @@
 #include <mm/phys.h>
 #include <string.h>
 
+#include "../../mm/heap_harden.h"
 #include "heap_conformance.h"
 #include "heap_stress.h"
 #include "heap_sweep.h"
@@ -532,7 +533,9 @@ static void usage_counts(struct ktest *t)
  * A write after free over a freed block's first 16 bytes (where a heap
  * keeps its free-list links), then allocations of the same size: never a
  * crash, a block handed out twice or one overlapping another; at most one
- * report (the damage, where the heap keeps links in free blocks).
+ * report (the damage, where the heap keeps links in free blocks), exactly
+ * one with the debug tier (when the block leaves the quarantine, which is
+ * flushed here: the damage must be found while the test listens).
  */
 static void write_after_free_never_crashes(struct ktest *t)
 {
@@ -568,6 +571,9 @@ static void write_after_free_never_crashes(struct ktest *t)
 		for (unsigned int j = 0; j < ARRAY_SIZE(live); j++)
 			if (j != 3 && live[j])
 				bad += !holds(live[j], live[j], sizes[i]);
+		heap_quarantine_flush();
+		if (HEAP_HARDEN == HEAP_HARDEN_DEBUG)
+			KT_EXPECT_EQ(t, reports, 1);
 		KT_EXPECT_LE(t, reports, 1);
 		if (reports)
 			ktest_log(t, "%zu bytes: reported: %s", sizes[i], last_report);
@@ -587,7 +593,8 @@ static void write_after_free_never_crashes(struct ktest *t)
  * An 8-byte overflow past a block's usable end, into what lies between it
  * and the live block behind it (a header, where the strategy keeps one),
  * then every block freed and as many allocated again: never a crash, at
- * most one report (the damage, where there is a header to find it in).
+ * most one report (the damage, where there is a header to find it in);
+ * exactly one with the debug tier (the redzone, at the block's free).
  */
 static void overflow_into_the_next_header(struct ktest *t)
 {
@@ -625,6 +632,9 @@ static void overflow_into_the_next_header(struct ktest *t)
 			bad += !v[j] || !holds(v[j], v[j], sizes[i]);
 			kfree(v[j]);
 		}
+		heap_quarantine_flush();
+		if (HEAP_HARDEN == HEAP_HARDEN_DEBUG && victim)
+			KT_EXPECT_EQ(t, reports, 1);
 		KT_EXPECT_LE(t, reports, 1);
 		if (reports)
 			ktest_log(t, "%zu bytes: reported: %s", sizes[i], last_report);

@@ -196,3 +196,54 @@ $(hosttree)/test_heap_races: $(hosttree)/races/tests/host/races/test_heap_races.
 	$(Q)$(call host_link,)
 
 -include $(shell find $(hosttree)/races -name '*.d' 2>/dev/null)
+
+# ---- the heap under each hardening tier -----------------------------------
+# mm/heap_harden.h: the default tier is what every other host program links.
+# The heap's sources (every strategy's, kmalloc.c, the early heap, the
+# debug layer) and the suites that look at the tier are compiled again
+# per other tier into tier-<tier>/; linked as objects, they stand in for
+# libhost.a's heap objects (whose symbols they all define), as the races'
+# do. Programs: the conformance suite per strategy and tier
+# (test_heap_conformance_<strategy>_<tier>; the default tier's is
+# test_heap_conformance_<strategy>), and the misuse suite per strategy and
+# tier (test_heap_misuse_<strategy>_<tier>, every tier).
+
+heap_tiers := off default debug
+tier_flag_off := -DCONFIG_HEAP_HARDEN_OFF
+tier_flag_default :=
+tier_flag_debug := -DCONFIG_HEAP_HARDEN_DEBUG
+tier_common_srcs := $(filter mm/heap_% mm/kmalloc.c,$(mm_common_srcs))
+tier_objs = $(addprefix $(hosttree)/tier-$(2)/,$(tier_common_srcs:.c=.o) $(heap_srcs_$(1):.c=.o))
+
+define heap_tier_obj_rules
+$(hosttree)/tier-$(1)/%.o: %.c | $(fdt_stamp)
+	$$(quiet) HOSTCC $$@
+	$$(Q)mkdir -p $$(dir $$@)
+	$$(Q)$$(HOSTCC) $$(HOST_CFLAGS) $(tier_flag_$(1)) -MD -MP -MF $$@.d -c $$< -o $$@
+endef
+$(foreach t,$(heap_tiers),$(eval $(call heap_tier_obj_rules,$(t))))
+
+# STRATEGY TIER
+define heap_tier_rules
+$(hosttree)/test_heap_misuse_$(heap_name_$(1))_$(2): \
+		$(hosttree)/tier-$(2)/tests/host/tiers/test_heap_misuse.o $(call tier_objs,$(1),$(2)) \
+		$(hosttree)/obj/tests/host/main.o $(host_common_objs) $(host_lib)
+	$$(quiet) HOSTLD $$@
+	$$(Q)$$(call host_link,)
+
+host-tests: $(hosttree)/test_heap_misuse_$(heap_name_$(1))_$(2)
+
+ifneq ($(2),default)
+$(hosttree)/test_heap_conformance_$(heap_name_$(1))_$(2): \
+		$(hosttree)/tier-$(2)/tests/host/conformance/test_heap_conformance.o \
+		$(hosttree)/tier-$(2)/tests/common/heap_conformance.o $(call tier_objs,$(1),$(2)) \
+		$(hosttree)/obj/tests/host/main.o $(host_common_objs) $(host_lib)
+	$$(quiet) HOSTLD $$@
+	$$(Q)$$(call host_link,)
+
+host-tests: $(hosttree)/test_heap_conformance_$(heap_name_$(1))_$(2)
+endif
+endef
+$(foreach s,$(heap_strategies),$(foreach t,$(heap_tiers),$(eval $(call heap_tier_rules,$(s),$(t)))))
+
+-include $(shell find $(hosttree)/tier-* -name '*.d' 2>/dev/null)

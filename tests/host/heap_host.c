@@ -177,6 +177,7 @@ void heap_host_quiesce(unsigned int nr_harts)
 {
 	unsigned int me = this_hart_index();
 
+	heap_quarantine_flush(); /* the debug tier's freed objects, checked and given back */
 	for (unsigned int h = 0; h < nr_harts; h++) {
 		arena_set_hart(h);
 		heap_trim();

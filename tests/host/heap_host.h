@@ -38,9 +38,10 @@ int heap_host_switch(unsigned int nr_harts);
 unsigned int heap_host_misuses(const void **last, const char **what);
 
 /*
- * Every hart drains its queue of frees from others (the calling thread
- * plays each hart in turn: only when no other thread runs), then heap_trim().
- * Afterwards a heap with nothing allocated holds no page.
+ * The debug tier's quarantine is flushed; every hart drains its queue of
+ * frees from others (the calling thread plays each hart in turn: only when
+ * no other thread runs), then heap_trim(). Afterwards a heap with nothing
+ * allocated holds no page.
  */
 void heap_host_quiesce(unsigned int nr_harts);
 

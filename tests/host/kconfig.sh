@@ -1,7 +1,7 @@
 #!/bin/bash
 # Kconfig and build-system tests: defconfig per ARCH, savedefconfig and
-# olddefconfig round trips, and that a changed option rebuilds only the
-# objects that use it. Prints KTAP.
+# olddefconfig round trips (the heap hardening choice's too), and that a
+# changed option rebuilds only the objects that use it. Prints KTAP.
 #
 # usage: O=build tests/host/kconfig.sh
 set -uo pipefail
@@ -17,13 +17,14 @@ echo "KTAP version 1"
 echo "1..1"
 echo "    KTAP version 1"
 echo "    # Subtest: kconfig"
-echo "    1..7"
+echo "    1..8"
 
 for arch in riscv64 arm64; do
 	sub=riscv symbol=CONFIG_RISCV
 	[ $arch = arm64 ] && sub=arm64 symbol=CONFIG_ARM64
 	mk ARCH=$arch defconfig >"$work/$arch.log" 2>&1
-	grep -q "^$symbol=y" "$work/$sub/.config" && grep -q '^CONFIG_HEAP_PER_HART_SLAB=y' "$work/$sub/.config"
+	grep -q "^$symbol=y" "$work/$sub/.config" && grep -q '^CONFIG_HEAP_PER_HART_SLAB=y' "$work/$sub/.config" &&
+		grep -q '^CONFIG_HEAP_HARDEN_DEFAULT=y' "$work/$sub/.config"
 	result "defconfig-$arch" $? "$(tail -3 "$work/$arch.log")"
 done
 
@@ -42,6 +43,19 @@ mk ARCH=riscv64 riscv64_defconfig >/dev/null 2>&1 # back to the default ...
 mk ARCH=riscv64 defconfig_file="$work/riscv/defconfig" defconfig >/dev/null 2>&1 # ... and to the saved one
 diff <(grep '^CONFIG' "$work/before.config") <(grep '^CONFIG' "$cfg") >"$work/roundtrip.diff"
 result "savedefconfig-round-trip" $? "$(head -5 "$work/roundtrip.diff")"
+
+# The hardening tier from its fragment, through savedefconfig and back.
+mk ARCH=riscv64 defconfig harden_debug.config >/dev/null 2>&1
+grep -q '^CONFIG_HEAP_HARDEN_DEBUG=y$' "$cfg" && grep -q '^CONFIG_HEAP_QUARANTINE_KB=1024$' "$cfg" &&
+	mk ARCH=riscv64 savedefconfig >/dev/null 2>&1 &&
+	grep -q '^CONFIG_HEAP_HARDEN_DEBUG=y$' "$work/riscv/defconfig" &&
+	! grep -q 'QUARANTINE' "$work/riscv/defconfig" &&
+	mk ARCH=riscv64 defconfig_file="$work/riscv/defconfig" defconfig >/dev/null 2>&1 &&
+	grep -q '^CONFIG_HEAP_HARDEN_DEBUG=y$' "$cfg" && mk ARCH=riscv64 olddefconfig >/dev/null 2>&1 &&
+	grep -q '^CONFIG_HEAP_HARDEN_DEBUG=y$' "$cfg"
+result "hardening-choice-round-trip" $? "$(grep -E 'HARDEN|QUARANTINE' "$cfg" "$work/riscv/defconfig")"
+cp "$work/before.config" "$cfg" # back to the saved one
+mk ARCH=riscv64 olddefconfig >/dev/null 2>&1
 
 # A build, then a change of one option: only what uses it is rebuilt.
 mk ARCH=riscv64 -j2 >"$work/build1.log" 2>&1

@@ -1,7 +1,9 @@
 #!/bin/bash
 # Real programs from Debian on our malloc replacements: python3, gcc -O2,
 # sqlite3, git, xz -9, sort and dtc (tests/host/shim-workloads.sh says what
-# each does) run with each $O/host/libmemcore*.so preloaded, and once with
+# each does) run with each $O/host/libmemcore*.so preloaded (the debug
+# hardening tier's libmemcore-debug.so included: every program, it costs
+# 30 s of CPU more, python3's 16 s against glibc's 7.5 the longest), and once with
 # glibc's malloc (no preload), whose run is the reference: under each
 # library every program must exit with the same status and print exactly
 # the same. The unit and conformance tests drive the heaps through our own
@@ -22,7 +24,7 @@
 #
 # usage: O=build tests/host/shim-programs.sh
 # env: O; SHIM_LIBS, the libraries to preload (space-separated paths;
-#      default the five $O/host/libmemcore*.so that make shim builds), e.g.
+#      default the six $O/host/libmemcore*.so that make shim builds), e.g.
 #      SHIM_LIBS=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2; SHIM_JOBS
 #      (runs at once, default 2); SHIM_WORKLOADS (a subset, e.g. "git dtc").
 set -uo pipefail
@@ -32,7 +34,8 @@ O=$(realpath -m "${O:-build}")
 . tests/host/ktap-lib.sh
 . tests/host/shim-workloads.sh
 
-lib_names=(libmemcore libmemcore-hart libmemcore-block libmemcore-slabpages libmemcore-segfit)
+lib_names=(libmemcore libmemcore-hart libmemcore-block libmemcore-slabpages libmemcore-segfit
+	libmemcore-debug)
 read -r -a libs <<<"${SHIM_LIBS:-${lib_names[*]/%/.so}}"
 [ -n "${SHIM_LIBS:-}" ] || libs=("${libs[@]/#/$O/host/}")
 read -r -a workloads <<<"${SHIM_WORKLOADS:-${shim_workloads[*]}}"

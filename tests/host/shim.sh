@@ -1,12 +1,15 @@
 #!/bin/bash
-# libmemcore's own tests, for each of the five libraries ($O/host/libmemcore.so
-# and libmemcore-<strategy>.so): what the library exports (the allocation
+# libmemcore's own tests, for each of the six libraries ($O/host/libmemcore.so,
+# libmemcore-<strategy>.so and libmemcore-debug.so): what the library exports (the allocation
 # API, nothing else: no libfdt, no mm/), the cost of booting for a program
 # that allocates 1 KiB, the C conformance and multi-threaded stress
 # programs (tests/shim/, run with LD_PRELOAD), the harts given back by
 # threads that exited, and every kind of misuse, which must abort with the
-# pointer on stderr and nothing on stdout. Prints KTAP, one suite per
-# library. Real programs are in shim-programs.sh.
+# pointer on stderr and nothing on stdout. The misuses only the debug tier
+# catches (an overflow, a write after free, a stale free) are skipped for
+# the others; under libmemcore-debug.so every report must also give the
+# object's size and call sites in the program's main(). Prints KTAP, one
+# suite per library. Real programs are in shim-programs.sh.
 #
 # usage: O=build tests/host/shim.sh
 set -u
@@ -19,9 +22,21 @@ trap 'rm -rf "$tmp"' EXIT
 
 api="aligned_alloc calloc free malloc malloc_trim malloc_usable_size memalign posix_memalign pvalloc realloc reallocarray valloc"
 misuses="double-free interior foreign usable-size-of-freed realloc-of-freed large-double-free large-interior"
-libs=("$host/libmemcore.so" "$host"/libmemcore-{hart,block,slabpages,segfit}.so)
+debug_misuses="overflow write-after-free stale-free"
+libs=("$host/libmemcore.so" "$host"/libmemcore-{hart,block,slabpages,segfit,debug}.so)
+nr_tests=$((7 + $(wc -w <<<"$misuses $debug_misuses")))
 
 . tests/host/ktap-lib.sh
+
+# Whether the report in FILE names its object's size and allocation and free
+# sites, both within main() (MAIN is its address; main is under 2 KiB).
+in_main() { # MAIN FILE
+	local main=$(($1)) a f
+	grep -q '(size [0-9]*)' "$2" || return 1
+	a=$(grep -o 'allocated at 0x[0-9a-f]*' "$2" | head -1 | sed 's/.* //')
+	f=$(grep -o 'freed at 0x[0-9a-f]*' "$2" | head -1 | sed 's/.* //')
+	[ -n "$a" ] && [ -n "$f" ] && (( a > main && a < main + 2048 && f > main && f < main + 2048 ))
+}
 
 # A C test program's KTAP (one suite), nested under ours; a crash counts as a failure.
 nested() { # NAME LIB PROGRAM [ENV...]
@@ -47,9 +62,9 @@ for lib in "${libs[@]}"; do
 	n=0 failed=0
 	echo "    KTAP version 1"
 	echo "    # Subtest: $name"
-	echo "    1..$((7 + $(wc -w <<<"$misuses")))"
+	echo "    1..$nr_tests"
 	if [ ! -f "$lib" ]; then
-		for _ in $(seq $((7 + $(wc -w <<<"$misuses")))); do result built 1 "$lib not built (make shim)"; done
+		for _ in $(seq $nr_tests); do result built 1 "$lib not built (make shim)"; done
 		echo "not ok $i $name"
 		continue
 	fi
@@ -78,13 +93,25 @@ for lib in "${libs[@]}"; do
 	[ "$out" = hello ]
 	result runs-a-program $? "echo said: $out"
 
-	for m in $misuses; do
+	debug=0
+	[ "$name" = libmemcore-debug ] && debug=1
+	for m in $misuses $debug_misuses; do
+		if [ $debug = 0 ] && [[ " $debug_misuses " == *" $m "* ]]; then
+			n=$((n + 1))
+			echo "    ok $n misuse-$m # SKIP not promised without the debug tier (libmemcore-debug.so)"
+			continue
+		fi
 		# in a subshell whose stderr is dropped: bash's own "Aborted" line is noise here
 		(LD_PRELOAD=$lib timeout 60 "$bin/misuse" "$m" >"$tmp/out" 2>"$tmp/err"; exit $?) 2>/dev/null
 		rc=$?
-		read -r op ptr <"$tmp/out"
-		# SIGABRT, the call and the pointer on stderr, and stdout just the program's line
-		[ $rc -eq 134 ] && grep -q "^memcore: $op($ptr): " "$tmp/err" && [ "$(wc -l <"$tmp/out")" = 1 ]
+		read -r op ptr main_at <"$tmp/out"
+		# SIGABRT, the call and the pointer on stderr, and stdout just the program's line;
+		# the debug tier's reports of its objects also give their size and call sites
+		# (not for pointers that are no object's start, nor for objects larger than
+		# its quarantine, freed at once: the heap below reports those as before)
+		[ $rc -eq 134 ] && grep -q "^memcore: $op($ptr): " "$tmp/err" && [ "$(wc -l <"$tmp/out")" = 1 ] &&
+			{ [ $debug = 0 ] || [[ " foreign interior large-interior large-double-free " == *" $m "* ]] ||
+				in_main "$main_at" "$tmp/err"; }
 		result "misuse-$m" $? "exit status $rc; stdout: $(head -3 "$tmp/out" | tr '\n' ' ')" \
 			"stderr: $(head -3 "$tmp/err" | tr '\n' ' ')"
 	done

@@ -60,6 +60,7 @@ static void trim_here(void *arg)
 
 static void settle(void)
 {
+	heap_quarantine_flush(); /* the debug tier's freed objects, checked and given back */
 	for (unsigned int k = 1; k < heap_conf_env.nr_harts; k++)
 		smp_call(others[k], trim_here, NULL);
 	heap_trim();

@@ -45,6 +45,7 @@ static void trim_here(void *arg)
 /* Every hart takes the frees queued for it and gives its empty pages back. */
 static uint64_t settled_free_frames(void)
 {
+	heap_quarantine_flush(); /* the debug tier's freed objects, checked and given back */
 	for (unsigned int i = 0; i < MAX_HARTS; i++)
 		if (i != this_hart_index() && smp_hart_online(i))
 			smp_call(i, trim_here, NULL);

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * One misuse of the allocation API, named by argv[1]. Prints "OP POINTER"
- * (the call and the pointer it will get wrong) on stdout first, then makes
- * the call: the library must report it on stderr, with that pointer, and
- * abort. Returning is the failure (exit status 3).
+ * One misuse of the allocation API, named by argv[1]. Prints "OP POINTER
+ * MAIN" (the call, the pointer it will get wrong, and where main() is, so
+ * that the call sites a report gives can be told to be main's) on stdout
+ * first, then makes the call: the library must report it on stderr, with
+ * that pointer, and abort. Returning is the failure (exit status 3).
+ * overflow, write-after-free and stale-free only the debug tier promises
+ * to catch (libmemcore-debug.so).
  *
  * usage: LD_PRELOAD=libmemcore-<strategy>.so misuse double-free|interior|...
  */
@@ -15,9 +18,11 @@
 
 static char not_ours[256] __attribute__((aligned(64)));
 
+int main(int argc, char **argv);
+
 static void say(const char *op, const void *p)
 {
-	printf("%s %p\n", op, p);
+	printf("%s %p %p\n", op, p, (void *)main);
 	fflush(stdout);
 }
 
@@ -57,6 +62,25 @@ int main(int argc, char **argv)
 		p = malloc(1 << 20);
 		say("free", p + 8192);
 		free(p + 8192);
+	} else if (!strcmp(what, "overflow")) {
+		p = malloc(100);
+		say("free", p);
+		p[malloc_usable_size(p)] = 1; /* the debug tier's usable size is the size asked */
+		free(p);
+	} else if (!strcmp(what, "write-after-free")) {
+		p = malloc(64);
+		say("malloc_trim", p);
+		free(p);
+		p[8] = 1;
+		for (int i = 0; i < 100; i++)
+			free(malloc(64));
+		malloc_trim(0); /* the quarantine is checked and emptied */
+	} else if (!strcmp(what, "stale-free")) {
+		p = malloc(64);
+		say("free", p);
+		free(p);
+		free(malloc(64)); /* without a quarantine: p again */
+		free(p);
 	} else {
 		fprintf(stderr, "misuse: unknown case '%s'\n", what);
 		return 2;

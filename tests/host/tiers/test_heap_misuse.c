@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The misuse suite of a hardening tier (mm/heap_harden.h), linked once per
+ * strategy and tier (build/host/test_heap_misuse_<strategy>_<tier>): every
+ * misuse the tiers know of, each on a freshly booted machine, once after
+ * the switch (the strategy) and once before it (the early heap). A case
+ * the tier promises to catch must be reported exactly once, naming the
+ * right object (and in the debug tier, with the size and both call sites
+ * in the message); a case it does not promise is skipped with the reason,
+ * unless it is safe to run anyway (a write after free: no tier may crash).
+ */
+#include <kernel/ktest.h>
+#include <mm/buddy.h>
+#include <mm/heap.h>
+#include <mm/kmalloc.h>
+#include <mm/phys.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../../../mm/heap_harden.h"
+#include "../heap_host.h"
+
+#define HARTS 2
+#define DEBUG (HEAP_HARDEN == HEAP_HARDEN_DEBUG)
+
+static bool early; /* the suite running: on the early heap, before the switch */
+
+static int boot(struct ktest *t)
+{
+	heap_host_boot(64ULL << 20, 512 << 10);
+	if (early)
+		return 0;
+	return KT_EXPECT_EQ(t, heap_host_switch(HARTS), 0) ? 0 : -1;
+}
+
+/* Whose memory the objects are: the early heap's block allocator, or a strategy's. */
+static bool is(const char *strategy)
+{
+	return !early && !strcmp(heap_strategy(), strategy);
+}
+
+static bool block_allocator(void)
+{
+	return early || is("block");
+}
+
+/* Whether the message's "NAME 0x..." is an address inside the function at fn (a call site). */
+static bool site_in(const char *msg, const char *name, const void *fn)
+{
+	const char *s = strstr(msg, name);
+	unsigned long long a;
+
+	if (!s || sscanf(s + strlen(name), " %llx", &a) != 1)
+		return false;
+	return a > (uintptr_t)fn && a < (uintptr_t)fn + 4096;
+}
+
+/*
+ * Exactly one report since the last look, naming p; in the debug tier its
+ * message also gives the size, the allocation site and (with freed) the
+ * free site, both in the case's function fn.
+ */
+static void expect_report(struct ktest *t, const void *p, size_t size, const void *fn, bool freed)
+{
+	const void *at;
+	const char *what;
+	unsigned int n = heap_host_misuses(&at, &what);
+	char sz[32];
+
+	if (!KT_EXPECT_EQ(t, n, 1))
+		return;
+	ktest_log(t, "reported: %s", what);
+	KT_EXPECT(t, at == p);
+	if (!DEBUG || !size)
+		return;
+	snprintf(sz, sizeof(sz), "(size %zu)", size);
+	KT_EXPECT(t, strstr(what, sz) != NULL);
+	KT_EXPECT(t, site_in(what, "allocated at", fn));
+	if (freed)
+		KT_EXPECT(t, site_in(what, "freed at", fn));
+}
+
+static void expect_none(struct ktest *t)
+{
+	const char *what;
+
+	if (!KT_EXPECT_EQ(t, heap_host_misuses(NULL, &what), 0))
+		ktest_log(t, "reported: %s", what);
+}
+
+/* ---- writes out of bounds ------------------------------------------------------------ */
+
+static void overflow_at_ksize(struct ktest *t)
+{
+	uint8_t *p;
+
+	if (!DEBUG)
+		KT_SKIP(t,
+			"not promised in the %s tier: no redzone, p[ksize(p)] is another block's",
+			HEAP_HARDEN_NAME);
+	p = kmalloc(100);
+	KT_ASSERT(t, p != NULL);
+	p[ksize(p)] = 0x55; /* the bug under test */
+	expect_none(t);
+	kfree(p);
+	expect_report(t, p, 100, (void *)overflow_at_ksize, true);
+	heap_quarantine_flush();
+	expect_none(t);
+}
+
+static void write_before(struct ktest *t)
+{
+	uint8_t *p;
+
+	if (!DEBUG)
+		KT_SKIP(t,
+			"not promised in the %s tier: no redzone, p[-1] is a header's or another "
+			"block's",
+			HEAP_HARDEN_NAME);
+	p = kmalloc(48);
+	KT_ASSERT(t, p != NULL);
+	p[-3] = 0x55; /* the bug under test */
+	kfree(p);
+	expect_report(t, p, 48, (void *)write_before, true);
+	heap_quarantine_flush();
+	expect_none(t);
+}
+
+/*
+ * 8 bytes past the usable end of a block with a live block right behind
+ * it: into that block's header, where the heap keeps one. The default and
+ * off tiers catch it where there is a header with a check (segregated
+ * fit's, the block allocator's beyond 2 KiB), at the neighbour's free;
+ * the debug tier catches it in every heap, in the redzone, at the
+ * overflowing object's free.
+ */
+static void overflow_into_neighbour(struct ktest *t)
+{
+	size_t size = block_allocator() ? 3000 : 1000;
+	uint8_t *v[16], *victim = NULL, *next = NULL;
+
+	if (!DEBUG && !is("segregated fit") && !block_allocator())
+		KT_SKIP(
+		    t,
+		    "not promised in the %s tier: %s has no headers, the neighbour's data is hit",
+		    HEAP_HARDEN_NAME, heap_strategy());
+	for (unsigned int j = 0; j < ARRAY_SIZE(v); j++) {
+		v[j] = kmalloc(size);
+		KT_ASSERT(t, v[j] != NULL);
+	}
+	/* a block with a live one right behind it (the debug tier: the redzone is in between) */
+	for (unsigned int j = 0; j < ARRAY_SIZE(v) && !victim; j++)
+		for (unsigned int k = 0; k < ARRAY_SIZE(v); k++)
+			if (v[k] > v[j] + ksize(v[j]) &&
+			    (DEBUG || v[k] <= v[j] + ksize(v[j]) + 128)) {
+				victim = v[j];
+				next = v[k];
+			}
+	KT_ASSERT(t, victim != NULL);
+	memset(victim + ksize(victim), 0xa5, 8); /* the bug under test */
+	kfree(next);
+	if (DEBUG) {
+		expect_none(t);
+		kfree(victim);
+		expect_report(t, victim, size, (void *)overflow_into_neighbour, true);
+	} else {
+		expect_report(t, next, 0, NULL, false); /* the header overwritten is next's */
+		kfree(victim);
+		expect_none(t);
+	}
+	for (unsigned int j = 0; j < ARRAY_SIZE(v); j++)
+		if (v[j] != victim && v[j] != next)
+			kfree(v[j]);
+	heap_quarantine_flush();
+	expect_none(t);
+}
+
+/* ---- after free ---------------------------------------------------------------------- */
+
+/*
+ * A write after free over the first 16 bytes (where free lists keep their
+ * links), then allocations of the same size: in every tier never a crash,
+ * and every block handed out whole and apart; caught in the debug tier
+ * (when the object leaves the quarantine). Elsewhere a report (of the
+ * damaged free list, naming the block) may come, and is not promised.
+ */
+static void write_after_free(struct ktest *t)
+{
+	uint8_t *live[8], *again[64], *p;
+	unsigned int bad = 0, n;
+	const void *at;
+	const char *what;
+
+	for (unsigned int j = 0; j < ARRAY_SIZE(live); j++) {
+		live[j] = kmalloc(64);
+		KT_ASSERT(t, live[j] != NULL);
+	}
+	p = live[3];
+	kfree(p);
+	memset(p, 0x41, 16); /* the bug under test */
+	for (unsigned int j = 0; j < ARRAY_SIZE(again); j++) {
+		again[j] = kmalloc(64);
+		if (again[j])
+			memset(again[j], (int)j, 64);
+	}
+	for (unsigned int j = 0; j < ARRAY_SIZE(again); j++) {
+		bad += !again[j];
+		for (unsigned int i = 0; again[j] && i < 64; i++)
+			bad += again[j][i] != (uint8_t)j;
+	}
+	KT_EXPECT_EQ(t, bad, 0);
+	for (unsigned int j = 0; j < ARRAY_SIZE(again); j++)
+		kfree(again[j]);
+	for (unsigned int j = 0; j < ARRAY_SIZE(live); j++)
+		if (j != 3)
+			kfree(live[j]);
+	heap_quarantine_flush();
+	if (DEBUG) {
+		expect_report(t, p, 64, (void *)write_after_free, true);
+		return;
+	}
+	n = heap_host_misuses(&at, &what);
+	KT_EXPECT_LE(t, n, 1);
+	if (n == 1) {
+		KT_EXPECT(t, at == p);
+		ktest_log(t, "reported (not promised in the %s tier): %s", HEAP_HARDEN_NAME, what);
+	} else {
+		ktest_log(t, "not reported (not promised in the %s tier), and nothing broke",
+			  HEAP_HARDEN_NAME);
+	}
+}
+
+/*
+ * A stale pointer freed after its memory was allocated again: only a
+ * quarantine keeps the memory from being handed out at once, so that the
+ * stale free finds a freed object instead of its new owner's.
+ */
+static void stale_free_after_reuse(struct ktest *t)
+{
+	uint8_t *p, *q;
+
+	if (!DEBUG)
+		KT_SKIP(t,
+			"not promised in the %s tier: no quarantine, the stale free frees the new "
+			"owner's",
+			HEAP_HARDEN_NAME);
+	p = kmalloc(64);
+	KT_ASSERT(t, p != NULL);
+	kfree(p);
+	q = kmalloc(64);
+	KT_ASSERT(t, q != NULL);
+	KT_EXPECT(t, q != p);
+	kfree(p); /* the bug under test */
+	expect_report(t, p, 64, (void *)stale_free_after_reuse, true);
+	kfree(q);
+	heap_quarantine_flush();
+	expect_none(t);
+}
+
+static void double_free(struct ktest *t)
+{
+	uint8_t *p = kmalloc(64);
+
+	KT_ASSERT(t, p != NULL);
+	kfree(p);
+	expect_none(t);
+	kfree(p); /* the bug under test */
+	expect_report(t, p, 64, (void *)double_free, true);
+	heap_quarantine_flush();
+	expect_none(t);
+}
+
+/* ---- pointers the heap never handed out ---------------------------------------------- */
+
+static void interior_free(struct ktest *t)
+{
+	uint8_t *p = kmalloc(200);
+
+	KT_ASSERT(t, p != NULL);
+	kfree(p + 16); /* the bug under test */
+	expect_report(t, p + 16, 0, NULL, false);
+	kfree(p);
+	heap_quarantine_flush();
+	expect_none(t);
+}
+
+static void foreign_free(struct ktest *t)
+{
+	static uint8_t not_ours[256] __attribute__((aligned(64)));
+	phys_addr_t pa;
+
+	KT_ASSERT_EQ(t, buddy_alloc(0, &pa), 0);
+	kfree(phys_to_virt(pa) + 64); /* the bug under test: a page the heap never had */
+	expect_report(t, phys_to_virt(pa) + 64, 0, NULL, false);
+	buddy_free(pa, 0);
+	kfree(not_ours + 64); /* and memory that is no RAM at all */
+	expect_report(t, not_ours + 64, 0, NULL, false);
+}
+
+static const struct ktest_case cases[] = {
+    KTEST_CASE(overflow_at_ksize),
+    KTEST_CASE(write_before),
+    KTEST_CASE(overflow_into_neighbour),
+    KTEST_CASE(write_after_free),
+    KTEST_CASE(stale_free_after_reuse),
+    KTEST_CASE(double_free),
+    KTEST_CASE(interior_free),
+    KTEST_CASE(foreign_free),
+    {0},
+};
+
+static int prepare_after(struct ktest *t)
+{
+	early = false;
+	return boot(t);
+}
+
+static int prepare_early(struct ktest *t)
+{
+	early = true;
+	return boot(t);
+}
+
+static const struct ktest_suite after_switch = {"heap_misuse_" HEAP_HARDEN_NAME, cases,
+						prepare_after, NULL};
+static const struct ktest_suite early_heap = {"heap_misuse_early_" HEAP_HARDEN_NAME, cases,
+					      prepare_early, NULL};
+
+const struct ktest_suite *const test_suites[] = {&after_switch, &early_heap};
+const unsigned int test_nr_suites = 2;
