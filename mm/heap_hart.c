@@ -7,10 +7,16 @@
  * object of another heap's page marks the object in the page's pending
  * bitmap (one atomic OR, which also catches a second free of it) and pushes
  * it on that heap's remote stack (one compare-and-swap); the owner takes
- * the whole stack with one exchange at its next allocation or free, when
- * it goes idle (heap_idle()) or when a class runs short, and frees each
- * object as its own. Pushes only and a take-all never meet the ABA problem
- * of a lock-free pop.
+ * the whole stack with one exchange at its next allocation, when a cache
+ * of it overflows or runs dry, when it goes idle (heap_idle()) or when a
+ * class runs short, and frees each object as its own. Pushes only and a
+ * take-all never meet the ABA problem of a lock-free pop.
+ *
+ * In front of the pages, each class has the hart's cache of free objects
+ * (heap_hart.h says how it keeps every double free reported): allocations
+ * take from it and the owner's frees go to it; it is refilled from the
+ * first partial page a bitmap word at a time (cache_fill()), and a free
+ * that finds it full goes to the page (heap_free_own()).
  *
  * Pages: a class keeps the first of its pages to empty (its spare), so
  * that an allocation and a free that empty and refill one page over and
@@ -25,9 +31,9 @@
  * HEAP_EMPTY_HIGH empty pages, a heap gives pages back to the buddy until
  * HEAP_EMPTY_LOW remain.
  *
- * Frees of one object compete for its pending bit (slab_claim(),
- * heap_free_remote()): of two racing frees exactly one goes on, the other
- * is reported.
+ * Frees of one object compete for its pending bit (cache_claim(),
+ * slab_claim(), heap_free_remote()): of two racing frees exactly one goes
+ * on, the other is reported.
  */
 #include <mm/buddy.h>
 #include <string.h>
@@ -36,15 +42,45 @@
 
 struct heap heaps[MAX_HARTS];
 unsigned int heap_nr_harts;
+struct heap *heap_of_hart[MAX_HARTS];
+
+/*
+ * A class's cache holds up to 64 objects and 32 KiB, at least 4: enough
+ * that a burst of frees and allocations of a few dozen objects stays in
+ * it, little enough that a hart's caches hold at most ~150 KiB.
+ */
+static uint32_t cache_max(unsigned int cls)
+{
+	return MIN(MAX(32768 / slab_geom[cls].size, 4u), 64u);
+}
 
 void heaps_reset(unsigned int nr_harts)
 {
 	__atomic_store_n(&heap_nr_harts, 0, __ATOMIC_RELEASE);
-	memset(heaps, 0, sizeof(heaps));
 	for (unsigned int i = 0; i < MAX_HARTS; i++)
-		heaps[i].id = i;
+		__atomic_store_n(&heap_of_hart[i], NULL, __ATOMIC_RELEASE);
+	memset(heaps, 0, sizeof(heaps));
+	for (unsigned int i = 0; i < MAX_HARTS; i++) {
+		struct heap *h = &heaps[i];
+
+		h->id = i;
+		h->frame_state = frame_state_make(FRAME_SLAB, SLAB_ORDER, i);
+		/* no entropy here: a stray write decodes to garbage, but the links are not secret */
+		h->secret = ((uintptr_t)h * 0x9e3779b97f4a7c15ULL) | 1;
+		for (unsigned int c = 0; nr_harts && c < HEAP_NR_CLASSES; c++) {
+			struct heap_class *k = &h->cls[c];
+
+			k->cache_max = cache_max(c);
+			k->link_mask = slab_geom[c].shift ? slab_geom[c].size - 1 : HEAP_SLAB_SIZE - 1;
+			k->shift = slab_geom[c].shift;
+			k->pending_at = HEAP_SLAB_SIZE - sizeof(struct slab) - 8 * slab_geom[c].words;
+			k->alloc_at = k->pending_at - 8 * slab_geom[c].words;
+		}
+	}
 	/* last: this_heap() finds the heaps ready once it sees them */
 	__atomic_store_n(&heap_nr_harts, nr_harts, __ATOMIC_RELEASE);
+	for (unsigned int i = 0; i < nr_harts; i++)
+		__atomic_store_n(&heap_of_hart[i], &heaps[i], __ATOMIC_RELEASE);
 }
 
 /* ---- the partial lists (the owner's) --------------------------------------- */
@@ -132,7 +168,18 @@ static void page_assign(struct heap *h, struct slab *s, unsigned int cls, bool n
 {
 	unsigned int was = s->frame_cls; /* the class the frame metadata names */
 
+	uintptr_t page = (uintptr_t)slab_page(s);
+
 	slab_format(s, h->id, cls);
+	if (!h->span) {
+		h->lo = page;
+		h->span = HEAP_SLAB_SIZE;
+	} else if (page < h->lo) {
+		h->span += h->lo - page;
+		h->lo = page;
+	} else if (page - h->lo >= h->span) {
+		h->span = page - h->lo + HEAP_SLAB_SIZE;
+	}
 	if (new_owner || was != cls)
 		frame_set_owner(page_pa(s), SLAB_ORDER, FRAME_SLAB, h->id, cls);
 	s->frame_cls = (uint8_t)cls;
@@ -190,15 +237,58 @@ static __attribute__((noinline)) struct slab *class_refill(struct heap *h, unsig
 	} else if (!(s = from_buddy(h, cls))) {
 		return NULL;
 	}
-	k->pages++;
+	h->cls_pages[cls]++;
 	partial_push(k, s);
 	return s;
 }
 
+/*
+ * Up to n more free objects of s, the first page of k's partial list, into
+ * k's cache, a word of the bitmap at a time: their pending bits taken at
+ * once (one that another hart's free holds is left alone: that free finds
+ * the object free and reports), then their allocation bits.
+ */
+static void cache_fill(struct heap *h, struct heap_class *k, struct slab *s, unsigned int n)
+{
+	uint64_t *alloc = slab_alloc_map(s), *pending = slab_pending_map(s);
+
+	for (unsigned int w = s->hint; n && w < s->words; w++) {
+		uint64_t f = ~alloc[w], got = 0;
+
+		while (f && n) { /* the lowest n free objects of the word */
+			uint64_t b = f & -f;
+
+			got |= b;
+			f &= ~b;
+			n--;
+		}
+		if (!got)
+			continue;
+		if (HEAP_CACHE_CLAIMS)
+			got &= ~__atomic_fetch_or(&pending[w], got, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&alloc[w], alloc[w] | got, __ATOMIC_RELAXED);
+		s->hint = (uint16_t)w;
+		while (got) {
+			unsigned int b = low_bit64(got);
+
+			got &= got - 1;
+			s->in_use++;
+			cache_push(h, k, slab_object(s, w * 64 + b));
+		}
+	}
+	if (s->in_use == s->nr_objs) { /* full: off the list until a free */
+		k->partial = s->next;
+		if (s->next)
+			s->next->prev = NULL;
+	}
+}
+
+/* An object of class cls, the cache refilled with half as many again as it holds at most. */
 void *heap_alloc(struct heap *h, unsigned int cls)
 {
 	struct heap_class *k = &h->cls[cls];
 	struct slab *s;
+	void *p;
 
 	if (unlikely(__atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
 		heap_drain_remote(h);
@@ -214,7 +304,11 @@ void *heap_alloc(struct heap *h, unsigned int cls)
 		if (!s)
 			return NULL;
 	}
-	return class_take(k, s);
+	p = class_take(k, s);
+	k->allocs++;
+	if (k->nr_cached < k->cache_max / 2 && k->partial)
+		cache_fill(h, k, k->partial, k->cache_max / 2 - k->nr_cached);
+	return p;
 }
 
 /* ---- frees ------------------------------------------------------------------ */
@@ -241,7 +335,7 @@ static bool page_settled(struct slab *s)
 static void page_release(struct heap *h, struct heap_class *k, struct slab *s)
 {
 	partial_unlink(k, s);
-	k->pages--;
+	h->cls_pages[k - h->cls]--;
 	empty_push(h, s);
 }
 
@@ -264,18 +358,28 @@ static void page_emptied(struct heap *h, struct heap_class *k, struct slab *s)
 }
 
 /*
- * A free by the owner of object idx of s (p): claimed (see slab_claim()),
- * then given back. queued: a free another hart sent, whose pending bit is
- * set; it is cleared only after the allocation bit, so that a further free
- * of the object from elsewhere sees one or the other and is reported.
+ * A free by the owner of object idx of s (p) into its page: claimed (see
+ * slab_claim()), then given back. Queued or cached: a free another hart
+ * sent or one the cache held, whose pending bit is set; it is cleared only
+ * after the allocation bit, so that a further free of the object from
+ * elsewhere sees one or the other and is reported.
  */
-static void local_free(struct heap *h, struct slab *s, unsigned int idx, void *p, bool queued)
+enum free_kind {
+	FREE_OWN,    /* the owner's free, claimed here */
+	FREE_QUEUED, /* another hart's, queued, holding the pending bit */
+	FREE_CACHED, /* from the cache, holding the pending bit, counted when it was cached */
+	FREE_OWN_CACHED, /* from the cache of tier off, claimed here, counted when it was cached */
+};
+
+static void local_free(struct heap *h, struct slab *s, unsigned int idx, void *p,
+		       enum free_kind queued)
 {
 	struct heap_class *k = &h->cls[s->cls];
 	unsigned int w = idx / 64;
 	uint64_t bit = 1ULL << (idx % 64);
 
-	if (queued) { /* the pending bit is this free's: the allocation bit goes first */
+	if (queued == FREE_QUEUED || queued == FREE_CACHED) {
+		/* the pending bit is this free's: the allocation bit goes first */
 		uint64_t *alloc = &slab_alloc_map(s)[w], a = *alloc;
 
 		__atomic_store_n(alloc, a & ~bit, __ATOMIC_RELAXED);
@@ -285,13 +389,19 @@ static void local_free(struct heap *h, struct slab *s, unsigned int idx, void *p
 			heap_misuse("queued free of an object already free", p);
 			return;
 		}
-		k->remote_frees++;
+		if (queued == FREE_QUEUED) {
+			h->cls_remote_frees[s->cls]++;
+			k->frees++;
+		}
 	} else if (!slab_claim(s, w, bit)) {
 		heap_misuse(slab_bit(slab_alloc_map(s), idx) ?
-				    "double free (another hart's free of it is queued or under way)" :
+				    "double free (it is in the hart's cache, or another hart's free "
+				    "of it is queued or under way)" :
 				    "double free",
 			    p);
 		return;
+	} else if (queued == FREE_OWN) {
+		k->frees++;
 	}
 	class_put(k, s, w);
 	if (s->in_use == 0)
@@ -333,12 +443,30 @@ void heap_free_remote(struct slab *s, unsigned int idx, void *p)
 void heap_free(struct heap *h, struct slab *s, unsigned int idx, void *p)
 {
 	if (likely(h && s->heap == h->id)) {
-		local_free(h, s, idx, p, false);
+		struct heap_class *k = &h->cls[s->cls];
+
+		if (s->cls < HEAP_NR_CLASSES && !HEAP_CACHE_CLAIMS && p == k->cache)
+			heap_misuse("double free (of the object freed last)", p);
+		else if (s->cls >= HEAP_NR_CLASSES || k->nr_cached >= k->cache_max ||
+			 !cache_put(h, k, p))
+			local_free(h, s, idx, p, FREE_OWN); /* it reports what is wrong */
 		if (unlikely(__atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
 			heap_drain_remote(h);
 	} else {
 		heap_free_remote(s, idx, p);
 	}
+}
+
+/*
+ * The owner's free of object idx (p) of s when its class's cache is full:
+ * straight into its page (a burst of frees passes the cache by, rather
+ * than pushing it out), and the queue taken if there is one.
+ */
+void heap_free_own(struct heap *h, struct slab *s, unsigned int idx, void *p)
+{
+	local_free(h, s, idx, p, FREE_OWN);
+	if (unlikely(__atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
+		heap_drain_remote(h);
 }
 
 /* Takes every free other harts queued for h and frees each as the owner. */
@@ -370,7 +498,7 @@ void heap_drain_remote(struct heap *h)
 		} else {
 			at = NULL;
 		}
-		local_free(h, s, idx, p, true);
+		local_free(h, s, idx, p, FREE_QUEUED);
 		if (at)
 			heap_misuse("queued free overwritten (a write after free?)", at);
 		p = next;
@@ -378,6 +506,62 @@ void heap_drain_remote(struct heap *h)
 		idx = nidx;
 	}
 	__atomic_fetch_add(&h->drains, 1, __ATOMIC_RELEASE);
+}
+
+/* ---- the cache's slow paths --------------------------------------------------- */
+
+/*
+ * p, the first cached object of k, has a bad link (a write after free
+ * over it): reported, and the list is cut after p; the objects behind it
+ * stay allocated (lost, never handed out twice). p is the caller's.
+ */
+static void cache_cut(struct heap_class *k, void *p)
+{
+	k->cache = NULL;
+	k->nr_cached = 0;
+	heap_misuse("cached free object overwritten (a write after free?)", p);
+}
+
+/* The first n cached objects of k back to their pages. */
+void cache_flush(struct heap *h, struct heap_class *k, unsigned int n)
+{
+	while (n-- && k->cache) {
+		void *p = k->cache;
+		uintptr_t next = (uintptr_t)cache_link(h, p, *(uintptr_t *)p);
+		struct slab *s = slab_of_page((void *)ALIGN_DOWN((uintptr_t)p, HEAP_SLAB_SIZE));
+		unsigned int idx = (unsigned int)(((uintptr_t)p & (HEAP_SLAB_SIZE - 1)) >> k->shift);
+
+		if (cache_link_ok(h, k, next)) {
+			k->cache = (void *)next;
+			k->nr_cached--;
+		} else {
+			cache_cut(k, p);
+		}
+		local_free(h, s, idx, p, HEAP_CACHE_CLAIMS ? FREE_CACHED : FREE_OWN_CACHED);
+	}
+}
+
+/*
+ * cache_take() found nothing it could hand out: the first cached object,
+ * its bad link reported, or a new object (heap_alloc() refills the cache);
+ * NULL if there is no memory.
+ */
+void *cache_refill(struct heap *h, unsigned int cls)
+{
+	struct heap_class *k = &h->cls[cls];
+	void *p;
+
+	if (__atomic_load_n(&h->remote, __ATOMIC_RELAXED))
+		heap_drain_remote(h);
+	p = k->cache;
+	if (!p)
+		return heap_alloc(h, cls);
+	if (!cache_link_ok(h, k, (uintptr_t)cache_link(h, p, *(uintptr_t *)p))) {
+		cache_cut(k, p);
+		cache_hand_out(k, p);
+		return p;
+	}
+	return cache_take(h, k);
 }
 
 /* ---- trimming ------------------------------------------------------------- */
@@ -392,6 +576,7 @@ static void release_empty(struct heap *h)
 		struct heap_class *k = &h->cls[c];
 		struct slab *s, *next;
 
+		cache_flush(h, k, k->nr_cached);
 		for (s = k->partial; s; s = next) {
 			next = s->next;
 			if (s->in_use || !page_settled(s))
@@ -419,6 +604,14 @@ void heap_trim(void)
 		tas_unlock(&heaps[i].lock);
 		give_to_buddy(all);
 	}
+}
+
+void heap_flush(void)
+{
+	struct heap *h = this_heap();
+
+	for (unsigned int c = 0; h && c < HEAP_NR_CLASSES; c++)
+		cache_flush(h, &h->cls[c], h->cls[c].nr_cached);
 }
 
 /* ---- frees waiting for an idle hart ------------------------------------------ */

@@ -4,6 +4,7 @@
 
 /* The per-hart slab heaps (mm/heap_hart*.c, mm/heap_slab.c): what their files share. */
 
+#include "heap_harden.h"
 #include "heap_internal.h"
 
 #define SLAB_ORDER 1	  /* 8 KiB: two frames */
@@ -180,18 +181,32 @@ static inline void *slab_object(const struct slab *s, unsigned int idx)
 	return slab_page(s) + ((size_t)idx << s->shift);
 }
 
+/* The frame state's tag and order: a slab page of whichever heap. */
+#define FRAME_HEAP_LOW_MASK ((1u << FRAME_HEAP_SHIFT) - 1)
+
 /* heap_hart.c: the per-hart heaps */
 struct heap_class {
+	void *cache;	     /* free objects handed out first: a list through their first words */
+	uint32_t nr_cached;  /* on it */
+	uint32_t cache_max;  /* a free that finds this many goes to its page */
+	uint32_t link_mask;  /* an object's address has these bits clear */
+	uint16_t pending_at, alloc_at; /* offsets of the bitmaps in the class's pages */
+	uint8_t shift;	     /* an object's index is its offset in the page >> shift */
 	struct slab *partial; /* pages with a free object; allocation takes from the first */
 	struct slab *spare;   /* a page of partial kept when it emptied (it may be in use again) */
 	uint64_t allocs, frees; /* objects in use: allocs - frees (queued frees count as in use) */
-	uint64_t pages, remote_frees;
 };
+/* One cache line, so that a class is found with a shift; the rest of a class is in struct heap. */
+_Static_assert(sizeof(struct heap_class) == 64, "struct heap_class outgrew a cache line");
 
 struct heap {
 	/* the owner's alone */
 	struct heap_class cls[HEAP_NR_CLASSES];
+	uintptr_t secret;	  /* mixed into the cache's links */
+	uintptr_t lo, span;	  /* every page this heap formatted lies in [lo, lo + span) */
+	uint32_t frame_state;	  /* what the frame of a slab page of this heap says */
 	uint64_t pages_from_buddy, pages_stolen, pages_reused;
+	uint64_t cls_pages[HEAP_NR_CLASSES], cls_remote_frees[HEAP_NR_CLASSES];
 	unsigned int id;
 	/* frees from other harts: they push (a compare-and-swap), the owner takes the lot */
 	void *remote __aligned(64);
@@ -204,6 +219,7 @@ struct heap {
 
 extern struct heap heaps[MAX_HARTS];
 extern unsigned int heap_nr_harts;
+extern struct heap *heap_of_hart[MAX_HARTS]; /* &heaps[i] for the harts with one, else NULL */
 
 void heaps_reset(unsigned int nr_harts);
 void *heap_alloc(struct heap *h, unsigned int cls);
@@ -216,13 +232,22 @@ bool heap_queued_object(const struct heap *h, const void *p, struct slab **s, un
 /*
  * The running hart's heap, or NULL before the switch and on a hart without
  * one. The index goes through int: the RISC-V ABI returns it sign-extended
- * (see buddy_cache.c).
+ * (see buddy_cache.c). The pointer is loaded relaxed: what the switch set
+ * up before it stored the pointer (release) is read through the pointer,
+ * an address dependency, which both architectures keep in order (Linux's
+ * READ_ONCE of a published pointer); ThreadSanitizer does not know that.
  */
 static inline struct heap *this_heap(void)
 {
-	unsigned int i = (unsigned int)(int)this_hart_index();
+	unsigned long i = (unsigned long)(long)(int)this_hart_index(); /* < 0: huge */
 
-	return likely(i < __atomic_load_n(&heap_nr_harts, __ATOMIC_ACQUIRE)) ? &heaps[i] : NULL;
+	if (unlikely(i >= MAX_HARTS))
+		return NULL;
+#ifdef __SANITIZE_THREAD__
+	return __atomic_load_n(&heap_of_hart[i], __ATOMIC_ACQUIRE);
+#else
+	return __atomic_load_n(&heap_of_hart[i], __ATOMIC_RELAXED);
+#endif
 }
 
 static inline void partial_push(struct heap_class *k, struct slab *s)
@@ -234,12 +259,6 @@ static inline void partial_push(struct heap_class *k, struct slab *s)
 	k->partial = s;
 }
 
-/*
- * The fast paths: an object from the first partial page of a class, and an
- * owner's free that does not empty a page other than its class's spare
- * (a full page goes back on its partial list here). NULL / false: take the
- * slow path (heap_alloc(), heap_free()), which does everything.
- */
 /* An object of s, the first page of k's partial list. */
 static inline void *class_take(struct heap_class *k, struct slab *s)
 {
@@ -250,41 +269,133 @@ static inline void *class_take(struct heap_class *k, struct slab *s)
 		if (s->next)
 			s->next->prev = NULL;
 	}
-	k->allocs++;
 	return slab_object(s, idx);
 }
 
-static inline void *heap_alloc_fast(struct heap *h, unsigned int cls)
-{
-	struct heap_class *k = &h->cls[cls];
-	struct slab *s = k->partial;
-
-	if (unlikely(!s || __atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
-		return NULL;
-	return class_take(k, s);
-}
-
-/* An owner's free of an object of word w of s, whose bits are cleared: the page's and class's counts. */
+/* An owner's free of an object of word w of s, whose bits are cleared: the page's counts. */
 static inline void class_put(struct heap_class *k, struct slab *s, unsigned int w)
 {
 	if (w < s->hint)
 		s->hint = (uint16_t)w;
 	if (unlikely(s->in_use-- == s->nr_objs)) /* it was full: back on the list */
 		partial_push(k, s);
-	k->frees++;
 }
 
-static inline bool heap_free_fast(struct heap *h, struct slab *s, unsigned int idx)
-{
-	struct heap_class *k = &h->cls[s->cls];
-	unsigned int w = idx / 64;
+/*
+ * The hart's cache, the fast paths. A class's free objects wait on a list
+ * of its own before they go back to their pages, so that an allocation and
+ * a free of the hart's own objects touch one list head, the object and
+ * its pending bit. To its page a cached object is allocated, and its free
+ * is pending: the cache holds its pending bit, as a queued remote free
+ * does, so any other free of it (a double free, here or on another hart)
+ * finds the bit set and is reported, and ksize() of it says freed.
+ *
+ * A link is stored as next ^ the heap's secret ^ the link's own address,
+ * and checked when it is followed: a write after free over a cached
+ * object decodes to an address outside the heap's pages or misaligned for
+ * the class, which is reported, never handed out.
+ *
+ * The hardening tier "off" keeps the checked links (a write after free
+ * must never crash any tier) but not the pending bits: a cached object is
+ * simply allocated to its page, and only a free of the object freed last
+ * (the list's head) is caught as a double free.
+ */
+#define HEAP_CACHE_CLAIMS (HEAP_HARDEN >= HEAP_HARDEN_DEFAULT)
 
-	if (unlikely(s->in_use == 1 && s != k->spare))
-		return false; /* the page empties: it may have to leave its class */
-	if (unlikely(!slab_claim(s, w, 1ULL << (idx % 64))))
-		return false; /* a double free: the slow path says which */
-	class_put(k, s, w);
+static inline void *cache_link(const struct heap *h, const void *slot, uintptr_t word)
+{
+	return (void *)(word ^ h->secret ^ (uintptr_t)slot);
+}
+
+/* Whether next, a link read from a cached object (decoded), may be followed. */
+static inline bool cache_link_ok(const struct heap *h, const struct heap_class *k, uintptr_t next)
+{
+	return !next || ((next - h->lo) < h->span && !(next & k->link_mask));
+}
+
+/*
+ * The first cached object of k, now allocated, or NULL: none, or its link
+ * is bad (the slow path, cache_refill(), reports it). Its pending bit is
+ * found from the class alone: its index is its offset >> k->shift.
+ */
+/* p, off the cache, to its caller: its pending bit let go. */
+static inline void cache_hand_out(struct heap_class *k, void *p)
+{
+	uintptr_t page = ALIGN_DOWN((uintptr_t)p, HEAP_SLAB_SIZE), idx = ((uintptr_t)p - page) >> k->shift;
+
+	k->allocs++;
+	if (HEAP_CACHE_CLAIMS)
+		__atomic_fetch_and((uint64_t *)(page + k->pending_at) + idx / 64,
+				   ~(1ULL << (idx % 64)), __ATOMIC_RELAXED);
+}
+
+static inline void *cache_take(struct heap *h, struct heap_class *k)
+{
+	void *p = k->cache;
+	uintptr_t next;
+
+	if (unlikely(!p))
+		return NULL;
+	next = (uintptr_t)cache_link(h, p, *(uintptr_t *)p);
+	if (unlikely(!cache_link_ok(h, k, next)))
+		return NULL;
+	k->cache = (void *)next;
+	k->nr_cached--;
+	cache_hand_out(k, p);
+	return p;
+}
+
+static inline void cache_push(struct heap *h, struct heap_class *k, void *p)
+{
+	*(uintptr_t *)p = (uintptr_t)cache_link(h, p, (uintptr_t)k->cache);
+	k->cache = p;
+	k->nr_cached++;
+}
+
+/*
+ * The owner's claim to free object idx (p) of a page of class k into its
+ * cache: its pending bit, taken and kept, and its allocation bit found
+ * set. false: it is free, cached, or another free of it is queued or
+ * under way (the slow path says which); nothing changed.
+ */
+static inline bool cache_claim(struct heap_class *k, uintptr_t page, uintptr_t idx, void *p)
+{
+	uint64_t bit = 1ULL << (idx % 64);
+	uint64_t *pending = (uint64_t *)(page + k->pending_at) + idx / 64;
+
+	(void)p; /* for the race hook */
+	if (!HEAP_CACHE_CLAIMS)
+		return true;
+	if (__atomic_fetch_or(pending, bit, __ATOMIC_SEQ_CST) & bit)
+		return false;
+	HEAP_RACE(RACE_OWNER_CLAIMED, p);
+	if (likely(__atomic_load_n((uint64_t *)(page + k->alloc_at) + idx / 64, __ATOMIC_RELAXED) &
+		   bit))
+		return true;
+	__atomic_fetch_and(pending, ~bit, __ATOMIC_RELAXED);
+	return false;
+}
+
+/*
+ * The owner's free of p, an object of a page of class k (checked: p
+ * starts an object), into the cache, which has room; false: misuse, for
+ * the slow path to report.
+ */
+static inline bool cache_put(struct heap *h, struct heap_class *k, void *p)
+{
+	uintptr_t page = ALIGN_DOWN((uintptr_t)p, HEAP_SLAB_SIZE);
+
+	if (unlikely((!HEAP_CACHE_CLAIMS && p == k->cache) ||
+		     !cache_claim(k, page, ((uintptr_t)p - page) >> k->shift, p)))
+		return false;
+	cache_push(h, k, p);
+	k->frees++;
 	return true;
 }
+
+/* heap_hart.c: the cache's slow paths */
+void cache_flush(struct heap *h, struct heap_class *k, unsigned int n);
+void *cache_refill(struct heap *h, unsigned int cls);
+void heap_free_own(struct heap *h, struct slab *s, unsigned int idx, void *p);
 
 #endif

@@ -85,7 +85,7 @@ static __attribute__((noinline)) void *alloc_slow(size_t size, size_t align)
 	}
 	/* a power-of-two class is aligned to its size, the largest to the slab page */
 	if (MAX(size, align) <= 4096)
-		return heap_alloc(h, slab_class(MAX(size, align)));
+		return cache_refill(h, slab_class(MAX(size, align)));
 	if (size <= HEAP_SLAB_MAX_SIZE && align <= HEAP_SLAB_SIZE)
 		return heap_alloc(h, HEAP_NR_CLASSES - 1);
 	p = large_alloc(size, align);
@@ -94,12 +94,18 @@ static __attribute__((noinline)) void *alloc_slow(size_t size, size_t align)
 	return p;
 }
 
+/*
+ * The fast path: the first object of the hart's cache for the class. No
+ * call but the slow path's, a tail call, so that it needs no stack frame.
+ */
 void *heap_strategy_alloc(size_t size, size_t align)
 {
 	struct heap *h = this_heap();
 
-	if (likely(h && MAX(size, align) <= 4096)) {
-		void *p = heap_alloc_fast(h, slab_class(MAX(size, align)));
+	/* frees other harts queued are taken at the next allocation (the slow path) */
+	if (likely(h && MAX(size, align) <= 4096 &&
+		   !__atomic_load_n(&h->remote, __ATOMIC_RELAXED))) {
+		void *p = cache_take(h, &h->cls[slab_class(MAX(size, align))]);
 
 		if (likely(p))
 			return p;
@@ -107,15 +113,27 @@ void *heap_strategy_alloc(size_t size, size_t align)
 	return alloc_slow(size, align);
 }
 
+/*
+ * kmalloc() itself: the fast path above, for a size alone (a power-of-two
+ * class is aligned to its size, so natural alignment costs nothing here).
+ */
+void *heap_strategy_kmalloc(size_t size)
+{
+	struct heap *h = this_heap();
+
+	if (likely(h && size <= 4096 && !__atomic_load_n(&h->remote, __ATOMIC_RELAXED))) {
+		void *p = cache_take(h, &h->cls[slab_class(size)]);
+
+		if (likely(p))
+			return p;
+	}
+	return kmalloc_inner(size, 0);
+}
+
 /* ---- free and size --------------------------------------------------------------- */
 
-/*
- * The fast path: an object of a slab page, checked (the frame is a slab
- * page, the trailer is that page's, the offset starts an object); this
- * hart's (heap_free_fast() says when), or another heap's, queued for it.
- * The rest goes the slow way, which reports what is wrong.
- */
-bool heap_strategy_free(void *p)
+/* Everything but the fast path's case, each misuse reported. */
+static __attribute__((noinline)) bool free_slow(void *p)
 {
 	struct heap *h = this_heap();
 	struct slab *s;
@@ -127,16 +145,73 @@ bool heap_strategy_free(void *p)
 	}
 	if (!slab_object_of(p, &s, &idx, "not the start of an allocated object (a double free?)"))
 		return false;
-	if (unlikely(!s))
-		return true;
-	if (likely(h && s->heap == h->id && heap_free_fast(h, s, idx))) {
-		/* an owner that only frees takes its queue too */
-		if (unlikely(__atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
-			heap_drain_remote(h);
-		return true;
-	}
-	heap_free(h, s, idx, p); /* the owner's slow path, or queued for the owner */
+	if (s)
+		heap_free(h, s, idx, p); /* the owner's slow path, or queued for the owner */
 	return true;
+}
+
+/*
+ * The fast path: an object of a slab page of the top bank (the frame is a
+ * slab page, the trailer is that page's, the offset starts an object), the
+ * hart's own, into its cache. Anything else, or anything wrong, goes the
+ * slow way, which says what is wrong; a tail call, as in the allocation.
+ */
+/*
+ * The fast path: an object of a slab page of the top bank (the frame is a
+ * slab page, the trailer is that page's, the offset starts an object):
+ * the hart's own into its cache (or its page, the cache being full),
+ * another hart's queued for it. false, with nothing done: anything else,
+ * or anything wrong, for the slow way, which says what is wrong.
+ */
+static inline __attribute__((always_inline)) bool free_fast(void *p)
+{
+	struct heap *h = this_heap();
+
+	/* a large allocation is page-aligned: only then can it be one */
+	if (likely(h && ((uintptr_t)p & (PAGE_SIZE - 1) || !large_owns(p)))) {
+		phys_addr_t pa = virt_to_phys(p);
+		phys_addr_t head = ALIGN_DOWN(pa, (phys_addr_t)HEAP_SLAB_SIZE);
+		const struct frame *f = frame_in_top_bank(head);
+		struct slab *s = slab_of_page((void *)ALIGN_DOWN((uintptr_t)p, HEAP_SLAB_SIZE));
+		uintptr_t off = pa - head, idx;
+		struct heap_class *k;
+		uint32_t state;
+
+		if (unlikely(!f))
+			return false;
+		/* a slab page, its trailer the page's, an object's start */
+		state = __atomic_load_n(&f->state, __ATOMIC_RELAXED);
+		if (unlikely((state ^ h->frame_state) & FRAME_HEAP_LOW_MASK ||
+			     s->magic != slab_magic(head) || s->cls >= HEAP_NR_CLASSES))
+			return false;
+		k = &h->cls[s->cls]; /* the class's shape, whichever heap's page it is */
+		idx = off >> k->shift;
+		if (unlikely((idx << k->shift) != off || idx >= s->nr_objs))
+			return false;
+		if (unlikely(state != h->frame_state)) { /* another hart's */
+			heap_free_remote(s, (unsigned int)idx, p);
+			return true;
+		}
+		if (unlikely(k->nr_cached >= k->cache_max)) {
+			heap_free_own(h, s, (unsigned int)idx, p);
+			return true;
+		}
+		return cache_put(h, k, p);
+	}
+	return false;
+}
+
+bool heap_strategy_free(void *p)
+{
+	return free_fast(p) || free_slow(p);
+}
+
+/* kfree() itself, the fast path first (no call but a tail call in between). */
+void heap_strategy_kfree(void *p)
+{
+	if (likely(free_fast(p)))
+		return;
+	kfree_inner(p);
 }
 
 bool heap_strategy_size(const void *p, size_t *size)
@@ -151,8 +226,9 @@ bool heap_strategy_size(const void *p, size_t *size)
 	}
 	if (!slab_object_of(p, &s, &idx, "not the start of an allocated object (a double free?)"))
 		return false;
-	/* freed, or its free queued for its heap */
-	if (s && (!slab_bit(slab_alloc_map(s), idx) || slab_bit(slab_pending_map(s), idx)))
+	/* freed, its free queued or cached (tier off: the cache's head only) */
+	if (s && (!slab_bit(slab_alloc_map(s), idx) || slab_bit(slab_pending_map(s), idx) ||
+		  (!HEAP_CACHE_CLAIMS && this_heap() && p == this_heap()->cls[s->cls].cache)))
 		heap_misuse("ksize or krealloc of a freed object", p);
 	else if (s)
 		*size = slab_geom[s->cls].size;

@@ -21,10 +21,10 @@ int heap_hart_stats(unsigned int hart, struct heap_hart_stats *s)
 			.size = slab_geom[c].size,
 			.per_page = slab_geom[c].nr_objs,
 			.in_use = k->allocs - k->frees,
-			.pages = k->pages,
+			.pages = h->cls_pages[c],
 			.allocs = k->allocs,
 			.frees = k->frees,
-			.remote_frees = k->remote_frees,
+			.remote_frees = h->cls_remote_frees[c],
 		};
 	}
 	tas_lock(&h->lock);

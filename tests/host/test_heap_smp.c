@@ -172,6 +172,7 @@ static void steal_body(struct worker *w)
 			v[i] = kmalloc(4096);
 		for (int i = 0; i <= HEAP_EMPTY_HIGH; i++)
 			kfree(v[i]);
+		heap_flush(); /* out of the hart's cache: the pages empty */
 	}
 	pthread_barrier_wait(&barrier);
 	if (w->hart == 0) {

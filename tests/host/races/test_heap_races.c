@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * Two frees of one slab object (a double free), the owner's and another
- * hart's, forced through every order in which they can meet: one free is
+ * hart's, forced through every order in which they can meet (the owner's
+ * free goes into its hart's cache, which holds the object's pending bit
+ * until the object is allocated again or flushed to its page): one free is
  * stopped at a step where the other may cut in (the heap's HEAP_RACE
  * hooks, compiled in for this program only), the other runs to its end,
  * then the first goes on. Whatever the order, exactly one of the two is
@@ -54,6 +56,7 @@ struct freer {
 	unsigned int hart;
 	void *p;
 	bool drain; /* not a kfree: the owner's next allocation, which takes its queue */
+	bool flush; /* not a kfree: the owner's heap_flush(), its cache back to the pages */
 	void *got;
 	struct stop *stop; /* told when the free is over, stopped or not */
 };
@@ -65,6 +68,8 @@ static void *run_free(void *arg)
 	arena_set_hart(f->hart);
 	if (f->drain)
 		f->got = kmalloc(32);
+	else if (f->flush)
+		heap_flush();
 	else
 		kfree(f->p);
 	sem_post(&f->stop->stopped);
@@ -237,6 +242,39 @@ static void a_free_cuts_into_the_drain(struct ktest *t)
 	finish(t, keep);
 }
 
+/*
+ * The owner's free put the object in its cache; its flush stops between
+ * clearing the allocation bit and letting the pending bit go, while hart 2
+ * frees the object: refused, and the object is freed once.
+ */
+static void a_free_cuts_into_the_cache_flush(struct ktest *t)
+{
+	void *keep, *p = setup_object(&keep);
+	struct freer flush = { .hart = 0, .flush = true }, third = { .hart = 2, .p = p };
+	bool stopped;
+
+	kfree(p); /* into hart 0's cache */
+	KT_EXPECT_EQ(t, race(t, &flush, RACE_DRAIN_CLEARED, &third, NO_STOP, p, &stopped), 1);
+	freed_once(t, p);
+	finish(t, keep);
+}
+
+/* A free from another hart of an object in the owner's cache: a double free, refused at once. */
+static void a_remote_free_of_a_cached_object(struct ktest *t)
+{
+	void *keep, *p = setup_object(&keep);
+
+	kfree(p); /* into hart 0's cache */
+	heap_host_misuses(NULL, NULL);
+	arena_set_hart(1);
+	kfree(p);
+	arena_set_hart(0);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 1);
+	KT_EXPECT(t, !heap_hart_has_queue(0)); /* nothing queued */
+	freed_once(t, p);
+	finish(t, keep);
+}
+
 static int boot(struct ktest *t)
 {
 	heap_host_boot(64ULL << 20, 128 << 10);
@@ -250,6 +288,8 @@ static const struct ktest_case cases[] = {
 	KTEST_CASE(both_frees_look_before_either_lets_go),
 	KTEST_CASE(two_remote_frees),
 	KTEST_CASE(a_free_cuts_into_the_drain),
+	KTEST_CASE(a_free_cuts_into_the_cache_flush),
+	KTEST_CASE(a_remote_free_of_a_cached_object),
 	{ 0 },
 };
 
