@@ -154,7 +154,7 @@ bool heap_strategy_free(void *p)
 		return true;
 	}
 	spin_lock(&heap.lock);
-	r = region_of(p);
+	r = block_region_find(&heap, p);
 	if (r && !(bad = block_unlive(r, p, bad))) {
 		block_free(&heap, r, p);
 		/* one unused region stays, so a heap at a region's edge does not thrash */
@@ -178,7 +178,7 @@ bool heap_strategy_size(const void *p, size_t *size)
 		return true;
 	}
 	spin_lock(&heap.lock);
-	r = region_of(p);
+	r = block_region_find(&heap, p);
 	if (r && !(bad = block_unlive(r, p, bad)))
 		*size = block_size(r, p);
 	block_unlock(&heap);

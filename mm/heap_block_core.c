@@ -143,7 +143,9 @@ static uint64_t offset(const struct block_region *r, const void *p)
 	return (uint64_t)((const char *)p - r->base);
 }
 
-static void start_mark(struct block_region *r, const void *p, bool set)
+/* Inline, as the three below: the fast paths call them on every block. */
+static inline __attribute__((always_inline)) void start_mark(struct block_region *r, const void *p,
+							     bool set)
 {
 	uint64_t i = offset(r, p) / 8;
 
@@ -153,7 +155,8 @@ static void start_mark(struct block_region *r, const void *p, bool set)
 		r->starts[i / 64] &= ~(1ULL << (i % 64));
 }
 
-static bool start_marked(const struct block_region *r, const void *p)
+static inline __attribute__((always_inline)) bool start_marked(const struct block_region *r,
+							       const void *p)
 {
 	uint64_t i = offset(r, p) / 8;
 
@@ -173,7 +176,8 @@ static bool region_holds(const struct block_region *r, const void *p)
  * then a walk of a few regions, or find() (O(1), but the price of a few
  * dozen steps of a walk) once there are more.
  */
-static struct block_region *region_of(struct block_heap *h, const void *p)
+static inline __attribute__((always_inline)) struct block_region *region_of(struct block_heap *h,
+									    const void *p)
 {
 	struct block_region *r = h->last;
 
@@ -188,6 +192,11 @@ static struct block_region *region_of(struct block_heap *h, const void *p)
 	if (!r || !region_holds(r, p))
 		return NULL; /* only a damaged free list asks about such a p */
 	return h->last = r;
+}
+
+struct block_region *block_region_find(struct block_heap *h, const void *p)
+{
+	return region_of(h, p);
 }
 
 /* ---- the fixed sizes' free lists ------------------------------------------- */
@@ -215,7 +224,8 @@ static void link_set(struct block_heap *h, void *slot, void *next)
  * b's link decodes to no free block of that size (damage, recorded; the
  * caller cuts the list there).
  */
-static void *link_next(struct block_heap *h, unsigned int k, void *b, bool releasing_ok)
+static inline __attribute__((always_inline)) void *link_next(struct block_heap *h, unsigned int k,
+							     void *b, bool releasing_ok)
 {
 	void *n = link_code(h, b, *(void **)b);
 	struct block_region *r;

@@ -63,6 +63,9 @@ struct block_heap {
 struct block_region *block_region_init(struct block_heap *h, struct block_region *r, char *base,
 				       phys_addr_t pa, uint64_t size);
 
+/* The region of h whose blocks' area holds p, or NULL; the last one found is tried first. */
+struct block_region *block_region_find(struct block_heap *h, const void *p);
+
 /* size bytes aligned to align (a power of two up to a page), or NULL: no room. */
 void *block_alloc(struct block_heap *h, size_t size, size_t align);
 
