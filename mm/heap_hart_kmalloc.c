@@ -87,7 +87,7 @@ static __attribute__((noinline)) void *alloc_slow(size_t size, size_t align)
 	if (MAX(size, align) <= 4096)
 		return cache_refill(h, slab_class(MAX(size, align)));
 	if (size <= HEAP_SLAB_MAX_SIZE && align <= HEAP_SLAB_SIZE)
-		return heap_alloc(h, HEAP_NR_CLASSES - 1);
+		return cache_refill(h, HEAP_NR_CLASSES - 1); /* its cache first, too */
 	p = large_alloc(size, align);
 	if (!p && heap_reclaim())
 		p = large_alloc(size, align);

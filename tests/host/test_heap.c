@@ -157,6 +157,34 @@ static bool check_seq(const unsigned char *p, size_t n, unsigned int seed)
 	return true;
 }
 
+/*
+ * An object freed goes to the hart's cache and the next allocation of its
+ * class takes it back, in every class (the largest, above 4096 bytes,
+ * too): no page is touched.
+ */
+static void a_freed_object_comes_back_from_the_cache(struct ktest *t)
+{
+	struct heap_hart_stats before, after;
+
+	for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++) {
+		size_t size = class_size(c);
+		void *keep = kmalloc(size), *p = kmalloc(size), *q;
+
+		KT_ASSERT(t, keep && p);
+		KT_ASSERT_EQ(t, heap_hart_stats(0, &before), 0);
+		kfree(p);
+		q = kmalloc(size);
+		KT_ASSERT_EQ(t, heap_hart_stats(0, &after), 0);
+		KT_EXPECT(t, q == p);
+		KT_EXPECT_EQ(t, after.pages_from_buddy, before.pages_from_buddy);
+		KT_EXPECT_EQ(t, after.cls[c].pages, before.cls[c].pages);
+		kfree(q);
+		kfree(keep);
+	}
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
 static void realloc_grows_and_shrinks(struct ktest *t)
 {
 	static const size_t steps[] = { 24, 100, 1000, 5000, 8144, 9000, 100000, 50000, 3000, 40, 5 };
@@ -327,6 +355,7 @@ static const struct ktest_case cases[] = {
 	KTEST_CASE(slab_geometry),
 	KTEST_CASE(every_class_alloc_free),
 	KTEST_CASE(natural_and_asked_alignment),
+	KTEST_CASE(a_freed_object_comes_back_from_the_cache),
 	KTEST_CASE(realloc_grows_and_shrinks),
 	KTEST_CASE(calloc_zeroes_and_checks_overflow),
 	KTEST_CASE(misuse_is_reported),
