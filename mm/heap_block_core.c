@@ -59,7 +59,8 @@ void block_unlock(struct block_heap *h)
  * words are where a freed block's were, so a write after free, or an
  * overflow out of a neighbour, lands here.
  */
-static bool chunk_sane(const struct block_region *r, const struct block_chunk *c)
+static inline __attribute__((always_inline)) bool chunk_sane(const struct block_region *r,
+							     const struct block_chunk *c)
 {
 	uintptr_t cs = (uintptr_t)c;
 
@@ -68,14 +69,28 @@ static bool chunk_sane(const struct block_region *r, const struct block_chunk *c
 	       c->size <= (uintptr_t)r->end - cs && (!c->next || (uintptr_t)c->next > cs + c->size);
 }
 
-/* *pp if it is a sane chunk; else the list is cut there (what lay beyond is lost) and NULL. */
-static struct block_chunk *chunk_at(struct block_heap *h, struct block_region *r,
-				    struct block_chunk **pp)
+static __attribute__((noinline)) struct block_chunk *
+chunk_cut(struct block_heap *h, struct block_region *r, struct block_chunk **pp);
+
+/*
+ * *pp if it is a sane chunk; else the list is cut there (what lay beyond
+ * is lost) and NULL. Inline: every step of a first-fit walk takes it.
+ */
+static inline __attribute__((always_inline)) struct block_chunk *
+chunk_at(struct block_heap *h, struct block_region *r, struct block_chunk **pp)
 {
 	struct block_chunk *c = *pp;
 
-	if (!c || chunk_sane(r, c))
+	if (likely(!c || chunk_sane(r, c)))
 		return c;
+	return chunk_cut(h, r, pp);
+}
+
+static struct block_chunk *chunk_cut(struct block_heap *h, struct block_region *r,
+				     struct block_chunk **pp)
+{
+	struct block_chunk *c = *pp;
+
 	damaged(h, "free chunk overwritten (a write after free, or an overflow)", c);
 	*pp = NULL;
 	r->free_bytes = 0;
