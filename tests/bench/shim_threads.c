@@ -56,6 +56,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/test_rand.h"
+
 static const char *workload;
 static unsigned int nthreads = 4;
 static double scale = 1.0;
@@ -70,16 +72,9 @@ static uint64_t splitmix(uint64_t x)
 	return x ^ (x >> 31);
 }
 
-/* xorshift64* */
 static inline uint64_t rnd(uint64_t *s)
 {
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545f4914f6cdd1dULL;
+	return test_rand(s);
 }
 
 static uint64_t seed_for(unsigned int a, unsigned int b)
