@@ -57,6 +57,16 @@ unsigned int this_hart_index(void)
 	return shim_cur->index;
 }
 
+void **this_hart_mm_slot(void)
+{
+	return &shim_cur->mm;
+}
+
+void **hart_mm_slot(unsigned int index)
+{
+	return &slots[index].mm;
+}
+
 /* ---- booting once ------------------------------------------------------------- */
 
 enum { BOOT_NONE, BOOT_RUNNING, BOOT_HEAPS_UP, BOOT_DONE };

@@ -92,6 +92,7 @@ struct hart_slot {
 	spinlock_t lock;    /* a ticket lock: fork's prepare handler must get its turn */
 	unsigned int index; /* this_hart_index() */
 	unsigned int users; /* threads attached (atomic) */
+	void *mm;	    /* this_hart_mm_slot() */
 } __aligned(64);
 
 #define SHIM_HARTS MAX_HARTS

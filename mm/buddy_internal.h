@@ -150,14 +150,6 @@ static inline struct buddy_bank *bank_of_pfn(uint64_t pfn, uint32_t *index)
 }
 
 /* The frame of pa if it is in the top bank (the fast paths' case), else NULL. */
-static inline struct frame *frame_in_top_bank(phys_addr_t pa)
-{
-	struct buddy_bank *b = buddy_top();
-	uint64_t i = pa_to_pfn(pa) - b->base_pfn;
-
-	return likely(i < b->nr_frames) ? &b->frames[i] : NULL;
-}
-
 static inline struct frame *frame_lookup(phys_addr_t pa)
 {
 	uint32_t i;

@@ -38,11 +38,11 @@
 #include <mm/buddy.h>
 #include <string.h>
 
+#include "buddy_internal.h"
 #include "heap_hart.h"
 
 struct heap heaps[MAX_HARTS];
 unsigned int heap_nr_harts;
-struct heap *heap_of_hart[MAX_HARTS];
 
 /*
  * A class's cache holds up to 64 objects and 32 KiB, at least 4: enough
@@ -54,11 +54,30 @@ static uint32_t cache_max(unsigned int cls)
 	return MIN(MAX(32768 / slab_geom[cls].size, 4u), 64u);
 }
 
+/*
+ * kfree()'s fast path looks frames up in one bank's direct-map window:
+ * bank b's slab pages (8 KiB heads, two frames) at [win_lo, win_lo +
+ * win_size), the head of pointer a's page at frame_bias + (a >> 13 << 5).
+ * It follows the bank of the last page formatted outside it (banks stay
+ * once added); a pointer outside it goes the slow way.
+ */
+static void heap_set_window(struct heap *h, const struct buddy_bank *b)
+{
+	uint64_t first = ALIGN_UP(b->base_pfn, 2), end = b->base_pfn + b->nr_frames;
+	uintptr_t va0 = (uintptr_t)phys_to_virt(pfn_to_pa(b->base_pfn));
+
+	_Static_assert(HEAP_SLAB_SIZE == 2 * PAGE_SIZE && sizeof(struct frame) == 16,
+		       "free_fast()'s frame arithmetic");
+	h->win_lo = first < end ? (uintptr_t)phys_to_virt(pfn_to_pa(first)) : 0;
+	h->win_size = first < end ? (uintptr_t)(end - first) << PAGE_SHIFT : 0;
+	h->frame_bias = (uintptr_t)b->frames - (va0 >> PAGE_SHIFT) * sizeof(struct frame);
+}
+
 void heaps_reset(unsigned int nr_harts)
 {
 	__atomic_store_n(&heap_nr_harts, 0, __ATOMIC_RELEASE);
 	for (unsigned int i = 0; i < MAX_HARTS; i++)
-		__atomic_store_n(&heap_of_hart[i], NULL, __ATOMIC_RELEASE);
+		__atomic_store_n(hart_mm_slot(i), NULL, __ATOMIC_RELEASE);
 	memset(heaps, 0, sizeof(heaps));
 	for (unsigned int i = 0; i < MAX_HARTS; i++) {
 		struct heap *h = &heaps[i];
@@ -67,11 +86,16 @@ void heaps_reset(unsigned int nr_harts)
 		h->frame_state = frame_state_make(FRAME_SLAB, SLAB_ORDER, i);
 		/* no entropy here: a stray write decodes to garbage, but the links are not secret */
 		h->secret = ((uintptr_t)h * 0x9e3779b97f4a7c15ULL) | 1;
+		if (nr_harts && buddy_nr_banks_acquire())
+			heap_set_window(h, buddy_top());
 		for (unsigned int c = 0; nr_harts && c < HEAP_NR_CLASSES; c++) {
 			struct heap_class *k = &h->cls[c];
 
+			k->objs_end = (uint16_t)(slab_geom[c].nr_objs *
+						 (slab_geom[c].shift ? slab_geom[c].size : 1));
 			k->cache_max = cache_max(c);
 			k->link_mask = slab_geom[c].shift ? slab_geom[c].size - 1 : HEAP_SLAB_SIZE - 1;
+			k->link_check = UINTPTR_MAX;
 			k->shift = slab_geom[c].shift;
 			k->pending_at = HEAP_SLAB_SIZE - sizeof(struct slab) - 8 * slab_geom[c].words;
 			k->alloc_at = k->pending_at - 8 * slab_geom[c].words;
@@ -80,7 +104,7 @@ void heaps_reset(unsigned int nr_harts)
 	/* last: this_heap() finds the heaps ready once it sees them */
 	__atomic_store_n(&heap_nr_harts, nr_harts, __ATOMIC_RELEASE);
 	for (unsigned int i = 0; i < nr_harts; i++)
-		__atomic_store_n(&heap_of_hart[i], &heaps[i], __ATOMIC_RELEASE);
+		__atomic_store_n(hart_mm_slot(i), (void *)&heaps[i], __ATOMIC_RELEASE);
 }
 
 /* ---- the partial lists (the owner's) --------------------------------------- */
@@ -149,6 +173,8 @@ static void empty_push(struct heap *h, struct slab *s)
 	struct slab *excess = NULL;
 
 	s->cls = SLAB_NO_CLASS; /* a free into it now is a double free */
+	if (!HEAP_CACHE_CLAIMS) /* the tier that does not claim objects keeps frees out here */
+		frame_set_owner(page_pa(s), SLAB_ORDER, FRAME_SLAB, h->id, HEAP_NO_CLASS);
 	tas_lock(&h->lock);
 	s->next = h->empty;
 	h->empty = s;
@@ -163,24 +189,47 @@ static void release_empty(struct heap *h);
 
 /* ---- getting a page for a class -------------------------------------------- */
 
+/* The classes' link_check (heap_hart.h) for the heap's span; with no span, nothing passes. */
+static void set_link_checks(struct heap *h)
+{
+	uintptr_t range = HEAP_SLAB_SIZE;
+
+	while (range < h->span)
+		range <<= 1;
+	for (unsigned int c = 0; c <= HEAP_NR_CLASSES; c++)
+		h->cls[c].link_check = h->span ? ~(range - 1) | h->cls[c].link_mask : UINTPTR_MAX;
+}
+
 /* Formats s for (h, cls) and makes the frame metadata say so, if it said otherwise. */
 static void page_assign(struct heap *h, struct slab *s, unsigned int cls, bool new_owner)
 {
-	unsigned int was = s->frame_cls; /* the class the frame metadata names */
-
 	uintptr_t page = (uintptr_t)slab_page(s);
 
 	slab_format(s, h->id, cls);
-	if (!h->span) {
-		h->lo = page;
-		h->span = HEAP_SLAB_SIZE;
-	} else if (page < h->lo) {
-		h->span += h->lo - page;
-		h->lo = page;
-	} else if (page - h->lo >= h->span) {
-		h->span = page - h->lo + HEAP_SLAB_SIZE;
+	if (!h->span || page - h->lo >= h->span) { /* the heap's pages reach further */
+		if (!h->span) {
+			h->lo = page;
+			h->span = HEAP_SLAB_SIZE;
+		} else if (page < h->lo) {
+			h->span += h->lo - page;
+			h->lo = page;
+		} else {
+			h->span = page - h->lo + HEAP_SLAB_SIZE;
+		}
+		set_link_checks(h);
 	}
-	if (new_owner || was != cls)
+	if (page - h->win_lo >= h->win_size) {
+		uint32_t i;
+		const struct buddy_bank *b = bank_of_pfn(pa_to_pfn(page_pa(s)), &i);
+
+		if (b)
+			heap_set_window(h, b);
+	}
+	/*
+	 * The frame names the page's last class while the page is empty
+	 * (a free into it fails its claim), or none (tier off).
+	 */
+	if (new_owner || s->frame_cls != cls || !HEAP_CACHE_CLAIMS)
 		frame_set_owner(page_pa(s), SLAB_ORDER, FRAME_SLAB, h->id, cls);
 	s->frame_cls = (uint8_t)cls;
 }
@@ -347,10 +396,10 @@ static void page_release(struct heap *h, struct heap_class *k, struct slab *s)
  */
 static void page_emptied(struct heap *h, struct heap_class *k, struct slab *s)
 {
-	if (s == k->spare)
+	if (s == h->spare[k - h->cls])
 		return;
-	if (!k->spare || k->spare->in_use) {
-		k->spare = s;
+	if (!h->spare[k - h->cls] || h->spare[k - h->cls]->in_use) {
+		h->spare[k - h->cls] = s;
 		return;
 	}
 	if (page_settled(s))
@@ -542,13 +591,14 @@ void cache_flush(struct heap *h, struct heap_class *k, unsigned int n)
 }
 
 /*
- * cache_take() found nothing it could hand out: the first cached object,
- * its bad link reported, or a new object (heap_alloc() refills the cache);
- * NULL if there is no memory.
+ * cache_take() found nothing it could hand out: the last cached object,
+ * the first with its bad link reported, or a new object (heap_alloc()
+ * refills the cache); NULL if there is no memory.
  */
 void *cache_refill(struct heap *h, unsigned int cls)
 {
 	struct heap_class *k = &h->cls[cls];
+	uintptr_t next;
 	void *p;
 
 	if (__atomic_load_n(&h->remote, __ATOMIC_RELAXED))
@@ -556,12 +606,13 @@ void *cache_refill(struct heap *h, unsigned int cls)
 	p = k->cache;
 	if (!p)
 		return heap_alloc(h, cls);
-	if (!cache_link_ok(h, k, (uintptr_t)cache_link(h, p, *(uintptr_t *)p))) {
+	next = (uintptr_t)cache_link(h, p, *(uintptr_t *)p);
+	if (!cache_link_ok(h, k, next)) {
 		cache_cut(k, p);
 		cache_hand_out(k, p);
 		return p;
 	}
-	return cache_take(h, k);
+	return cache_pop(k, p, next);
 }
 
 /* ---- trimming ------------------------------------------------------------- */
@@ -581,8 +632,8 @@ static void release_empty(struct heap *h)
 			next = s->next;
 			if (s->in_use || !page_settled(s))
 				continue;
-			if (s == k->spare)
-				k->spare = NULL;
+			if (s == h->spare[k - h->cls])
+				h->spare[k - h->cls] = NULL;
 			page_release(h, k, s);
 		}
 	}

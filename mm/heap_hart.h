@@ -35,7 +35,7 @@ struct slab {
 	uint16_t in_use;	  /* allocated objects, queued frees included */
 	uint16_t hint;		  /* no free object in the words below it */
 	uint16_t nr_objs;
-	uint8_t frame_cls;	  /* the class the frame metadata names (it changes lazily) */
+	uint8_t frame_cls;	  /* its last class, which its frame names (see HEAP_NO_CLASS) */
 	uint8_t shift;		  /* object i is at i << shift (the one-object class: 0) */
 	uint32_t magic;		  /* SLAB_MAGIC ^ the page's frame number: a trailer, of this page */
 };
@@ -54,7 +54,7 @@ extern uint8_t slab_class_of_8[HEAP_SLAB_MAX_SIZE / 8 + 1]; /* class of (size + 
 
 void slab_geom_init(void);
 
-static inline unsigned int slab_class(size_t size)
+static inline size_t slab_class(size_t size)
 {
 	return slab_class_of_8[(size + 7) >> 3];
 }
@@ -187,26 +187,43 @@ static inline void *slab_object(const struct slab *s, unsigned int idx)
 /* heap_hart.c: the per-hart heaps */
 struct heap_class {
 	void *cache;	     /* free objects handed out first: a list through their first words */
+	uintptr_t link_check; /* a link l to follow has (l - heap's lo) & link_check == 0 */
 	uint32_t nr_cached;  /* on it */
 	uint32_t cache_max;  /* a free that finds this many goes to its page */
 	uint32_t link_mask;  /* an object's address has these bits clear */
 	uint16_t pending_at, alloc_at; /* offsets of the bitmaps in the class's pages */
 	uint8_t shift;	     /* an object's index is its offset in the page >> shift */
+	uint16_t objs_end;   /* an object starts below this offset in the page */
 	struct slab *partial; /* pages with a free object; allocation takes from the first */
-	struct slab *spare;   /* a page of partial kept when it emptied (it may be in use again) */
 	uint64_t allocs, frees; /* objects in use: allocs - frees (queued frees count as in use) */
 };
 /* One cache line, so that a class is found with a shift; the rest of a class is in struct heap. */
 _Static_assert(sizeof(struct heap_class) == 64, "struct heap_class outgrew a cache line");
 
+/*
+ * A slab page's frame names its class (struct frame's aux, kept out of
+ * the page so no write to the page can forge it). While the page is empty
+ * it names the class it had (a free into it fails its claim, which finds
+ * the object free) or, in the tier that does not claim objects,
+ * HEAP_NO_CLASS, whose objs_end of 0 sends every free into it to the slow
+ * path, which reports it.
+ */
+#define HEAP_NO_CLASS HEAP_NR_CLASSES
+
 struct heap {
 	/* the owner's alone */
-	struct heap_class cls[HEAP_NR_CLASSES];
+	struct heap_class cls[HEAP_NR_CLASSES + 1]; /* + HEAP_NO_CLASS */
 	uintptr_t secret;	  /* mixed into the cache's links */
 	uintptr_t lo, span;	  /* every page this heap formatted lies in [lo, lo + span) */
 	uint32_t frame_state;	  /* what the frame of a slab page of this heap says */
+	/*
+	 * A bank's direct-map window (buddy_bank_window()): kfree()'s fast
+	 * path finds the frame of a pointer in it with a shift and an add.
+	 */
+	uintptr_t win_lo, win_size, frame_bias;
 	uint64_t pages_from_buddy, pages_stolen, pages_reused;
 	uint64_t cls_pages[HEAP_NR_CLASSES], cls_remote_frees[HEAP_NR_CLASSES];
+	struct slab *spare[HEAP_NR_CLASSES]; /* a page of the class kept when it emptied */
 	unsigned int id;
 	/* frees from other harts: they push (a compare-and-swap), the owner takes the lot */
 	void *remote __aligned(64);
@@ -219,7 +236,6 @@ struct heap {
 
 extern struct heap heaps[MAX_HARTS];
 extern unsigned int heap_nr_harts;
-extern struct heap *heap_of_hart[MAX_HARTS]; /* &heaps[i] for the harts with one, else NULL */
 
 void heaps_reset(unsigned int nr_harts);
 void *heap_alloc(struct heap *h, unsigned int cls);
@@ -231,22 +247,18 @@ bool heap_queued_object(const struct heap *h, const void *p, struct slab **s, un
 
 /*
  * The running hart's heap, or NULL before the switch and on a hart without
- * one. The index goes through int: the RISC-V ABI returns it sign-extended
- * (see buddy_cache.c). The pointer is loaded relaxed: what the switch set
- * up before it stored the pointer (release) is read through the pointer,
- * an address dependency, which both architectures keep in order (Linux's
- * READ_ONCE of a published pointer); ThreadSanitizer does not know that.
+ * one: the hart's own word for mm/ (kernel/hart.h), which heaps_reset()
+ * sets for every hart. It is loaded relaxed: what the switch set up before
+ * it stored the pointer (release) is read through the pointer, an address
+ * dependency, which both architectures keep in order (Linux's READ_ONCE of
+ * a published pointer); ThreadSanitizer does not know that.
  */
 static inline struct heap *this_heap(void)
 {
-	unsigned long i = (unsigned long)(long)(int)this_hart_index(); /* < 0: huge */
-
-	if (unlikely(i >= MAX_HARTS))
-		return NULL;
 #ifdef __SANITIZE_THREAD__
-	return __atomic_load_n(&heap_of_hart[i], __ATOMIC_ACQUIRE);
+	return __atomic_load_n(this_hart_mm_slot(), __ATOMIC_ACQUIRE);
 #else
-	return __atomic_load_n(&heap_of_hart[i], __ATOMIC_RELAXED);
+	return __atomic_load_n(this_hart_mm_slot(), __ATOMIC_RELAXED);
 #endif
 }
 
@@ -307,10 +319,23 @@ static inline void *cache_link(const struct heap *h, const void *slot, uintptr_t
 	return (void *)(word ^ h->secret ^ (uintptr_t)slot);
 }
 
-/* Whether next, a link read from a cached object (decoded), may be followed. */
+/*
+ * Whether next, a link read from a cached object (decoded), may be
+ * followed: it starts an object of the class in the heap's pages, or it
+ * ends the list. link_check makes that one subtraction and one AND:
+ * [lo, lo + span) rounded up to a power of two, and the class's alignment
+ * (page_assign() keeps it). An end (0) fails it: cache_take() leaves the
+ * last object to the slow path.
+ */
+static inline bool cache_link_follows(const struct heap *h, const struct heap_class *k,
+				      uintptr_t next)
+{
+	return !((next - h->lo) & k->link_check);
+}
+
 static inline bool cache_link_ok(const struct heap *h, const struct heap_class *k, uintptr_t next)
 {
-	return !next || ((next - h->lo) < h->span && !(next & k->link_mask));
+	return !next || cache_link_follows(h, k, next);
 }
 
 /*
@@ -329,6 +354,16 @@ static inline void cache_hand_out(struct heap_class *k, void *p)
 				   ~(1ULL << (idx % 64)), __ATOMIC_RELAXED);
 }
 
+/* p, the first cached object of k, whose link is next, off the cache and to its caller. */
+static inline void *cache_pop(struct heap_class *k, void *p, uintptr_t next)
+{
+	k->cache = (void *)next;
+	k->nr_cached--;
+	cache_hand_out(k, p);
+	return p;
+}
+
+/* The fast path's: the first cached object of k, or NULL (none, the last, or a bad link). */
 static inline void *cache_take(struct heap *h, struct heap_class *k)
 {
 	void *p = k->cache;
@@ -337,12 +372,9 @@ static inline void *cache_take(struct heap *h, struct heap_class *k)
 	if (unlikely(!p))
 		return NULL;
 	next = (uintptr_t)cache_link(h, p, *(uintptr_t *)p);
-	if (unlikely(!cache_link_ok(h, k, next)))
+	if (unlikely(!cache_link_follows(h, k, next)))
 		return NULL;
-	k->cache = (void *)next;
-	k->nr_cached--;
-	cache_hand_out(k, p);
-	return p;
+	return cache_pop(k, p, next);
 }
 
 static inline void cache_push(struct heap *h, struct heap_class *k, void *p)

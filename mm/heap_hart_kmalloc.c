@@ -151,54 +151,34 @@ static __attribute__((noinline)) bool free_slow(void *p)
 }
 
 /*
- * The fast path: an object of a slab page of the top bank (the frame is a
- * slab page, the trailer is that page's, the offset starts an object), the
- * hart's own, into its cache. Anything else, or anything wrong, goes the
- * slow way, which says what is wrong; a tail call, as in the allocation.
- */
-/*
- * The fast path: an object of a slab page of the top bank (the frame is a
- * slab page, the trailer is that page's, the offset starts an object):
- * the hart's own into its cache (or its page, the cache being full),
- * another hart's queued for it. false, with nothing done: anything else,
- * or anything wrong, for the slow way, which says what is wrong.
+ * The fast path: an object of one of the hart's own slab pages in the
+ * heap's bank window, into its cache (or its page, the cache being full).
+ * The page's frame says whose page it is and of which class, both out of
+ * the page's reach; the class says where objects start. false, with
+ * nothing done, for anything else (another hart's object, a large
+ * allocation, a misuse): the slow way says what it is.
  */
 static inline __attribute__((always_inline)) bool free_fast(void *p)
 {
 	struct heap *h = this_heap();
+	uintptr_t a = (uintptr_t)p, off = a & (HEAP_SLAB_SIZE - 1);
+	const struct frame *f;
+	struct heap_class *k;
 
-	/* a large allocation is page-aligned: only then can it be one */
-	if (likely(h && ((uintptr_t)p & (PAGE_SIZE - 1) || !large_owns(p)))) {
-		phys_addr_t pa = virt_to_phys(p);
-		phys_addr_t head = ALIGN_DOWN(pa, (phys_addr_t)HEAP_SLAB_SIZE);
-		const struct frame *f = frame_in_top_bank(head);
-		struct slab *s = slab_of_page((void *)ALIGN_DOWN((uintptr_t)p, HEAP_SLAB_SIZE));
-		uintptr_t off = pa - head, idx;
-		struct heap_class *k;
-		uint32_t state;
-
-		if (unlikely(!f))
-			return false;
-		/* a slab page, its trailer the page's, an object's start */
-		state = __atomic_load_n(&f->state, __ATOMIC_RELAXED);
-		if (unlikely((state ^ h->frame_state) & FRAME_HEAP_LOW_MASK ||
-			     s->magic != slab_magic(head) || s->cls >= HEAP_NR_CLASSES))
-			return false;
-		k = &h->cls[s->cls]; /* the class's shape, whichever heap's page it is */
-		idx = off >> k->shift;
-		if (unlikely((idx << k->shift) != off || idx >= s->nr_objs))
-			return false;
-		if (unlikely(state != h->frame_state)) { /* another hart's */
-			heap_free_remote(s, (unsigned int)idx, p);
-			return true;
-		}
-		if (unlikely(k->nr_cached >= k->cache_max)) {
-			heap_free_own(h, s, (unsigned int)idx, p);
-			return true;
-		}
-		return cache_put(h, k, p);
+	if (unlikely(!h || a - h->win_lo >= h->win_size))
+		return false;
+	f = (const struct frame *)(h->frame_bias + (a >> 13 << 5)); /* heap_set_window() */
+	if (unlikely(__atomic_load_n(&f->state, __ATOMIC_RELAXED) != h->frame_state))
+		return false;
+	k = &h->cls[__atomic_load_n(&f->aux, __ATOMIC_RELAXED)];
+	if (unlikely(a & k->link_mask || off >= k->objs_end))
+		return false;
+	if (unlikely(k->nr_cached >= k->cache_max)) {
+		heap_free_own(h, slab_of_page((void *)(a - off)), (unsigned int)(off >> k->shift),
+			      p);
+		return true;
 	}
-	return false;
+	return cache_put(h, k, p);
 }
 
 bool heap_strategy_free(void *p)

@@ -12,11 +12,35 @@
 
 #include <kernel/harts.h>
 
+/*
+ * A pointer-sized word of each hart's own, for mm/ (the hart's heap, read
+ * on every kmalloc()): this_hart_mm_slot() is the running hart's,
+ * hart_mm_slot(index) hart index's (index < MAX_HARTS), both NULL-valued
+ * until mm/ stores to them. The kernel keeps it next to the hart's index;
+ * a host program per hart it lets a thread play.
+ */
 #if __has_include(<asm/hart.h>)
 /* The kernel: inline, it sits on every allocator's fast path. */
 #include <asm/hart.h>
+
+static inline unsigned int this_hart_index(void)
+{
+	return this_hart_local()->index;
+}
+
+static inline void **this_hart_mm_slot(void)
+{
+	return &this_hart_local()->mm;
+}
+
+static inline void **hart_mm_slot(unsigned int index)
+{
+	return &hart_locals[index].mm;
+}
 #else
 unsigned int this_hart_index(void);
+void **this_hart_mm_slot(void);
+void **hart_mm_slot(unsigned int index);
 #endif
 
 #endif

@@ -40,6 +40,7 @@ struct hart_local {
 	void (*work)(void *arg);
 	void *work_arg;
 	unsigned long work_seq, done_seq;
+	void *mm; /* this_hart_mm_slot() (kernel/hart.h): mm/'s own */
 };
 
 extern struct hart_local hart_locals[];

@@ -35,6 +35,18 @@ unsigned int this_hart_index(void)
 	return current_hart;
 }
 
+static void *mm_slots[MAX_HARTS + 1]; /* the last for a thread beyond MAX_HARTS */
+
+void **hart_mm_slot(unsigned int index)
+{
+	return &mm_slots[MIN(index, (unsigned int)MAX_HARTS)];
+}
+
+void **this_hart_mm_slot(void)
+{
+	return hart_mm_slot(current_hart);
+}
+
 void arena_set_hart(unsigned int index)
 {
 	current_hart = index;

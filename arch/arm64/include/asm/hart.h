@@ -2,13 +2,15 @@
 #ifndef ASM_HART_H
 #define ASM_HART_H
 
-/* TPIDR_EL1 points at the hart's struct hart_local, whose first word is its index (kernel/smp.h). */
-static inline unsigned int this_hart_index(void)
+#include <kernel/smp.h>
+
+/* TPIDR_EL1 points at the hart's struct hart_local (kernel/smp.h); kernel/hart.h reads it. */
+static inline struct hart_local *this_hart_local(void)
 {
-	const unsigned int *local;
+	struct hart_local *local;
 
 	__asm__("mrs %0, tpidr_el1" : "=r"(local));
-	return *local;
+	return local;
 }
 
 #endif
