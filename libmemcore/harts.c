@@ -52,19 +52,9 @@ static __thread bool exited TLS_IE;	      /* its key's destructor has run */
 static pthread_key_t exit_key;
 static bool have_exit_key;
 
-unsigned int this_hart_index(void)
-{
-	return shim_cur->index;
-}
-
-void **this_hart_mm_slot(void)
-{
-	return &shim_cur->mm;
-}
-
 void **hart_mm_slot(unsigned int index)
 {
-	return &slots[index].mm;
+	return &slots[index].local.mm;
 }
 
 /* ---- booting once ------------------------------------------------------------- */
@@ -93,7 +83,7 @@ static void boot(void)
 					__ATOMIC_ACQUIRE)) {
 		booting = true;
 		for (unsigned int i = 0; i < SHIM_HARTS; i++)
-			slots[i].index = i;
+			slots[i].local.index = i;
 		/* the boot runs on hart 0, as the kernel's does */
 		shim_cur = &slots[0];
 		spin_lock(&slots[0].lock);
@@ -190,7 +180,7 @@ static void thread_exit(void *arg)
 	shim_cur = h;
 	if (__atomic_load_n(&h->users, __ATOMIC_RELAXED) == 1) {
 		heap_trim();
-		buddy_drain_cache(h->index);
+		buddy_drain_cache(h->local.index);
 	}
 	__atomic_fetch_sub(&h->users, 1, __ATOMIC_RELEASE);
 	spin_unlock(&h->lock);

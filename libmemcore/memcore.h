@@ -25,6 +25,7 @@
  */
 
 #include <kernel/compiler.h>
+#include <kernel/hart.h>
 #include <kernel/spinlock.h>
 #include <kernel/types.h>
 #include <mm/heap.h>
@@ -89,10 +90,9 @@ void shim_window_purge(void);
  * around every call into mm/ made as this hart.
  */
 struct hart_slot {
+	struct shim_hart_local local; /* first: include/port/hart.h */
 	spinlock_t lock;    /* a ticket lock: fork's prepare handler must get its turn */
-	unsigned int index; /* this_hart_index() */
 	unsigned int users; /* threads attached (atomic) */
-	void *mm;	    /* this_hart_mm_slot() */
 } __aligned(64);
 
 #define SHIM_HARTS MAX_HARTS

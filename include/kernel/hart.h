@@ -37,6 +37,9 @@ static inline void **hart_mm_slot(unsigned int index)
 {
 	return &hart_locals[index].mm;
 }
+#elif __has_include(<port/hart.h>)
+/* A host program's own inline ones (libmemcore's). */
+#include <port/hart.h>
 #else
 unsigned int this_hart_index(void);
 void **this_hart_mm_slot(void);
