@@ -457,16 +457,18 @@ static void local_free(struct heap *h, struct slab *s, unsigned int idx, void *p
 		page_emptied(h, k, s);
 }
 
-void heap_free_remote(struct slab *s, unsigned int idx, void *p)
+void heap_free_remote_at(unsigned int owner, uintptr_t page, const struct heap_class *k,
+			 unsigned int idx, void *p)
 {
 	uint64_t bit = 1ULL << (idx % 64);
-	uint64_t *pending = &slab_pending_map(s)[idx / 64];
-	struct heap *owner;
+	uint64_t *pending = (uint64_t *)(page + k->pending_at) + idx / 64;
+	uint64_t *alloc = (uint64_t *)(page + k->alloc_at) + idx / 64;
 	bool allocated;
+	struct heap *h;
 	void *head;
 
-	if (s->heap >= heap_nr_harts) {
-		heap_misuse("kfree: slab trailer names no heap", p);
+	if (owner >= heap_nr_harts) {
+		heap_misuse("kfree: slab page of no heap", p);
 		return;
 	}
 	if (__atomic_fetch_or(pending, bit, __ATOMIC_SEQ_CST) & bit) {
@@ -474,19 +476,25 @@ void heap_free_remote(struct slab *s, unsigned int idx, void *p)
 		return;
 	}
 	HEAP_RACE(RACE_REMOTE_CLAIMED, p);
-	allocated = __atomic_load_n(&slab_alloc_map(s)[idx / 64], __ATOMIC_SEQ_CST) & bit;
+	allocated = __atomic_load_n(alloc, __ATOMIC_SEQ_CST) & bit;
 	HEAP_RACE(RACE_REMOTE_CHECKED, p);
 	if (!allocated) {
 		__atomic_fetch_and(pending, ~bit, __ATOMIC_RELAXED);
 		heap_misuse("double free", p);
 		return;
 	}
-	owner = &heaps[s->heap];
-	head = __atomic_load_n(&owner->remote, __ATOMIC_RELAXED);
+	h = &heaps[owner];
+	head = __atomic_load_n(&h->remote, __ATOMIC_RELAXED);
 	do
 		*(void **)p = head;
-	while (!__atomic_compare_exchange_n(&owner->remote, &head, p, true, __ATOMIC_RELEASE,
+	while (!__atomic_compare_exchange_n(&h->remote, &head, p, true, __ATOMIC_RELEASE,
 					    __ATOMIC_RELAXED));
+}
+
+void heap_free_remote(struct slab *s, unsigned int idx, void *p)
+{
+	/* a class's shape is every heap's: heap 0's gives the bitmaps' places */
+	heap_free_remote_at(s->heap, (uintptr_t)slab_page(s), &heaps[0].cls[s->cls], idx, p);
 }
 
 void heap_free(struct heap *h, struct slab *s, unsigned int idx, void *p)

@@ -234,6 +234,12 @@ struct heap {
 	uint64_t nr_empty, pages_to_buddy;
 } __aligned(64);
 
+/* The frame of the head of a's slab page, a inside h's window (heap_set_window()). */
+static inline const struct frame *heap_window_frame(const struct heap *h, uintptr_t a)
+{
+	return (const struct frame *)(h->frame_bias + (a >> 13 << 5));
+}
+
 extern struct heap heaps[MAX_HARTS];
 extern unsigned int heap_nr_harts;
 
@@ -242,6 +248,9 @@ void *heap_alloc(struct heap *h, unsigned int cls);
 void heap_free(struct heap *h, struct slab *s, unsigned int idx, void *p);
 /* A free of object idx (p) of s, a page of another heap: queued for its owner. */
 void heap_free_remote(struct slab *s, unsigned int idx, void *p);
+/* The same for object idx of the page at page of class k (its shape) of heap owner's. */
+void heap_free_remote_at(unsigned int owner, uintptr_t page, const struct heap_class *k,
+			 unsigned int idx, void *p);
 void heap_drain_remote(struct heap *h);
 bool heap_queued_object(const struct heap *h, const void *p, struct slab **s, unsigned int *idx);
 

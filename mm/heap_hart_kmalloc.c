@@ -61,9 +61,27 @@ slab_object_of(const void *p, struct slab **s, unsigned int *idx, const char *wh
  */
 bool heap_queued_object(const struct heap *h, const void *p, struct slab **s, unsigned int *idx)
 {
-	phys_addr_t pa = virt_to_phys(p), head = ALIGN_DOWN(pa, (phys_addr_t)HEAP_SLAB_SIZE);
-	const struct frame *f = frame_lookup(head);
+	uintptr_t a = (uintptr_t)p, off = a & (HEAP_SLAB_SIZE - 1);
+	phys_addr_t pa, head;
+	const struct frame *f;
 
+	if (a - h->win_lo < h->win_size) { /* as free_fast() finds it */
+		const struct heap_class *k;
+
+		f = heap_window_frame(h, a);
+		if (__atomic_load_n(&f->state, __ATOMIC_RELAXED) != h->frame_state)
+			return false;
+		k = &h->cls[__atomic_load_n(&f->aux, __ATOMIC_RELAXED)];
+		if (a & k->link_mask || off >= k->objs_end)
+			return false;
+		*s = slab_of_page((void *)(a - off));
+		*idx = (unsigned int)(off >> k->shift);
+		return (*s)->cls == k - h->cls && slab_bit(slab_pending_map(*s), *idx) &&
+		       slab_bit(slab_alloc_map(*s), *idx);
+	}
+	pa = virt_to_phys(p);
+	head = ALIGN_DOWN(pa, (phys_addr_t)HEAP_SLAB_SIZE);
+	f = frame_lookup(head);
 	if (!f || !is_slab_frame(f))
 		return false;
 	*s = slab_of_page((void *)ALIGN_DOWN((uintptr_t)p, HEAP_SLAB_SIZE));
@@ -151,12 +169,38 @@ static __attribute__((noinline)) bool free_slow(void *p)
 }
 
 /*
+ * Another hart's object of a slab page in the heap's bank window, queued
+ * for it (true); false, with nothing done, for anything else.
+ */
+static __attribute__((noinline)) bool free_remote(void *p)
+{
+	struct heap *h = this_heap();
+	uintptr_t a = (uintptr_t)p, off = a & (HEAP_SLAB_SIZE - 1);
+	const struct heap_class *k;
+	const struct frame *f;
+	uint32_t state;
+
+	if (!h || a - h->win_lo >= h->win_size)
+		return false;
+	f = heap_window_frame(h, a);
+	state = __atomic_load_n(&f->state, __ATOMIC_RELAXED);
+	if (state == h->frame_state || (state ^ h->frame_state) & FRAME_HEAP_LOW_MASK)
+		return false;					 /* this heap's, or no slab page */
+	k = &h->cls[__atomic_load_n(&f->aux, __ATOMIC_RELAXED)]; /* its shape, whoever's page */
+	if (a & k->link_mask || off >= k->objs_end)
+		return false;
+	heap_free_remote_at(frame_state_heap(state), a - off, k, (unsigned int)(off >> k->shift),
+			    p);
+	return true;
+}
+
+/*
  * The fast path: an object of one of the hart's own slab pages in the
  * heap's bank window, into its cache (or its page, the cache being full).
  * The page's frame says whose page it is and of which class, both out of
  * the page's reach; the class says where objects start. false, with
- * nothing done, for anything else (another hart's object, a large
- * allocation, a misuse): the slow way says what it is.
+ * nothing done, for anything else (another hart's object: free_remote(),
+ * a large allocation, a misuse: the slow way, which says what it is).
  */
 static inline __attribute__((always_inline)) bool free_fast(void *p)
 {
@@ -167,7 +211,7 @@ static inline __attribute__((always_inline)) bool free_fast(void *p)
 
 	if (unlikely(!h || a - h->win_lo >= h->win_size))
 		return false;
-	f = (const struct frame *)(h->frame_bias + (a >> 13 << 5)); /* heap_set_window() */
+	f = heap_window_frame(h, a);
 	if (unlikely(__atomic_load_n(&f->state, __ATOMIC_RELAXED) != h->frame_state))
 		return false;
 	k = &h->cls[__atomic_load_n(&f->aux, __ATOMIC_RELAXED)];
@@ -183,7 +227,13 @@ static inline __attribute__((always_inline)) bool free_fast(void *p)
 
 bool heap_strategy_free(void *p)
 {
-	return free_fast(p) || free_slow(p);
+	return free_fast(p) || free_remote(p) || free_slow(p);
+}
+
+static __attribute__((noinline)) void kfree_slow(void *p)
+{
+	if (!free_remote(p))
+		kfree_inner(p);
 }
 
 /* kfree() itself, the fast path first (no call but a tail call in between). */
@@ -191,7 +241,7 @@ void heap_strategy_kfree(void *p)
 {
 	if (likely(free_fast(p)))
 		return;
-	kfree_inner(p);
+	kfree_slow(p);
 }
 
 bool heap_strategy_size(const void *p, size_t *size)
