@@ -322,6 +322,7 @@ static void cache_fill(struct heap *h, struct heap_class *k, struct slab *s, uns
 
 			got &= got - 1;
 			s->in_use++;
+			h->cls_objs[k - h->cls]++;
 			cache_push(h, k, slab_object(s, w * 64 + b));
 		}
 	}
@@ -354,6 +355,7 @@ void *heap_alloc(struct heap *h, unsigned int cls)
 			return NULL;
 	}
 	p = class_take(k, s);
+	h->cls_objs[cls]++;
 	k->allocs++;
 	if (k->nr_cached < k->cache_max / 2 && k->partial)
 		cache_fill(h, k, k->partial, k->cache_max / 2 - k->nr_cached);
@@ -414,10 +416,10 @@ static void page_emptied(struct heap *h, struct heap_class *k, struct slab *s)
  * elsewhere sees one or the other and is reported.
  */
 enum free_kind {
-	FREE_OWN,    /* the owner's free, claimed here */
-	FREE_QUEUED, /* another hart's, queued, holding the pending bit */
-	FREE_CACHED, /* from the cache, holding the pending bit, counted when it was cached */
-	FREE_OWN_CACHED, /* from the cache of tier off, claimed here, counted when it was cached */
+	FREE_OWN,	 /* the owner's free, claimed here */
+	FREE_QUEUED,	 /* another hart's, queued, holding the pending bit */
+	FREE_CACHED,	 /* from the cache, holding the pending bit */
+	FREE_OWN_CACHED, /* from the cache of tier off, claimed here */
 };
 
 static void local_free(struct heap *h, struct slab *s, unsigned int idx, void *p,
@@ -438,10 +440,8 @@ static void local_free(struct heap *h, struct slab *s, unsigned int idx, void *p
 			heap_misuse("queued free of an object already free", p);
 			return;
 		}
-		if (queued == FREE_QUEUED) {
+		if (queued == FREE_QUEUED)
 			h->cls_remote_frees[s->cls]++;
-			k->frees++;
-		}
 	} else if (!slab_claim(s, w, bit)) {
 		heap_misuse(slab_bit(slab_alloc_map(s), idx) ?
 				    "double free (it is in the hart's cache, or another hart's free "
@@ -449,9 +449,8 @@ static void local_free(struct heap *h, struct slab *s, unsigned int idx, void *p
 				    "double free",
 			    p);
 		return;
-	} else if (queued == FREE_OWN) {
-		k->frees++;
 	}
+	h->cls_objs[s->cls]--;
 	class_put(k, s, w);
 	if (s->in_use == 0)
 		page_emptied(h, k, s);

@@ -59,6 +59,18 @@ static inline size_t slab_class(size_t size)
 	return slab_class_of_8[(size + 7) >> 3];
 }
 
+/*
+ * The same for the sizes kmalloc()'s fast path serves, a byte a size: one
+ * load, no rounding (4 KiB of table).
+ */
+#define HEAP_FAST_MAX_SIZE 4096
+extern uint8_t slab_class_of_size[HEAP_FAST_MAX_SIZE + 1];
+
+static inline size_t slab_class_fast(size_t size)
+{
+	return slab_class_of_size[size];
+}
+
 static inline char *slab_page(const struct slab *s)
 {
 	return (char *)s + sizeof(*s) - HEAP_SLAB_SIZE;
@@ -195,8 +207,8 @@ struct heap_class {
 	uint8_t shift;	     /* an object's index is its offset in the page >> shift */
 	uint16_t objs_end;   /* an object starts below this offset in the page */
 	struct slab *partial; /* pages with a free object; allocation takes from the first */
-	uint64_t allocs, frees; /* objects in use: allocs - frees (queued frees count as in use) */
-};
+	uint64_t allocs;      /* objects handed out (frees: heap_hart_stats()) */
+} __aligned(64);
 /* One cache line, so that a class is found with a shift; the rest of a class is in struct heap. */
 _Static_assert(sizeof(struct heap_class) == 64, "struct heap_class outgrew a cache line");
 
@@ -223,6 +235,8 @@ struct heap {
 	uintptr_t win_lo, win_size, frame_bias;
 	uint64_t pages_from_buddy, pages_stolen, pages_reused;
 	uint64_t cls_pages[HEAP_NR_CLASSES], cls_remote_frees[HEAP_NR_CLASSES];
+	/* objects of the class's pages allocated: handed out, cached or their free queued */
+	uint64_t cls_objs[HEAP_NR_CLASSES];
 	struct slab *spare[HEAP_NR_CLASSES]; /* a page of the class kept when it emptied */
 	unsigned int id;
 	/* frees from other harts: they push (a compare-and-swap), the owner takes the lot */
@@ -430,7 +444,6 @@ static inline bool cache_put(struct heap *h, struct heap_class *k, void *p)
 		     !cache_claim(k, page, ((uintptr_t)p - page) >> k->shift, p)))
 		return false;
 	cache_push(h, k, p);
-	k->frees++;
 	return true;
 }
 

@@ -121,9 +121,9 @@ void *heap_strategy_alloc(size_t size, size_t align)
 	struct heap *h = this_heap();
 
 	/* frees other harts queued are taken at the next allocation (the slow path) */
-	if (likely(h && MAX(size, align) <= 4096 &&
+	if (likely(h && MAX(size, align) <= HEAP_FAST_MAX_SIZE &&
 		   !__atomic_load_n(&h->remote, __ATOMIC_RELAXED))) {
-		void *p = cache_take(h, &h->cls[slab_class(MAX(size, align))]);
+		void *p = cache_take(h, &h->cls[slab_class_fast(MAX(size, align))]);
 
 		if (likely(p))
 			return p;
@@ -139,8 +139,9 @@ void *heap_strategy_kmalloc(size_t size)
 {
 	struct heap *h = this_heap();
 
-	if (likely(h && size <= 4096 && !__atomic_load_n(&h->remote, __ATOMIC_RELAXED))) {
-		void *p = cache_take(h, &h->cls[slab_class(size)]);
+	if (likely(h && size <= HEAP_FAST_MAX_SIZE &&
+		   !__atomic_load_n(&h->remote, __ATOMIC_RELAXED))) {
+		void *p = cache_take(h, &h->cls[slab_class_fast(size)]);
 
 		if (likely(p))
 			return p;

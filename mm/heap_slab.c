@@ -26,6 +26,7 @@
 
 struct slab_geom slab_geom[HEAP_NR_CLASSES];
 uint8_t slab_class_of_8[HEAP_SLAB_MAX_SIZE / 8 + 1];
+uint8_t slab_class_of_size[HEAP_FAST_MAX_SIZE + 1];
 
 /* Bytes the trailer needs for n objects: two bitmaps of whole words, and struct slab. */
 static unsigned int trailer_bytes(unsigned int n)
@@ -53,6 +54,8 @@ void slab_geom_init(void)
 		for (; s <= HEAP_SLAB_MAX_SIZE / 8 && s * 8 <= slab_geom[c].size; s++)
 			slab_class_of_8[s] = (uint8_t)c;
 	}
+	for (s = 0; s <= HEAP_FAST_MAX_SIZE; s++)
+		slab_class_of_size[s] = (uint8_t)slab_class(s);
 }
 _Static_assert(HEAP_SLAB_MAX_SIZE + 2 * 8 + sizeof(struct slab) == HEAP_SLAB_SIZE,
 	       "the largest class is what one object leaves beside its trailer");

@@ -16,15 +16,17 @@ int heap_hart_stats(unsigned int hart, struct heap_hart_stats *s)
 	memset(s, 0, sizeof(*s));
 	for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++) {
 		const struct heap_class *k = &h->cls[c];
+		/* no count on the fast paths but allocs: a free is what left the objects in use */
+		uint64_t in_use = h->cls_objs[c] - k->nr_cached;
 
 		s->cls[c] = (struct heap_class_stats){
-			.size = slab_geom[c].size,
-			.per_page = slab_geom[c].nr_objs,
-			.in_use = k->allocs - k->frees,
-			.pages = h->cls_pages[c],
-			.allocs = k->allocs,
-			.frees = k->frees,
-			.remote_frees = h->cls_remote_frees[c],
+		    .size = slab_geom[c].size,
+		    .per_page = slab_geom[c].nr_objs,
+		    .in_use = in_use,
+		    .pages = h->cls_pages[c],
+		    .allocs = k->allocs,
+		    .frees = k->allocs - in_use,
+		    .remote_frees = h->cls_remote_frees[c],
 		};
 	}
 	tas_lock(&h->lock);
@@ -48,7 +50,7 @@ static void dump_hart(unsigned int hart)
 		if (!k->allocs && !k->pages)
 			continue;
 		printk("heap: %4u %6u %5u %10llu %6llu %10llu %10llu %8llu\n", hart, k->size,
-		       k->per_page, (unsigned long long)(k->allocs - k->frees), (unsigned long long)k->pages,
+		       k->per_page, (unsigned long long)k->in_use, (unsigned long long)k->pages,
 		       (unsigned long long)k->allocs, (unsigned long long)k->frees,
 		       (unsigned long long)k->remote_frees);
 	}
