@@ -44,7 +44,9 @@ void *memset(void *dst, int c, size_t n)
 {
 	unsigned char *d = dst;
 
-	if (((uintptr_t)d & (WORD - 1)) == 0 && n >= WORD) {
+	for (; ((uintptr_t)d & (WORD - 1)) && n; n--) /* to a word boundary */
+		*d++ = (unsigned char)c;
+	if (n >= WORD) {
 		uintptr_t w = (unsigned char)c;
 		w |= w << 8;
 		w |= w << 16;

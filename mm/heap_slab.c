@@ -54,8 +54,9 @@ void slab_geom_init(void)
 		for (; s <= HEAP_SLAB_MAX_SIZE / 8 && s * 8 <= slab_geom[c].size; s++)
 			slab_class_of_8[s] = (uint8_t)c;
 	}
-	for (s = 0; s <= HEAP_FAST_MAX_SIZE; s++)
-		slab_class_of_size[s] = (uint8_t)slab_class(s);
+	for (c = 0, s = 0; s <= HEAP_FAST_MAX_SIZE; s = slab_geom[c++].size + 1)
+		memset(&slab_class_of_size[s], (int)c,
+		       MIN(slab_geom[c].size, HEAP_FAST_MAX_SIZE) + 1 - s);
 }
 _Static_assert(HEAP_SLAB_MAX_SIZE + 2 * 8 + sizeof(struct slab) == HEAP_SLAB_SIZE,
 	       "the largest class is what one object leaves beside its trailer");

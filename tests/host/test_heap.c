@@ -57,6 +57,30 @@ static void slab_geometry(struct ktest *t)
 	KT_EXPECT_GT(t, s.cls[0].per_page, 512 + 400);
 }
 
+/* kmalloc()'s class for every size (a table of its own up to 4 KiB): the smallest that fits. */
+static void every_size_gets_the_smallest_class(struct ktest *t)
+{
+	unsigned int wrong = 0;
+
+	for (size_t size = 0; size <= class_size(HEAP_NR_CLASSES - 1); size++) {
+		unsigned int c = 0;
+		void *p = kmalloc(size);
+
+		while (class_size(c) < size)
+			c++;
+		if (!p || ksize(p) != class_size(c)) {
+			ktest_log(t, "kmalloc(%zu): %zu bytes, not %u", size, p ? ksize(p) : 0,
+				  class_size(c));
+			wrong++;
+		}
+		kfree(p);
+		if (wrong > 5)
+			break;
+	}
+	KT_EXPECT_EQ(t, wrong, 0);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
 /*
  * For each class: enough objects for three pages, of sizes from just above
  * the class below to the class size; written, checked, freed.
@@ -353,6 +377,7 @@ static void misuse_is_reported(struct ktest *t)
 
 static const struct ktest_case cases[] = {
 	KTEST_CASE(slab_geometry),
+	KTEST_CASE(every_size_gets_the_smallest_class),
 	KTEST_CASE(every_class_alloc_free),
 	KTEST_CASE(natural_and_asked_alignment),
 	KTEST_CASE(a_freed_object_comes_back_from_the_cache),
