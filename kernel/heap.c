@@ -4,6 +4,9 @@
  * switch to per-hart heaps with large allocations mapped through
  * kernel_vmap (whose addresses the kernel uses as they are: the MMU is on),
  * and the reclaim hook that wakes harts with frees waiting for them.
+ * With CONFIG_HEAP_GUARD, the guard pool too: frames of its own, mapped
+ * and unmapped in the vmap area's last GiB, which the heap's window then
+ * leaves out.
  */
 #include <asm/layout.h>
 #include <kernel/bench.h>
@@ -11,8 +14,10 @@
 #include <kernel/panic.h>
 #include <kernel/printk.h>
 #include <kernel/smp.h>
+#include <mm/buddy.h>
 #include <mm/heap.h>
 #include <mm/kmalloc.h>
+#include <mm/mmu.h>
 #include <mm/vmap.h>
 
 struct vmap kernel_vmap;
@@ -88,15 +93,81 @@ static void reclaim_from_idle_harts(void)
 			;
 }
 
-/* The vmap window less its first GiB, which stays for mappings made by hand (tests). */
+#ifdef CONFIG_HEAP_GUARD
+#define GUARD_AREA SZ_1G
+#else
+#define GUARD_AREA 0
+#endif
+
+/*
+ * The vmap window less its first GiB, which stays for mappings made by
+ * hand (tests), and less the guard pool's GiB at its end: a GiB of its
+ * own, so that the pool's page-table pages are the pool's alone.
+ */
 #define HEAP_VMAP_BASE (VMAP_BASE + SZ_1G)
-#define HEAP_VMAP_SIZE (VMAP_SIZE - SZ_1G)
+#define HEAP_VMAP_SIZE (VMAP_SIZE - SZ_1G - GUARD_AREA)
+
+#ifdef CONFIG_HEAP_GUARD
+#define GUARD_BASE (VMAP_BASE + VMAP_SIZE - GUARD_AREA)
+_Static_assert(HEAP_GUARD_POOL_SIZE <= GUARD_AREA, "the guard pool fits its GiB");
+
+static struct mmu_space *guard_space;
+static phys_addr_t guard_frames[HEAP_GUARD_SLOTS]; /* slot i's page, kept while unmapped */
+
+static phys_addr_t guard_frame(void *page)
+{
+	return guard_frames[((uintptr_t)page - GUARD_BASE) / PAGE_SIZE / 2];
+}
+
+static int guard_open(void *page)
+{
+	return mmu_map(guard_space, (uintptr_t)page, guard_frame(page), PAGE_SIZE,
+		       MMU_PROT_READ | MMU_PROT_WRITE | MMU_PROT_GLOBAL, 0);
+}
+
+static void guard_close(void *page)
+{
+	mmu_unmap(guard_space, (uintptr_t)page, PAGE_SIZE); /* a 4 KiB leaf: cannot fail */
+}
+
+/* The pool's frames, once; without them the heap works unsampled (false). */
+static bool guard_init(struct mmu_space *space)
+{
+	static const struct heap_guard_ops ops = {
+		.base = GUARD_BASE,
+		.open = guard_open,
+		.close = guard_close,
+	};
+
+	phys_addr_t pin;
+
+	guard_space = space;
+	for (unsigned int i = 0; i < HEAP_GUARD_SLOTS; i++) {
+		if (buddy_alloc_frame(&guard_frames[i]) < 0) {
+			while (i--)
+				buddy_free_frame(guard_frames[i]);
+			return false;
+		}
+	}
+	/*
+	 * A page mapped for good (read-only, never used) right after the
+	 * pool: its page tables then stay when every slot is closed, instead
+	 * of being freed and made again, zeroed, at the next sample.
+	 */
+	if (buddy_alloc_frame(&pin) == 0 &&
+	    mmu_map(space, GUARD_BASE + HEAP_GUARD_POOL_SIZE, pin, PAGE_SIZE,
+		    MMU_PROT_READ | MMU_PROT_GLOBAL, 0) < 0)
+		buddy_free_frame(pin);
+	return heap_guard_init(&ops) == 0;
+}
+#endif
 
 uint64_t heap_kernel_setup_instructions;
 
 void heap_kernel_init(struct mmu_space *space, unsigned int nr_harts)
 {
 	struct bench_sample start = bench_now();
+	char guard[48] = "";
 	struct heap_large_ops ops = {
 		.base = (uintptr_t)HEAP_VMAP_BASE,
 		.size = (uintptr_t)HEAP_VMAP_SIZE,
@@ -114,7 +185,14 @@ void heap_kernel_init(struct mmu_space *space, unsigned int nr_harts)
 		panic("heap: cannot switch to the %s heap for %u harts: error %d", heap_strategy(),
 		      nr_harts, err);
 	heap_kernel_setup_instructions = bench_now().instret - start.instret;
-	printk("heap: strategy %s, %u harts, hardening %s\n", heap_strategy(), nr_harts,
-	       heap_hardening());
+#ifdef CONFIG_HEAP_GUARD
+	if (guard_init(space))
+		ksnprintf(guard, sizeof(guard), ", guard pages: 1 in %u, %u slots",
+			  (unsigned int)CONFIG_HEAP_GUARD_RATE, (unsigned int)HEAP_GUARD_SLOTS);
+	else
+		ksnprintf(guard, sizeof(guard), ", guard pages: no memory for the pool");
+#endif
+	printk("heap: strategy %s, %u harts, hardening %s%s\n", heap_strategy(), nr_harts,
+	       heap_hardening(), guard);
 	heap_set_reclaim_hook(reclaim_from_idle_harts);
 }

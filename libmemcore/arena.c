@@ -220,4 +220,5 @@ void shim_arena_boot(void)
 	err = switch_to_multiple_heaps(SHIM_HARTS, shim_window_init());
 	if (err < 0)
 		boot_failed("the switch to the heap strategy", err);
+	shim_guard_init();
 }

@@ -3,8 +3,10 @@
 # libmemcore.so, the default one (per-hart slab heaps), and
 # libmemcore-debug.so: the per-hart slab heaps with the debug hardening
 # tier (mm/heap_debug.c: redzones, poison, quarantine, call sites in every
-# report; its mm/ and libmemcore/ objects are compiled again into
-# shim-debug/). Built like the
+# report) and sampled guard pages at 1 in 1 (mm/heap_guard.c: every
+# allocation up to a page while the pool has room; MEMCORE_GUARD_RATE
+# changes it); its mm/ and libmemcore/ objects are compiled again into
+# shim-debug/. Built like the
 # kernel's code (-O2, no sanitizers: they replace malloc themselves), as
 # position-independent code with everything hidden but the allocation API
 # (exports.map): the libfdt inside must never stand in for a program's own.
@@ -55,7 +57,8 @@ $(hosttree)/libmemcore.so: $(call shim_lib,HEAP_PER_HART_SLAB)
 $(shimdebugtree)/%.o: %.c | $(fdt_stamp)
 	$(quiet) HOSTCC $@
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(HOSTCC) $(SHIM_CFLAGS) -DCONFIG_HEAP_HARDEN_DEBUG -MD -MP -MF $@.d -c $< -o $@
+	$(Q)$(HOSTCC) $(SHIM_CFLAGS) -DCONFIG_HEAP_HARDEN_DEBUG -DCONFIG_HEAP_GUARD \
+		-DCONFIG_HEAP_GUARD_RATE=1 -MD -MP -MF $@.d -c $< -o $@
 
 $(hosttree)/libmemcore-debug.so: $(shim_debug_objs) libmemcore/exports.map
 	$(quiet) HOSTLD $@

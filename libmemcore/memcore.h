@@ -143,4 +143,9 @@ void shim_misuse(const char *what, const void *p) __noreturn;
 /* With MEMCORE_STATS=1 in the environment: a summary on stderr at exit. */
 void shim_stats_at_exit(void);
 
+/* ---- guard.c --------------------------------------------------------------- */
+
+/* The sampled guard pages' pool and its SIGSEGV handler (with CONFIG_HEAP_GUARD), once. */
+void shim_guard_init(void);
+
 #endif

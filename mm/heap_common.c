@@ -3,6 +3,7 @@
 #include <kernel/panic.h>
 #include <kernel/printk.h>
 
+#include "heap_guard.h"
 #include "heap_internal.h"
 
 static uint64_t nr_misuses;
@@ -31,6 +32,22 @@ void heap_misuse(const char *what, const void *p)
 uint64_t heap_misuses(void)
 {
 	return __atomic_load_n(&nr_misuses, __ATOMIC_RELAXED);
+}
+
+/* A few messages in turn: a handler that returns (tests) keeps the pointer for a while. */
+static char messages[4][384];
+static unsigned int next_message;
+
+const char *heap_misusef(const void *p, const char *fmt, ...)
+{
+	char *m = messages[__atomic_fetch_add(&next_message, 1, __ATOMIC_RELAXED) % 4];
+	va_list ap;
+
+	va_start(ap, fmt);
+	kvsnprintf(m, sizeof(messages[0]), fmt, ap);
+	va_end(ap);
+	heap_misuse(m, p);
+	return m;
 }
 
 /* ---- memory held where an allocation cannot reach it ------------------------ */
@@ -73,6 +90,13 @@ void heap_usage(struct heap_usage *u)
 	u->blocks += l.allocations;
 	u->bytes += l.pages * PAGE_SIZE;
 	u->frames += l.pages;
+	if (HEAP_GUARD) { /* the guard pool's objects: handed out, in no strategy */
+		uint64_t blocks, bytes;
+
+		guard_usage(&blocks, &bytes);
+		u->blocks += blocks;
+		u->bytes += bytes;
+	}
 	if (HEAP_HARDEN == HEAP_HARDEN_DEBUG) { /* freed, only not given back yet */
 		uint64_t blocks, bytes;
 

@@ -167,22 +167,6 @@ static uint32_t check_of(const struct dbg_hdr *h)
 
 /* ---- reports ---------------------------------------------------------------------- */
 
-/* A few messages in turn: a handler that returns (tests) keeps the pointer for a while. */
-static char messages[4][320];
-static unsigned int next_message;
-
-static void report(const void *p, const char *fmt, ...) __printf(2, 3);
-static void report(const void *p, const char *fmt, ...)
-{
-	char *m = messages[__atomic_fetch_add(&next_message, 1, __ATOMIC_RELAXED) % 4];
-	va_list ap;
-
-	va_start(ap, fmt);
-	kvsnprintf(m, sizeof(messages[0]), fmt, ap);
-	va_end(ap);
-	heap_misuse(m, p);
-}
-
 /* Whether all n bytes at b are want: word by word (the poison of large objects). */
 static bool all_are(const uint8_t *b, size_t n, uint8_t want)
 {
@@ -230,20 +214,21 @@ static void check_redzones(struct dbg_hdr *h, const char *when, const void *call
 	memset(p - front_len(h), RZ_BYTE, front_len(h));
 	memset(p + h->size, RZ_BYTE, rear_len(h));
 	if (front && back)
-		report(
+		heap_misusef(
 		    p,
 		    "redzones before and after object %p (size %zu) overwritten, %s: %zu bytes hit "
 		    "before it from -%zu, %zu after it from +%zu; allocated at %p, freed at %p",
 		    p, h->size, when, front, (size_t)DBG_RZ - front_at, back, h->size + back_at,
 		    h->alloc_site, caller);
 	else if (front)
-		report(p,
-		       "redzone before object %p (size %zu) overwritten, %s: %zu byte(s) hit from "
-		       "-%zu; "
-		       "allocated at %p, freed at %p",
-		       p, h->size, when, front, (size_t)DBG_RZ - front_at, h->alloc_site, caller);
+		heap_misusef(
+		    p,
+		    "redzone before object %p (size %zu) overwritten, %s: %zu byte(s) hit from "
+		    "-%zu; "
+		    "allocated at %p, freed at %p",
+		    p, h->size, when, front, (size_t)DBG_RZ - front_at, h->alloc_site, caller);
 	else
-		report(
+		heap_misusef(
 		    p,
 		    "redzone after object %p (size %zu) overwritten, %s: %zu byte(s) hit from +%zu "
 		    "(an overflow); allocated at %p, freed at %p",
@@ -312,12 +297,12 @@ static struct dbg_hdr *header_of(const void *p)
 /* A call on an object that is not live: reported with its call sites. */
 static void report_not_live(struct dbg_hdr *h, uint32_t st, const char *call, const void *caller)
 {
-	report(obj(h),
-	       "%s of %s object %p (size %zu)%s; allocated at %p, freed at %p, now called from %p",
-	       call, st == ST_QUARANTINED ? "a freed" : "a long freed", obj(h), h->size,
-	       st == ST_QUARANTINED ? ", in the quarantine (a double free, or a stale pointer)"
-				    : "",
-	       h->alloc_site, h->free_site, caller);
+	heap_misusef(
+	    obj(h),
+	    "%s of %s object %p (size %zu)%s; allocated at %p, freed at %p, now called from %p",
+	    call, st == ST_QUARANTINED ? "a freed" : "a long freed", obj(h), h->size,
+	    st == ST_QUARANTINED ? ", in the quarantine (a double free, or a stale pointer)" : "",
+	    h->alloc_site, h->free_site, caller);
 }
 
 /* ---- the quarantine ----------------------------------------------------------------- */
@@ -329,11 +314,12 @@ static void release(struct dbg_hdr *h)
 	size_t at = 0, hit = count_hit(p, h->size, POISON_BYTE, &at);
 
 	if (hit)
-		report(p,
-		       "write after free into object %p (size %zu): %zu byte(s) changed from +%zu "
-		       "while "
-		       "it was in the quarantine; allocated at %p, freed at %p",
-		       p, h->size, hit, at, h->alloc_site, h->free_site);
+		heap_misusef(
+		    p,
+		    "write after free into object %p (size %zu): %zu byte(s) changed from +%zu "
+		    "while "
+		    "it was in the quarantine; allocated at %p, freed at %p",
+		    p, h->size, hit, at, h->alloc_site, h->free_site);
 	check_redzones(h, "after it was freed", h->free_site);
 	kfree_inner(block_of(h));
 }

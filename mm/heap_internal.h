@@ -50,6 +50,9 @@ void heap_strategy_usage(struct heap_usage *u);
 /* Before an allocation fails: the reclaim hook, if any (true: try again). */
 bool heap_reclaim(void);
 
+/* heap_misuse() with a formatted message (one of a few kept in turn), which it returns. */
+const char *heap_misusef(const void *p, const char *fmt, ...) __printf(2, 3);
+
 /* heap_dump()'s last lines, the same for every strategy: large allocations, the early heap, misuses. */
 void heap_dump_large_early(void);
 /*

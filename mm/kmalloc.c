@@ -8,13 +8,17 @@
  * once for every strategy. With the debug hardening tier every call goes
  * through mm/heap_debug.c first, which wraps each object and asks the
  * functions below (the *_inner ones) for the memory; the other tiers never
- * reach it (HEAP_HARDEN is a constant).
+ * reach it (HEAP_HARDEN is a constant). With sampled guard pages
+ * (HEAP_GUARD, mm/heap_guard.c) each call looks at the guard pool first,
+ * before the tier and the strategy: a sampled allocation is placed there,
+ * and a pointer into the pool is freed there (no strategy ever sees one).
  */
 #include <kernel/errno.h>
 #include <kernel/printk.h>
 #include <mm/kmalloc.h>
 #include <string.h>
 
+#include "heap_guard.h"
 #include "heap_internal.h"
 
 unsigned int heap_mode;
@@ -52,6 +56,24 @@ size_t heap_natural_align(size_t size, size_t align)
 
 /* ---- allocation ------------------------------------------------------------------ */
 
+/*
+ * A sampled allocation: a slot of the guard pool, aligned as kmalloc()
+ * promises (kmalloc.h: natural alignment, 16 from 16 bytes up, else 8),
+ * else the usual way.
+ */
+static __attribute__((noinline)) void *kmalloc_sampled(size_t size, size_t align,
+						       const void *caller)
+{
+	void *p = NULL;
+
+	if (!(align & (align - 1)))
+		p = guard_alloc(size, MAX(natural_align(size, align, true), size >= 16 ? 16 : 8),
+				caller);
+	if (p)
+		return p;
+	return DEBUG_TIER ? debug_alloc(size, align, caller) : kmalloc_inner(size, align);
+}
+
 static __attribute__((noinline)) void *kmalloc_early(size_t size, size_t align)
 {
 	return early_alloc(size, natural_align(size, align, false));
@@ -67,6 +89,8 @@ __attribute__((weak)) void *heap_strategy_kmalloc(size_t size)
 
 void *kmalloc(size_t size)
 {
+	if (HEAP_GUARD && guard_sample())
+		return kmalloc_sampled(size, 0, CALLER);
 	if (DEBUG_TIER)
 		return debug_alloc(size, 0, CALLER);
 	return heap_strategy_kmalloc(size);
@@ -83,6 +107,8 @@ void *kmalloc_inner(size_t size, size_t align)
 
 void *kmalloc_aligned(size_t size, size_t align)
 {
+	if (HEAP_GUARD && guard_sample())
+		return kmalloc_sampled(size, align, CALLER);
 	if (DEBUG_TIER)
 		return debug_alloc(size, align, CALLER);
 	return kmalloc_inner(size, align);
@@ -90,33 +116,38 @@ void *kmalloc_aligned(size_t size, size_t align)
 
 void *kmalloc_caller(size_t size, size_t align, const void *caller)
 {
+	if (HEAP_GUARD && guard_sample())
+		return kmalloc_sampled(size, align, caller);
 	if (DEBUG_TIER)
 		return debug_alloc(size, align, caller);
 	(void)caller;
 	return kmalloc_inner(size, align);
 }
 
-void *kzalloc(size_t size)
+/* kzalloc() and kcalloc(): kmalloc() zeroed, on behalf of their caller. */
+static inline __attribute__((always_inline)) void *zalloc(size_t size, const void *caller)
 {
-	void *p = DEBUG_TIER ? debug_alloc(size, 0, CALLER) : kmalloc(size);
+	void *p;
 
+	if (HEAP_GUARD && guard_sample())
+		p = kmalloc_sampled(size, 0, caller);
+	else
+		p = DEBUG_TIER ? debug_alloc(size, 0, caller) : heap_strategy_kmalloc(size);
 	if (p)
 		memset(p, 0, size);
 	return p;
 }
 
+void *kzalloc(size_t size)
+{
+	return zalloc(size, CALLER);
+}
+
 void *kcalloc(size_t n, size_t size)
 {
-	void *p;
-
 	if (size && n > SIZE_MAX / size)
 		return NULL;
-	if (!DEBUG_TIER)
-		return kzalloc(n * size);
-	p = debug_alloc(n * size, 0, CALLER);
-	if (p)
-		memset(p, 0, n * size);
-	return p;
+	return zalloc(n * size, CALLER);
 }
 
 /* ---- free and size --------------------------------------------------------------- */
@@ -144,6 +175,10 @@ __attribute__((weak)) void heap_strategy_kfree(void *p)
 
 void kfree(void *p)
 {
+	if (HEAP_GUARD && guard_owns(p)) {
+		guard_free(p, CALLER);
+		return;
+	}
 	if (DEBUG_TIER) {
 		debug_free(p, CALLER);
 		return;
@@ -153,6 +188,10 @@ void kfree(void *p)
 
 void kfree_caller(void *p, const void *caller)
 {
+	if (HEAP_GUARD && guard_owns(p)) {
+		guard_free(p, caller);
+		return;
+	}
 	if (DEBUG_TIER) {
 		debug_free(p, caller);
 		return;
@@ -187,6 +226,12 @@ size_t ksize_inner(const void *p)
 
 size_t ksize(const void *p)
 {
+	if (HEAP_GUARD && guard_owns(p)) {
+		size_t n;
+
+		guard_size(p, &n, CALLER); /* 0 when reported */
+		return n;
+	}
 	if (DEBUG_TIER)
 		return debug_size(p);
 	return ksize_inner(p);
@@ -206,6 +251,26 @@ static bool stays(void *p, bool early, size_t old, size_t size)
 	if (early)
 		return !switched() && size <= old && size > old / 2;
 	return heap_strategy_fits(p, old, size);
+}
+
+/* A pool object always moves: to a fresh slot if sampled again, else the usual way. */
+static __attribute__((noinline)) void *krealloc_guarded(void *p, size_t size, const void *caller)
+{
+	size_t old;
+	void *n;
+
+	if (!guard_size(p, &old, caller))
+		return NULL; /* reported */
+	if (!size) {
+		guard_free(p, caller);
+		return NULL;
+	}
+	n = kmalloc_caller(size, 0, caller);
+	if (n) {
+		memcpy(n, p, MIN(old, size));
+		guard_free(p, caller);
+	}
+	return n;
 }
 
 static void *krealloc_inner(void *p, size_t size)
@@ -235,6 +300,8 @@ static void *krealloc_inner(void *p, size_t size)
 
 void *krealloc(void *p, size_t size)
 {
+	if (HEAP_GUARD && guard_owns(p))
+		return krealloc_guarded(p, size, CALLER);
 	if (DEBUG_TIER)
 		return debug_realloc(p, size, CALLER);
 	return krealloc_inner(p, size);
@@ -242,6 +309,8 @@ void *krealloc(void *p, size_t size)
 
 void *krealloc_caller(void *p, size_t size, const void *caller)
 {
+	if (HEAP_GUARD && guard_owns(p))
+		return krealloc_guarded(p, size, caller);
 	if (DEBUG_TIER)
 		return debug_realloc(p, size, caller);
 	(void)caller;

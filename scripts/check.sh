@@ -110,6 +110,11 @@ for arch in riscv64 arm64; do
 		section "$arch: $name"
 		build_and_boot "$name" "$strategy" "$hardening"
 	done
+	# Sampled guard pages (configs/guard.config) on the default strategy
+	# and tier: the in-kernel guard suite and the heaps' cross-hart suite
+	# with sampling; about 10 s of boot.
+	section "$arch: guard"
+	build_and_boot guard "per-hart slab" "default+guard"
 done
 
 section "summary"

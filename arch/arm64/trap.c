@@ -6,6 +6,7 @@
 #include <kernel/kmap.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
+#include <mm/heap.h>
 #include "platform.h"
 
 static const char *const vector_names[16] = {
@@ -81,6 +82,7 @@ void arm64_handle_trap(struct trap_frame *tf, unsigned long vector)
 {
 	struct fault_info f;
 	bool mem = memory_fault(tf, vector, &f);
+	const char *guard;
 
 	if (mem) {
 		uintptr_t resume = fault_fixup(&f);
@@ -102,6 +104,10 @@ void arm64_handle_trap(struct trap_frame *tf, unsigned long vector)
 		kmap_describe(tf->far);
 	}
 	dump_registers(tf);
+	/* a fault in the heap's guard pool: the report names the object */
+	if (mem &&
+	    (guard = heap_guard_fault(f.addr, f.access == FAULT_WRITE ? "write" : "read", f.pc)))
+		panic("%s", guard);
 	panic("unhandled exception: %s at ELR %#lx (FAR %#lx, ESR %#lx)", exception_class(tf->esr),
 	      tf->elr, tf->far, tf->esr);
 }

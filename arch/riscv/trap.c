@@ -7,6 +7,7 @@
 #include <kernel/kmap.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
+#include <mm/heap.h>
 
 static const char *const exception_names[] = {
 	[0] = "instruction address misaligned",
@@ -63,6 +64,7 @@ void riscv_handle_trap(struct trap_frame *tf)
 	struct fault_info f = { .addr = tf->stval, .pc = tf->sepc, .cause = tf->scause,
 				.what = cause_name(tf->scause) };
 	bool mem = memory_fault(tf->scause, &f.access);
+	const char *guard;
 
 	if (mem) {
 		uintptr_t resume = fault_fixup(&f);
@@ -78,6 +80,10 @@ void riscv_handle_trap(struct trap_frame *tf)
 	if (mem)
 		kmap_describe(tf->stval);
 	dump_registers(tf);
+	/* a fault in the heap's guard pool: the report names the object */
+	if (mem &&
+	    (guard = heap_guard_fault(f.addr, f.access == FAULT_WRITE ? "write" : "read", f.pc)))
+		panic("%s", guard);
 	panic("unhandled trap: %s at sepc %#lx (stval %#lx)", cause_name(tf->scause), tf->sepc,
 	      tf->stval);
 }

@@ -276,4 +276,60 @@ void heap_quarantine_flush(void);
 /* The hardening tier compiled in: "off", "default" or "debug". */
 const char *heap_hardening(void);
 
+/* ---- sampled guard pages (CONFIG_HEAP_GUARD, mm/heap_guard.c) ---------------- */
+
+/*
+ * KFENCE's design: one allocation in HEAP_GUARD_RATE (up to a page, aligned
+ * up to a page) is placed alone at the end of a page of a fixed pool, the
+ * page after it (and before the first) inaccessible, so that an overflow
+ * faults at once; a freed object's page is made inaccessible too, so a use
+ * after free faults. The fault report names the object.
+ *
+ * The port gives the pool's address space: base is page aligned and
+ * HEAP_GUARD_POOL_SIZE long (guard, slot 0, guard, slot 1, ..., guard),
+ * every page inaccessible at first. open makes a slot's page readable and
+ * writable (0, or an error: the allocation is made the usual way); close
+ * makes it fault on any access from every hart before it returns. Both
+ * are called one at a time (under the pool's lock).
+ */
+#ifdef CONFIG_HEAP_GUARD_SLOTS
+#define HEAP_GUARD_SLOTS CONFIG_HEAP_GUARD_SLOTS
+#else
+#define HEAP_GUARD_SLOTS 255
+#endif
+#define HEAP_GUARD_POOL_SIZE ((2 * (uint64_t)HEAP_GUARD_SLOTS + 1) * PAGE_SIZE)
+
+struct heap_guard_ops {
+	uintptr_t base;
+	int (*open)(void *page);
+	void (*close)(void *page);
+};
+
+/*
+ * Sets up the pool over ops (NULL: none, nothing is sampled), every slot
+ * free; again (tests): the old pool's objects are forgotten, their pages
+ * closed. 0 or -EINVAL. Does nothing without CONFIG_HEAP_GUARD.
+ */
+int heap_guard_init(const struct heap_guard_ops *ops);
+
+/* One allocation in rate is sampled (0: none); HEAP_GUARD_RATE until changed. */
+void heap_guard_set_rate(unsigned int rate);
+
+/*
+ * A fault at addr (access: "read", "write", ...; pc the instruction): if
+ * addr is in the pool, it is reported through heap_misuse() (the object,
+ * what the access was and how far from it, both call sites) and the
+ * report is returned, for a handler that returned (the caller must not
+ * resume the access: a kernel panics with it). NULL: not the pool's.
+ */
+const char *heap_guard_fault(uintptr_t addr, const char *access, uintptr_t pc);
+
+struct heap_guard_stats {
+	unsigned int rate;	  /* 0: off */
+	unsigned int slots, live; /* the pool's slots, those handed out now */
+	uint64_t allocs, frees;	  /* objects placed in the pool and freed */
+	uint64_t full;		  /* sampled allocations the pool had no slot for */
+};
+void heap_guard_stats(struct heap_guard_stats *s);
+
 #endif

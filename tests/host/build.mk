@@ -247,3 +247,34 @@ endef
 $(foreach s,$(heap_strategies),$(foreach t,$(heap_tiers),$(eval $(call heap_tier_rules,$(s),$(t)))))
 
 -include $(shell find $(hosttree)/tier-* -name '*.d' 2>/dev/null)
+
+# ---- sampled guard pages ----------------------------------------------------
+# mm/heap_guard.h: off unless CONFIG_HEAP_GUARD. The heap's sources are
+# compiled again with it, per tier, into guard-<tier>/ (standing in for
+# libhost.a's heap objects, as the tiers' do), and the guard suite is
+# linked with each strategy and tier: test_heap_guard_<strategy> (the
+# default tier) and test_heap_guard_<strategy>_<tier>.
+
+guard_objs = $(addprefix $(hosttree)/guard-$(2)/,$(tier_common_srcs:.c=.o) $(heap_srcs_$(1):.c=.o))
+guard_prog = $(hosttree)/test_heap_guard_$(heap_name_$(1))$(if $(filter default,$(2)),,_$(2))
+
+define heap_guard_obj_rules
+$(hosttree)/guard-$(1)/%.o: %.c | $(fdt_stamp)
+	$$(quiet) HOSTCC $$@
+	$$(Q)mkdir -p $$(dir $$@)
+	$$(Q)$$(HOSTCC) $$(HOST_CFLAGS) $(tier_flag_$(1)) -DCONFIG_HEAP_GUARD -MD -MP -MF $$@.d -c $$< -o $$@
+endef
+$(foreach t,$(heap_tiers),$(eval $(call heap_guard_obj_rules,$(t))))
+
+# STRATEGY TIER
+define heap_guard_rules
+$(call guard_prog,$(1),$(2)): $(hosttree)/guard-$(2)/tests/host/guard/test_heap_guard.o \
+		$(call guard_objs,$(1),$(2)) $(hosttree)/obj/tests/host/main.o $(host_common_objs) $(host_lib)
+	$$(quiet) HOSTLD $$@
+	$$(Q)$$(call host_link,)
+
+host-tests: $(call guard_prog,$(1),$(2))
+endef
+$(foreach s,$(heap_strategies),$(foreach t,$(heap_tiers),$(eval $(call heap_guard_rules,$(s),$(t)))))
+
+-include $(shell find $(hosttree)/guard-* -name '*.d' 2>/dev/null)

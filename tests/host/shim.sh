@@ -8,7 +8,11 @@
 # pointer on stderr and nothing on stdout. The misuses only the debug tier
 # catches (an overflow, a write after free, a stale free) are skipped for
 # the others; under libmemcore-debug.so every report must also give the
-# object's size and call sites in the program's main(). Prints KTAP, one
+# object's size and call sites in the program's main(). libmemcore-debug.so
+# also samples every allocation into guard pages while its pool has room:
+# the debug tier's own misuses run there with MEMCORE_GUARD_RATE=0, the
+# others sampled, and two more (an overflow, a write after free) must
+# fault at the access with a report naming the object. Prints KTAP, one
 # suite per library. Real programs are in shim-programs.sh.
 #
 # usage: O=build tests/host/shim.sh
@@ -23,8 +27,9 @@ trap 'rm -rf "$tmp"' EXIT
 api="aligned_alloc calloc free malloc malloc_trim malloc_usable_size memalign posix_memalign pvalloc realloc reallocarray valloc"
 misuses="double-free interior foreign usable-size-of-freed realloc-of-freed large-double-free large-interior"
 debug_misuses="overflow write-after-free stale-free"
+guard_misuses="guard-overflow guard-use-after-free"
 libs=("$host/libmemcore.so" "$host"/libmemcore-{hart,block,slabpages,segfit,debug}.so)
-nr_tests=$((7 + $(wc -w <<<"$misuses $debug_misuses")))
+nr_tests=$((7 + $(wc -w <<<"$misuses $debug_misuses $guard_misuses")))
 
 . tests/host/ktap-lib.sh
 
@@ -36,6 +41,14 @@ in_main() { # MAIN FILE
 	a=$(grep -o 'allocated at 0x[0-9a-f]*' "$2" | head -1 | sed 's/.* //')
 	f=$(grep -o 'freed at 0x[0-9a-f]*' "$2" | head -1 | sed 's/.* //')
 	[ -n "$a" ] && [ -n "$f" ] && (( a > main && a < main + 2048 && f > main && f < main + 2048 ))
+}
+
+# Whether FILE has the guard pool's fault report WHAT about object PTR, allocated in main().
+guard_report() { # WHAT PTR MAIN FILE
+	local main=$(($3)) a
+	grep -q "^memcore: guard pool: $1 at 0x[0-9a-f]*, .* object $2 (size " "$4" || return 1
+	a=$(grep -o 'allocated at 0x[0-9a-f]*' "$4" | head -1 | sed 's/.* //')
+	[ -n "$a" ] && (( a > main && a < main + 2048 ))
 }
 
 # A C test program's KTAP (one suite), nested under ours; a crash counts as a failure.
@@ -95,16 +108,28 @@ for lib in "${libs[@]}"; do
 
 	debug=0
 	[ "$name" = libmemcore-debug ] && debug=1
-	for m in $misuses $debug_misuses; do
-		if [ $debug = 0 ] && [[ " $debug_misuses " == *" $m "* ]]; then
+	for m in $misuses $debug_misuses $guard_misuses; do
+		if [ $debug = 0 ] && [[ " $debug_misuses $guard_misuses " == *" $m "* ]]; then
 			n=$((n + 1))
-			echo "    ok $n misuse-$m # SKIP not promised without the debug tier (libmemcore-debug.so)"
+			echo "    ok $n misuse-$m # SKIP not promised without the debug tier and guard pages (libmemcore-debug.so)"
 			continue
 		fi
+		# the debug tier's own misuses without guard pages, which would catch them first
+		rate=1
+		[[ " $debug_misuses " == *" $m "* ]] && rate=0
 		# in a subshell whose stderr is dropped: bash's own "Aborted" line is noise here
-		(LD_PRELOAD=$lib timeout 60 "$bin/misuse" "$m" >"$tmp/out" 2>"$tmp/err"; exit $?) 2>/dev/null
+		(MEMCORE_GUARD_RATE=$rate LD_PRELOAD=$lib timeout 60 "$bin/misuse" "$m" >"$tmp/out" \
+			2>"$tmp/err"; exit $?) 2>/dev/null
 		rc=$?
 		read -r op ptr main_at <"$tmp/out"
+		if [[ " $guard_misuses " == *" $m "* ]]; then
+			[ $rc -eq 134 ] && [ "$(wc -l <"$tmp/out")" = 1 ] &&
+				guard_report "$([ $m = guard-overflow ] && echo out-of-bounds || echo use-after-free) write" \
+					"$ptr" "$main_at" "$tmp/err"
+			result "misuse-$m" $? "exit status $rc; stdout: $(head -3 "$tmp/out" | tr '\n' ' ')" \
+				"stderr: $(head -3 "$tmp/err" | tr '\n' ' ')"
+			continue
+		fi
 		# SIGABRT, the call and the pointer on stderr, and stdout just the program's line;
 		# the debug tier's reports of its objects also give their size and call sites
 		# (not for pointers that are no object's start, nor for objects larger than

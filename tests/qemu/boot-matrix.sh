@@ -11,7 +11,9 @@
 #   U-Boot, the heap's suites on that strategy.
 #   With HARDENING too (a heap hardening tier, "off" or "debug", the image
 #   built with it): one boot, direct with four harts, every in-kernel heap
-#   suite (the conformance suite among them) under that tier.
+#   suite (the conformance suite among them) under that tier. HARDENING
+#   TIER+guard: an image with sampled guard pages (configs/guard.config),
+#   one such boot with the suites that can run with sampling on.
 set -uo pipefail
 
 arch=$1 image=$2 workdir=$3 strategy=${4:-} hardening=${5:-}
@@ -87,9 +89,23 @@ UBOOT_SAYS='Starting kernel'
 
 echo "KTAP version 1"
 if [ -n "$hardening" ]; then
-	says="heap: strategy ${strategy//+/\\+}, 4 harts, hardening $hardening"
-	boot "harden-$hardening-direct-m256M-smp4" pass:"$says" --boot direct --mem 256M --smp 4 --timeout 240 \
-		--append "$(expect 256M 1 4)"
+	tier=${hardening%+guard} name=harden-${hardening%+guard} skip=
+	says="heap: strategy ${strategy//+/\\+}, 4 harts, hardening $tier"
+	if [ "$tier" != "$hardening" ]; then
+		# Sampled guard pages (configs/guard.config): the guard suite, and
+		# the cross-hart suite with sampling on. Left to the other boots:
+		# the suites that look inside the strategy or misuse the heap on
+		# purpose (a sampled object faults there, as it should), and those
+		# that never allocate (kmap, buddy: half a minute).
+		says="$says, guard pages: 1 in [0-9]+"
+		name=guard-$tier
+		skip=test.skip=heap,heap_conformance,buddy-boot,kmap
+	fi
+	boot "$name-direct-m256M-smp4" pass:"$says" --boot direct --mem 256M --smp 4 --timeout 240 \
+		--append "$(expect 256M 1 4 $skip)"
+	# A real overflow of a sampled object, no probe: the panic names it.
+	[ -n "$skip" ] && boot guard-crash fail:'PANIC: heap: guard pool: out-of-bounds write at 0x[0-9a-f]+, 1 byte\(s\) after the end of live object 0x[0-9a-f]+ \(size 128, at \+128\); allocated at 0x' \
+		--boot direct --mem 256M --smp 4 --append "$(expect 256M 1 4 "$skip,heap_smp test.guard_crash")"
 	echo "1..$boots"
 	exit 0
 fi

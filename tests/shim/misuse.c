@@ -6,7 +6,10 @@
  * first, then makes the call: the library must report it on stderr, with
  * that pointer, and abort. Returning is the failure (exit status 3).
  * overflow, write-after-free and stale-free only the debug tier promises
- * to catch (libmemcore-debug.so).
+ * to catch (libmemcore-debug.so); guard-overflow and guard-use-after-free
+ * fault at the access with sampled guard pages (libmemcore-debug.so, where
+ * every allocation is sampled while the pool has room), which report the
+ * object on stderr ("memcore: guard pool: ...") and abort.
  *
  * usage: LD_PRELOAD=libmemcore-<strategy>.so misuse double-free|interior|...
  */
@@ -81,6 +84,17 @@ int main(int argc, char **argv)
 		free(p);
 		free(malloc(64)); /* without a quarantine: p again */
 		free(p);
+	} else if (!strcmp(what, "guard-overflow")) {
+		volatile size_t n = 128; /* gcc must not see the overflow coming */
+
+		p = malloc(128); /* sampled: its end is its page's */
+		say("guard", p);
+		((volatile char *)p)[n] = 1;
+	} else if (!strcmp(what, "guard-use-after-free")) {
+		p = malloc(64);
+		say("guard", p);
+		free(p);
+		((volatile char *)p)[8] = 1;
 	} else {
 		fprintf(stderr, "misuse: unknown case '%s'\n", what);
 		return 2;
