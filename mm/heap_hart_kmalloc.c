@@ -149,6 +149,10 @@ void *heap_strategy_kmalloc(size_t size)
 	return kmalloc_inner(size, 0);
 }
 
+#if HEAP_FRONT_EMPTY
+void *kmalloc(size_t size) __attribute__((alias("heap_strategy_kmalloc")));
+#endif
+
 /* ---- free and size --------------------------------------------------------------- */
 
 /* Everything but the fast path's case, each misuse reported. */
@@ -244,6 +248,10 @@ void heap_strategy_kfree(void *p)
 		return;
 	kfree_slow(p);
 }
+
+#if HEAP_FRONT_EMPTY
+void kfree(void *p) __attribute__((alias("heap_strategy_kfree")));
+#endif
 
 bool heap_strategy_size(const void *p, size_t *size)
 {

@@ -9,6 +9,7 @@
 #include <mm/heap.h>
 #include <mm/phys.h>
 
+#include "heap_guard.h"
 #include "heap_harden.h"
 
 /*
@@ -111,6 +112,12 @@ void kfree_inner(void *p);
  */
 void *heap_strategy_kmalloc(size_t size);
 void heap_strategy_kfree(void *p);
+/*
+ * Whether nothing stands between kmalloc()/kfree() and those: no debug
+ * tier, no guard pool. A strategy may then make them its fast paths
+ * themselves (kmalloc.c's kmalloc() and kfree() are weak), saving a jump.
+ */
+#define HEAP_FRONT_EMPTY (HEAP_HARDEN != HEAP_HARDEN_DEBUG && !HEAP_GUARD)
 size_t ksize_inner(const void *p);
 size_t heap_natural_align(size_t size, size_t align);
 

@@ -87,7 +87,7 @@ __attribute__((weak)) void *heap_strategy_kmalloc(size_t size)
 	return kmalloc_early(size, 0);
 }
 
-void *kmalloc(size_t size)
+__attribute__((weak)) void *kmalloc(size_t size)
 {
 	if (HEAP_GUARD && guard_sample())
 		return kmalloc_sampled(size, 0, CALLER);
@@ -173,7 +173,7 @@ __attribute__((weak)) void heap_strategy_kfree(void *p)
 	kfree_inner(p);
 }
 
-void kfree(void *p)
+__attribute__((weak)) void kfree(void *p)
 {
 	if (HEAP_GUARD && guard_owns(p)) {
 		guard_free(p, CALLER);
