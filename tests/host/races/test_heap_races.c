@@ -221,10 +221,23 @@ static void two_remote_frees(struct ktest *t)
 	finish(t, keep);
 }
 
+/* Hart 0's cache of 32-byte objects full: a free it takes from its queue then goes to the page. */
+static void fill_cache(void)
+{
+	enum { N = 128 }; /* twice what the class's cache holds */
+	void *v[N];
+
+	for (int i = 0; i < N; i++)
+		v[i] = kmalloc(32);
+	for (int i = 0; i < N; i++)
+		kfree(v[i]);
+}
+
 /*
- * Hart 1's free is queued; the owner takes the queue and stops between
- * clearing the allocation bit and letting the pending bit go, while hart 2
- * frees the object too: refused, and the object is freed once.
+ * Hart 1's free is queued; the owner, its cache full, takes the queue and
+ * stops between clearing the allocation bit and letting the pending bit
+ * go, while hart 2 frees the object too: refused, and the object is freed
+ * once.
  */
 static void a_free_cuts_into_the_drain(struct ktest *t)
 {
@@ -232,12 +245,38 @@ static void a_free_cuts_into_the_drain(struct ktest *t)
 	struct freer drain = { .hart = 0, .drain = true }, third = { .hart = 2, .p = p };
 	bool stopped;
 
+	fill_cache();
 	arena_set_hart(1);
 	kfree(p); /* queued for hart 0 */
 	arena_set_hart(0);
 	KT_EXPECT_EQ(t, race(t, &drain, RACE_DRAIN_CLEARED, &third, NO_STOP, p, &stopped), 1);
 	KT_EXPECT(t, drain.got != NULL);
 	kfree(drain.got);
+	freed_once(t, p);
+	finish(t, keep);
+}
+
+/*
+ * Hart 1's free is queued; the owner takes the queue into its cache (which
+ * has room), the pending bit kept: a free of it from hart 2 is refused at
+ * once, and the object is handed out once.
+ */
+static void a_free_of_a_queued_free_taken_into_the_cache(struct ktest *t)
+{
+	void *keep, *p = setup_object(&keep);
+
+	heap_flush(); /* hart 0's cache empty: room for the queue */
+	arena_set_hart(1);
+	kfree(p); /* queued for hart 0 */
+	arena_set_hart(0);
+	heap_host_misuses(NULL, NULL);
+	kfree(kmalloc(64)); /* takes the queue: p into the cache of its class */
+	KT_EXPECT(t, !heap_hart_has_queue(0));
+	arena_set_hart(2);
+	kfree(p);
+	arena_set_hart(0);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 1);
+	KT_EXPECT(t, !heap_hart_has_queue(0)); /* nothing queued */
 	freed_once(t, p);
 	finish(t, keep);
 }
@@ -282,15 +321,16 @@ static int boot(struct ktest *t)
 }
 
 static const struct ktest_case cases[] = {
-	KTEST_CASE(remote_cuts_into_the_owners_free),
-	KTEST_CASE(owner_cuts_into_a_remote_free),
-	KTEST_CASE(owner_cuts_in_before_the_push),
-	KTEST_CASE(both_frees_look_before_either_lets_go),
-	KTEST_CASE(two_remote_frees),
-	KTEST_CASE(a_free_cuts_into_the_drain),
-	KTEST_CASE(a_free_cuts_into_the_cache_flush),
-	KTEST_CASE(a_remote_free_of_a_cached_object),
-	{ 0 },
+    KTEST_CASE(remote_cuts_into_the_owners_free),
+    KTEST_CASE(owner_cuts_into_a_remote_free),
+    KTEST_CASE(owner_cuts_in_before_the_push),
+    KTEST_CASE(both_frees_look_before_either_lets_go),
+    KTEST_CASE(two_remote_frees),
+    KTEST_CASE(a_free_cuts_into_the_drain),
+    KTEST_CASE(a_free_cuts_into_the_cache_flush),
+    KTEST_CASE(a_remote_free_of_a_cached_object),
+    KTEST_CASE(a_free_of_a_queued_free_taken_into_the_cache),
+    {0},
 };
 
 static const struct ktest_suite heap_races_suite = { "heap_races", cases, boot, NULL };
