@@ -221,6 +221,18 @@ static void two_remote_frees(struct ktest *t)
 	finish(t, keep);
 }
 
+/* p, in hart 0's cache, freed by hart: refused at once, nothing queued, p freed once. */
+static void refused_from(struct ktest *t, unsigned int hart, void *p, void *keep)
+{
+	arena_set_hart(hart);
+	kfree(p);
+	arena_set_hart(0);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 1);
+	KT_EXPECT(t, !heap_hart_has_queue(0)); /* nothing queued */
+	freed_once(t, p);
+	finish(t, keep);
+}
+
 /* Hart 0's cache of 32-byte objects full: a free it takes from its queue then goes to the page. */
 static void fill_cache(void)
 {
@@ -272,13 +284,7 @@ static void a_free_of_a_queued_free_taken_into_the_cache(struct ktest *t)
 	heap_host_misuses(NULL, NULL);
 	kfree(kmalloc(64)); /* takes the queue: p into the cache of its class */
 	KT_EXPECT(t, !heap_hart_has_queue(0));
-	arena_set_hart(2);
-	kfree(p);
-	arena_set_hart(0);
-	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 1);
-	KT_EXPECT(t, !heap_hart_has_queue(0)); /* nothing queued */
-	freed_once(t, p);
-	finish(t, keep);
+	refused_from(t, 2, p, keep);
 }
 
 /*
@@ -305,13 +311,7 @@ static void a_remote_free_of_a_cached_object(struct ktest *t)
 
 	kfree(p); /* into hart 0's cache */
 	heap_host_misuses(NULL, NULL);
-	arena_set_hart(1);
-	kfree(p);
-	arena_set_hart(0);
-	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 1);
-	KT_EXPECT(t, !heap_hart_has_queue(0)); /* nothing queued */
-	freed_once(t, p);
-	finish(t, keep);
+	refused_from(t, 1, p, keep);
 }
 
 static int boot(struct ktest *t)
