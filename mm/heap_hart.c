@@ -525,27 +525,7 @@ void heap_free_own(struct heap *h, struct slab *s, unsigned int idx, void *p)
 		heap_drain_remote(h);
 }
 
-/*
- * A free another hart queued, taken by the owner: into the cache while it
- * has room, where the next allocation finds it without touching its page
- * (the object stays allocated to the page, and the pending bit its queue
- * held is the cache's now; tier off lets it go), else to its page.
- */
-static void drained(struct heap *h, struct slab *s, unsigned int idx, void *p)
-{
-	struct heap_class *k = &h->cls[s->cls];
-
-	if (k->nr_cached >= k->cache_max) {
-		local_free(h, s, idx, p, FREE_QUEUED);
-		return;
-	}
-	if (!HEAP_CACHE_CLAIMS)
-		__atomic_fetch_and(&slab_pending_map(s)[idx / 64], ~(1ULL << (idx % 64)),
-				   __ATOMIC_RELEASE);
-	h->cls_remote_frees[s->cls]++;
-	cache_push(h, k, p);
-}
-
+/* Takes every free other harts queued for h and frees each as the owner. */
 /*
  * Takes every free other harts queued for h and frees each as the owner.
  * The first object was checked when it was queued; each link after it
@@ -574,7 +554,7 @@ void heap_drain_remote(struct heap *h)
 		} else {
 			at = NULL;
 		}
-		drained(h, s, idx, p);
+		local_free(h, s, idx, p, FREE_QUEUED);
 		if (at)
 			heap_misuse("queued free overwritten (a write after free?)", at);
 		p = next;

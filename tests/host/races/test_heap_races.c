@@ -221,7 +221,7 @@ static void two_remote_frees(struct ktest *t)
 	finish(t, keep);
 }
 
-/* p, in hart 0's cache, freed by hart: refused at once, nothing queued, p freed once. */
+/* p, freed already, freed by hart: refused at once, nothing queued, p freed once. */
 static void refused_from(struct ktest *t, unsigned int hart, void *p, void *keep)
 {
 	arena_set_hart(hart);
@@ -269,20 +269,18 @@ static void a_free_cuts_into_the_drain(struct ktest *t)
 }
 
 /*
- * Hart 1's free is queued; the owner takes the queue into its cache (which
- * has room), the pending bit kept: a free of it from hart 2 is refused at
- * once, and the object is handed out once.
+ * Hart 1's free is queued and the owner takes the queue: a free of the
+ * object from hart 2 then is refused at once, and it is handed out once.
  */
-static void a_free_of_a_queued_free_taken_into_the_cache(struct ktest *t)
+static void a_free_after_the_queue_was_taken(struct ktest *t)
 {
 	void *keep, *p = setup_object(&keep);
 
-	heap_flush(); /* hart 0's cache empty: room for the queue */
 	arena_set_hart(1);
 	kfree(p); /* queued for hart 0 */
 	arena_set_hart(0);
 	heap_host_misuses(NULL, NULL);
-	kfree(kmalloc(64)); /* takes the queue: p into the cache of its class */
+	kfree(kmalloc(64)); /* takes the queue */
 	KT_EXPECT(t, !heap_hart_has_queue(0));
 	refused_from(t, 2, p, keep);
 }
@@ -329,7 +327,7 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(a_free_cuts_into_the_drain),
     KTEST_CASE(a_free_cuts_into_the_cache_flush),
     KTEST_CASE(a_remote_free_of_a_cached_object),
-    KTEST_CASE(a_free_of_a_queued_free_taken_into_the_cache),
+    KTEST_CASE(a_free_after_the_queue_was_taken),
     {0},
 };
 
