@@ -2,7 +2,7 @@
 # picks. Each strategy's files are listed once here; the host build
 # (tests/host/build.mk) compiles every strategy from these lists.
 heap_strategies := HEAP_PER_HART_SLAB HEAP_BLOCK HEAP_SLAB_PAGES HEAP_SEGREGATED_FIT
-heap_srcs_HEAP_PER_HART_SLAB := mm/heap_hart.c mm/heap_hart_kmalloc.c mm/heap_slab.c mm/heap_stats.c
+heap_srcs_HEAP_PER_HART_SLAB := mm/heap_hart.c mm/heap_hart_kmalloc.c mm/heap_hart_pages.c mm/heap_slab.c mm/heap_stats.c
 heap_srcs_HEAP_BLOCK := mm/heap_block.c mm/heap_global.c
 heap_srcs_HEAP_SLAB_PAGES := mm/heap_slab_pages.c mm/heap_radix.c mm/heap_global.c
 heap_srcs_HEAP_SEGREGATED_FIT := mm/heap_segfit.c mm/heap_global.c

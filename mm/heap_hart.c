@@ -12,8 +12,9 @@
  * class runs short, and frees each object as its own. Pushes only and a
  * take-all never meet the ABA problem of a lock-free pop.
  *
- * In front of the pages, each class has the hart's cache of free objects
- * (heap_hart.h says how it keeps every double free reported): allocations
+ * In front of the pages, each class has the hart's cache of free objects,
+ * a stack of them (heap_hart.h says how it keeps every double free
+ * reported): allocations
  * take from it and the owner's frees go to it; it is refilled from the
  * first partial page a bitmap word at a time (cache_fill()), and a free
  * that finds it full goes to the page (heap_free_own()).
@@ -51,7 +52,7 @@ unsigned int heap_nr_harts;
  */
 static uint32_t cache_max(unsigned int cls)
 {
-	return MIN(MAX(32768 / slab_geom[cls].size, 4u), 64u);
+	return MIN(MAX(32768 / slab_geom[cls].size, 4u), (uint32_t)HEAP_CACHE_SLOTS);
 }
 
 /*
@@ -73,6 +74,8 @@ static void heap_set_window(struct heap *h, const struct buddy_bank *b)
 	h->frame_bias = (uintptr_t)b->frames - (va0 >> PAGE_SHIFT) * sizeof(struct frame);
 }
 
+static void *const no_cache[1];
+
 void heaps_reset(unsigned int nr_harts)
 {
 	__atomic_store_n(&heap_nr_harts, 0, __ATOMIC_RELEASE);
@@ -84,22 +87,23 @@ void heaps_reset(unsigned int nr_harts)
 
 		h->id = i;
 		h->frame_state = frame_state_make(FRAME_SLAB, SLAB_ORDER, i);
-		/* no entropy here: a stray write decodes to garbage, but the links are not secret */
-		h->secret = ((uintptr_t)h * 0x9e3779b97f4a7c15ULL) | 1;
 		if (nr_harts && buddy_nr_banks_acquire())
 			heap_set_window(h, buddy_top());
 		for (unsigned int c = 0; nr_harts && c < HEAP_NR_CLASSES; c++) {
 			struct heap_class *k = &h->cls[c];
 
-			k->objs_end = (uint16_t)(slab_geom[c].nr_objs *
-						 (slab_geom[c].shift ? slab_geom[c].size : 1));
-			k->cache_max = cache_max(c);
+			k->objs_end = (uint64_t)(slab_geom[c].nr_objs *
+						 (slab_geom[c].shift ? slab_geom[c].size : 1))
+				      << HEAP_OFF_SHIFT;
+			k->top = &h->mag[c][1]; /* empty: mag[c][0] is NULL */
+			k->full = &h->mag[c][1 + cache_max(c)];
 			k->link_mask = slab_geom[c].shift ? slab_geom[c].size - 1 : HEAP_SLAB_SIZE - 1;
-			k->link_check = UINTPTR_MAX;
 			k->shift = slab_geom[c].shift;
 			k->pending_at = HEAP_SLAB_SIZE - sizeof(struct slab) - 8 * slab_geom[c].words;
 			k->alloc_at = k->pending_at - 8 * slab_geom[c].words;
 		}
+		/* HEAP_NO_CLASS caches nothing: empty and full */
+		h->cls[HEAP_NO_CLASS].top = h->cls[HEAP_NO_CLASS].full = (void **)&no_cache[1];
 	}
 	/* last: this_heap() finds the heaps ready once it sees them */
 	__atomic_store_n(&heap_nr_harts, nr_harts, __ATOMIC_RELEASE);
@@ -189,35 +193,12 @@ static void release_empty(struct heap *h);
 
 /* ---- getting a page for a class -------------------------------------------- */
 
-/* The classes' link_check (heap_hart.h) for the heap's span; with no span, nothing passes. */
-static void set_link_checks(struct heap *h)
-{
-	uintptr_t range = HEAP_SLAB_SIZE;
-
-	while (range < h->span)
-		range <<= 1;
-	for (unsigned int c = 0; c <= HEAP_NR_CLASSES; c++)
-		h->cls[c].link_check = h->span ? ~(range - 1) | h->cls[c].link_mask : UINTPTR_MAX;
-}
-
 /* Formats s for (h, cls) and makes the frame metadata say so, if it said otherwise. */
 static void page_assign(struct heap *h, struct slab *s, unsigned int cls, bool new_owner)
 {
 	uintptr_t page = (uintptr_t)slab_page(s);
 
 	slab_format(s, h->id, cls);
-	if (!h->span || page - h->lo >= h->span) { /* the heap's pages reach further */
-		if (!h->span) {
-			h->lo = page;
-			h->span = HEAP_SLAB_SIZE;
-		} else if (page < h->lo) {
-			h->span += h->lo - page;
-			h->lo = page;
-		} else {
-			h->span = page - h->lo + HEAP_SLAB_SIZE;
-		}
-		set_link_checks(h);
-	}
 	if (page - h->win_lo >= h->win_size) {
 		uint32_t i;
 		const struct buddy_bank *b = bank_of_pfn(pa_to_pfn(page_pa(s)), &i);
@@ -323,7 +304,7 @@ static void cache_fill(struct heap *h, struct heap_class *k, struct slab *s, uns
 			got &= got - 1;
 			s->in_use++;
 			h->cls_objs[k - h->cls]++;
-			cache_push(h, k, slab_object(s, w * 64 + b));
+			cache_push(k, slab_object(s, w * 64 + b));
 		}
 	}
 	if (s->in_use == s->nr_objs) { /* full: off the list until a free */
@@ -357,8 +338,8 @@ void *heap_alloc(struct heap *h, unsigned int cls)
 	p = class_take(k, s);
 	h->cls_objs[cls]++;
 	k->allocs++;
-	if (k->nr_cached < k->cache_max / 2 && k->partial)
-		cache_fill(h, k, k->partial, k->cache_max / 2 - k->nr_cached);
+	if (k->partial && cache_count(h, k) < cache_max(cls) / 2)
+		cache_fill(h, k, k->partial, cache_max(cls) / 2 - cache_count(h, k));
 	return p;
 }
 
@@ -501,10 +482,9 @@ void heap_free(struct heap *h, struct slab *s, unsigned int idx, void *p)
 	if (likely(h && s->heap == h->id)) {
 		struct heap_class *k = &h->cls[s->cls];
 
-		if (s->cls < HEAP_NR_CLASSES && !HEAP_CACHE_CLAIMS && p == k->cache)
+		if (s->cls < HEAP_NR_CLASSES && !HEAP_CACHE_CLAIMS && p == k->top[-1])
 			heap_misuse("double free (of the object freed last)", p);
-		else if (s->cls >= HEAP_NR_CLASSES || k->nr_cached >= k->cache_max ||
-			 !cache_put(h, k, p))
+		else if (s->cls >= HEAP_NR_CLASSES || k->top == k->full || !cache_put(k, p))
 			local_free(h, s, idx, p, FREE_OWN); /* it reports what is wrong */
 		if (unlikely(__atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
 			heap_drain_remote(h);
@@ -566,60 +546,31 @@ void heap_drain_remote(struct heap *h)
 
 /* ---- the cache's slow paths --------------------------------------------------- */
 
-/*
- * p, the first cached object of k, has a bad link (a write after free
- * over it): reported, and the list is cut after p; the objects behind it
- * stay allocated (lost, never handed out twice). p is the caller's.
- */
-static void cache_cut(struct heap_class *k, void *p)
-{
-	k->cache = NULL;
-	k->nr_cached = 0;
-	heap_misuse("cached free object overwritten (a write after free?)", p);
-}
-
-/* The first n cached objects of k back to their pages. */
+/* The n objects k's cache got last back to their pages. */
 void cache_flush(struct heap *h, struct heap_class *k, unsigned int n)
 {
-	while (n-- && k->cache) {
-		void *p = k->cache;
-		uintptr_t next = (uintptr_t)cache_link(h, p, *(uintptr_t *)p);
+	while (n-- && k->top[-1]) {
+		void *p = *--k->top;
 		struct slab *s = slab_of_page((void *)ALIGN_DOWN((uintptr_t)p, HEAP_SLAB_SIZE));
 		unsigned int idx = (unsigned int)(((uintptr_t)p & (HEAP_SLAB_SIZE - 1)) >> k->shift);
 
-		if (cache_link_ok(h, k, next)) {
-			k->cache = (void *)next;
-			k->nr_cached--;
-		} else {
-			cache_cut(k, p);
-		}
 		local_free(h, s, idx, p, HEAP_CACHE_CLAIMS ? FREE_CACHED : FREE_OWN_CACHED);
 	}
 }
 
 /*
- * cache_take() found nothing it could hand out: the last cached object,
- * the first with its bad link reported, or a new object (heap_alloc()
- * refills the cache); NULL if there is no memory.
+ * cache_take() found nothing it could hand out, or the fast path was not
+ * taken: the queue taken first, then a cached object or a new one
+ * (heap_alloc() refills the cache); NULL if there is no memory.
  */
 void *cache_refill(struct heap *h, unsigned int cls)
 {
-	struct heap_class *k = &h->cls[cls];
-	uintptr_t next;
 	void *p;
 
 	if (__atomic_load_n(&h->remote, __ATOMIC_RELAXED))
 		heap_drain_remote(h);
-	p = k->cache;
-	if (!p)
-		return heap_alloc(h, cls);
-	next = (uintptr_t)cache_link(h, p, *(uintptr_t *)p);
-	if (!cache_link_ok(h, k, next)) {
-		cache_cut(k, p);
-		cache_hand_out(k, p);
-		return p;
-	}
-	return cache_pop(k, p, next);
+	p = cache_take(&h->cls[cls]);
+	return p ? p : heap_alloc(h, cls);
 }
 
 /* ---- trimming ------------------------------------------------------------- */
@@ -634,7 +585,7 @@ static void release_empty(struct heap *h)
 		struct heap_class *k = &h->cls[c];
 		struct slab *s, *next;
 
-		cache_flush(h, k, k->nr_cached);
+		cache_flush(h, k, HEAP_CACHE_SLOTS);
 		for (s = k->partial; s; s = next) {
 			next = s->next;
 			if (s->in_use || !page_settled(s))
@@ -669,7 +620,7 @@ void heap_flush(void)
 	struct heap *h = this_heap();
 
 	for (unsigned int c = 0; h && c < HEAP_NR_CLASSES; c++)
-		cache_flush(h, &h->cls[c], h->cls[c].nr_cached);
+		cache_flush(h, &h->cls[c], HEAP_CACHE_SLOTS);
 }
 
 /* ---- frees waiting for an idle hart ------------------------------------------ */

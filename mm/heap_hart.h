@@ -198,14 +198,18 @@ static inline void *slab_object(const struct slab *s, unsigned int idx)
 
 /* heap_hart.c: the per-hart heaps */
 struct heap_class {
-	void *cache;	     /* free objects handed out first: a list through their first words */
-	uintptr_t link_check; /* a link l to follow has (l - heap's lo) & link_check == 0 */
-	uint32_t nr_cached;  /* on it */
-	uint32_t cache_max;  /* a free that finds this many goes to its page */
+	/*
+	 * The hart's cache of the class: a stack of free objects (a magazine,
+	 * struct heap's mag[]), kept out of the objects, so that no write
+	 * after free can poison it. top[-1] is the object freed last; the
+	 * bottom slot holds NULL, so an empty cache is found by what it holds.
+	 */
+	void **top;
+	void **full;	     /* top == full: a free goes to its page instead */
 	uint32_t link_mask;  /* an object's address has these bits clear */
 	uint16_t pending_at, alloc_at; /* offsets of the bitmaps in the class's pages */
 	uint8_t shift;	     /* an object's index is its offset in the page >> shift */
-	uint16_t objs_end;   /* an object starts below this offset in the page */
+	uint64_t objs_end;   /* an object starts below this offset in the page, << HEAP_OFF_SHIFT */
 	struct slab *partial; /* pages with a free object; allocation takes from the first */
 	uint64_t allocs;      /* objects handed out (frees: heap_hart_stats()) */
 } __aligned(64);
@@ -222,11 +226,12 @@ _Static_assert(sizeof(struct heap_class) == 64, "struct heap_class outgrew a cac
  */
 #define HEAP_NO_CLASS HEAP_NR_CLASSES
 
+/* The most objects a class's cache holds (heap_hart.c's cache_max() says how many it does). */
+#define HEAP_CACHE_SLOTS 64
+
 struct heap {
 	/* the owner's alone */
 	struct heap_class cls[HEAP_NR_CLASSES + 1]; /* + HEAP_NO_CLASS */
-	uintptr_t secret;	  /* mixed into the cache's links */
-	uintptr_t lo, span;	  /* every page this heap formatted lies in [lo, lo + span) */
 	uint32_t frame_state;	  /* what the frame of a slab page of this heap says */
 	/*
 	 * A bank's direct-map window (buddy_bank_window()): kfree()'s fast
@@ -246,12 +251,34 @@ struct heap {
 	tas_lock_t lock __aligned(64);
 	struct slab *empty;
 	uint64_t nr_empty, pages_to_buddy;
+	/* the owner's: the classes' caches, NULL at the bottom (last: the fields above stay near)
+	 */
+	void *mag[HEAP_NR_CLASSES][HEAP_CACHE_SLOTS + 1] __aligned(64);
 } __aligned(64);
 
 /* The frame of the head of a's slab page, a inside h's window (heap_set_window()). */
 static inline const struct frame *heap_window_frame(const struct heap *h, uintptr_t a)
 {
 	return (const struct frame *)(h->frame_bias + (a >> 13 << 5));
+}
+
+/* The class a slab page's frame f names: read from the frame, out of the page's reach. */
+static inline uintptr_t heap_frame_class(const struct frame *f)
+{
+	return __atomic_load_n(&f->aux, __ATOMIC_RELAXED);
+}
+
+/*
+ * Whether a starts an object in a page of class k: aligned to the class,
+ * and below its end. The offset in the page is compared in the top bits
+ * of the address (objs_end is kept shifted so), a shift for a mask.
+ */
+#define HEAP_OFF_SHIFT (64 - 13)
+_Static_assert(HEAP_SLAB_SIZE == 1 << 13, "HEAP_OFF_SHIFT");
+
+static inline bool heap_starts_object(const struct heap_class *k, uintptr_t a)
+{
+	return !(a & k->link_mask) && (uint64_t)a << HEAP_OFF_SHIFT < k->objs_end;
 }
 
 extern struct heap heaps[MAX_HARTS];
@@ -317,55 +344,29 @@ static inline void class_put(struct heap_class *k, struct slab *s, unsigned int 
 }
 
 /*
- * The hart's cache, the fast paths. A class's free objects wait on a list
- * of its own before they go back to their pages, so that an allocation and
- * a free of the hart's own objects touch one list head, the object and
- * its pending bit. To its page a cached object is allocated, and its free
- * is pending: the cache holds its pending bit, as a queued remote free
- * does, so any other free of it (a double free, here or on another hart)
- * finds the bit set and is reported, and ksize() of it says freed.
+ * The hart's cache, the fast paths. A class's free objects wait on a stack
+ * of its own before they go back to their pages, so that an allocation
+ * and a free of the hart's own objects touch one stack slot, its top and
+ * the object's pending bit. To its page a cached object is allocated, and
+ * its free is pending: the cache holds its pending bit, as a queued remote
+ * free does, so any other free of it (a double free, here or on another
+ * hart) finds the bit set and is reported, and ksize() of it says freed.
  *
- * A link is stored as next ^ the heap's secret ^ the link's own address,
- * and checked when it is followed: a write after free over a cached
- * object decodes to an address outside the heap's pages or misaligned for
- * the class, which is reported, never handed out.
+ * The stack lies outside the objects: a write after free over a cached
+ * object changes nothing the heap reads.
  *
- * The hardening tier "off" keeps the checked links (a write after free
- * must never crash any tier) but not the pending bits: a cached object is
- * simply allocated to its page, and only a free of the object freed last
- * (the list's head) is caught as a double free.
+ * The hardening tier "off" does not keep the pending bits: a cached object
+ * is simply allocated to its page, and only a free of the object freed
+ * last (the top of the stack) is caught as a double free.
  */
 #define HEAP_CACHE_CLAIMS (HEAP_HARDEN >= HEAP_HARDEN_DEFAULT)
 
-static inline void *cache_link(const struct heap *h, const void *slot, uintptr_t word)
+/* How many objects k's cache holds. */
+static inline unsigned int cache_count(const struct heap *h, const struct heap_class *k)
 {
-	return (void *)(word ^ h->secret ^ (uintptr_t)slot);
+	return (unsigned int)(k->top - &h->mag[k - h->cls][1]);
 }
 
-/*
- * Whether next, a link read from a cached object (decoded), may be
- * followed: it starts an object of the class in the heap's pages, or it
- * ends the list. link_check makes that one subtraction and one AND:
- * [lo, lo + span) rounded up to a power of two, and the class's alignment
- * (page_assign() keeps it). An end (0) fails it: cache_take() leaves the
- * last object to the slow path.
- */
-static inline bool cache_link_follows(const struct heap *h, const struct heap_class *k,
-				      uintptr_t next)
-{
-	return !((next - h->lo) & k->link_check);
-}
-
-static inline bool cache_link_ok(const struct heap *h, const struct heap_class *k, uintptr_t next)
-{
-	return !next || cache_link_follows(h, k, next);
-}
-
-/*
- * The first cached object of k, now allocated, or NULL: none, or its link
- * is bad (the slow path, cache_refill(), reports it). Its pending bit is
- * found from the class alone: its index is its offset >> k->shift.
- */
 /* p, off the cache, to its caller: its pending bit let go. */
 static inline void cache_hand_out(struct heap_class *k, void *p)
 {
@@ -377,34 +378,22 @@ static inline void cache_hand_out(struct heap_class *k, void *p)
 				   ~(1ULL << (idx % 64)), __ATOMIC_RELAXED);
 }
 
-/* p, the first cached object of k, whose link is next, off the cache and to its caller. */
-static inline void *cache_pop(struct heap_class *k, void *p, uintptr_t next)
+/* The fast path's: the object k's cache got last, now allocated, or NULL (none). */
+static inline void *cache_take(struct heap_class *k)
 {
-	k->cache = (void *)next;
-	k->nr_cached--;
+	void **t = k->top, *p = t[-1];
+
+	if (unlikely(!p))
+		return NULL;
+	k->top = t - 1;
 	cache_hand_out(k, p);
 	return p;
 }
 
-/* The fast path's: the first cached object of k, or NULL (none, the last, or a bad link). */
-static inline void *cache_take(struct heap *h, struct heap_class *k)
+/* p onto k's cache, which has room. */
+static inline void cache_push(struct heap_class *k, void *p)
 {
-	void *p = k->cache;
-	uintptr_t next;
-
-	if (unlikely(!p))
-		return NULL;
-	next = (uintptr_t)cache_link(h, p, *(uintptr_t *)p);
-	if (unlikely(!cache_link_follows(h, k, next)))
-		return NULL;
-	return cache_pop(k, p, next);
-}
-
-static inline void cache_push(struct heap *h, struct heap_class *k, void *p)
-{
-	*(uintptr_t *)p = (uintptr_t)cache_link(h, p, (uintptr_t)k->cache);
-	k->cache = p;
-	k->nr_cached++;
+	*k->top++ = p;
 }
 
 /*
@@ -436,16 +425,22 @@ static inline bool cache_claim(struct heap_class *k, uintptr_t page, uintptr_t i
  * starts an object), into the cache, which has room; false: misuse, for
  * the slow path to report.
  */
-static inline bool cache_put(struct heap *h, struct heap_class *k, void *p)
+static inline bool cache_put(struct heap_class *k, void *p)
 {
 	uintptr_t page = ALIGN_DOWN((uintptr_t)p, HEAP_SLAB_SIZE);
 
-	if (unlikely((!HEAP_CACHE_CLAIMS && p == k->cache) ||
+	if (unlikely((!HEAP_CACHE_CLAIMS && p == k->top[-1]) ||
 		     !cache_claim(k, page, ((uintptr_t)p - page) >> k->shift, p)))
 		return false;
-	cache_push(h, k, p);
+	cache_push(k, p);
 	return true;
 }
+
+/* heap_hart_pages.c: allocations beyond the slab classes, as buddy blocks */
+void *hart_pages_alloc(size_t size, size_t align); /* NULL: none for it, or no block */
+bool hart_pages_of(const void *p, unsigned int *pages, bool *head);
+void hart_pages_free(void *p, unsigned int pages);
+bool hart_pages_fit(size_t size, unsigned int pages);
 
 /* heap_hart.c: the cache's slow paths */
 void cache_flush(struct heap *h, struct heap_class *k, unsigned int n);

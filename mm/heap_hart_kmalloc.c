@@ -6,7 +6,8 @@
  * A pointer is classified without any size from the caller: inside the
  * large-allocation window, it is a large allocation; else its frame's
  * owner tag says, read through the direct map's inverse: FRAME_SLAB of
- * order 1 is a slab page, whose trailer gives heap, class and object.
+ * order 1 is a slab page, whose trailer gives heap, class and object;
+ * FRAME_HEAP with the page-block mark a page block (heap_hart_pages.c).
  * Anything else is not this strategy's (kmalloc.c looks further).
  */
 #include <kernel/errno.h>
@@ -71,8 +72,8 @@ bool heap_queued_object(const struct heap *h, const void *p, struct slab **s, un
 		f = heap_window_frame(h, a);
 		if (__atomic_load_n(&f->state, __ATOMIC_RELAXED) != h->frame_state)
 			return false;
-		k = &h->cls[__atomic_load_n(&f->aux, __ATOMIC_RELAXED)];
-		if (a & k->link_mask || off >= k->objs_end)
+		k = &h->cls[heap_frame_class(f)];
+		if (!heap_starts_object(k, a))
 			return false;
 		*s = slab_of_page((void *)(a - off));
 		*idx = (unsigned int)(off >> k->shift);
@@ -106,7 +107,9 @@ static __attribute__((noinline)) void *alloc_slow(size_t size, size_t align)
 		return cache_refill(h, slab_class(MAX(size, align)));
 	if (size <= HEAP_SLAB_MAX_SIZE && align <= HEAP_SLAB_SIZE)
 		return cache_refill(h, HEAP_NR_CLASSES - 1); /* its cache first, too */
-	p = large_alloc(size, align);
+	p = hart_pages_alloc(size, align);
+	if (!p)
+		p = large_alloc(size, align);
 	if (!p && heap_reclaim())
 		p = large_alloc(size, align);
 	return p;
@@ -123,7 +126,7 @@ void *heap_strategy_alloc(size_t size, size_t align)
 	/* frees other harts queued are taken at the next allocation (the slow path) */
 	if (likely(h && MAX(size, align) <= HEAP_FAST_MAX_SIZE &&
 		   !__atomic_load_n(&h->remote, __ATOMIC_RELAXED))) {
-		void *p = cache_take(h, &h->cls[slab_class_fast(MAX(size, align))]);
+		void *p = cache_take(&h->cls[slab_class_fast(MAX(size, align))]);
 
 		if (likely(p))
 			return p;
@@ -141,7 +144,7 @@ void *heap_strategy_kmalloc(size_t size)
 
 	if (likely(h && size <= HEAP_FAST_MAX_SIZE &&
 		   !__atomic_load_n(&h->remote, __ATOMIC_RELAXED))) {
-		void *p = cache_take(h, &h->cls[slab_class_fast(size)]);
+		void *p = cache_take(&h->cls[slab_class_fast(size)]);
 
 		if (likely(p))
 			return p;
@@ -161,9 +164,18 @@ static __attribute__((noinline)) bool free_slow(void *p)
 	struct heap *h = this_heap();
 	struct slab *s;
 	unsigned int idx = 0; /* set when s is */
+	unsigned int pages;
+	bool head;
 
 	if (large_owns(p)) {
 		large_free(p);
+		return true;
+	}
+	if (hart_pages_of(p, &pages, &head)) {
+		if (head)
+			hart_pages_free(p, pages);
+		else
+			heap_misuse("kfree of a pointer inside a page block", p);
 		return true;
 	}
 	if (!slab_object_of(p, &s, &idx, "not the start of an allocated object (a double free?)"))
@@ -191,8 +203,8 @@ static __attribute__((noinline)) bool free_remote(void *p)
 	state = __atomic_load_n(&f->state, __ATOMIC_RELAXED);
 	if (state == h->frame_state || (state ^ h->frame_state) & FRAME_HEAP_LOW_MASK)
 		return false;					 /* this heap's, or no slab page */
-	k = &h->cls[__atomic_load_n(&f->aux, __ATOMIC_RELAXED)]; /* its shape, whoever's page */
-	if (a & k->link_mask || off >= k->objs_end)
+	k = &h->cls[heap_frame_class(f)];			 /* its shape, whoever's page */
+	if (!heap_starts_object(k, a))
 		return false;
 	heap_free_remote_at(frame_state_heap(state), a - off, k, (unsigned int)(off >> k->shift),
 			    p);
@@ -219,15 +231,15 @@ static inline __attribute__((always_inline)) bool free_fast(void *p)
 	f = heap_window_frame(h, a);
 	if (unlikely(__atomic_load_n(&f->state, __ATOMIC_RELAXED) != h->frame_state))
 		return false;
-	k = &h->cls[__atomic_load_n(&f->aux, __ATOMIC_RELAXED)];
-	if (unlikely(a & k->link_mask || off >= k->objs_end))
+	k = &h->cls[heap_frame_class(f)];
+	if (unlikely(!heap_starts_object(k, a)))
 		return false;
-	if (unlikely(k->nr_cached >= k->cache_max)) {
+	if (unlikely(k->top == k->full)) {
 		heap_free_own(h, slab_of_page((void *)(a - off)), (unsigned int)(off >> k->shift),
 			      p);
 		return true;
 	}
-	return cache_put(h, k, p);
+	return cache_put(k, p);
 }
 
 bool heap_strategy_free(void *p)
@@ -257,26 +269,40 @@ bool heap_strategy_size(const void *p, size_t *size)
 {
 	struct slab *s;
 	unsigned int idx = 0; /* set when s is */
+	unsigned int pages;
+	bool head;
 
 	*size = 0;
 	if (large_owns(p)) {
 		*size = large_size(p);
 		return true;
 	}
+	if (hart_pages_of(p, &pages, &head)) {
+		if (head)
+			*size = (size_t)pages * PAGE_SIZE;
+		else
+			heap_misuse("ksize of a pointer inside a page block", p);
+		return true;
+	}
 	if (!slab_object_of(p, &s, &idx, "not the start of an allocated object (a double free?)"))
 		return false;
-	/* freed, its free queued or cached (tier off: the cache's head only) */
+	/* freed, its free queued or cached (tier off: the cache's top only) */
 	if (s && (!slab_bit(slab_alloc_map(s), idx) || slab_bit(slab_pending_map(s), idx) ||
-		  (!HEAP_CACHE_CLAIMS && this_heap() && p == this_heap()->cls[s->cls].cache)))
+		  (!HEAP_CACHE_CLAIMS && this_heap() && p == this_heap()->cls[s->cls].top[-1])))
 		heap_misuse("ksize or krealloc of a freed object", p);
 	else if (s)
 		*size = slab_geom[s->cls].size;
 	return true;
 }
 
-/* The same class, or the same number of pages. */
+/* The same class, the same page block, or the same number of pages. */
 bool heap_strategy_fits(const void *p, size_t old, size_t size)
 {
+	unsigned int pages;
+	bool head;
+
+	if (hart_pages_of(p, &pages, &head))
+		return hart_pages_fit(size, pages);
 	if (large_owns(p))
 		return size > HEAP_SLAB_MAX_SIZE && ALIGN_UP((uint64_t)size, PAGE_SIZE) == old;
 	return size <= HEAP_SLAB_MAX_SIZE && slab_class(size) == slab_class(old);

@@ -85,6 +85,9 @@ static inline bool large_owns(const void *p)
 
 void large_free(void *p);
 size_t large_size(const void *p);
+/* Counts an allocation of another kind (allocs, pages: +1/-1 and its pages) in heap_large_stats().
+ */
+void large_account(long allocs, long pages);
 void large_reset(const struct heap_large_ops *ops); /* NULL: none */
 
 /* Whether p is the start of a large allocation: its page count, or 0 (nothing reported). */

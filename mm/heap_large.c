@@ -42,7 +42,8 @@ static void free_frames(const phys_addr_t *frames, size_t n)
 /*
  * The frame list's memory (*order says which): the stack for a few, a
  * block of the buddy for up to 2 GiB of frames (a 4 MiB list), beyond that
- * a large allocation of its own, whose list is a block (up to 1 TiB).
+ * (or with no free block that large: fragmented memory) a large
+ * allocation of its own, whose list is a block (up to 1 TiB).
  * Without that last one nothing above 2 GiB could be allocated (sort asks
  * for 6.5 GB when it starts, and takes less only if refused).
  */
@@ -60,8 +61,11 @@ static phys_addr_t *frame_list(size_t nr, phys_addr_t *on_stack, int *order)
 			return large_alloc(nr * sizeof(phys_addr_t), 0);
 		}
 	}
-	if (buddy_alloc((unsigned int)k, &pa) < 0)
-		return NULL;
+	if (buddy_alloc((unsigned int)k, &pa) <
+	    0) { /* no block that large: single frames, mapped */
+		*order = LIST_MAPPED;
+		return large_alloc(nr * sizeof(phys_addr_t), 0);
+	}
 	*order = k;
 	return phys_to_virt(pa);
 }
@@ -165,6 +169,12 @@ size_t large_size(const void *p)
 	if (!n)
 		heap_misuse("ksize of a large allocation's middle, or one freed", p);
 	return (size_t)n * PAGE_SIZE;
+}
+
+void large_account(long allocs, long pages)
+{
+	__atomic_fetch_add(&nr_allocations, (uint64_t)allocs, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&nr_pages, (uint64_t)pages, __ATOMIC_RELAXED);
 }
 
 void heap_large_stats(struct heap_large_stats *s)

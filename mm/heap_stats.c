@@ -17,7 +17,7 @@ int heap_hart_stats(unsigned int hart, struct heap_hart_stats *s)
 	for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++) {
 		const struct heap_class *k = &h->cls[c];
 		/* no count on the fast paths but allocs: a free is what left the objects in use */
-		uint64_t in_use = h->cls_objs[c] - k->nr_cached;
+		uint64_t in_use = h->cls_objs[c] - cache_count(h, k);
 
 		s->cls[c] = (struct heap_class_stats){
 		    .size = slab_geom[c].size,

@@ -373,21 +373,84 @@ static bool frames_behind(const void *p, size_t n, phys_addr_t *frames)
 	return mmu_translate(heap_host_vmap.space, va + n * PAGE_SIZE, NULL, NULL, NULL) != 0;
 }
 
+/*
+ * Every free frame of the arena taken, then those of even frame number
+ * given back: no two free frames side by side. The odd ones stay in held[].
+ */
+static unsigned int scatter_all(phys_addr_t *held, unsigned int cap)
+{
+	unsigned int n = 0;
+	phys_addr_t pa;
+
+	/* else an allocation that finds nothing gets these back, and finds runs in them */
+	heap_trim();
+	buddy_drain_caches();
+	while (n < cap && buddy_alloc_ex(0, 0, BUDDY_NO_LIMIT, BUDDY_NOCACHE, &pa) == 0) {
+		if (pa >> PAGE_SHIFT & 1)
+			held[n++] = pa;
+		else
+			held[n++] = pa | 1; /* marked: given back below */
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		if (held[i] & 1)
+			buddy_free_ex(held[i] & ~(phys_addr_t)1, 0, BUDDY_NOCACHE);
+	}
+	return n;
+}
+
+/*
+ * Beyond the largest slab class up to 32 KiB: a run of contiguous frames
+ * in the direct map (a page block), no mapping, no more pages than it
+ * needs; its head frame says so.
+ */
+static void page_blocks(struct ktest *t)
+{
+	static const size_t sizes[] = { HEAP_SLAB_MAX_SIZE + 1, 12288, 3 * PAGE_SIZE + 1, 32768 };
+	const void *at;
+	const char *what;
+
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+		size_t n = (sizes[i] + PAGE_SIZE - 1) / PAGE_SIZE;
+		uint64_t free_before = buddy_free_frames();
+		unsigned char *p = kmalloc(sizes[i]), *q;
+		struct frame_owner o;
+
+		KT_ASSERT(t, p != NULL);
+		KT_EXPECT_EQ(t, heap_host_vmap.nr_mappings, 0);
+		KT_EXPECT_EQ(t, free_before - buddy_free_frames(), n); /* its pages and no more */
+		KT_ASSERT_EQ(t, frame_owner(virt_to_phys(p), &o), 0);
+		KT_EXPECT_EQ(t, o.tag, FRAME_HEAP);
+		KT_EXPECT_EQ(t, o.head, virt_to_phys(p));
+		KT_EXPECT_EQ(t, ksize(p), n * PAGE_SIZE);
+		heap_host_fill(p, n * PAGE_SIZE);
+		q = krealloc(p, n * PAGE_SIZE - 1); /* the same pages */
+		KT_EXPECT(t, q == p);
+		kfree(p + 64);
+		KT_EXPECT_EQ(t, heap_host_misuses(&at, &what), 1);
+		KT_EXPECT(t, at == p + 64 && what && strstr(what, "inside a page block"));
+		KT_EXPECT(t, heap_host_check(p, n * PAGE_SIZE));
+		kfree(p);
+		KT_EXPECT_EQ(t, buddy_free_frames(), free_before);
+		kfree(p);
+		KT_EXPECT_EQ(t, heap_host_misuses(&at, NULL), 1);
+		KT_EXPECT(t, at == p);
+	}
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
+/*
+ * Larger, or with no contiguous block to be had: single frames mapped in
+ * the large-allocation window.
+ */
 static void large_allocations(struct ktest *t)
 {
-	static const size_t sizes[] = { HEAP_SLAB_MAX_SIZE + 1, 12288, 3 * PAGE_SIZE + 1,
-					1 << 20, (4 << 20) + 1 };
-	phys_addr_t held[512], pa;
-	unsigned int nheld = 0, bad = 0, scattered = 0;
+	static const size_t sizes[] = { 
+	    HEAP_SLAB_MAX_SIZE + 1, 12288, 3 * PAGE_SIZE + 1, 32768 + 1, 1 << 20, (4 << 20) + 1 };
+	phys_addr_t *held = calloc(1 << 20, sizeof(*held));
+	unsigned int nheld, bad = 0, scattered = 0;
 
-	/* scatter the free frames: every other one of a run held back */
-	for (unsigned int i = 0; i < 2 * ARRAY_SIZE(held); i++) {
-		KT_ASSERT_EQ(t, buddy_alloc_ex(0, 0, BUDDY_NO_LIMIT, BUDDY_NOCACHE, &pa), 0);
-		if (i % 2)
-			held[nheld++] = pa;
-		else
-			buddy_free_ex(pa, 0, BUDDY_NOCACHE);
-	}
+	KT_ASSERT(t, held != NULL);
+	nheld = scatter_all(held, 1 << 20);
 	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
 		size_t n = (sizes[i] + PAGE_SIZE - 1) / PAGE_SIZE;
 		phys_addr_t *frames = calloc(n, sizeof(*frames));
@@ -417,8 +480,11 @@ static void large_allocations(struct ktest *t)
 	}
 	KT_EXPECT_EQ(t, bad, 0);
 	KT_EXPECT_GT(t, scattered, 0); /* not physically contiguous */
-	for (unsigned int i = 0; i < nheld; i++)
-		buddy_free_ex(held[i], 0, BUDDY_NOCACHE);
+	for (unsigned int i = 0; i < nheld; i++) {
+		if (!(held[i] & 1))
+			buddy_free_ex(held[i], 0, BUDDY_NOCACHE);
+	}
+	free(held);
 	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
 	heap_host_expect_baseline(t, NR_HARTS);
 }
@@ -514,6 +580,7 @@ static const struct ktest_case cases[] = {
 	KTEST_CASE(queued_frees_of_many_pages),
 	KTEST_CASE(queued_free_is_a_free),
 	KTEST_CASE(frees_waiting_for_an_idle_hart_are_reclaimed),
+	KTEST_CASE(page_blocks),
 	KTEST_CASE(large_allocations),
 	KTEST_CASE(out_of_memory_recovers),
 	{ 0 },

@@ -223,6 +223,48 @@ static void large_through_vmap(struct ktest *t)
 	expect_baseline(t);
 }
 
+/*
+ * The per-hart strategy takes 8 KiB to 32 KiB as a run of contiguous
+ * frames used through the direct map (a page block): no vmap mapping, its
+ * head frame tagged FRAME_HEAP, its frames back to the buddy when freed.
+ */
+static void page_blocks_in_the_direct_map(struct ktest *t)
+{
+	static const size_t sizes[] = { HEAP_SLAB_MAX_SIZE + 1, 20000, 32768 };
+	unsigned int bad = 0;
+
+#ifndef CONFIG_HEAP_PER_HART_SLAB
+	KT_SKIP(t, "page blocks are the per-hart strategy's");
+#endif
+	if (DEBUG_TIER)
+		KT_SKIP(t, "debug tier: these sizes stay in the vmap window");
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+		size_t pages = (sizes[i] + PAGE_SIZE - 1) / PAGE_SIZE;
+		unsigned char *p = kmalloc(sizes[i]);
+		struct frame_owner o;
+		phys_addr_t pa;
+
+		KT_ASSERT(t, p != NULL);
+		pa = virt_to_phys(p);
+		KT_EXPECT(t, !vmap_contains(&kernel_vmap, (uintptr_t)p));
+		KT_EXPECT(t, phys_to_virt(pa) == p);
+		KT_ASSERT_EQ(t, frame_owner(pa, &o), 0);
+		KT_EXPECT_EQ(t, o.tag, FRAME_HEAP);
+		KT_EXPECT_EQ(t, o.head, pa);
+		KT_EXPECT_EQ(t, ksize(p), pages * PAGE_SIZE);
+		fill(p, pages * PAGE_SIZE, 5);
+		bad += check(p, pages * PAGE_SIZE, 5);
+		kfree(p);
+		for (size_t f = 0; f < pages; f++) {
+			int tag = frame_tag(pa + f * PAGE_SIZE);
+
+			bad += tag != FRAME_FREE && tag != FRAME_CACHED;
+		}
+	}
+	KT_EXPECT_EQ(t, bad, 0);
+	expect_baseline(t);
+}
+
 /* The blocks heap_kernel_early_init() left on the early heap at boot, freed now. */
 static void early_blocks_freed_after_switch(struct ktest *t)
 {
@@ -454,6 +496,7 @@ static const struct ktest_case cases[] = {
 	KTEST_CASE(alignment),
 	KTEST_CASE(realloc_and_calloc),
 	KTEST_CASE(large_through_vmap),
+	KTEST_CASE(page_blocks_in_the_direct_map),
 	KTEST_CASE(early_blocks_freed_after_switch),
 	KTEST_CASE(misuse_is_reported),
 	KTEST_CASE(free_from_another_hart),
