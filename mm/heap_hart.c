@@ -81,9 +81,13 @@ void heaps_reset(unsigned int nr_harts)
 	__atomic_store_n(&heap_nr_harts, 0, __ATOMIC_RELEASE);
 	for (unsigned int i = 0; i < MAX_HARTS; i++)
 		__atomic_store_n(hart_mm_slot(i), NULL, __ATOMIC_RELEASE);
-	memset(heaps, 0, sizeof(heaps));
 	for (unsigned int i = 0; i < MAX_HARTS; i++) {
 		struct heap *h = &heaps[i];
+
+		/* a cache's slots above its top are never read: only the bottom one is set */
+		memset(h, 0, offsetof(struct heap, mag));
+		for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++)
+			h->mag[c][0] = NULL;
 
 		h->id = i;
 		h->frame_state = frame_state_make(FRAME_SLAB, SLAB_ORDER, i);
