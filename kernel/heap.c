@@ -186,11 +186,14 @@ void heap_kernel_init(struct mmu_space *space, unsigned int nr_harts)
 		      nr_harts, err);
 	heap_kernel_setup_instructions = bench_now().instret - start.instret;
 #ifdef CONFIG_HEAP_GUARD
-	if (guard_init(space))
+	if (!guard_init(space))
+		ksnprintf(guard, sizeof(guard), ", guard pages: no memory for the pool");
+	else if (CONFIG_HEAP_GUARD_RATE == 0)
+		ksnprintf(guard, sizeof(guard), ", guard pages: none sampled (rate 0), %u slots",
+			  (unsigned int)HEAP_GUARD_SLOTS);
+	else
 		ksnprintf(guard, sizeof(guard), ", guard pages: 1 in %u, %u slots",
 			  (unsigned int)CONFIG_HEAP_GUARD_RATE, (unsigned int)HEAP_GUARD_SLOTS);
-	else
-		ksnprintf(guard, sizeof(guard), ", guard pages: no memory for the pool");
 #endif
 	printk("heap: strategy %s, %u harts, hardening %s%s\n", heap_strategy(), nr_harts,
 	       heap_hardening(), guard);
