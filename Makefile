@@ -97,6 +97,11 @@ ifneq ($(need_config),)
     $(shell mkdir -p $(objtree) && $(MAKE) -s --no-print-directory ARCH=$(ARCH) O=$(O) defconfig >&2)
   endif
   -include $(KCONFIG_CONFIG)
+  # Included so that make brings autoconf.h and the per-symbol files up to
+  # date and restarts before it looks at any object: else the first build
+  # after a .config change compares objects with the old per-symbol files
+  # and compiles nothing (make olddefconfig all did so).
+  -include $(configdeps)/auto.conf
 endif
 
 # ---- flags and objects -----------------------------------------------------
@@ -212,6 +217,9 @@ $(autoconf): $(KCONFIG_CONFIG) $(kconfig_files) | $(deps_stamp)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)srctree=$(srctree) $(KCONFIG_PY) $(KCONFIG_LIB)/genconfig.py \
 		--header-path $@ --sync-deps $(configdeps) Kconfig
+	$(Q)touch $@
+
+$(configdeps)/auto.conf: $(autoconf)
 	$(Q)touch $@
 
 # ---- libfdt from Debian's linux-source package -----------------------------

@@ -68,5 +68,14 @@ rebuilt=$(grep -oE -- '-o [^ ]+\.o' "$work/build2.log" | awk '{print $2}' | sed 
 [ "$rebuilt" = "lib/cmdline.o " ]
 result "config-change-rebuilds-only-users" $? "rebuilt: ${rebuilt:-nothing}" "expected: lib/cmdline.o"
 
+# The same with a config goal first and two jobs (make olddefconfig all): the
+# first build after the change must see it, whatever order make takes.
+sleep 1
+sed -i 's/^CONFIG_CMDLINE=.*/CONFIG_CMDLINE="changed again"/' "$cfg"
+mk ARCH=riscv64 V=1 -j2 olddefconfig all >"$work/build3.log" 2>&1
+rebuilt=$(grep -oE -- '-o [^ ]+\.o' "$work/build3.log" | awk '{print $2}' | sed "s|$work/riscv/||" | sort -u | tr '\n' ' ')
+[ "$rebuilt" = "lib/cmdline.o " ] && grep -q '"changed again"' "$work/riscv/include/generated/autoconf.h"
+result "config-change-then-build-in-one-make" $? "rebuilt: ${rebuilt:-nothing}" "expected: lib/cmdline.o"
+
 [ $failed = 0 ] && echo "ok 1 kconfig" || echo "not ok 1 kconfig"
 [ $failed = 0 ]
