@@ -118,8 +118,8 @@ void buddy_dump(void)
 		buddy_bank_info(n, &info);
 		for (unsigned int k = 0; k < BUDDY_NR_ORDERS; k++)
 			free[k] = info.nr_free[k];
-		ksnprintf(label, sizeof(label), "%4u %#018llx %5s", n, (unsigned long long)info.base,
-			  "free");
+		ksnprintf(label, sizeof(label), "%4u 0x%016llx %5s", n,
+			  (unsigned long long)info.base, "free");
 		print_counts(label, free);
 	}
 	buddy_stats(&s);

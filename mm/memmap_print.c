@@ -29,7 +29,7 @@ static void print_row(uint64_t base, uint64_t size, const char *kind, const char
 {
 	char hs[16];
 
-	printk("  %#018llx  %#018llx  %10s  %-*s%s\n", (unsigned long long)base,
+	printk("  0x%016llx  0x%016llx  %10s  %-*s%s\n", (unsigned long long)base,
 	       (unsigned long long)(base + size - 1), human_size(size, hs, sizeof(hs)),
 	       *name ? 12 : 0, kind, name);
 }

@@ -12,7 +12,8 @@
 
 #include <mm/memmap.h>
 
-#define BOOTMEM_NO_LIMIT ((phys_addr_t)0)
+/* The highest address, not 0: with RAM at physical 0, 0 is an address like any other. */
+#define BOOTMEM_NO_LIMIT (~(phys_addr_t)0)
 
 /*
  * size bytes (rounded up to whole pages), aligned to align (a power of two,

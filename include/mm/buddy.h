@@ -54,7 +54,8 @@ _Static_assert(BUDDY_MAX_ORDER >= 1 && BUDDY_MAX_ORDER <= 24, "BUDDY_MAX_ORDER o
 #define BUDDY_CACHE_SIZE 63  /* frames a hart's cache holds at most (1 KiB with its lock) */
 #define BUDDY_CACHE_BATCH 32 /* frames moved per refill or drain */
 
-#define BUDDY_NO_LIMIT ((phys_addr_t)0)
+/* The highest address, not 0: with RAM at physical 0, 0 is an address like any other. */
+#define BUDDY_NO_LIMIT (~(phys_addr_t)0)
 
 /* buddy_alloc_ex() / buddy_free_ex() flags */
 #define BUDDY_NOCACHE 0x1 /* order 0: straight to the free lists, not through the hart's cache */

@@ -122,6 +122,28 @@ static void limit_is_respected(struct ktest *t)
 	KT_EXPECT_EQ(t, memcmp(&m, &before, sizeof(m)), 0);
 }
 
+/*
+ * RAM at physical 0 (Raspberry Pi, ZynqMP): 0 is an address like any
+ * other, as a block handed out and as a limit (which no block ends by).
+ */
+static void ram_at_physical_zero(struct ktest *t)
+{
+	phys_addr_t pa = 1;
+
+	memset(&m, 0, sizeof(m));
+	m.ram[0] = m.usable[0] = (struct mem_range){ 0, 0x100000 };
+	m.nr_ram = m.nr_usable = 1;
+	before = m;
+	KT_EXPECT_EQ(t, bootmem_alloc(&m, PAGE_SIZE, 0, 0, &pa), -ENOMEM);
+	KT_EXPECT_EQ(t, memcmp(&m, &before, sizeof(m)), 0);
+	KT_ASSERT_EQ(t, bootmem_alloc(&m, PAGE_SIZE, 0, PAGE_SIZE, &pa), 0);
+	KT_EXPECT_EQ(t, pa, 0);
+	KT_EXPECT_EQ(t, bootmem_allocated(&m), PAGE_SIZE);
+	KT_ASSERT_EQ(t, bootmem_alloc(&m, PAGE_SIZE, 0, BOOTMEM_NO_LIMIT, &pa), 0);
+	KT_EXPECT_EQ(t, pa, 0x100000 - PAGE_SIZE);
+	KT_EXPECT(t, usable_has(PAGE_SIZE, 0x100000 - 2 * PAGE_SIZE));
+}
+
 static void exhaustion_fails_cleanly(struct ktest *t)
 {
 	phys_addr_t pa, last = 0x1234;
@@ -259,6 +281,7 @@ static const struct ktest_case cases[] = {
 	KTEST_CASE(size_rounds_up_to_pages),
 	KTEST_CASE(alignment_and_early_regions_merging),
 	KTEST_CASE(limit_is_respected),
+	KTEST_CASE(ram_at_physical_zero),
 	KTEST_CASE(exhaustion_fails_cleanly),
 	KTEST_CASE(bad_arguments_change_nothing),
 	KTEST_CASE(reserve_carves_whole_pages),

@@ -407,6 +407,9 @@ static void limit_inside_a_bank(struct ktest *t)
 	release(t, n, 2);
 	KT_EXPECT_EQ(t, buddy_alloc_ex(0, 0, RAM_A, 0, &held[0]), -ENOMEM);
 	KT_EXPECT_EQ(t, buddy_alloc_ex(0, 0, RAM_A + 0x80fff, 0, &held[0]), -ENOMEM); /* fw there */
+	/* 0 is a limit like any other (no block ends by it), not "none": RAM may start at 0 */
+	KT_EXPECT_EQ(t, buddy_alloc_ex(0, 0, 0, 0, &held[0]), -ENOMEM);
+	KT_EXPECT_EQ(t, buddy_alloc_range(1, 0, 0, &held[0]), -ENOMEM);
 	expect_clean(t, true);
 }
 

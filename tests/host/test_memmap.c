@@ -679,6 +679,23 @@ static void print_shows_a_table(struct ktest *t)
 	KT_EXPECT_EQ(t, lines, 2 + m.nr_ram + m.nr_resv + m.nr_usable);
 }
 
+/* RAM at physical 0 (Raspberry Pi, ZynqMP): its address prints as 0x0..., not as a run of zeros (%#018llx). */
+static void print_shows_ram_at_zero(struct ktest *t)
+{
+	static struct memmap z;
+	const char *out;
+
+	memset(&z, 0, sizeof(z));
+	z.nr_ram = z.nr_usable = 1;
+	z.ram[0] = (struct mem_range){ .base = 0, .size = 0x40000000 };
+	z.usable[0] = z.ram[0];
+	out = capture_print(&z);
+	KT_ASSERT(t, out != NULL);
+	if (!KT_EXPECT(t, strstr(out, "  0x0000000000000000  0x000000003fffffff       1 GiB  ram\n")))
+		ktest_log(t, "printed: %s", out);
+	KT_EXPECT(t, strstr(out, "000000000000000000") == NULL);
+}
+
 static const struct ktest_case ram_cases[] = {
 	KTEST_CASE(several_banks_above_4g),
 	KTEST_CASE(cells_1_1_and_own_reserved_cells),
@@ -702,6 +719,7 @@ static const struct ktest_case bad_cases[] = {
 	KTEST_CASE(dynamic_unplaceable_left_out),
 	KTEST_CASE(initrd_ignored_unless_asked),
 	KTEST_CASE(print_shows_a_table),
+	KTEST_CASE(print_shows_ram_at_zero),
 	{ 0 },
 };
 

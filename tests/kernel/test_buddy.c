@@ -125,12 +125,14 @@ static uint64_t check_block(phys_addr_t pa, unsigned int order)
 	return bad;
 }
 
+/* The end of a list of held blocks: not 0, a frame like any other where RAM starts at 0. */
+#define NO_BLOCK (~(phys_addr_t)0)
+
 static void every_free_frame_written_and_returned(struct ktest *t)
 {
 	struct buddy_stats before, after;
-	phys_addr_t head = 0, pa;
+	phys_addr_t head = NO_BLOCK, pa;
 	uint64_t frames = 0, bad = 0, blocks = 0;
-	bool have = false;
 
 	buddy_drain_caches();
 	buddy_stats(&before);
@@ -138,9 +140,8 @@ static void every_free_frame_written_and_returned(struct ktest *t)
 	for (int order = BUDDY_MAX_ORDER; order >= 0; order--) {
 		while (buddy_alloc((unsigned int)order, &pa) == 0) {
 			write_block(pa, (unsigned int)order);
-			*held_of(pa) = (struct held){ have ? head : 0, (uint64_t)order };
+			*held_of(pa) = (struct held){ head, (uint64_t)order };
 			head = pa;
-			have = true;
 			frames += 1ULL << order;
 			blocks++;
 		}
@@ -150,21 +151,17 @@ static void every_free_frame_written_and_returned(struct ktest *t)
 	KT_EXPECT_EQ(t, buddy_alloc(0, &pa), -ENOMEM); /* exhausted ... */
 
 	/* Read everything back only once all of it is held: no frame handed out twice. */
-	for (phys_addr_t p = head; have;) {
+	for (phys_addr_t p = head; p != NO_BLOCK;) {
 		struct held h = *held_of(p);
 		/* the list words overwrote nothing the pattern uses */
 		bad += check_block(p, (unsigned int)h.order);
-		if (!h.next)
-			break;
 		p = h.next;
 	}
 	KT_EXPECT_EQ(t, bad, 0);
 
-	for (phys_addr_t p = head; have;) {
+	for (phys_addr_t p = head; p != NO_BLOCK;) {
 		struct held h = *held_of(p);
 		KT_EXPECT_EQ(t, buddy_free(p, (unsigned int)h.order), 0);
-		if (!h.next)
-			break;
 		p = h.next;
 	}
 	KT_ASSERT_EQ(t, buddy_alloc(0, &pa), 0); /* ... and recovered */
@@ -265,7 +262,7 @@ static void mark_report(phys_addr_t pa, uint64_t size)
  */
 static void grow_hook_and_free_page_reporting(struct ktest *t)
 {
-	phys_addr_t head = 0, pa;
+	phys_addr_t head = NO_BLOCK, pa;
 	unsigned int max_blocks = 0, asked = 0;
 	struct buddy_stats before, s;
 
@@ -291,7 +288,7 @@ static void grow_hook_and_free_page_reporting(struct ktest *t)
 	reports = 0;
 	reported = 0;
 	buddy_set_reporter(mark_report, 0);
-	while (head) {
+	while (head != NO_BLOCK) {
 		phys_addr_t next = *(phys_addr_t *)phys_to_virt(head);
 		unsigned int order = (unsigned int)((uint64_t *)phys_to_virt(head))[1];
 

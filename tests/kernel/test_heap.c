@@ -396,15 +396,19 @@ static void fill_there(void *arg)
 /*
  * Every buddy block of order 1 and up, chained through their first words
  * (the head returned), but for the first of the largest order (*aside).
+ * The chain ends with NO_BLOCK and *aside is NO_BLOCK if there was none:
+ * not 0, which is a block like any other where RAM starts at physical 0.
  */
+#define NO_BLOCK (~(phys_addr_t)0)
+
 static phys_addr_t hoard(phys_addr_t *aside)
 {
-	phys_addr_t head = 0, pa;
+	phys_addr_t head = NO_BLOCK, pa;
 
-	*aside = 0;
+	*aside = NO_BLOCK;
 	for (unsigned int order = BUDDY_MAX_ORDER; order >= 1; order--) {
 		while (buddy_alloc(order, &pa) == 0) {
-			if (!*aside) {
+			if (*aside == NO_BLOCK) {
 				*aside = pa;
 				continue;
 			}
@@ -420,7 +424,7 @@ static phys_addr_t hoard(phys_addr_t *aside)
 
 static void unhoard(phys_addr_t head)
 {
-	while (head) {
+	while (head != NO_BLOCK) {
 		uint64_t *w = phys_to_virt(head);
 		phys_addr_t next = w[0];
 
@@ -451,7 +455,7 @@ static void frees_for_an_idle_hart_are_reclaimed(struct ktest *t)
 			smp_call(i, trim_there, NULL);
 	heap_trim();
 	hoarded = hoard(&aside);
-	KT_ASSERT(t, aside != 0);
+	KT_ASSERT(t, aside != NO_BLOCK);
 	buddy_free(aside, BUDDY_MAX_ORDER); /* 4 MiB for the heaps, and no more */
 	KT_ASSERT(t, smp_call(other, fill_there, NULL));
 	KT_EXPECT_GT(t, idle_n, 0);
