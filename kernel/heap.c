@@ -65,32 +65,49 @@ static int vmap_large_unmap(void *p, size_t nr, void (*give)(phys_addr_t pa, voi
 	return n < 0 ? (int)n : 0;
 }
 
-/* How long an allocation about to fail waits for a woken hart to take its queue (loop iterations). */
-#define RECLAIM_WAIT_LOOPS 10000000UL
+/*
+ * How long an allocation about to fail waits, in all, for the harts it
+ * woke to take their queues: a time, not a count of loops, which a slow
+ * vCPU (TCG) runs through before a woken hart has even been scheduled.
+ */
+#define RECLAIM_WAIT_MS 1000
+
+/* Harts woken at once: what is kept of each (its drain count) stays small on the stack. */
+#define RECLAIM_BATCH 32
 
 /*
  * Wakes every other hart with frees queued for it (its idle loop takes
- * them) and waits a moment for each to finish: a busy hart takes its queue
- * at its next heap call, which may be later than that.
+ * them), RECLAIM_BATCH at a time, and waits until each has taken its queue
+ * (its count of drains moved: the frees are done, not only the queue
+ * taken) or the time is up: a busy hart takes its queue at its next heap
+ * call, which may be later.
  */
 static void reclaim_from_idle_harts(void)
 {
 	unsigned int me = this_hart_index();
-	uint64_t drains[MAX_HARTS];
-	uint64_t woken = 0;
+	uint64_t start = arch_read_time(), wait = arch_time_hz() * RECLAIM_WAIT_MS / 1000;
 
-	for (unsigned int i = 0; i < MAX_HARTS; i++) {
-		drains[i] = heap_hart_drains(i); /* before the look: a drain from here on counts */
-		if (i != me && smp_hart_online(i) && heap_hart_has_queue(i)) {
-			arch_kick_hart(hart_locals[i].hartid);
-			woken |= 1ULL << i;
+	for (unsigned int first = 0; first < MAX_HARTS; first += RECLAIM_BATCH) {
+		unsigned int n = MIN(RECLAIM_BATCH, MAX_HARTS - first), woken[RECLAIM_BATCH],
+			     nw = 0;
+		uint64_t drains[RECLAIM_BATCH];
+
+		for (unsigned int i = first; i < first + n; i++) {
+			/* the count before the look: a drain from here on counts */
+			uint64_t d = heap_hart_drains(i);
+
+			if (i != me && smp_hart_online(i) && heap_hart_has_queue(i)) {
+				drains[nw] = d;
+				woken[nw++] = i;
+				arch_kick_hart(hart_locals[i].hartid);
+			}
+		}
+		for (unsigned int w = 0; w < nw; w++) {
+			while (heap_hart_drains(woken[w]) == drains[w] &&
+			       arch_read_time() - start < wait)
+				cpu_relax();
 		}
 	}
-	for (unsigned int i = 0; i < MAX_HARTS; i++)
-		for (unsigned long n = 0; (woken >> i & 1) && n < RECLAIM_WAIT_LOOPS &&
-					  heap_hart_drains(i) == drains[i];
-		     n++)
-			;
 }
 
 #ifdef CONFIG_HEAP_GUARD
