@@ -50,7 +50,13 @@
 #define BUDDY_NR_ORDERS (BUDDY_MAX_ORDER + 1)
 _Static_assert(BUDDY_MAX_ORDER >= 1 && BUDDY_MAX_ORDER <= 24, "BUDDY_MAX_ORDER out of range");
 
-#define BUDDY_MAX_BANKS 64
+/*
+ * Banks: every RAM range the boot memory map holds (MEMMAP_MAX_REGIONS,
+ * mm/Kconfig: the one knob for both), the one range cut at 4 GiB, and as
+ * many again for memory added later (buddy_add_memory()). So no RAM of the
+ * map is ever left out for want of a bank.
+ */
+#define BUDDY_MAX_BANKS (2 * MEMMAP_MAX_REGIONS + 1)
 #define BUDDY_CACHE_SIZE 63  /* frames a hart's cache holds at most (1 KiB with its lock) */
 #define BUDDY_CACHE_BATCH 32 /* frames moved per refill or drain */
 

@@ -140,6 +140,10 @@ riscv64)
 	# Two banks with a hole between them, told by a DTB of ours.
 	boot direct-dtb-two-banks pass --boot direct --mem 512M --smp 1 \
 		--dtb-add "$here/two-banks-riscv64.dtsi" --append "$(expect 384M 2 1)"
+	# More banks than the buddy once took (64): every one taken, none left out.
+	# (arm64: QEMU's virt rewrites /memory from -m in any DTB it is given.)
+	boot direct-dtb-100-banks pass:'buddy: [0-9]+ frames in 100 bank' --boot direct --mem 512M \
+		--smp 2 --dtb-add "$here/many-banks-riscv64.dtsi" --append "$(expect 178M 100 2)"
 	boot direct-dtb-reserved pass --boot direct --mem 1G --smp 2 \
 		--dtb-add "$here/resv-riscv64.dtsi" --append "$(expect 1G 1 2 \
 		test.resv=test_nomap@90000000:no-map,test_reusable@91000000:reusable,test_static@92000000:reserved,test_dynamic:dynamic)"
