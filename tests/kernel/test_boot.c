@@ -5,6 +5,9 @@
  *   test.ram=SIZE   total RAM (-m)           test.banks=N  memory banks (NUMA nodes)
  *   test.harts=N    harts (-smp)             test.resv=NAME:KIND,...  reservations
  * Everything else is cross-checked against the device tree itself.
+ * test.harts has one meaning for every suite: the harts the DT lists as
+ * usable (-smp, less any disabled), MAX_HARTS or not; of those, the first
+ * MAX_HARTS come online (test_smp.c).
  */
 #include <kernel/arch.h>
 #include <kernel/boot.h>

@@ -153,6 +153,9 @@ riscv64)
 		--append "$(expect 256M 1 8)"
 	boot direct-sparse-hart-ids pass:'smp: 3 of 3 harts online' --boot direct --mem 256M --smp 4 \
 		--dtb-add "$here/hart1-disabled.dtsi" --append "$(expect 256M 1 3)"
+	# More harts than MAX_HARTS (defconfig: 8): the DT's 10 counted, 8 online, the rest parked.
+	boot direct-smp10-beyond-max-harts pass:'2 more ignored \(MAX_HARTS is 8\)' --boot direct \
+		--mem 256M --smp 10 --timeout 120 --append "$(expect 256M 1 10)"
 	# A hart started at the image's entry, as OpenSBI 1.1 sometimes does: found parked, brought up.
 	boot direct-stray-hart pass:'firmware says started' --boot direct --smp 4 \
 		--append "$(expect 128M 1 4) test.stray_hart"
@@ -186,6 +189,9 @@ arm64)
 		--append "$(expect 256M 1 8)"
 	boot direct-sparse-hart-ids pass:'smp: 3 of 3 harts online' --boot direct --mem 256M --smp 4 \
 		--dtb-add "$here/hart1-disabled.dtsi" --append "$(expect 256M 1 3)"
+	# More harts than MAX_HARTS (defconfig: 8; GICv2 takes 8 CPUs, so GICv3): 8 online, 2 parked.
+	boot direct-smp10-beyond-max-harts pass:'2 more ignored \(MAX_HARTS is 8\)' --boot direct \
+		--machine gic-version=3 --mem 256M --smp 10 --timeout 120 --append "$(expect 256M 1 10)"
 	boot crash-fault fail:'FAULT: sync \(EL1h\), unknown reason' --boot direct --append "test.crash=fault"
 	boot crash-pagefault fail:'permission fault on write' --boot direct --append "test.crash=pagefault"
 	boot crash-panic fail:'PANIC: test.crash=panic asked for a panic' --boot direct --append "test.crash=panic"
