@@ -110,12 +110,18 @@ void start_kernel(uint64_t boot_hartid, phys_addr_t dtb)
 	heap_kernel_init(&kernel_space, boot_info.harts.nr);
 	if (bench)
 		run_heap_benches();
+	/* a hart the DT lists that never came up fails the boot, tests or not */
+	bool harts_ok = smp_nr_online() == boot_info.harts.nr;
+
+	if (!harts_ok)
+		printk("memcore: only %u of the %u harts listed came up\n", smp_nr_online(),
+		       boot_info.harts.nr);
 #ifdef CONFIG_KTEST
-	bool ok = run_mm_tests();
+	bool ok = run_mm_tests() && harts_ok;
 	printk("memcore: tests %s, powering off\n", ok ? "passed" : "FAILED");
 	arch_poweroff(ok);
 #else
-	printk("memcore: boot complete, powering off\n");
-	arch_poweroff(true);
+	printk("memcore: boot %s, powering off\n", harts_ok ? "complete" : "FAILED");
+	arch_poweroff(harts_ok);
 #endif
 }
