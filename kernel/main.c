@@ -80,6 +80,7 @@ void start_kernel(uint64_t boot_hartid, phys_addr_t dtb)
 	const void *fdt;
 
 	boot_info.boot_hartid = boot_hartid;
+	boot_info.fdt_pa = dtb; /* the early console asks it where RAM is (checked below) */
 	printk("\nmemcore: booting on hart %llu, %s, image %p-%p (physical %#llx), DTB at %#llx\n",
 	       (unsigned long long)boot_hartid, arch_describe_entry(), _start, _end,
 	       (unsigned long long)kernel_phys_base, (unsigned long long)dtb);

@@ -454,3 +454,21 @@ int dt_reg(const void *fdt, int node, int idx, uint64_t *addr, uint64_t *size,
 		r = translate_up(fdt, bus, addr, err);
 	return r;
 }
+
+bool dt_range_is_memory(const void *fdt, uint64_t base, uint64_t size)
+{
+	struct dt_error err;
+	int node;
+
+	fdt_for_each_subnode(node, fdt, 0) {
+		uint64_t a, n;
+
+		if (!dt_device_type_is(fdt, node, "memory") || !dt_node_is_available(fdt, node))
+			continue;
+		for (int i = 0; dt_reg(fdt, node, i, &a, &n, &err) == 0; i++) {
+			if (n && base < a + n && a < base + size)
+				return true;
+		}
+	}
+	return false;
+}

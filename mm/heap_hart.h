@@ -251,7 +251,9 @@ struct heap {
 	tas_lock_t lock __aligned(64);
 	struct slab *empty;
 	uint64_t nr_empty, pages_to_buddy;
-	/* the owner's: the classes' caches, NULL at the bottom (last: the fields above stay near)
+	/*
+	 * The owner's: the classes' caches, NULL at the bottom. Last, so that
+	 * the fields above stay near the start (a load's immediate reaches them).
 	 */
 	void *mag[HEAP_NR_CLASSES][HEAP_CACHE_SLOTS + 1] __aligned(64);
 } __aligned(64);

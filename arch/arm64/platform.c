@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MIT
 /* AArch64 platform glue: early console, power-off with a verdict, entry EL. */
+#include <asm/layout.h>
 #include <kernel/arch.h>
+#include <kernel/boot.h>
 #include <kernel/compiler.h>
 #include <kernel/dt.h>
 #include <kernel/kmap.h>
 #include <kernel/pl011.h>
 #include <kernel/printk.h>
 #include <libfdt.h>
+#include <mm/phys.h>
+
 #include "platform.h"
 
 unsigned long arm64_entry_el;
@@ -25,6 +29,26 @@ const char *arch_describe_entry(void)
 	}
 }
 
+#ifdef CONFIG_ARM64_EARLYCON_PL011
+static bool earlycon_is_ram; /* said once the DT's console is up (arch_init_from_dt()) */
+
+/*
+ * Whether the early console's address is RAM by the DT the loader passed
+ * (QEMU virt's UART address is RAM on other boards: mapping it as MMIO
+ * would take the kernel's own memory). A DT that cannot be read yet is
+ * not asked: start_kernel() reports it.
+ */
+static bool earlycon_over_ram(void)
+{
+	phys_addr_t pa = boot_info.fdt_pa;
+	struct dt_error err;
+
+	if (!pa || pa >= BOOT_DIRECT_MAP_SIZE || dt_check_blob(phys_to_virt(pa), 0, &err) < 0)
+		return false;
+	return dt_range_is_memory(phys_to_virt(pa), CONFIG_ARM64_EARLYCON_PL011, PAGE_SIZE);
+}
+#endif
+
 bool arch_early_console_write(const char *s, size_t len)
 {
 #ifdef CONFIG_ARM64_EARLYCON_PL011
@@ -33,7 +57,8 @@ bool arch_early_console_write(const char *s, size_t len)
 
 	if (!uart && !tried) {
 		tried = true; /* ioremap() may print, which comes back here */
-		if (CONFIG_ARM64_EARLYCON_PL011)
+		earlycon_is_ram = CONFIG_ARM64_EARLYCON_PL011 && earlycon_over_ram();
+		if (CONFIG_ARM64_EARLYCON_PL011 && !earlycon_is_ram)
 			uart = (uintptr_t)ioremap(CONFIG_ARM64_EARLYCON_PL011, PAGE_SIZE);
 	}
 	if (!uart)
@@ -79,6 +104,12 @@ static void read_timer_hz(const void *fdt)
 
 void arch_init_from_dt(const void *fdt)
 {
+#ifdef CONFIG_ARM64_EARLYCON_PL011
+	if (earlycon_is_ram)
+		printk("console: the early console's address %#llx is RAM here: not used, "
+		       "its lines kept for the DT's console\n",
+		       (unsigned long long)CONFIG_ARM64_EARLYCON_PL011);
+#endif
 	psci_init_from_dt(fdt);
 	read_timer_hz(fdt);
 }

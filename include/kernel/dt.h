@@ -62,4 +62,11 @@ const char *dt_node_path(const void *fdt, int node, char *buf, size_t len);
 int dt_reg(const void *fdt, int node, int idx, uint64_t *addr, uint64_t *size,
 	   struct dt_error *err);
 
+/*
+ * Whether [base, base + size) overlaps the RAM an available memory node
+ * lists (its "reg"): an address a UART cannot be at. Nodes whose reg
+ * cannot be read are skipped.
+ */
+bool dt_range_is_memory(const void *fdt, uint64_t base, uint64_t size);
+
 #endif

@@ -504,6 +504,27 @@ static void reg_translates_through_ranges(struct ktest *t)
 	free(blob);
 }
 
+/*
+ * RAM by the memory nodes' reg (0x80000000-0x8fffffff and 0x90001000-
+ * 0x9fffffff here): where an early console's address must not be.
+ */
+static void range_is_memory_by_the_memory_nodes(struct ktest *t)
+{
+	size_t n;
+	void *blob = load(t, FIXTURE, &n);
+
+	KT_ASSERT(t, blob);
+	KT_EXPECT(t, dt_range_is_memory(blob, 0x80000000, 0x1000));
+	KT_EXPECT(t, dt_range_is_memory(blob, 0x8ffff000, 0x1000));
+	KT_EXPECT(t, dt_range_is_memory(blob, 0x7ffff000, 0x2000)); /* straddles the start */
+	KT_EXPECT(t, dt_range_is_memory(blob, 0x9fff0000, 0x1000)); /* the second pair */
+	KT_EXPECT(t, !dt_range_is_memory(blob, 0x7ffff000, 0x1000)); /* ends where RAM starts */
+	KT_EXPECT(t, !dt_range_is_memory(blob, 0x90000000, 0x1000)); /* the hole between */
+	KT_EXPECT(t, !dt_range_is_memory(blob, 0x09000000, 0x1000)); /* QEMU virt's UART */
+	KT_EXPECT(t, !dt_range_is_memory(blob, 0xa0000000, 0x1000));
+	free(blob);
+}
+
 static void reg_outside_ranges_rejected(struct ktest *t)
 {
 	/* 1 child cell, 2 parent cells (the root's), 1 size cell */
@@ -571,6 +592,7 @@ static const struct ktest_case helper_cases[] = {
 	KTEST_CASE(prop_pair_checks_length_and_overflow),
 	KTEST_CASE(reg_translates_through_ranges),
 	KTEST_CASE(reg_outside_ranges_rejected),
+	KTEST_CASE(range_is_memory_by_the_memory_nodes),
 	KTEST_CASE(node_path_fits_or_abbreviates),
 	KTEST_CASE(error_set_tolerates_null),
 	{ 0 },
