@@ -44,9 +44,23 @@ static void build_memory_map(void)
 	};
 	struct dt_error err;
 
+	uint64_t cut;
+
 	if (memmap_from_fdt(&boot_info.memmap, boot_info.fdt, 0, image, 2,
 			    MEMMAP_RESERVE_INITRD, &err) < 0)
 		panic("boot memory map: %s", err.msg);
+	/*
+	 * The boot allocator's blocks (the early heap, the buddy's metadata)
+	 * are used through the boot page tables' direct map, the buddy's
+	 * frames through the final one: RAM beyond the smaller is left out,
+	 * where a top-down allocation would otherwise land first.
+	 */
+	cut = memmap_clip(&boot_info.memmap, MIN(BOOT_DIRECT_MAP_SIZE, DIRECT_MAP_SIZE));
+	if (cut)
+		printk("memory map: %llu MiB of RAM at or above %llu GiB left out: beyond the "
+		       "direct map\n",
+		       (unsigned long long)(cut >> 20),
+		       (unsigned long long)(MIN(BOOT_DIRECT_MAP_SIZE, DIRECT_MAP_SIZE) >> 30));
 	memmap_print(&boot_info.memmap);
 }
 

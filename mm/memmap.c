@@ -45,6 +45,24 @@ uint64_t memmap_total_ram(const struct memmap *m)
 	return total;
 }
 
+/* A sorted list without what lies at or above end. */
+static void clip_list(struct mem_range *list, unsigned int *nr, uint64_t end)
+{
+	while (*nr && list[*nr - 1].base >= end)
+		(*nr)--;
+	if (*nr && range_end(&list[*nr - 1]) > end)
+		list[*nr - 1].size = end - list[*nr - 1].base;
+}
+
+uint64_t memmap_clip(struct memmap *m, phys_addr_t end)
+{
+	uint64_t before = memmap_total_ram(m);
+
+	clip_list(m->ram, &m->nr_ram, end);
+	clip_list(m->usable, &m->nr_usable, end);
+	return before - memmap_total_ram(m);
+}
+
 uint64_t memmap_total_usable(const struct memmap *m)
 {
 	uint64_t total = 0;

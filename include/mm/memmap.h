@@ -89,6 +89,13 @@ const char *resv_kind_name(uint32_t kind);
 uint64_t memmap_total_ram(const struct memmap *m);
 uint64_t memmap_total_usable(const struct memmap *m);
 
+/*
+ * Leaves out the RAM at and above end (RAM and usable lists; reservations
+ * stay as they are): RAM a kernel cannot reach through its direct map.
+ * Returns the bytes of RAM left out.
+ */
+uint64_t memmap_clip(struct memmap *m, phys_addr_t end);
+
 /* Prints the map as a table through printk. */
 void memmap_print(const struct memmap *m);
 

@@ -679,6 +679,28 @@ static void print_shows_a_table(struct ktest *t)
 	KT_EXPECT_EQ(t, lines, 2 + m.nr_ram + m.nr_resv + m.nr_usable);
 }
 
+/* RAM beyond the direct map is left out: ranges above the end dropped, the one across it cut. */
+static void clip_leaves_out_what_lies_above(struct ktest *t)
+{
+	static struct memmap c;
+
+	memset(&c, 0, sizeof(c));
+	c.nr_ram = c.nr_usable = 3;
+	c.ram[0] = c.usable[0] = (struct mem_range){ 0x80000000ULL, 0x40000000ULL };
+	c.ram[1] = c.usable[1] = (struct mem_range){ 0x3b00000000ULL, 0x200000000ULL };
+	c.ram[2] = c.usable[2] = (struct mem_range){ 0x4000000000ULL, 0x1000000ULL };
+	KT_EXPECT_EQ(t, memmap_clip(&c, 0x3c00000000ULL), 0x100000000ULL + 0x1000000ULL);
+	KT_ASSERT_EQ(t, c.nr_ram, 2);
+	KT_EXPECT_EQ(t, c.ram[1].base, 0x3b00000000ULL);
+	KT_EXPECT_EQ(t, c.ram[1].size, 0x100000000ULL);
+	KT_ASSERT_EQ(t, c.nr_usable, 2);
+	KT_EXPECT_EQ(t, c.usable[1].size, 0x100000000ULL);
+	KT_EXPECT_EQ(t, memmap_clip(&c, 0x3c00000000ULL), 0); /* nothing more */
+	KT_EXPECT_EQ(t, memmap_clip(&c, 0x80000000ULL), 0x40000000ULL + 0x100000000ULL);
+	KT_EXPECT_EQ(t, c.nr_ram, 0);
+	KT_EXPECT_EQ(t, c.nr_usable, 0);
+}
+
 /* RAM at physical 0 (Raspberry Pi, ZynqMP): its address prints as 0x0..., not as a run of zeros (%#018llx). */
 static void print_shows_ram_at_zero(struct ktest *t)
 {
@@ -720,6 +742,7 @@ static const struct ktest_case bad_cases[] = {
 	KTEST_CASE(initrd_ignored_unless_asked),
 	KTEST_CASE(print_shows_a_table),
 	KTEST_CASE(print_shows_ram_at_zero),
+	KTEST_CASE(clip_leaves_out_what_lies_above),
 	{ 0 },
 };
 
