@@ -29,9 +29,10 @@ static void check_device_tree(phys_addr_t pa)
 		      (unsigned long long)pa, (unsigned long long)(BOOT_DIRECT_MAP_SIZE >> 30));
 	if (dt_check_blob(fdt, 0, &err) < 0)
 		panic("device tree at %p: %s", fdt, err.msg);
-	boot_info.fdt = fdt;
+	arch_mmu_pick_mode(fdt);
+	boot_info.fdt = phys_to_virt(pa); /* where the direct map is now */
 	boot_info.fdt_pa = pa;
-	boot_info.fdt_size = fdt_totalsize(fdt);
+	boot_info.fdt_size = fdt_totalsize(boot_info.fdt);
 }
 
 static void build_memory_map(void)

@@ -32,7 +32,7 @@ static void arm64_sync(struct mmu_space *s)
 	__asm__ volatile("dsb ishst\n\tisb" ::: "memory");
 }
 
-const struct pte_format *const arch_kernel_pte_format = &pte_format_arm64;
+const struct pte_format *arch_kernel_pte_format = &pte_format_arm64;
 const unsigned int arch_kernel_space_flags = MMU_SPACE_UPPER;
 const struct mmu_tlb_ops arch_kernel_tlb_ops = {
 	.flush_page = arm64_flush_page,
@@ -60,4 +60,10 @@ uint64_t arch_mmu_boot_value(phys_addr_t root)
 phys_addr_t arch_mmu_root(void)
 {
 	return read_sysreg(ttbr1_el1) & TTBR_BADDR_MASK;
+}
+
+/* One mode: 48-bit, 4 KiB granule, four levels (52-bit VAs would need LPA2 or 64 KiB pages). */
+void arch_mmu_pick_mode(const void *fdt)
+{
+	(void)fdt;
 }

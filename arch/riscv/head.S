@@ -4,6 +4,7 @@
  * a0 = hart ID, a1 = DTB, at whatever address the image was loaded. We map
  * the image at its link address (the higher half), turn on Sv39 and go on
  * there; start_kernel() gets the hart ID and the DTB's physical address.
+ * (C moves to Sv48 or Sv57 next, where the hart takes them: arch/riscv/mmu.c.)
  */
 #include <asm/csr.h>
 #include <asm/layout.h>
@@ -149,10 +150,10 @@ build_boot_tables:
 	addi	t0, t0, 8
 	bltu	t0, t1, 1b
 
-	li	t0, BOOT_DIRECT_MAP_SIZE >> 30	/* gigabytes */
+	li	t0, SV39_DIRECT_MAP_SIZE >> 30	/* gigabytes */
 	li	t1, PTE_BOOT_RW
 	li	t2, 1 << (30 - PAGE_SHIFT + PTE_PPN_SHIFT)
-	li	t3, ((DIRECT_MAP_BASE >> 30) & 511) * 8
+	li	t3, ((SV39_DIRECT_MAP_BASE >> 30) & 511) * 8
 	add	t3, t3, s3
 2:	sd	t1, 0(t3)
 	add	t1, t1, t2

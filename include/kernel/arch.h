@@ -47,11 +47,20 @@ uint64_t arch_read_cycles(void);
  */
 struct pte_format;
 struct mmu_tlb_ops;
-extern const struct pte_format *const arch_kernel_pte_format;
+extern const struct pte_format *arch_kernel_pte_format;
 extern const struct mmu_tlb_ops arch_kernel_tlb_ops;
 extern const unsigned int arch_kernel_space_flags;
 void arch_mmu_load(phys_addr_t root);
 phys_addr_t arch_mmu_root(void);
+
+/*
+ * Once, on the boot hart, with the DTB checked and before anything keeps a
+ * pointer into the direct map: picks the translation mode (RISC-V: the
+ * widest of Sv57, Sv48, Sv39 that the hart takes and the command line's
+ * no5lvl / no4lvl allow) and moves the boot tables to it. DIRECT_MAP_BASE,
+ * DIRECT_MAP_SIZE and arch_kernel_pte_format are final from then on.
+ */
+void arch_mmu_pick_mode(const void *fdt);
 
 /*
  * A free-running clock for timeouts, in ticks of arch_time_hz() per second

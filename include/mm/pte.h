@@ -42,8 +42,8 @@ enum pte_kind {
 
 struct pte_format {
 	const char *name;
-	unsigned int levels;   /* 3 (Sv39) or 4 (AArch64 4 KiB granule) */
-	unsigned int va_bits;  /* 39 or 48 */
+	unsigned int levels;   /* 3, 4, 5 (Sv39, Sv48, Sv57) or 4 (AArch64 4 KiB granule) */
+	unsigned int va_bits;  /* 39, 48, 57 or 48 */
 	unsigned int pa_bits;  /* output addresses below 2^pa_bits */
 	bool split_halves;     /* AArch64: one table per half (TTBR0/TTBR1); Sv39: sign-extended */
 	bool break_before_make; /* a live entry changing address, type or size goes through invalid */
@@ -66,6 +66,8 @@ struct pte_format {
 };
 
 extern const struct pte_format pte_format_sv39;
+extern const struct pte_format pte_format_sv48;
+extern const struct pte_format pte_format_sv57;
 extern const struct pte_format pte_format_arm64;
 
 /* MAIR_EL1 attribute indexes the arm64 format uses (the kernel programs MAIR to match). */

@@ -19,15 +19,20 @@ static const uint64_t *page(uint64_t pa)
 		return REF_MALFORMED; \
 	} while (0)
 
-/* Sv39: VPN[2] = va[38:30], VPN[1] = va[29:21], VPN[0] = va[20:12]. */
-static int walk_sv39(uint64_t root, uint64_t va, struct ref_leaf *out, const char **why)
+/*
+ * Sv39, Sv48, Sv57 (levels 3, 4, 5): VPN[i] = va[20 + 9i:12 + 9i], the va
+ * sign-extended from its top bit; a leaf is possible at every level.
+ */
+static int walk_sv(int levels, uint64_t root, uint64_t va, struct ref_leaf *out,
+		   const char **why)
 {
 	uint64_t a = root;
-	int64_t sva = (int64_t)(va << 25) >> 25;
+	int unused = 64 - (12 + 9 * levels);
+	int64_t sva = (int64_t)(va << unused) >> unused;
 
 	if ((uint64_t)sva != va)
 		FAIL("non-canonical va");
-	for (int i = 2; i >= 0; i--) {
+	for (int i = levels - 1; i >= 0; i--) {
 		uint64_t pte = page(a)[(va >> (12 + 9 * i)) & 0x1ff];
 		uint64_t ppn = (pte >> 10) & ((1ULL << 44) - 1);
 		bool r = pte & 2, w = pte & 4, x = pte & 8;
@@ -123,7 +128,16 @@ static int walk_arm64(uint64_t root, uint64_t va, struct ref_leaf *out, const ch
 int ref_walk(enum ref_fmt fmt, uint64_t root, uint64_t va, struct ref_leaf *out,
 	     const char **why)
 {
-	return fmt == REF_SV39 ? walk_sv39(root, va, out, why) : walk_arm64(root, va, out, why);
+	switch (fmt) {
+	case REF_SV39:
+		return walk_sv(3, root, va, out, why);
+	case REF_SV48:
+		return walk_sv(4, root, va, out, why);
+	case REF_SV57:
+		return walk_sv(5, root, va, out, why);
+	default:
+		return walk_arm64(root, va, out, why);
+	}
 }
 
 static void dump_add(struct ref_dump *d, uint64_t pa)
@@ -137,7 +151,7 @@ static void dump_add(struct ref_dump *d, uint64_t pa)
 
 static void dump_rec(enum ref_fmt fmt, uint64_t pa, int lvl, struct ref_dump *d)
 {
-	int last = fmt == REF_SV39 ? 2 : 3;
+	int last = fmt == REF_SV39 ? 2 : fmt == REF_SV57 ? 4 : 3;
 
 	dump_add(d, pa);
 	if (lvl == last)
@@ -145,7 +159,7 @@ static void dump_rec(enum ref_fmt fmt, uint64_t pa, int lvl, struct ref_dump *d)
 	for (int i = 0; i < 512; i++) {
 		uint64_t e = page(pa)[i];
 
-		if (fmt == REF_SV39 && (e & 1) && !(e & 0xe))
+		if (fmt != REF_ARM64 && (e & 1) && !(e & 0xe))
 			dump_rec(fmt, ((e >> 10) & ((1ULL << 44) - 1)) << 12, lvl + 1, d);
 		if (fmt == REF_ARM64 && (e & 3) == 3)
 			dump_rec(fmt, e & 0x0000fffffffff000ULL, lvl + 1, d);

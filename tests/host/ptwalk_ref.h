@@ -3,8 +3,8 @@
 #define TESTS_HOST_PTWALK_REF_H
 
 /*
- * An independent reference walker for the mapper's tests: decodes Sv39 and
- * AArch64 (4 KiB granule, 48-bit) tables from the raw bits, written from
+ * An independent reference walker for the mapper's tests: decodes Sv39,
+ * Sv48, Sv57 and AArch64 (4 KiB granule, 48-bit) tables from the raw bits, written from
  * the architecture documents and sharing no code with mm/mmu.c or
  * mm/pte_*.c, and strict: an entry the hardware would reject or that the
  * mapper must never write (reserved encodings, a misaligned superpage, A/D
@@ -14,7 +14,7 @@
 #include <kernel/types.h>
 #include <stddef.h>
 
-enum ref_fmt { REF_SV39, REF_ARM64 };
+enum ref_fmt { REF_SV39, REF_SV48, REF_SV57, REF_ARM64 };
 
 #define REF_UNMAPPED (-1)
 #define REF_MALFORMED (-2)

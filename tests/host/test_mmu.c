@@ -261,8 +261,8 @@ static void bad_arguments_change_nothing(struct ktest *t)
 		KT_EXPECT_EQ(t, mmu_map(&s, top - SZ_4K, PA_FAKE, 2 * SZ_4K, RO, 0), -EINVAL);
 		KT_EXPECT_EQ(t, mmu_map(&s, -SZ_4K, PA_FAKE, 2 * SZ_4K, RO, 0), -EINVAL);
 	}
-	KT_EXPECT_EQ(t, mmu_map(&s, 0x0000800000000000ULL | 0x00ff000000000000ULL, PA_FAKE, SZ_4K,
-				RO, 0), -EINVAL);
+	KT_EXPECT_EQ(t, mmu_map(&s, 1ULL << 62 | 1ULL << (fmt->va_bits - 1), PA_FAKE, SZ_4K, RO, 0),
+			-EINVAL);
 	/* over an existing mapping, even partly */
 	KT_EXPECT_EQ(t, mmu_map(&s, va, PA_FAKE, SZ_4K, RW, 0), -EEXIST);
 	KT_EXPECT_EQ(t, mmu_map(&s, va - 4 * SZ_4K, PA_FAKE, 5 * SZ_4K, RW, 0), -EEXIST);
@@ -1093,6 +1093,20 @@ static int fresh_sv39(struct ktest *t)
 	return fresh(t);
 }
 
+static int fresh_sv48(struct ktest *t)
+{
+	fmt = &pte_format_sv48;
+	rfmt = REF_SV48;
+	return fresh(t);
+}
+
+static int fresh_sv57(struct ktest *t)
+{
+	fmt = &pte_format_sv57;
+	rfmt = REF_SV57;
+	return fresh(t);
+}
+
 static int fresh_arm64(struct ktest *t)
 {
 	fmt = &pte_format_arm64;
@@ -1128,9 +1142,16 @@ static const struct ktest_case cases[] = {
 static const struct ktest_suite sv39_suite = {
 	.name = "mmu_sv39", .cases = cases, .init = fresh_sv39, .exit = done,
 };
+static const struct ktest_suite sv48_suite = {
+	.name = "mmu_sv48", .cases = cases, .init = fresh_sv48, .exit = done,
+};
+static const struct ktest_suite sv57_suite = {
+	.name = "mmu_sv57", .cases = cases, .init = fresh_sv57, .exit = done,
+};
 static const struct ktest_suite arm64_suite = {
 	.name = "mmu_arm64", .cases = cases, .init = fresh_arm64, .exit = done,
 };
 
-const struct ktest_suite *const test_suites[] = { &sv39_suite, &arm64_suite };
+const struct ktest_suite *const test_suites[] = { &sv39_suite, &sv48_suite, &sv57_suite,
+						    &arm64_suite };
 const unsigned int test_nr_suites = ARRAY_SIZE(test_suites);

@@ -8,6 +8,7 @@
 #include <asm/layout.h>
 #include <kernel/arch.h>
 #include <kernel/boot.h>
+#include <kernel/cmdline.h>
 #include <kernel/console.h>
 #include <kernel/errno.h>
 #include <kernel/fault.h>
@@ -41,6 +42,32 @@ static void runs_in_the_higher_half(struct ktest *t)
 	KT_EXPECT_GE(t, (uintptr_t)&on_stack, KERNEL_VIRT_BASE);
 	KT_EXPECT_GE(t, (uintptr_t)boot_info.fdt, DIRECT_MAP_BASE);
 	KT_EXPECT_EQ(t, (uintptr_t)phys_to_virt(0x1000), DIRECT_MAP_BASE + 0x1000);
+}
+
+/*
+ * The hart translates in the mode of the kernel space's format, whose upper
+ * half holds the direct map, below the vmap window; test.mmu=NAME (the boot
+ * matrix's expectation: no5lvl, no4lvl) names that mode.
+ */
+static void translation_mode(struct ktest *t)
+{
+	const struct pte_format *f = kernel_space.fmt;
+	uint64_t upper = ~0ULL << (f->va_bits - (f->split_halves ? 0 : 1));
+	char want[16];
+
+	KT_EXPECT(t, f == arch_kernel_pte_format);
+#ifdef CONFIG_RISCV
+	unsigned long satp;
+
+	__asm__ volatile("csrr %0, satp" : "=r"(satp));
+	KT_EXPECT_EQ(t, satp >> 60, 8 + f->levels - 3); /* Sv39 8, Sv48 9, Sv57 10 */
+#endif
+	KT_EXPECT_EQ(t, DIRECT_MAP_BASE & upper, upper);
+	KT_EXPECT_LE(t, DIRECT_MAP_BASE + DIRECT_MAP_SIZE, VMAP_BASE);
+	if (cmdline_get("test.mmu", want, sizeof(want)))
+		KT_EXPECT_STREQ(t, f->name, want);
+	ktest_log(t, "%s: %u levels, direct map %#llx + %#llx", f->name, f->levels,
+		  (unsigned long long)DIRECT_MAP_BASE, (unsigned long long)DIRECT_MAP_SIZE);
 }
 
 static void image_is_w_xor_x(struct ktest *t)
@@ -346,6 +373,7 @@ static void ioremap_maps_device_memory(struct ktest *t)
 
 static const struct ktest_case kmap_cases[] = {
 	KTEST_CASE(runs_in_the_higher_half),
+	KTEST_CASE(translation_mode),
 	KTEST_CASE(image_is_w_xor_x),
 	KTEST_CASE(no_mapping_is_writable_and_executable),
 	KTEST_CASE(direct_map_holds_every_ram_page),

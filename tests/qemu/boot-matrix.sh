@@ -128,7 +128,9 @@ if [ -n "$strategy" ]; then
 fi
 case $arch in
 riscv64)
-	boot direct-m128M-smp1 pass --boot direct --mem 128M --smp 1 --append "$(expect 128M 1 1)"
+	# The widest translation mode the hart takes: QEMU 7.2's harts take all three.
+	boot direct-m128M-smp1 pass:'mmu: sv57, 5 levels' --boot direct --mem 128M --smp 1 \
+		--append "$(expect 128M 1 1 test.mmu=sv57)"
 	boot fw_dynamic-m1G-smp4 pass --boot fw_dynamic --mem 1G --smp 4 --append "$(expect 1G 1 4)"
 	# test.big: a 2 GiB allocation (16 s more under TCG: 37 s on a quiet host), so more than 60 s
 	boot fw_jump-m5G-smp4 pass --boot fw_jump --mem 5G --smp 4 --timeout 180 --append "$(expect 5G 1 4 test.big)"
@@ -140,10 +142,20 @@ riscv64)
 	# Two banks with a hole between them, told by a DTB of ours.
 	boot direct-dtb-two-banks pass --boot direct --mem 512M --smp 1 \
 		--dtb-add "$here/two-banks-riscv64.dtsi" --append "$(expect 384M 2 1)"
-	# RAM beyond the 240 GiB direct map (a 300 GiB guest, untouched pages cost the host
-	# nothing): left out with one line, not a fault of the early heap placed up there.
-	boot direct-m300G-beyond-the-direct-map pass:'RAM at or above 240 GiB left out' --boot direct \
-		--mem 300G --smp 2 --append "test.skip=all" -- \
+	# Narrower modes than the widest (above), as Linux's no5lvl and no4lvl ask; the
+	# conformance suite, which never looks at addresses, runs in the other boots.
+	boot direct-sv48-no5lvl pass:'mmu: sv48, 4 levels' --boot direct --mem 256M --smp 2 \
+		--append "$(expect 256M 1 2 'no5lvl test.mmu=sv48 test.skip=heap_conformance')"
+	boot direct-sv39-no4lvl pass:'mmu: sv39, 3 levels' --boot direct --mem 256M --smp 2 \
+		--append "$(expect 256M 1 2 'no4lvl test.mmu=sv39 test.skip=heap_conformance')"
+	# RAM beyond Sv39's 240 GiB direct map (a 300 GiB guest, untouched pages cost the host
+	# nothing): left out with one line, not a fault of the early heap placed up there;
+	# in Sv57 the direct map holds it all (78643200 frames).
+	boot direct-m300G-sv39-beyond-the-direct-map pass:'RAM at or above 240 GiB left out' \
+		--boot direct --mem 300G --smp 2 --append "no4lvl test.skip=all" -- \
+		-object memory-backend-ram,id=r,size=300G,reserve=off -machine memory-backend=r
+	boot direct-m300G-sv57-all-mapped pass:'buddy: 78643200 frames' --boot direct --mem 300G \
+		--smp 2 --append "test.skip=all" -- \
 		-object memory-backend-ram,id=r,size=300G,reserve=off -machine memory-backend=r
 	# More banks than the buddy once took (64): every one taken, none left out.
 	# (arm64: QEMU's virt rewrites /memory from -m in any DTB it is given.)
