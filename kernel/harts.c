@@ -111,6 +111,20 @@ fail:
 	return r;
 }
 
+int harts_cpu_node(const void *fdt, uint64_t hartid)
+{
+	int cpus = fdt_path_offset(fdt, "/cpus"), node, ac;
+	struct dt_error err;
+	uint64_t id;
+
+	if (cpus < 0 || (ac = dt_addr_cells(fdt, cpus, 2, &err)) < 0)
+		return -1;
+	fdt_for_each_subnode(node, fdt, cpus)
+		if (cpu_hartid(fdt, node, ac, &id, &err) == 1 && id == hartid)
+			return node;
+	return -1;
+}
+
 int hart_index(const struct hart_table *t, uint64_t hartid)
 {
 	for (unsigned int i = 0; i < t->nr; i++) {

@@ -5,6 +5,7 @@
 #include <kernel/boot.h>
 #include <kernel/cmdline.h>
 #include <kernel/compiler.h>
+#include <kernel/errno.h>
 #include <kernel/hart.h>
 #include <kernel/kmap.h>
 #include <kernel/panic.h>
@@ -33,8 +34,11 @@ struct hart_local hart_locals[MAX_HARTS] __aligned(64);
  */
 #define ONLINE_WAIT_SECONDS 30
 
-/* hart_local.online: one hart moves it from WAITING, to ONLINE or GIVEN_UP. */
-enum { HART_WAITING, HART_ONLINE, HART_GIVEN_UP };
+/*
+ * hart_local.online: one hart moves it from WAITING, to ONLINE or GIVEN_UP;
+ * NO_METHOD: the DT gives no way to start it that we have (never started).
+ */
+enum { HART_WAITING, HART_ONLINE, HART_GIVEN_UP, HART_NO_METHOD };
 
 extern char secondary_entry[];
 
@@ -47,6 +51,15 @@ bool smp_hart_online(unsigned int index)
 {
 	return index < MAX_HARTS &&
 	       __atomic_load_n(&hart_locals[index].online, __ATOMIC_ACQUIRE) == HART_ONLINE;
+}
+
+unsigned int smp_nr_unstartable(void)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < MAX_HARTS; i++)
+		n += __atomic_load_n(&hart_locals[i].online, __ATOMIC_ACQUIRE) == HART_NO_METHOD;
+	return n;
 }
 
 unsigned int smp_nr_online(void)
@@ -134,6 +147,15 @@ static int map_stack(unsigned int index, uintptr_t *top)
 	return 0;
 }
 
+static void unmap_stack(unsigned int index)
+{
+	phys_addr_t pa;
+
+	if (mmu_translate(&kernel_space, smp_stack_base(index), &pa, NULL, NULL) == 0 &&
+	    mmu_unmap(&kernel_space, smp_stack_base(index), HART_STACK_SIZE) == 0)
+		buddy_free(pa, HART_STACK_ORDER);
+}
+
 /*
  * Until the hart says it is up, or the clock runs out and we take the word
  * first. Each second without it, the arch nudges it and says what the
@@ -201,6 +223,11 @@ static bool start_hart(unsigned int index, uint64_t hartid)
 	arch_clean_for_mmu_off(h, sizeof(*h));
 	err = arch_start_hart(hartid, kimage_to_phys(stray_test(index) ? _start : secondary_entry),
 			      kimage_to_phys(h));
+	if (err == -ENODEV) { /* the arch said why */
+		h->online = HART_NO_METHOD;
+		unmap_stack(index);
+		return false;
+	}
 	if (err) {
 		printk("smp: the firmware did not start hart %#llx (error %d)\n",
 		       (unsigned long long)hartid, err);
@@ -225,4 +252,7 @@ void smp_boot(void)
 		if (smp_hart_online(i))
 			printk(" %u:%#llx", i, (unsigned long long)t->id[i]);
 	printk("\n");
+	if (smp_nr_unstartable())
+		printk("smp: running on %u hart(s): the DT gives no way we have to start the "
+		       "other %u\n", smp_nr_online(), smp_nr_unstartable());
 }

@@ -83,8 +83,21 @@ high_entry:
 	b	5b
 
 /*
- * A hart started by smp_boot() through PSCI CPU_ON: x0 = the physical address
- * of its struct hart_local (kernel/smp.h), MMU off, at EL1 or EL2.
+ * A hart released from a spin table (arch/arm64/smp.c): the firmware jumps
+ * here with nothing of ours in a register; the entry and the argument are
+ * in spin_table_args, read with the MMU off (at their physical address).
+ */
+	.globl	spin_table_entry
+spin_table_entry:
+	adrp	x1, spin_table_args
+	add	x1, x1, :lo12:spin_table_args
+	ldp	x1, x0, [x1]
+	br	x1
+
+/*
+ * A hart started by smp_boot() through PSCI CPU_ON (or the spin table, above):
+ * x0 = the physical address of its struct hart_local (kernel/smp.h), MMU
+ * off, at EL1 or EL2.
  */
 	.globl	secondary_entry
 secondary_entry:

@@ -40,20 +40,24 @@ void psci_init_from_dt(const void *fdt)
 		conduit = PSCI_CONDUIT_SMC;
 }
 
+/*
+ * No /psci, no PSCI: an SMC or HVC that nothing answers is undefined or
+ * hangs (a Raspberry Pi has no EL3 firmware), so we never guess.
+ */
 enum psci_conduit psci_conduit(void)
 {
-	if (conduit != PSCI_CONDUIT_NONE)
-		return conduit;
-	/* Entered at EL2 means the firmware that answers is at EL3. */
-	return arm64_entry_el == 2 ? PSCI_CONDUIT_SMC : PSCI_CONDUIT_HVC;
+	return conduit;
 }
 
 void psci_system_off(void)
 {
-	psci_call(PSCI_0_2_FN_SYSTEM_OFF, 0, 0, 0);
+	if (conduit != PSCI_CONDUIT_NONE)
+		psci_call(PSCI_0_2_FN_SYSTEM_OFF, 0, 0, 0);
 }
 
 long psci_cpu_on(uint64_t mpidr, phys_addr_t entry, uint64_t context)
 {
+	if (conduit == PSCI_CONDUIT_NONE)
+		return -1; /* NOT_SUPPORTED */
 	return (long)psci_call(PSCI_0_2_FN64_CPU_ON, mpidr, entry, context);
 }

@@ -1,12 +1,108 @@
 // SPDX-License-Identifier: MIT
-/* Starting AArch64 harts (PSCI CPU_ON) and waking them (events). */
+/*
+ * Starting AArch64 harts, by the enable-method of each one's cpu node:
+ * "psci" (CPU_ON, through the conduit /psci names) or "spin-table" (the
+ * firmware parks the hart reading cpu-release-addr; we write our entry
+ * there and send an event), and waking them (events).
+ */
+#include <kernel/boot.h>
 #include <kernel/errno.h>
+#include <kernel/harts.h>
+#include <kernel/kmap.h>
+#include <kernel/printk.h>
 #include <kernel/smp.h>
+#include <libfdt.h>
+#include <mm/mmu.h>
+#include <mm/phys.h>
+#include <string.h>
 #include "platform.h"
 
+/*
+ * What a spin-table hart runs with: it arrives at spin_table_entry (head.S)
+ * with nothing of ours in a register, and reads these with its MMU and
+ * caches off. One hart is released at a time (smp_boot() waits for each).
+ */
+uint64_t spin_table_args[2] __aligned(64); /* entry, opaque */
+extern char spin_table_entry[];
+
+/* A DT string is data: printable ASCII as is, anything else escaped. */
+static void print_dt_string(const char *s, int len)
+{
+	for (int i = 0; i < len && s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			printk("%c", c);
+		else
+			printk("\\x%02x", c);
+	}
+}
+
+/* The 64-bit word at pa, through the direct map where it is RAM, else ioremap(). */
+static uint64_t *release_word(phys_addr_t pa)
+{
+	uintptr_t va = (uintptr_t)phys_to_virt(pa);
+	char *page;
+
+	if (pa < DIRECT_MAP_SIZE && mmu_translate(&kernel_space, va, NULL, NULL, NULL) == 0)
+		return (uint64_t *)va;
+	page = ioremap(pa & ~(phys_addr_t)(PAGE_SIZE - 1), PAGE_SIZE);
+	return page ? (uint64_t *)(page + (pa & (PAGE_SIZE - 1))) : NULL;
+}
+
+static int spin_table_release(uint64_t hartid, int node, phys_addr_t entry, phys_addr_t opaque)
+{
+	const void *fdt = boot_info.fdt;
+	int len;
+	const void *p = fdt_getprop(fdt, node, "cpu-release-addr", &len);
+	uint64_t pa = p && len == 8 ? dt_read_number(p, 2) : 0;
+	uint64_t *word;
+
+	if (!p || len != 8 || pa % 8) {
+		printk("smp: hart %#llx: spin-table without a usable cpu-release-addr\n",
+		       (unsigned long long)hartid);
+		return -ENODEV;
+	}
+	word = release_word(pa);
+	if (!word) {
+		printk("smp: hart %#llx: cannot map its cpu-release-addr %#llx\n",
+		       (unsigned long long)hartid, (unsigned long long)pa);
+		return -ENODEV;
+	}
+	spin_table_args[0] = entry;
+	spin_table_args[1] = opaque;
+	arch_clean_for_mmu_off(spin_table_args, sizeof(spin_table_args));
+	__atomic_store_n(word, kimage_to_phys(spin_table_entry), __ATOMIC_RELEASE);
+	arch_clean_for_mmu_off(word, sizeof(*word)); /* ends with dsb sy */
+	__asm__ volatile("sev" ::: "memory");
+	return 0;
+}
+
+/*
+ * 0, or -ENODEV (said why) for a hart nothing here can start: no method, or
+ * one we lack the means for. Anything else: the firmware refused.
+ */
 int arch_start_hart(uint64_t hartid, phys_addr_t entry, phys_addr_t opaque)
 {
-	return psci_cpu_on(hartid, entry, opaque) ? -EIO : 0;
+	const void *fdt = boot_info.fdt;
+	int node = harts_cpu_node(fdt, hartid), len = 0;
+	const char *method = node >= 0 ? fdt_getprop(fdt, node, "enable-method", &len) : NULL;
+
+	if (method && len >= 11 && !strcmp(method, "spin-table"))
+		return spin_table_release(hartid, node, entry, opaque);
+	if ((!method || (len >= 5 && !strcmp(method, "psci"))) && psci_conduit() != PSCI_CONDUIT_NONE)
+		return psci_cpu_on(hartid, entry, opaque) ? -EIO : 0;
+	printk("smp: hart %#llx: ", (unsigned long long)hartid);
+	if (!method) {
+		printk("no enable-method, and no /psci\n");
+	} else if (len >= 5 && !strcmp(method, "psci")) {
+		printk("enable-method \"psci\", but the DT has no /psci node\n");
+	} else {
+		printk("enable-method \"");
+		print_dt_string(method, len);
+		printk("\" is none we know (psci, spin-table)\n");
+	}
+	return -ENODEV;
 }
 
 void arch_kick_hart(uint64_t hartid)

@@ -30,6 +30,9 @@ struct hart_table {
 int harts_from_fdt(struct hart_table *t, const void *fdt, uint64_t boot_hartid,
 		   struct dt_error *err);
 
+/* The offset of the available cpu node whose hart ID is hartid, or -1. */
+int harts_cpu_node(const void *fdt, uint64_t hartid);
+
 /* Dense index of hartid, or -1. */
 int hart_index(const struct hart_table *t, uint64_t hartid);
 

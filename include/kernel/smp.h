@@ -50,6 +50,8 @@ void smp_boot(void);
 
 unsigned int smp_nr_online(void);
 bool smp_hart_online(unsigned int index);
+/* Harts of the table that the DT gives no way to start (arch_start_hart() said -ENODEV). */
+unsigned int smp_nr_unstartable(void);
 
 /* Runs fn(arg) on hart index (not the caller's) and waits for it; false if it is offline. */
 bool smp_call(unsigned int index, void (*fn)(void *), void *arg);
@@ -60,7 +62,11 @@ void smp_wait(unsigned int index);
 /* Virtual address of the lowest byte of hart index's stack (its guard page is just below). */
 uintptr_t smp_stack_base(unsigned int index);
 
-/* Arch: start hartid at entry (physical) with opaque in a1 / x0; 0 or a negative error. */
+/*
+ * Arch: start hartid at entry (physical) with opaque in a1 / x0; 0 or a
+ * negative error: -ENODEV (having printed why) when the DT gives no way to
+ * start it that the arch has, so the boot goes on without it.
+ */
 int arch_start_hart(uint64_t hartid, phys_addr_t entry, phys_addr_t opaque);
 /*
  * Arch: a started hart that has not said it is up (opaque: what

@@ -78,6 +78,26 @@ static void arm64_two_cell_mpidr(struct ktest *t)
 	expect_ids(t, want, ARRAY_SIZE(want));
 }
 
+/* A hart's own node: what its enable-method is read from (arm64's spin-table, PSCI). */
+static void cpu_node_by_hart_id(struct ktest *t)
+{
+	size_t size;
+	void *blob = dtb_load("harts-arm64", &size);
+
+	KT_ASSERT(t, blob != NULL);
+	KT_EXPECT_STREQ(t, fdt_get_name(blob, harts_cpu_node(blob, 0x100), NULL), "cpu@100");
+	KT_EXPECT_STREQ(t, fdt_get_name(blob, harts_cpu_node(blob, 0x100000000), NULL),
+			"cpu@10000000000");
+	KT_EXPECT_STREQ(t, fdt_get_name(blob, harts_cpu_node(blob, 0), NULL), "cpu@0");
+	KT_EXPECT_EQ(t, harts_cpu_node(blob, 2), -1);
+	free(blob);
+	blob = dtb_load("harts-riscv", &size);
+	KT_ASSERT(t, blob != NULL);
+	KT_EXPECT_EQ(t, harts_cpu_node(blob, 0), -1); /* listed, but disabled */
+	KT_EXPECT(t, harts_cpu_node(blob, 0x2a) >= 0);
+	free(blob);
+}
+
 static void more_than_max_harts_counted(struct ktest *t)
 {
 	struct dt_error err;
@@ -147,6 +167,7 @@ static const struct ktest_case cases[] = {
 	KTEST_CASE(sparse_ids_dense_indices),
 	KTEST_CASE(boot_hart_not_first_gets_index_0),
 	KTEST_CASE(arm64_two_cell_mpidr),
+	KTEST_CASE(cpu_node_by_hart_id),
 	KTEST_CASE(more_than_max_harts_counted),
 	KTEST_CASE(missing_boot_hart_is_an_error),
 	KTEST_CASE(malformed_cpus_are_errors),
