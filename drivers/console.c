@@ -13,7 +13,7 @@
 #include <libfdt.h>
 #include <string.h>
 
-extern const struct uart_driver ns16550_driver, pl011_driver;
+extern const struct uart_driver ns16550_driver, pl011_driver, sifive_uart_driver;
 
 static const struct uart_driver *const uart_drivers[] = {
 #ifdef CONFIG_SERIAL_NS16550
@@ -21,6 +21,9 @@ static const struct uart_driver *const uart_drivers[] = {
 #endif
 #ifdef CONFIG_SERIAL_PL011
 	&pl011_driver,
+#endif
+#ifdef CONFIG_SERIAL_SIFIVE
+	&sifive_uart_driver,
 #endif
 };
 
@@ -81,6 +84,13 @@ static int stdout_node(const void *fdt)
 	int namelen = colon ? (int)(colon - path) : (int)strnlen(path, (size_t)len);
 	int node = fdt_path_offset_namelen(fdt, path, namelen);
 	return node < 0 ? -ENOENT : node;
+}
+
+bool console_stdout_is_firmware(const void *fdt)
+{
+	int node = stdout_node(fdt);
+
+	return node >= 0 && fdt_node_check_compatible(fdt, node, "ucb,htif0") == 0;
 }
 
 int console_init_from_dt(const void *fdt)

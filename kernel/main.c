@@ -102,7 +102,11 @@ void start_kernel(uint64_t boot_hartid, phys_addr_t dtb)
 	check_device_tree(dtb);
 	fdt = boot_info.fdt;
 	arch_init_from_dt(fdt);
-	if (console_init_from_dt(fdt) < 0)
+	if (console_init_from_dt(fdt) == 0)
+		;
+	else if (console_stdout_is_firmware(fdt))
+		printk("console: /chosen/stdout-path names the firmware's console; staying on it\n");
+	else
 		printk("console: /chosen/stdout-path names no UART we drive; staying on the early console\n");
 	printk("console: %s at %#llx\n", console_name(), (unsigned long long)console_base());
 	cmdline_init(fdt);

@@ -9,6 +9,11 @@
 #   --smp N          harts (default 1)
 #   --cpu NAME       arm64 only (default cortex-a57)
 #   --machine OPTS   extra -M options, e.g. virtualization=on
+#   --board NAME     a QEMU machine other than virt (riscv64: spike, sifive_u;
+#                    arm64: raspi3b, which wants --mem 1G --smp 4 and a --dtb;
+#                    -cpu is the board's own)
+#   --dtb FILE       boot with this DTB, or with this DTS compiled
+#   --no-semihosting arm64: leave semihosting off (the kernel then ends by PSCI, or halts)
 #   --numa N         split RAM (and harts) evenly into N NUMA nodes
 #   --dtb-add FILE   dump QEMU's own DTB for this machine, add the DTS fragment FILE,
 #                    and boot with the result (-dtb)
@@ -17,9 +22,10 @@
 #   --workdir DIR    scratch files (disk image, DTB)
 set -euo pipefail
 
-arch="" image="" boot=direct mem="" smp=1 cpu=cortex-a57 machine="" numa=0 dtb_add=""
+arch="" image="" boot=direct mem="" smp=1 cpu=cortex-a57 machine="" board=virt numa=0 dtb_add="" dtb=""
 append="" timeout_s=60 workdir=""
 extra=()
+semihosting=(-semihosting)
 while [ $# -gt 0 ]; do
 	case $1 in
 	--arch) arch=$2; shift 2 ;;
@@ -29,6 +35,9 @@ while [ $# -gt 0 ]; do
 	--smp) smp=$2; shift 2 ;;
 	--cpu) cpu=$2; shift 2 ;;
 	--machine) machine=$2; shift 2 ;;
+	--board) board=$2; shift 2 ;;
+	--dtb) dtb=$2; shift 2 ;;
+	--no-semihosting) semihosting=(); shift ;;
 	--numa) numa=$2; shift 2 ;;
 	--dtb-add) dtb_add=$2; shift 2 ;;
 	--append) append=$2; shift 2 ;;
@@ -50,15 +59,16 @@ case $arch in
 riscv64)
 	qemu=qemu-system-riscv64
 	[ -z "$mem" ] && { [ "$boot" = uboot ] && mem=256M || mem=128M; }
-	machine_opt="virt${machine:+,$machine}"
+	machine_opt="$board${machine:+,$machine}"
 	cpu_opt=()
 	;;
 arm64)
 	qemu=qemu-system-aarch64
 	mem=${mem:-128M}
-	machine_opt="virt${machine:+,$machine}"
+	machine_opt="$board${machine:+,$machine}"
 	# -cpu is required: without it virt picks a 32-bit core and we hang silently.
 	cpu_opt=(-cpu "$cpu")
+	[ "$board" = virt ] || cpu_opt=()
 	;;
 *) echo "qemu-run.sh: unknown arch $arch" >&2; exit 2 ;;
 esac
@@ -98,6 +108,13 @@ if [ -n "$dtb_add" ]; then
 	machine_args+=(-dtb "$workdir/custom.dtb")
 fi
 
+if [ -n "$dtb" ]; then
+	case $dtb in
+	*.dts) dtc -q -I dts -O dtb -o "$workdir/board.dtb" "$dtb"; dtb=$workdir/board.dtb ;;
+	esac
+	machine_args+=(-dtb "$dtb")
+fi
+
 # A FAT partition holding the Image and a boot script that U-Boot's distro boot
 # finds and runs by itself: nobody types at a prompt.
 make_uboot_disk() {
@@ -127,10 +144,10 @@ riscv64/uboot)
 	boot_args=(-bios default -kernel "$UBOOT_RISCV"
 		-drive "file=$disk,format=raw,if=none,id=hd0" -device virtio-blk-device,drive=hd0)
 	;;
-arm64/direct) boot_args=(-kernel "$image" -semihosting) ;;
+arm64/direct) boot_args=(-kernel "$image" "${semihosting[@]}") ;;
 arm64/uboot)
 	# U-Boot's first boot target loads -kernel from fw_cfg and boots it with booti.
-	boot_args=(-bios "$UBOOT_ARM64" -kernel "$image" -semihosting)
+	boot_args=(-bios "$UBOOT_ARM64" -kernel "$image" "${semihosting[@]}")
 	;;
 *) echo "qemu-run.sh: no boot route '$boot' for $arch" >&2; exit 2 ;;
 esac
@@ -142,4 +159,25 @@ cmd=("$qemu" "${machine_args[@]}" "${boot_args[@]}" -display none -monitor none
 if [ "$timeout_s" = 0 ]; then
 	exec "${cmd[@]}"
 fi
-exec timeout -k 5 "$timeout_s" "${cmd[@]}" </dev/null
+
+# A kernel that finished but found no way to power the machine off says
+# "memcore: halted (exit status N)" and stops: QEMU is ended then, and N is
+# the status, so a finished kernel never waits for the timeout.
+fifo=$workdir/console.fifo
+rm -f "$fifo"
+mkfifo "$fifo"
+timeout -k 5 "$timeout_s" "${cmd[@]}" </dev/null >"$fifo" 2>&1 &
+qemu_pid=$!
+halted=""
+while IFS= read -r line || [ -n "$line" ]; do
+	printf '%s\n' "$line"
+	if [ -z "$halted" ] && [[ $line =~ memcore:\ halted\ \(exit\ status\ ([0-9]+)\) ]]; then
+		halted=${BASH_REMATCH[1]}
+		kill "$qemu_pid" 2>/dev/null || true
+	fi
+done <"$fifo"
+rc=0
+wait "$qemu_pid" || rc=$?
+rm -f "$fifo"
+[ -n "$halted" ] && exit "$halted"
+exit "$rc"

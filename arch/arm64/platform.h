@@ -9,14 +9,14 @@ extern unsigned long arm64_entry_el;
 
 enum psci_conduit { PSCI_CONDUIT_NONE, PSCI_CONDUIT_HVC, PSCI_CONDUIT_SMC };
 
-/* From /psci "method"; without a DT: smc when entered at EL2, else hvc. */
+/* From /psci "method"; none without /psci (then SYSTEM_OFF returns, CPU_ON fails). */
 void psci_init_from_dt(const void *fdt);
 enum psci_conduit psci_conduit(void);
 void psci_system_off(void);
 /* 0 or a PSCI error (negative) */
 long psci_cpu_on(uint64_t mpidr, phys_addr_t entry, uint64_t context);
 
-/* Powers off at once if a semihosting exit was being tried. */
-void arm64_semihosting_trap_check(void);
+/* True if the trap was a semihosting exit that QEMU did not take: step over it. */
+bool arm64_semihosting_trap_check(void);
 
 #endif

@@ -93,7 +93,10 @@ void arm64_handle_trap(struct trap_frame *tf, unsigned long vector)
 		}
 	}
 	/* A semihosting exit that QEMU did not honour arrives here as undefined. */
-	arm64_semihosting_trap_check();
+	if (arm64_semihosting_trap_check()) {
+		tf->elr += 4;
+		return;
+	}
 
 	printk("\nFAULT: %s, %s\n", vector_names[vector & 15], exception_class(tf->esr));
 	printk("  ESR 0x%08lx  ELR 0x%016lx  FAR 0x%016lx  SPSR 0x%08lx\n", tf->esr, tf->elr,

@@ -6,6 +6,7 @@
 #include <kernel/kmap.h>
 #include <kernel/dt.h>
 #include <kernel/mmio.h>
+#include <kernel/panic.h>
 #include <kernel/printk.h>
 #include <libfdt.h>
 
@@ -17,6 +18,11 @@
 #define DEFAULT_TIMEBASE_HZ 10000000
 
 static uintptr_t finisher_base;
+static uintptr_t htif_base; /* spike's host interface, at the DT's reg */
+
+/* QEMU's spike puts fromhost first in the htif window its DT names, tohost next. */
+#define HTIF_TOHOST 8
+static bool firmware_can_power_off;
 static uint64_t timebase_hz = DEFAULT_TIMEBASE_HZ;
 static bool sbi_console_ok = true;
 
@@ -57,15 +63,37 @@ static void read_timebase(const void *fdt)
 		       DEFAULT_TIMEBASE_HZ);
 }
 
-void arch_init_from_dt(const void *fdt)
+/* The first available node compatible with compat, mapped; 0 if none (or no reg). */
+static uintptr_t map_compatible(const void *fdt, const char *compat)
 {
-	int node = fdt_node_offset_by_compatible(fdt, -1, "sifive,test0");
+	int node = fdt_node_offset_by_compatible(fdt, -1, compat);
 	uint64_t base, size;
 	struct dt_error err;
 
-	if (node >= 0 && dt_node_is_available(fdt, node) &&
-	    dt_reg(fdt, node, 0, &base, &size, &err) == 0)
-		finisher_base = (uintptr_t)ioremap(base, size ? size : PAGE_SIZE);
+	while (node >= 0 && !dt_node_is_available(fdt, node))
+		node = fdt_node_offset_by_compatible(fdt, node, compat);
+	if (node < 0 || dt_reg(fdt, node, 0, &base, &size, &err) < 0)
+		return 0;
+	return (uintptr_t)ioremap(base, size ? size : PAGE_SIZE);
+}
+
+/*
+ * A firmware powers off through a device, and OpenSBI, asked to when it
+ * has none (QEMU's sifive_u), stops the hart for good: SBI shutdown is
+ * asked only where the DT names a device some firmware powers off with.
+ */
+static const char *const firmware_poweroff_compat[] = {
+	"sifive,test0", "sifive,test1", "syscon-poweroff", "gpio-poweroff", "ucb,htif0",
+	"dlg,da9063", "sifive,fu740-c000-pmic",
+};
+
+void arch_init_from_dt(const void *fdt)
+{
+	finisher_base = map_compatible(fdt, "sifive,test0");
+	htif_base = map_compatible(fdt, "ucb,htif0");
+	for (size_t i = 0; i < ARRAY_SIZE(firmware_poweroff_compat); i++)
+		if (fdt_node_offset_by_compatible(fdt, -1, firmware_poweroff_compat[i]) >= 0)
+			firmware_can_power_off = true;
 #ifdef CONFIG_RISCV_SBI_CONSOLE
 	sbi_console_ok = sbi_probe(SBI_EXT_LEGACY_PUTCHAR);
 #endif
@@ -116,7 +144,15 @@ void arch_poweroff(bool success)
 {
 	if (finisher_base)
 		mmio_write32(finisher_base, success ? FINISHER_PASS : (1u << 16) | FINISHER_FAIL);
-	sbi_shutdown(success);
-	printk("poweroff: no finisher device and SBI shutdown failed; halting\n");
-	arch_wait_forever();
+	if (htif_base) { /* tohost: device 0, command 0, payload exit code << 1 | 1 */
+		mmio_write32(htif_base + HTIF_TOHOST, success ? 1 : 3);
+		mmio_write32(htif_base + HTIF_TOHOST + 4, 0);
+	}
+	if (firmware_can_power_off) {
+		sbi_shutdown(success);
+		printk("poweroff: SBI shutdown returned\n");
+	} else {
+		printk("poweroff: the DT names no power-off device, so no SBI shutdown\n");
+	}
+	halt(success);
 }

@@ -27,6 +27,12 @@ struct uart_driver {
  */
 int console_init_from_dt(const void *fdt);
 
+/*
+ * True when /chosen/stdout-path names a device only the firmware drives
+ * (spike's HTIF): its console is then the arch's early one (SBI's).
+ */
+bool console_stdout_is_firmware(const void *fdt);
+
 /* The name and physical base of the console in use, for the boot log and tests. */
 const char *console_name(void);
 phys_addr_t console_base(void);

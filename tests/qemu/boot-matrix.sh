@@ -179,6 +179,14 @@ riscv64)
 	# A hart started at the image's entry, as OpenSBI 1.1 sometimes does: found parked, brought up.
 	boot direct-stray-hart pass:'firmware says started' --boot direct --smp 4 \
 		--append "$(expect 128M 1 4) test.stray_hart"
+	# Other QEMU machines: spike (HTIF console through the firmware, ends through
+	# HTIF with the verdict, where SBI shutdown would stop the hart for good) and
+	# sifive_u (SiFive UART; nothing there powers off: it says so and halts, and
+	# the runner ends QEMU on that line).
+	boot spike-htif pass:'console: /chosen/stdout-path names the firmware' --board spike \
+		--mem 1G --smp 2 --append "$(expect 1G 1 2 test.skip=heap_conformance)"
+	boot sifive_u-halts pass:'memcore: halted \(exit status 0\)' --board sifive_u --mem 1G \
+		--smp 2 --append "$(expect 1G 1 1 test.skip=heap_conformance)"
 	boot crash-fault fail:'FAULT: illegal instruction.*|scause 0x0+2' --boot direct --append "test.crash=fault"
 	boot crash-pagefault fail:'is in the text, mapped r-x' --boot direct --append "test.crash=pagefault"
 	boot crash-panic fail:'PANIC: test.crash=panic asked for a panic' --boot direct --append "test.crash=panic"
@@ -217,6 +225,22 @@ arm64)
 	# More harts than MAX_HARTS (defconfig: 8; GICv2 takes 8 CPUs, so GICv3): 8 online, 2 parked.
 	boot direct-smp10-beyond-max-harts pass:'2 more ignored \(MAX_HARTS is 8\)' --boot direct \
 		--machine gic-version=3 --mem 256M --smp 10 --timeout 120 --append "$(expect 256M 1 10)"
+	# A Raspberry Pi 3 (QEMU's raspi3b, a DTB of ours): RAM at physical 0, harts
+	# released from a spin table, no PSCI, the early console's virt address RAM.
+	boot raspi3b-spin-table-ram-at-0 pass:'smp: 4 of 4 harts online' --board raspi3b \
+		--dtb "$here/raspi3b.dts" --mem 1G --smp 4 --timeout 120 --append "$(expect 960M 1 4)"
+	# Without semihosting it has no way off: it says so and halts, and the runner
+	# ends QEMU on that line with the status it gives, long before the timeout.
+	boot raspi3b-halts-without-a-way-off pass:'memcore: halted \(exit status 0\)' \
+		--board raspi3b --dtb "$here/raspi3b.dts" --mem 1G --smp 4 --no-semihosting \
+		--timeout 120 --append "$(expect 960M 1 4 test.skip=all)"
+	boot raspi3b-panic-halts-failing fail:'memcore: halted \(exit status 1\)' --board raspi3b \
+		--dtb "$here/raspi3b.dts" --mem 1G --smp 4 --no-semihosting --timeout 120 \
+		--append "test.crash=panic"
+	# A hart whose enable-method we do not know: left out with one line, the rest run.
+	boot direct-unknown-enable-method pass:'enable-method "acme,start\\x0a" is none we know' \
+		--boot direct --mem 256M --smp 3 --dtb-add "$here/unknown-enable-method-arm64.dtsi" \
+		--append "$(expect 256M 1 3 'test.unstartable=1 test.skip=heap_conformance')"
 	boot crash-fault fail:'FAULT: sync \(EL1h\), unknown reason' --boot direct --append "test.crash=fault"
 	boot crash-pagefault fail:'permission fault on write' --boot direct --append "test.crash=pagefault"
 	boot crash-panic fail:'PANIC: test.crash=panic asked for a panic' --boot direct --append "test.crash=panic"
