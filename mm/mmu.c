@@ -51,7 +51,6 @@
 #else
 #define WX_POSSIBLE true
 #endif
-#define MMU_DEAD_MAX 32	  /* table pages waiting for the flush that lets them go */
 
 enum mmu_op_kind { OP_MAP, OP_UNMAP, OP_PROTECT };
 
@@ -68,11 +67,7 @@ struct mmu_op {
 	unsigned long need; /* dry: table pages the commit takes */
 	phys_addr_t pool;   /* prepared table pages, linked through their first word */
 	unsigned long pool_n;
-	uint64_t flush_va[MMU_FLUSH_THRESHOLD];
-	unsigned int nr_flush;
-	bool flush_all;
-	phys_addr_t dead[MMU_DEAD_MAX];
-	unsigned int nr_dead;
+	struct mmu_deferred pend; /* the flush and the dead tables, until the end (or the caller) */
 	bool made_valid; /* an absent entry became valid: the sync hook runs at the end */
 };
 
@@ -184,51 +179,61 @@ static phys_addr_t pool_take(struct mmu_op *op, bool zero)
 
 /* ---- TLB ------------------------------------------------------------------ */
 
-static void flush_now(struct mmu_op *op)
+static void flush_pending(struct mmu_deferred *d)
 {
-	const struct mmu_tlb_ops *tlb = op->s->tlb;
+	const struct mmu_tlb_ops *tlb = d->s->tlb;
 
 	if (tlb) {
-		if (op->flush_all)
-			tlb->flush_all(op->s);
-		else if (tlb->flush_pages && op->nr_flush)
-			tlb->flush_pages(op->s, op->flush_va, op->nr_flush);
+		if (d->flush_all)
+			tlb->flush_all(d->s);
+		else if (tlb->flush_pages && d->nr_flush)
+			tlb->flush_pages(d->s, d->flush_va, d->nr_flush);
 		else
-			for (unsigned int i = 0; i < op->nr_flush; i++)
-				tlb->flush_page(op->s, op->flush_va[i]);
+			for (unsigned int i = 0; i < d->nr_flush; i++)
+				tlb->flush_page(d->s, d->flush_va[i]);
 	}
-	op->nr_flush = 0;
-	op->flush_all = false;
+	d->nr_flush = 0;
+	d->flush_all = false;
+}
+
+static void flush_now(struct mmu_op *op)
+{
+	flush_pending(&op->pend);
 }
 
 /* A live leaf at offset off changed: flush it with the rest of the operation. */
 static void flush_later(struct mmu_op *op, uint64_t off)
 {
-	if (op->flush_all)
+	if (op->pend.flush_all)
 		return;
-	if (op->nr_flush == MMU_FLUSH_THRESHOLD)
-		op->flush_all = true;
+	if (op->pend.nr_flush == MMU_FLUSH_THRESHOLD)
+		op->pend.flush_all = true;
 	else
-		op->flush_va[op->nr_flush++] = va_of(op->s, off);
+		op->pend.flush_va[op->pend.nr_flush++] = va_of(op->s, off);
+}
+
+static void free_pending_dead(struct mmu_deferred *d)
+{
+	for (unsigned int i = 0; i < d->nr_dead; i++)
+		table_free(d->s, d->dead[i]);
+	d->nr_dead = 0;
 }
 
 static void free_dead(struct mmu_op *op)
 {
-	for (unsigned int i = 0; i < op->nr_dead; i++)
-		table_free(op->s, op->dead[i]);
-	op->nr_dead = 0;
+	free_pending_dead(&op->pend);
 }
 
 /* A table page is out of the tree: it goes back after a full flush. */
 static void table_dead(struct mmu_op *op, phys_addr_t pa)
 {
-	if (op->nr_dead == MMU_DEAD_MAX) {
-		op->flush_all = true;
+	if (op->pend.nr_dead == MMU_DEAD_MAX) {
+		op->pend.flush_all = true;
 		flush_now(op);
 		free_dead(op);
 	}
-	op->dead[op->nr_dead++] = pa;
-	op->flush_all = true;
+	op->pend.dead[op->pend.nr_dead++] = pa;
+	op->pend.flush_all = true;
 	op->s->nr_tables--;
 }
 
@@ -391,7 +396,7 @@ static bool unmap_run(struct mmu_op *op, pte_t *p, unsigned int level, unsigned 
 	const struct pte_format *f = op->f;
 	unsigned int shift = level_shift(f, level);
 	pte_t low_mask = f->leaf_step - 1, leaf_low = ~0ULL; /* no entry has these low bits */
-	bool cleared = true, all = op->flush_all;
+	bool cleared = true, all = op->pend.flush_all;
 
 	for (unsigned int i = 0; i < n; i++) {
 		pte_t v = p[i];
@@ -403,7 +408,7 @@ static bool unmap_run(struct mmu_op *op, pte_t *p, unsigned int level, unsigned 
 				/* a table (freed if it empties), or malformed (left alone) */
 				walk_whole_entry(op, &p[i], level, off + ((uint64_t)i << shift));
 				cleared = cleared && !p[i];
-				all = op->flush_all;
+				all = op->pend.flush_all;
 				continue;
 			}
 			leaf_low = v & low_mask;
@@ -411,7 +416,7 @@ static bool unmap_run(struct mmu_op *op, pte_t *p, unsigned int level, unsigned 
 		write_pte(&p[i], 0);
 		if (!all) {
 			flush_later(op, off + ((uint64_t)i << shift));
-			all = op->flush_all;
+			all = op->pend.flush_all;
 		}
 	}
 	return cleared;
@@ -673,13 +678,15 @@ static void op_init(struct mmu_op *op, struct mmu_space *s, enum mmu_op_kind kin
 	op->need = 0;
 	op->pool = 0;
 	op->pool_n = 0;
-	op->nr_flush = 0;
-	op->flush_all = false;
-	op->nr_dead = 0;
+	op->pend.s = s;
+	op->pend.nr_flush = 0;
+	op->pend.flush_all = false;
+	op->pend.nr_dead = 0;
 	op->made_valid = false;
 }
 
-static int run(struct mmu_op *op, uint64_t begin, uint64_t end)
+/* defer: where the flush and the dead tables go for mmu_finish(); NULL: done here. */
+static int run(struct mmu_op *op, uint64_t begin, uint64_t end, struct mmu_deferred *defer)
 {
 	struct mmu_space *s = op->s;
 	int err;
@@ -697,10 +704,14 @@ static int run(struct mmu_op *op, uint64_t begin, uint64_t end)
 		op->dry = false;
 		walk(op, table_at(s->root), PTE_TABLE, 0, begin, end);
 	}
-	flush_now(op);
+	if (!defer)
+		flush_now(op);
 	if (op->made_valid && s->tlb && s->tlb->sync)
 		s->tlb->sync(s);
-	free_dead(op);
+	if (defer)
+		*defer = op->pend;
+	else
+		free_dead(op);
 	pool_release(op); /* nothing left unless the dry pass overcounted */
 	return 0;
 }
@@ -770,7 +781,7 @@ void mmu_space_destroy(struct mmu_space *s)
 
 	/* unmapping whole top-level entries never splits: this cannot fail */
 	op_init(&op, s, OP_UNMAP, 0, 0, 0);
-	run(&op, 0, 1ULL << s->fmt->va_bits);
+	run(&op, 0, 1ULL << s->fmt->va_bits, NULL);
 	table_free(s, s->root);
 	s->root = 0;
 	s->nr_tables = 0;
@@ -786,7 +797,7 @@ int mmu_map(struct mmu_space *s, uint64_t va, phys_addr_t pa, uint64_t size, uns
 	    !IS_ALIGNED(pa, PAGE_SIZE) || pa + size < pa || (pa + size - 1) >> s->fmt->pa_bits)
 		return -EINVAL;
 	op_init(&op, s, OP_MAP, pa, prot, flags);
-	return run(&op, begin, begin + size);
+	return run(&op, begin, begin + size, NULL);
 }
 
 int mmu_unmap(struct mmu_space *s, uint64_t va, uint64_t size)
@@ -797,7 +808,28 @@ int mmu_unmap(struct mmu_space *s, uint64_t va, uint64_t size)
 	if (!range_ok(s, va, size, &begin))
 		return -EINVAL;
 	op_init(&op, s, OP_UNMAP, 0, 0, 0);
-	return run(&op, begin, begin + size);
+	return run(&op, begin, begin + size, NULL);
+}
+
+int mmu_unmap_deferred(struct mmu_space *s, uint64_t va, uint64_t size, struct mmu_deferred *d)
+{
+	struct mmu_op op;
+	uint64_t begin;
+
+	d->s = s;
+	d->nr_flush = 0;
+	d->flush_all = false;
+	d->nr_dead = 0;
+	if (!range_ok(s, va, size, &begin))
+		return -EINVAL;
+	op_init(&op, s, OP_UNMAP, 0, 0, 0);
+	return run(&op, begin, begin + size, d);
+}
+
+void mmu_finish(struct mmu_deferred *d)
+{
+	flush_pending(d);
+	free_pending_dead(d);
 }
 
 int mmu_protect(struct mmu_space *s, uint64_t va, uint64_t size, unsigned int prot,
@@ -809,7 +841,7 @@ int mmu_protect(struct mmu_space *s, uint64_t va, uint64_t size, unsigned int pr
 	if (!range_ok(s, va, size, &begin) || !prot_ok(s, prot, flags))
 		return -EINVAL;
 	op_init(&op, s, OP_PROTECT, 0, prot, flags);
-	return run(&op, begin, begin + size);
+	return run(&op, begin, begin + size, NULL);
 }
 
 int mmu_translate(struct mmu_space *s, uint64_t va, phys_addr_t *pa, unsigned int *prot,

@@ -237,30 +237,20 @@ int vmap_lookup(struct vmap *v, uint64_t va, phys_addr_t *first, uint64_t *nr_pa
 }
 
 /*
- * Batch by batch: the frames of a batch are read from the tables, the batch
- * unmapped (and flushed, by the mapper), and only then handed back, so no
- * hart can still reach a frame through a stale entry once it is reused.
+ * Batch by batch: the frames of a batch are read from the tables and the
+ * batch unmapped with the lock held, then the lock is let go for the TLB
+ * shootdown (with many harts, a remote fence is long, and every other
+ * vmap call would queue behind it), and only after it are the frames
+ * handed back, so no hart can still reach one through a stale entry once
+ * it is reused. The range stays taken until the end, so nothing else is
+ * mapped there meanwhile; a second unmap of the same va finds its first
+ * page gone and is refused.
  */
-static void unmap_pages(struct vmap *v, uint64_t va, uint64_t n, vmap_give_fn give, void *arg)
-{
-	phys_addr_t batch[UNMAP_BATCH];
-
-	for (uint64_t done = 0; done < n;) {
-		unsigned int k = (unsigned int)MIN(n - done, UNMAP_BATCH);
-		uint64_t at = va + done * PAGE_SIZE;
-
-		for (unsigned int i = 0; i < k; i++)
-			mmu_translate(v->space, at + i * PAGE_SIZE, &batch[i], NULL, NULL);
-		mmu_unmap(v->space, at, k * PAGE_SIZE); /* 4 KiB leaves: cannot fail */
-		for (unsigned int i = 0; give && i < k; i++)
-			give(batch[i], arg);
-		done += k;
-	}
-}
-
 long vmap_unmap(struct vmap *v, uint64_t va, uint64_t expect_pages, vmap_give_fn give,
 		void *arg)
 {
+	phys_addr_t batch[UNMAP_BATCH];
+	struct mmu_deferred d;
 	uint64_t n;
 
 	spin_lock(&v->lock);
@@ -273,7 +263,20 @@ long vmap_unmap(struct vmap *v, uint64_t va, uint64_t expect_pages, vmap_give_fn
 		spin_unlock(&v->lock);
 		return -EINVAL;
 	}
-	unmap_pages(v, va, n, give, arg);
+	for (uint64_t done = 0; done < n;) {
+		unsigned int k = (unsigned int)MIN(n - done, UNMAP_BATCH);
+		uint64_t at = va + done * PAGE_SIZE;
+
+		for (unsigned int i = 0; i < k; i++)
+			mmu_translate(v->space, at + i * PAGE_SIZE, &batch[i], NULL, NULL);
+		mmu_unmap_deferred(v->space, at, k * PAGE_SIZE, &d); /* 4 KiB leaves: cannot fail */
+		spin_unlock(&v->lock);
+		mmu_finish(&d);
+		for (unsigned int i = 0; give && i < k; i++)
+			give(batch[i], arg);
+		done += k;
+		spin_lock(&v->lock);
+	}
 	range_give(v, va, (n + 1) * PAGE_SIZE);
 	v->nr_mappings--;
 	v->nr_pages -= n;

@@ -90,7 +90,8 @@ int arch_start_hart(uint64_t hartid, phys_addr_t entry, phys_addr_t opaque)
 
 	if (method && len >= 11 && !strcmp(method, "spin-table"))
 		return spin_table_release(hartid, node, entry, opaque);
-	if ((!method || (len >= 5 && !strcmp(method, "psci"))) && psci_conduit() != PSCI_CONDUIT_NONE)
+	if ((!method || (len >= 5 && !strcmp(method, "psci"))) &&
+	    psci_conduit() != PSCI_CONDUIT_NONE)
 		return psci_cpu_on(hartid, entry, opaque) ? -EIO : 0;
 	printk("smp: hart %#llx: ", (unsigned long long)hartid);
 	if (!method) {

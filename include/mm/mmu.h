@@ -113,6 +113,31 @@ int mmu_map(struct mmu_space *s, uint64_t va, phys_addr_t pa, uint64_t size, uns
 /* Unmaps whatever is mapped in the range (holes are fine). -EINVAL, -ENOMEM (a split). */
 int mmu_unmap(struct mmu_space *s, uint64_t va, uint64_t size);
 
+#define MMU_DEAD_MAX 32 /* table pages waiting for the flush that lets them go */
+
+/* What an mmu_unmap_deferred() left to do. */
+struct mmu_deferred {
+	struct mmu_space *s;
+	uint64_t flush_va[MMU_FLUSH_THRESHOLD];
+	unsigned int nr_flush;
+	bool flush_all;
+	phys_addr_t dead[MMU_DEAD_MAX];
+	unsigned int nr_dead;
+};
+
+/*
+ * mmu_unmap() but for its TLB flush (a shootdown to every hart that may
+ * cache the space) and the freeing of the table pages it took out, which
+ * mmu_finish(d) does later. The tree is changed at once; mmu_finish() reads
+ * nothing of it, so the lock a caller serializes its mapper calls with
+ * need not be held across the shootdown. Until mmu_finish() returns, the
+ * range's old frames may still be reached through stale TLB entries: they
+ * and the range are the caller's to hold back until then. (A range that
+ * takes more than MMU_DEAD_MAX table pages out flushes some on the way.)
+ */
+int mmu_unmap_deferred(struct mmu_space *s, uint64_t va, uint64_t size, struct mmu_deferred *d);
+void mmu_finish(struct mmu_deferred *d);
+
 /*
  * Changes the protection of every page of the range, which must be mapped
  * entirely (-ENOENT otherwise); -EINVAL, -ENOMEM (a split) as above.

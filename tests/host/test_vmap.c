@@ -8,6 +8,7 @@
  */
 #include <kernel/errno.h>
 #include <kernel/ktest.h>
+#include <kernel/spinlock.h>
 #include <mm/buddy.h>
 #include <mm/mmu.h>
 #include <mm/phys.h>
@@ -349,6 +350,69 @@ static void many_mappings(struct ktest *t)
 	expect_clean(t);
 }
 
+/* The shootdown (the TLB hooks), logged: how many, and how many with the vmap lock held. */
+static struct {
+	unsigned int flushes, locked, given, given_before_flush;
+} shoot;
+
+static void shoot_log(struct mmu_space *s)
+{
+	(void)s;
+	shoot.flushes++;
+	shoot.locked += spin_is_locked(&v.lock);
+}
+
+static void shoot_page(struct mmu_space *s, uint64_t va)
+{
+	(void)va;
+	shoot_log(s);
+}
+
+static void shoot_pages(struct mmu_space *s, const uint64_t *va, unsigned int n)
+{
+	(void)va;
+	(void)n;
+	shoot_log(s);
+}
+
+static const struct mmu_tlb_ops shoot_ops = {
+	.flush_page = shoot_page, .flush_pages = shoot_pages, .flush_all = shoot_log,
+};
+
+/* The frames of batch b (32 a batch, vmap.c's UNMAP_BATCH) go back after b + 1 flushes. */
+static void give_after_flush(phys_addr_t pa, void *arg)
+{
+	(void)arg;
+	shoot.given_before_flush += shoot.flushes < shoot.given / 32 + 1;
+	shoot.given++;
+	buddy_free(pa, 0);
+}
+
+/*
+ * The TLB shootdown of an unmap runs without the vmap lock (with many
+ * harts a remote fence is long, and every vmap call would wait behind it),
+ * batch by batch, and each batch's frames go back only after its flush.
+ */
+static void shootdown_without_the_lock(struct ktest *t)
+{
+	enum { N = 100 }; /* several unmap batches */
+	static phys_addr_t f[N];
+	uint64_t va;
+
+	space.tlb = &shoot_ops;
+	memset(&shoot, 0, sizeof(shoot));
+	for (int i = 0; i < N; i++)
+		KT_ASSERT_EQ(t, buddy_alloc(0, &f[i]), 0);
+	KT_ASSERT_EQ(t, vmap_map(&v, f, N, 0, &va), 0);
+	KT_EXPECT_EQ(t, shoot.flushes, 0); /* a new mapping needs none */
+	KT_EXPECT_EQ(t, vmap_unmap(&v, va, N, give_after_flush, NULL), N);
+	KT_EXPECT_GE(t, shoot.flushes, (N + 31) / 32);
+	KT_EXPECT_EQ(t, shoot.locked, 0);
+	KT_EXPECT_EQ(t, shoot.given_before_flush, 0);
+	space.tlb = NULL;
+	expect_clean(t);
+}
+
 static const struct ktest_case cases[] = {
 	KTEST_CASE(map_translate_unmap),
 	KTEST_CASE(bad_arguments),
@@ -357,6 +421,7 @@ static const struct ktest_case cases[] = {
 	KTEST_CASE(walk_free_ranges),
 	KTEST_CASE(full_window_and_no_tables),
 	KTEST_CASE(many_mappings),
+	KTEST_CASE(shootdown_without_the_lock),
 	{ 0 },
 };
 
