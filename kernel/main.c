@@ -102,6 +102,7 @@ void start_kernel(uint64_t boot_hartid, phys_addr_t dtb)
 	check_device_tree(dtb);
 	fdt = boot_info.fdt;
 	arch_init_from_dt(fdt);
+	poweroff_init_from_dt(fdt);
 	if (console_init_from_dt(fdt) == 0)
 		;
 	else if (console_stdout_is_firmware(fdt))

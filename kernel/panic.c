@@ -18,10 +18,3 @@ void panic(const char *fmt, ...)
 	printk("\nPANIC: powering off\n");
 	arch_poweroff(false);
 }
-
-void halt(bool success)
-{
-	printk("memcore: halted (exit status %d): nothing here powers this machine off\n",
-	       success ? 0 : 1);
-	arch_wait_forever();
-}

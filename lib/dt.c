@@ -472,3 +472,58 @@ bool dt_range_is_memory(const void *fdt, uint64_t base, uint64_t size)
 	}
 	return false;
 }
+
+static bool prop_u32(const void *fdt, int node, const char *name, uint32_t *v)
+{
+	int len;
+	const fdt32_t *p = fdt_getprop(fdt, node, name, &len);
+
+	if (!p || len != 4)
+		return false;
+	*v = fdt32_to_cpu(*p);
+	return true;
+}
+
+int dt_syscon_poweroff(const void *fdt, uint64_t *pa, uint32_t *value, uint32_t *mask,
+		       struct dt_error *err)
+{
+	int node = fdt_node_offset_by_compatible(fdt, -1, "syscon-poweroff"), syscon;
+	uint32_t phandle, offset;
+	bool has_value, has_mask;
+	uint64_t base, size;
+	char path[128];
+
+	while (node >= 0 && !dt_node_is_available(fdt, node))
+		node = fdt_node_offset_by_compatible(fdt, node, "syscon-poweroff");
+	if (node < 0)
+		return -ENOENT;
+	dt_node_path(fdt, node, path, sizeof(path));
+	if (!prop_u32(fdt, node, "regmap", &phandle) ||
+	    (syscon = fdt_node_offset_by_phandle(fdt, phandle)) < 0) {
+		dt_error_set(err, "%s: regmap names no node", path);
+		return -EINVAL;
+	}
+	if (!prop_u32(fdt, node, "offset", &offset)) {
+		dt_error_set(err, "%s: no 4-byte offset", path);
+		return -EINVAL;
+	}
+	has_value = prop_u32(fdt, node, "value", value);
+	has_mask = prop_u32(fdt, node, "mask", mask);
+	if (!has_value && !has_mask) {
+		dt_error_set(err, "%s: neither value nor mask", path);
+		return -EINVAL;
+	}
+	if (!has_value)
+		*value = *mask;
+	if (!has_mask)
+		*mask = ~0u;
+	if (dt_reg(fdt, syscon, 0, &base, &size, err) < 0)
+		return -EINVAL;
+	if (offset % 4 || (size && (uint64_t)offset + 4 > size)) {
+		dt_error_set(err, "%s: offset 0x%x is outside its regmap's 0x%llx bytes", path,
+			     offset, (unsigned long long)size);
+		return -EINVAL;
+	}
+	*pa = base + offset;
+	return 0;
+}

@@ -202,5 +202,6 @@ void arch_poweroff(bool success)
 		psci_system_off();
 		printk("poweroff: PSCI SYSTEM_OFF returned\n");
 	}
+	poweroff_syscon();
 	halt(success);
 }

@@ -148,6 +148,7 @@ void arch_poweroff(bool success)
 		mmio_write32(htif_base + HTIF_TOHOST, success ? 1 : 3);
 		mmio_write32(htif_base + HTIF_TOHOST + 4, 0);
 	}
+	poweroff_syscon();
 	if (firmware_can_power_off) {
 		sbi_shutdown(success);
 		printk("poweroff: SBI shutdown returned\n");

@@ -69,4 +69,14 @@ int dt_reg(const void *fdt, int node, int idx, uint64_t *addr, uint64_t *size,
  */
 bool dt_range_is_memory(const void *fdt, uint64_t base, uint64_t size);
 
+/*
+ * The write an available "syscon-poweroff" node asks for (Linux's binding):
+ * the 32-bit register at *pa (its regmap's reg plus offset) gets value
+ * under mask (value alone: mask all ones; mask alone: the value is the
+ * mask). 0, -ENOENT when there is no such node, -EINVAL (err filled) when
+ * it is malformed.
+ */
+int dt_syscon_poweroff(const void *fdt, uint64_t *pa, uint32_t *value, uint32_t *mask,
+		       struct dt_error *err);
+
 #endif

@@ -16,4 +16,13 @@ void panic(const char *fmt, ...) __printf(1, 2) __noreturn;
  */
 void halt(bool success) __noreturn;
 
+/*
+ * The DT's syscon-poweroff, for arch_poweroff() to try among its ways
+ * (it carries no exit status): mapped by poweroff_init_from_dt() at boot,
+ * written by poweroff_syscon(), which returns if there is none or it did
+ * not work. kernel/poweroff.c.
+ */
+void poweroff_init_from_dt(const void *fdt);
+void poweroff_syscon(void);
+
 #endif

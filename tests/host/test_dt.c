@@ -525,6 +525,50 @@ static void range_is_memory_by_the_memory_nodes(struct ktest *t)
 	free(blob);
 }
 
+/* syscon-poweroff: the register through its regmap's bus, value and mask, what is malformed. */
+static void syscon_poweroff_write(struct ktest *t)
+{
+	struct dt_error err = { "" };
+	size_t n, size;
+	void *blob = load(t, "poweroff-syscon", &n), *copy;
+	uint32_t value, mask, v = cpu_to_fdt32(0xf0), big = cpu_to_fdt32(0x100);
+	uint64_t pa;
+	int node;
+
+	KT_ASSERT(t, blob);
+	KT_ASSERT_EQ(t, dt_syscon_poweroff(blob, &pa, &value, &mask, &err), 0);
+	KT_EXPECT_EQ(t, pa, 0x10004010); /* 0x4000 through the soc's ranges, + offset 0x10 */
+	KT_EXPECT_EQ(t, value, 0x5555);
+	KT_EXPECT_EQ(t, mask, 0xffffffff);
+
+	size = n + 256;
+	copy = malloc(size);
+	KT_ASSERT(t, copy && fdt_open_into(blob, copy, (int)size) == 0);
+	node = fdt_path_offset(copy, "/poweroff");
+	KT_ASSERT(t, node >= 0);
+	/* mask alone: the value is the mask */
+	KT_ASSERT_EQ(t, fdt_delprop(copy, node, "value"), 0);
+	KT_ASSERT_EQ(t, fdt_setprop(copy, node, "mask", &v, 4), 0);
+	node = fdt_path_offset(copy, "/poweroff");
+	KT_ASSERT_EQ(t, dt_syscon_poweroff(copy, &pa, &value, &mask, &err), 0);
+	KT_EXPECT(t, value == 0xf0 && mask == 0xf0);
+	/* past the regmap's 0x100 bytes */
+	KT_ASSERT_EQ(t, fdt_setprop(copy, node, "offset", &big, 4), 0);
+	expect_bad(t, dt_syscon_poweroff(copy, &pa, &value, &mask, &err), &err,
+		   "outside its regmap");
+	/* a regmap naming nothing */
+	node = fdt_path_offset(copy, "/poweroff");
+	KT_ASSERT_EQ(t, fdt_setprop(copy, node, "regmap", &big, 4), 0);
+	expect_bad(t, dt_syscon_poweroff(copy, &pa, &value, &mask, &err), &err,
+		   "regmap names no node");
+	/* none available: no such method */
+	node = fdt_path_offset(copy, "/poweroff");
+	KT_ASSERT_EQ(t, fdt_setprop_string(copy, node, "status", "disabled"), 0);
+	KT_EXPECT_EQ(t, dt_syscon_poweroff(copy, &pa, &value, &mask, &err), -ENOENT);
+	free(copy);
+	free(blob);
+}
+
 static void reg_outside_ranges_rejected(struct ktest *t)
 {
 	/* 1 child cell, 2 parent cells (the root's), 1 size cell */
@@ -593,6 +637,7 @@ static const struct ktest_case helper_cases[] = {
 	KTEST_CASE(reg_translates_through_ranges),
 	KTEST_CASE(reg_outside_ranges_rejected),
 	KTEST_CASE(range_is_memory_by_the_memory_nodes),
+	KTEST_CASE(syscon_poweroff_write),
 	KTEST_CASE(node_path_fits_or_abbreviates),
 	KTEST_CASE(error_set_tolerates_null),
 	{ 0 },

@@ -187,6 +187,9 @@ riscv64)
 		--mem 1G --smp 2 --append "$(expect 1G 1 2 test.skip=heap_conformance)"
 	boot sifive_u-halts pass:'memcore: halted \(exit status 0\)' --board sifive_u --mem 1G \
 		--smp 2 --append "$(expect 1G 1 1 test.skip=heap_conformance)"
+	# No finisher, only a syscon register to power off with (syscon-poweroff).
+	boot dtb-syscon-poweroff pass:'poweroff: syscon-poweroff, 0x5555 at 0x100000' --boot direct \
+		--dtb-add "$here/syscon-poweroff-riscv64.dtsi" --append "$(expect 128M 1 1 test.skip=all)"
 	boot crash-fault fail:'FAULT: illegal instruction.*|scause 0x0+2' --boot direct --append "test.crash=fault"
 	boot crash-pagefault fail:'is in the text, mapped r-x' --boot direct --append "test.crash=pagefault"
 	boot crash-panic fail:'PANIC: test.crash=panic asked for a panic' --boot direct --append "test.crash=panic"
