@@ -7,6 +7,8 @@
 #include <kernel/kmap.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
+#include <mm/buddy.h>
+#include <mm/frame.h>
 #include <mm/phys.h>
 
 struct mmu_space kernel_space;
@@ -296,10 +298,34 @@ static void print_layout(void)
 #endif
 }
 
+/*
+ * Until the final tables are live, a new table page is written through the
+ * boot tables' direct map, which may end below RAM's (arm64: 512 GiB).
+ */
+static int table_alloc(struct mmu_space *s, phys_addr_t *pa)
+{
+	int err = buddy_alloc_ex(0, 0, kmap_live ? BUDDY_NO_LIMIT : BOOT_DIRECT_MAP_SIZE, 0, pa);
+
+	(void)s;
+	if (!err)
+		frame_set_owner(*pa, 0, FRAME_PAGETABLE, 0, 0);
+	return err;
+}
+
+static void table_free(struct mmu_space *s, phys_addr_t pa)
+{
+	(void)s;
+	buddy_free(pa, 0);
+}
+
 void kmap_init(const struct memmap *m, phys_addr_t fdt_pa, uint64_t fdt_size)
 {
-	int err = mmu_space_init(&kernel_space, arch_kernel_pte_format, &arch_kernel_tlb_ops,
-				 arch_kernel_space_flags);
+	int err;
+
+	kernel_space.alloc_table = table_alloc;
+	kernel_space.free_table = table_free;
+	err = mmu_space_init(&kernel_space, arch_kernel_pte_format, &arch_kernel_tlb_ops,
+			     arch_kernel_space_flags);
 
 	if (err)
 		panic("kmap: no memory for the kernel's root table (error %d)", err);

@@ -11,6 +11,7 @@
 #include <kernel/printk.h>
 #include <kernel/smp.h>
 #include <libfdt.h>
+#include <mm/bootmem.h>
 #include <mm/buddy.h>
 #include <mm/heap.h>
 #include <mm/phys.h>
@@ -43,25 +44,27 @@ static void build_memory_map(void)
 		{ .base = boot_info.fdt_pa, .size = boot_info.fdt_size,
 		  .kind = RESV_DTB, .name = "dtb" },
 	};
+	const uint64_t boot_map = BOOT_DIRECT_MAP_SIZE; /* riscv64: DIRECT_MAP_SIZE itself */
 	struct dt_error err;
-
 	uint64_t cut;
 
 	if (memmap_from_fdt(&boot_info.memmap, boot_info.fdt, 0, image, 2,
 			    MEMMAP_RESERVE_INITRD, &err) < 0)
 		panic("boot memory map: %s", err.msg);
 	/*
-	 * The boot allocator's blocks (the early heap, the buddy's metadata)
-	 * are used through the boot page tables' direct map, the buddy's
-	 * frames through the final one: RAM beyond the smaller is left out,
-	 * where a top-down allocation would otherwise land first.
+	 * RAM beyond the direct map is left out. The boot allocator's blocks
+	 * (the early heap, the buddy's metadata) are used through the boot
+	 * page tables, which may map less (arm64: 512 GiB): they stay below
+	 * that, where a top-down allocation would otherwise land first, and
+	 * the buddy takes the rest once the final tables map it (kmap.c).
 	 */
-	cut = memmap_clip(&boot_info.memmap, MIN(BOOT_DIRECT_MAP_SIZE, DIRECT_MAP_SIZE));
+	cut = memmap_clip(&boot_info.memmap, DIRECT_MAP_SIZE);
 	if (cut)
 		printk("memory map: %llu MiB of RAM at or above %llu GiB left out: beyond the "
 		       "direct map\n",
-		       (unsigned long long)(cut >> 20),
-		       (unsigned long long)(MIN(BOOT_DIRECT_MAP_SIZE, DIRECT_MAP_SIZE) >> 30));
+		       (unsigned long long)(cut >> 20), (unsigned long long)(DIRECT_MAP_SIZE >> 30));
+	if (boot_map < DIRECT_MAP_SIZE)
+		bootmem_set_ceiling(boot_map);
 	memmap_print(&boot_info.memmap);
 }
 

@@ -73,6 +73,18 @@ static int carve(struct memmap *m, phys_addr_t base, uint64_t size, uint32_t kin
 	return 0;
 }
 
+static phys_addr_t ceiling = BOOTMEM_NO_LIMIT;
+
+void bootmem_set_ceiling(phys_addr_t end)
+{
+	ceiling = end;
+}
+
+phys_addr_t bootmem_ceiling(void)
+{
+	return ceiling;
+}
+
 int bootmem_alloc(struct memmap *m, uint64_t size, uint64_t align, phys_addr_t limit,
 		  phys_addr_t *pa)
 {
@@ -82,6 +94,8 @@ int bootmem_alloc(struct memmap *m, uint64_t size, uint64_t align, phys_addr_t l
 		return -EINVAL;
 	size = ALIGN_UP(size, PAGE_SIZE);
 	align = MAX(align, PAGE_SIZE);
+	if (ceiling != BOOTMEM_NO_LIMIT)
+		limit = MIN(limit, ceiling); /* BOOTMEM_NO_LIMIT is the largest address */
 
 	/* usable[] is sorted and page-aligned: the first fit from the top is the highest */
 	for (unsigned int i = m->nr_usable; i-- > 0;) {

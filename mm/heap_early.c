@@ -90,10 +90,12 @@ int heap_early_init_bootmem(struct memmap *m, uint64_t size)
 	/* the top of the highest usable range with room, as the boot allocator would */
 	for (unsigned int i = m->nr_usable; i-- > 0;) {
 		phys_addr_t bottom = m->usable[i].base, top = bottom + m->usable[i].size;
-		phys_addr_t pa = top - PAGE_SIZE - size;
+		phys_addr_t pa;
 
-		if (m->usable[i].size < size + 2 * PAGE_SIZE)
+		top = MIN(top, bootmem_ceiling()); /* below it, as the boot allocator's blocks */
+		if (top <= bottom || top - bottom < size + 2 * PAGE_SIZE)
 			continue;
+		pa = top - PAGE_SIZE - size;
 		if (bootmem_reserve(m, pa - PAGE_SIZE, PAGE_SIZE, RESV_RESERVED, "heap guard") <
 			0 ||
 		    bootmem_reserve(m, pa + size, PAGE_SIZE, RESV_RESERVED, "heap guard") < 0 ||

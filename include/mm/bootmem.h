@@ -20,6 +20,14 @@
  * at least PAGE_SIZE is used), ending at or below limit (BOOTMEM_NO_LIMIT: any).
  * Returns 0 and *pa, or -ENOMEM / -EINVAL; the map is unchanged on failure.
  */
+/*
+ * Every later bootmem_alloc() ends at or below end (BOOTMEM_NO_LIMIT: none):
+ * where the boot page tables' direct map stops short of the final one
+ * (arm64: 512 GiB of 64 TiB), the boot allocator's blocks stay reachable.
+ */
+void bootmem_set_ceiling(phys_addr_t end);
+phys_addr_t bootmem_ceiling(void);
+
 int bootmem_alloc(struct memmap *m, uint64_t size, uint64_t align, phys_addr_t limit,
 		  phys_addr_t *pa);
 

@@ -123,6 +123,28 @@ static void limit_is_respected(struct ktest *t)
 }
 
 /*
+ * A ceiling (arm64: the 512 GiB its boot page tables map) holds for every
+ * later block, under whatever limit a caller gives, until it is lifted.
+ */
+static void ceiling_holds_every_later_block(struct ktest *t)
+{
+	phys_addr_t pa;
+
+	bootmem_set_ceiling(BANK1 + 0x100000);
+	KT_EXPECT_EQ(t, bootmem_ceiling(), BANK1 + 0x100000);
+	KT_ASSERT_EQ(t, bootmem_alloc(&m, PAGE_SIZE, 0, BOOTMEM_NO_LIMIT, &pa), 0);
+	KT_EXPECT_EQ(t, pa, BANK1 + 0x100000 - PAGE_SIZE); /* not TOP - PAGE_SIZE */
+	KT_ASSERT_EQ(t, bootmem_alloc(&m, PAGE_SIZE, 0, BANK0 + 0x10000, &pa), 0);
+	KT_EXPECT_EQ(t, pa, BANK0 + 0x10000 - PAGE_SIZE); /* a lower limit still wins */
+	bootmem_set_ceiling(BANK1);
+	KT_ASSERT_EQ(t, bootmem_alloc(&m, 2 * PAGE_SIZE, 0, BOOTMEM_NO_LIMIT, &pa), 0);
+	KT_EXPECT_EQ(t, pa, BANK0 + 0x1000000 - 2 * PAGE_SIZE); /* bank 1 is above it: bank 0's top */
+	bootmem_set_ceiling(BOOTMEM_NO_LIMIT);
+	KT_ASSERT_EQ(t, bootmem_alloc(&m, PAGE_SIZE, 0, BOOTMEM_NO_LIMIT, &pa), 0);
+	KT_EXPECT_EQ(t, pa, TOP - PAGE_SIZE);
+}
+
+/*
  * RAM at physical 0 (Raspberry Pi, ZynqMP): 0 is an address like any
  * other, as a block handed out and as a limit (which no block ends by).
  */
@@ -281,6 +303,7 @@ static const struct ktest_case cases[] = {
 	KTEST_CASE(size_rounds_up_to_pages),
 	KTEST_CASE(alignment_and_early_regions_merging),
 	KTEST_CASE(limit_is_respected),
+	KTEST_CASE(ceiling_holds_every_later_block),
 	KTEST_CASE(ram_at_physical_zero),
 	KTEST_CASE(exhaustion_fails_cleanly),
 	KTEST_CASE(bad_arguments_change_nothing),
