@@ -239,14 +239,14 @@ static bool start_hart(unsigned int index, uint64_t hartid)
 void smp_boot(void)
 {
 	const struct hart_table *t = &boot_info.harts;
-	uint64_t mask = 1;
 
 	hart_locals[0].hartid = t->id[0];
 	hart_locals[0].online = HART_ONLINE;
+	mmu_space_add_hart(&kernel_space, 0);
+	/* each as it comes up: from then on it may cache the kernel's entries */
 	for (unsigned int i = 1; i < t->nr; i++)
 		if (start_hart(i, t->id[i]))
-			mask |= 1ULL << i;
-	kernel_space.harts = mask; /* the harts that may cache its entries */
+			mmu_space_add_hart(&kernel_space, i);
 	printk("smp: %u of %u harts online:", smp_nr_online(), t->nr);
 	for (unsigned int i = 0; i < t->nr; i++)
 		if (smp_hart_online(i))

@@ -115,6 +115,10 @@ for arch in riscv64 arm64; do
 	# with sampling; about 10 s of boot.
 	section "$arch: guard"
 	build_and_boot guard "per-hart slab" "default+guard"
+	# MAX_HARTS 512 (configs/harts512.config): 64 harts with the suites,
+	# and as many as the firmware starts.
+	section "$arch: many harts"
+	build_and_boot harts512 --many-harts
 done
 
 section "summary"

@@ -13,7 +13,8 @@
 #define PAGE_SHIFT 12
 #define PAGE_SIZE 4096
 #define PTE_TABLE 0x3
-#define BOOT_PT_IDMAP (5 * PAGE_SIZE)	/* the identity map's root in boot_pt */
+/* boot_pt: L0, L1 of the direct map, L1, L2 and BOOT_IMAGE_TABLES L3 of the image, then: */
+#define BOOT_PT_IDMAP ((4 + BOOT_IMAGE_TABLES) * PAGE_SIZE) /* the identity map's L0, L1, L2 */
 /* AF | SH inner | AttrIndx 0 (Normal) | page: EL1 read/write/execute, EL0 nothing */
 #define PTE_BOOT_RWX_PAGE ((1 << 54) | 0x703)
 /* AF | SH inner | Normal | block, read-only (AP[2]) */
@@ -152,8 +153,8 @@ leave_identity_map:
  * x23 = TTBR0 root on return):
  *  - TTBR1: the first BOOT_DIRECT_MAP_SIZE of physical addresses in the
  *    direct-map window, 1 GiB Device blocks; the image at KERNEL_VIRT_BASE,
- *    4 KiB Normal pages read+write+execute (C replaces all of it with the
- *    final, W^X tables);
+ *    4 KiB Normal pages read+write+execute, in up to BOOT_IMAGE_TABLES
+ *    2 MiB blocks (C replaces all of it with the final, W^X tables);
  *  - TTBR0: the 2 MiB around enable_mmu's trampoline, identity-mapped, for
  *    the instructions between turning the MMU on and jumping high.
  */
@@ -195,7 +196,13 @@ build_boot_tables:
 	table_entry x8, x4
 	ldr	x8, =((KERNEL_VIRT_BASE >> 21) & 511) * 8
 	add	x8, x8, x4
-	table_entry x8, x5
+	mov	x9, #BOOT_IMAGE_TABLES	/* L3 tables in a row, one per 2 MiB */
+	mov	x10, x5
+5:	table_entry x8, x10
+	add	x8, x8, #8
+	add	x10, x10, #PAGE_SIZE
+	subs	x9, x9, #1
+	b.ne	5b
 	adrp	x9, _end
 	add	x9, x9, :lo12:_end
 	sub	x9, x9, x21
@@ -307,5 +314,5 @@ boot_stack_top:
 	.section .boot_pt, "aw", %nobits
 	.balign	PAGE_SIZE
 boot_pt:
-	.skip	8 * PAGE_SIZE
+	.skip	(7 + BOOT_IMAGE_TABLES) * PAGE_SIZE
 boot_pt_end:

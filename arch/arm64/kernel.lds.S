@@ -1,2 +1,3 @@
 OUTPUT_ARCH(aarch64)
+#include <asm/layout.h>
 #include <kernel/image.lds.h>

@@ -139,8 +139,9 @@ secondary_high:
 /*
  * The boot page tables (s3 = root on return), built with the MMU off:
  *  - the direct-map window, 1 GiB pages straight in the root;
- *  - the image at KERNEL_VIRT_BASE, 4 KiB pages read+write+execute
- *    (C replaces all of it with the final, W^X tables).
+ *  - the image at KERNEL_VIRT_BASE, 4 KiB pages read+write+execute, in
+ *    up to BOOT_IMAGE_TABLES 2 MiB blocks (C replaces all of it with the
+ *    final, W^X tables).
  */
 build_boot_tables:
 	lla	s3, boot_pt
@@ -163,7 +164,7 @@ build_boot_tables:
 
 	li	t0, PAGE_SIZE
 	add	t4, s3, t0		/* level-1 table of the image's gigabyte */
-	add	t5, t4, t0		/* level-2 table of its 2 MiB */
+	add	t5, t4, t0		/* level-2 tables of its 2 MiB blocks, in a row */
 	srli	t1, t4, PAGE_SHIFT
 	slli	t1, t1, PTE_PPN_SHIFT
 	ori	t1, t1, PTE_V
@@ -175,7 +176,13 @@ build_boot_tables:
 	ori	t1, t1, PTE_V
 	li	t3, ((KERNEL_VIRT_BASE >> 21) & 511) * 8
 	add	t3, t3, t4
-	sd	t1, 0(t3)
+	li	t2, BOOT_IMAGE_TABLES
+	li	t6, 1 << PTE_PPN_SHIFT	/* the next page's PPN */
+4:	sd	t1, 0(t3)
+	add	t1, t1, t6
+	addi	t3, t3, 8
+	addi	t2, t2, -1
+	bnez	t2, 4b
 
 	lla	t0, _end
 	sub	t0, t0, s2
@@ -217,5 +224,5 @@ boot_stack_top:
 	.section .boot_pt, "aw", @nobits
 	.balign	PAGE_SIZE
 boot_pt:
-	.skip	3 * PAGE_SIZE
+	.skip	(2 + BOOT_IMAGE_TABLES) * PAGE_SIZE
 boot_pt_end:

@@ -1,2 +1,3 @@
 OUTPUT_ARCH(riscv)
+#include <asm/layout.h>
 #include <kernel/image.lds.h>

@@ -16,6 +16,7 @@
 #include <mm/mmu.h>
 #include <mm/phys.h>
 #include <mm/pte.h>
+#include <string.h>
 
 #define SATP_MODE_SHIFT 60
 #define SATP_MODE_SV39 8UL
@@ -54,20 +55,25 @@ static pte_t wide_mid[PTE_PER_TABLE] __aligned(PAGE_SIZE);
  */
 static void remote_fence(struct mmu_space *s, uint64_t va, uint64_t size)
 {
-	uint64_t todo = s->harts & ~(1ULL << this_hart_index());
+	uint64_t todo[ARRAY_SIZE(s->harts)];
+	unsigned int me = this_hart_index();
 
-	while (todo) {
+	memcpy(todo, s->harts, sizeof(todo));
+	todo[me / 64] &= ~(1ULL << (me % 64));
+	for (;;) {
 		uint64_t base = ~0ULL, mask = 0;
 
 		for (unsigned int i = 0; i < MAX_HARTS; i++)
-			if (todo >> i & 1)
+			if (todo[i / 64] >> (i % 64) & 1)
 				base = MIN(base, hart_locals[i].hartid);
+		if (base == ~0ULL)
+			return;
 		for (unsigned int i = 0; i < MAX_HARTS; i++) {
 			uint64_t id = hart_locals[i].hartid;
 
-			if ((todo >> i & 1) && id - base < 64) {
+			if ((todo[i / 64] >> (i % 64) & 1) && id - base < 64) {
 				mask |= 1ULL << (id - base);
-				todo &= ~(1ULL << i);
+				todo[i / 64] &= ~(1ULL << (i % 64));
 			}
 		}
 		sbi_ecall(SBI_EXT_RFENCE, SBI_RFENCE_SFENCE_VMA, mask, base, va, size);

@@ -65,4 +65,5 @@ SECTIONS
 
 /* head.S maps the image with one table of 4 KiB pages, so it fits in 2 MiB. */
 ASSERT((CONFIG_KERNEL_LINK_ADDR & 0x1fffff) == 0, "CONFIG_KERNEL_LINK_ADDR must be 2 MiB aligned")
-ASSERT(_end - _start <= 0x200000, "the kernel image outgrew the 2 MiB head.S maps")
+ASSERT(_end - _start <= BOOT_IMAGE_TABLES * 0x200000,
+       "the kernel image outgrew the BOOT_IMAGE_TABLES 2 MiB blocks head.S maps")

@@ -29,6 +29,7 @@
  * Not thread-safe: the caller serialises operations on one space.
  */
 
+#include <kernel/harts.h>
 #include <kernel/types.h>
 #include <mm/pte.h>
 
@@ -81,13 +82,24 @@ struct mmu_space {
 	const struct mmu_tlb_ops *tlb; /* NULL: no flushes (a tree not in use yet) */
 	phys_addr_t root;	       /* the root table */
 	unsigned int flags;	       /* MMU_SPACE_* */
-	uint64_t harts;		       /* harts that may cache entries (for shootdown) */
+	uint64_t harts[(MAX_HARTS + 63) / 64]; /* dense indexes of harts that may cache entries */
 	uint64_t nr_tables;	       /* table pages in the tree, root included */
 	/* table page allocation; NULL: the buddy, tagged FRAME_PAGETABLE */
 	int (*alloc_table)(struct mmu_space *s, phys_addr_t *pa);
 	void (*free_table)(struct mmu_space *s, phys_addr_t pa);
 	void *priv; /* the hooks' own */
 };
+
+/* Hart index i may cache the space's entries: a TLB shootdown must reach it. */
+static inline void mmu_space_add_hart(struct mmu_space *s, unsigned int i)
+{
+	s->harts[i / 64] |= 1ULL << (i % 64);
+}
+
+static inline bool mmu_space_has_hart(const struct mmu_space *s, unsigned int i)
+{
+	return s->harts[i / 64] >> (i % 64) & 1;
+}
 
 /*
  * An empty tree in this format; alloc_table/free_table/priv/harts may be

@@ -23,6 +23,12 @@
 #define HART_STACKS_BASE (KERNEL_VIRT_BASE - 0x40000000)
 
 /*
+ * head.S maps the image in up to this many 2 MiB blocks of 4 KiB pages
+ * (a leaf table each): enough for the per-hart arrays of MAX_HARTS 512.
+ */
+#define BOOT_IMAGE_TABLES 8
+
+/*
  * Before the final tables exist, head.S maps the first 512 GiB of physical
  * addresses in the direct-map window with 1 GiB blocks of Device memory:
  * that reaches RAM and MMIO alike without knowing which is which (the DT is

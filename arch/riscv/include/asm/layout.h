@@ -27,6 +27,12 @@
 #define HART_STACKS_BASE (KERNEL_VIRT_BASE - 0x40000000)
 
 /*
+ * head.S maps the image in up to this many 2 MiB blocks of 4 KiB pages
+ * (a leaf table each): enough for the per-hart arrays of MAX_HARTS 512.
+ */
+#define BOOT_IMAGE_TABLES 8
+
+/*
  * Before the final tables exist, head.S maps Sv39's whole direct-map window
  * with 1 GiB pages (root entries only, no table pages), and a wider mode's
  * boot root maps its whole window with root-level pages. On RISC-V that is
