@@ -17,7 +17,7 @@ extern const struct ktest_suite printf_suite, cmdline_suite;
 extern const struct ktest_suite boot_memmap_suite, bootmem_suite, boot_harts_suite,
 	boot_console_suite;
 extern const struct ktest_suite buddy_boot_suite, kmap_suite, smp_suite, heap_suite,
-	heap_smp_suite, heap_conformance_suite, heap_guard_suite;
+	heap_smp_suite, heap_conformance_suite, heap_guard_suite, numa_suite;
 
 static const struct ktest_suite *const boot_suites[] = {
 	&printf_suite,	    &cmdline_suite, &boot_console_suite,
@@ -27,6 +27,7 @@ static const struct ktest_suite *const boot_suites[] = {
 static const struct ktest_suite *const mm_suites[] = {
 	&kmap_suite,
 	&smp_suite,
+	&numa_suite,
 	&heap_suite,
 	&heap_smp_suite,
 	&heap_conformance_suite,

@@ -14,6 +14,7 @@
 #include <mm/bootmem.h>
 #include <mm/buddy.h>
 #include <mm/heap.h>
+#include <mm/numa.h>
 #include <mm/phys.h>
 
 struct boot_info boot_info;
@@ -77,6 +78,18 @@ static void build_hart_table(void)
 	harts_print(&boot_info.harts);
 }
 
+/* Before the buddy: its banks end where nodes do, and each hart is served from its own. */
+static void build_numa_map(void)
+{
+	static struct numa_map map;
+	struct dt_error err;
+
+	if (numa_from_fdt(&map, boot_info.fdt, &boot_info.harts, &boot_info.memmap, &err) < 0)
+		printk("numa: %s: taken as one node\n", err.msg);
+	numa_set_map(&map);
+	numa_print(boot_info.harts.nr);
+}
+
 /*
  * From here on every frame belongs to the buddy allocator; the boot
  * allocator is done. With "bench" its set-up is measured per GiB
@@ -126,6 +139,7 @@ void start_kernel(uint64_t boot_hartid, phys_addr_t dtb)
 
 	build_memory_map();
 	build_hart_table();
+	build_numa_map();
 	heap_kernel_early_init(&boot_info.memmap); /* kmalloc() works from here on */
 
 	bool bench = cmdline_has(cmdline(), "bench");

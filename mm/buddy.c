@@ -162,12 +162,41 @@ static __attribute__((noinline)) bool pick_constrained(const struct buddy_bank *
 	return false;
 }
 
-/* Any block of min_order or more, highest bank first: the common case, O(1) per bank. */
+/*
+ * Banks in the order an allocation tries them: the calling hart's NUMA
+ * node's, highest first (low memory is kept for requests that need it),
+ * then each other node's, nearest first. With one node, every bank
+ * highest first. NULL: no bank left.
+ */
+struct bank_walk {
+	unsigned int local, rank, n;
+};
+
+static struct buddy_bank *next_bank(struct bank_walk *w)
+{
+	for (; w->rank < numa_nr_nodes(); w->rank++, w->n = buddy_pool.nr_banks) {
+		unsigned int node = numa_fallback(w->local, w->rank);
+
+		while (w->n-- > 0)
+			if (buddy_pool.bank[w->n].node == node)
+				return &buddy_pool.bank[w->n];
+	}
+	return NULL;
+}
+
+static inline struct bank_walk bank_walk_start(void)
+{
+	return (struct bank_walk){ .local = numa_hart_node(this_hart_index()), .rank = 0,
+				   .n = buddy_pool.nr_banks };
+}
+
+/* Any block of min_order or more, bank by bank (next_bank()): O(1) per bank. */
 static bool take_any(unsigned int order, unsigned int min_order, struct buddy_bank **bank,
 		     uint32_t *index)
 {
-	for (unsigned int n = buddy_pool.nr_banks; n-- > 0;) {
-		struct buddy_bank *b = &buddy_pool.bank[n];
+	struct bank_walk w = bank_walk_start();
+
+	for (struct buddy_bank *b; (b = next_bank(&w));) {
 		uint32_t i;
 		unsigned int k;
 
@@ -185,8 +214,9 @@ static bool take_any(unsigned int order, unsigned int min_order, struct buddy_ba
 static __attribute__((noinline)) bool take_constrained(const struct buddy_req *r,
 						       struct buddy_bank **bank, uint32_t *index)
 {
-	for (unsigned int n = buddy_pool.nr_banks; n-- > 0;) {
-		struct buddy_bank *b = &buddy_pool.bank[n];
+	struct bank_walk w = bank_walk_start();
+
+	for (struct buddy_bank *b; (b = next_bank(&w));) {
 		bool whole_bank = bank_end_pfn(b) <= r->limit_pfn;
 		bool found = false;
 		uint32_t i;
@@ -209,7 +239,7 @@ static __attribute__((noinline)) bool take_constrained(const struct buddy_req *r
 	return false;
 }
 
-/* Takes a block for r, highest bank first; its head's state is the caller's to set. */
+/* Takes a block for r, local node first (next_bank()); its head's state is the caller's to set. */
 bool buddy_take_locked(const struct buddy_req *r, struct buddy_bank **bank, uint32_t *index)
 {
 	if (r->limit_pfn == UINT64_MAX && r->align_order <= r->order)

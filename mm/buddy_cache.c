@@ -46,6 +46,13 @@ static bool cache_refill(struct hart_cache *c)
 		c->slot[n++] = (struct cache_slot){ bank_pa(b, i), &b->frames[i] };
 	}
 	spin_unlock(&buddy_pool.lock);
+	/* the first taken on top: it is the nearest (a batch may run into another node) */
+	for (unsigned long lo = c->count, hi = n; lo + 1 < hi; lo++, hi--) {
+		struct cache_slot s = c->slot[lo];
+
+		c->slot[lo] = c->slot[hi - 1];
+		c->slot[hi - 1] = s;
+	}
 	cache_set_count(c, n);
 	return n != 0;
 }
@@ -171,14 +178,19 @@ static __attribute__((noinline)) int free_other(phys_addr_t pa, struct frame *f,
 	return buddy_free_ex(pa, 0, BUDDY_NOCACHE);
 }
 
-/* A frame outside the top bank, or an address that is no frame's. */
+/*
+ * A frame outside the top bank, or of another NUMA node than the hart's
+ * (it goes straight home to its bank's lists, never into this cache, which
+ * would hand it out here again), or an address that is no frame's.
+ */
 static __attribute__((noinline)) int free_elsewhere(phys_addr_t pa)
 {
-	struct frame *f = frame_lookup(pa);
+	uint32_t i;
+	struct buddy_bank *b = bank_of_pfn(pa_to_pfn(pa), &i);
 
-	if (!f || (pa & (PAGE_SIZE - 1)))
-		return buddy_free_ex(pa, 0, BUDDY_NOCACHE); /* reports it */
-	return free_other(pa, f, frame_load_state(f));
+	if (!b || (pa & (PAGE_SIZE - 1)) || b->node != this_cache()->node)
+		return buddy_free_ex(pa, 0, BUDDY_NOCACHE); /* reports a misuse */
+	return free_other(pa, &b->frames[i], frame_load_state(&b->frames[i]));
 }
 
 int buddy_alloc_frame(phys_addr_t *pa)
@@ -203,7 +215,7 @@ int buddy_free_frame(phys_addr_t pa)
 	uint32_t s = frame_state_make(FRAME_ALLOCATED, 0, 0);
 	struct frame *f;
 
-	if (unlikely(i >= b->nr_frames || (pa & (PAGE_SIZE - 1))))
+	if (unlikely(i >= b->nr_frames || (pa & (PAGE_SIZE - 1)) || b->node != c->node))
 		return free_elsewhere(pa);
 	f = &b->frames[i];
 	if (unlikely(!__atomic_compare_exchange_n(&f->state, &s, frame_state_make(FRAME_CACHED, 0, 0),

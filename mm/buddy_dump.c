@@ -18,6 +18,7 @@ static void bank_info_locked(const struct buddy_bank *b, struct buddy_bank_info 
 	info->free = b->free_frames;
 	info->reserved = b->reserved_frames;
 	info->early = b->early_frames;
+	info->node = b->node;
 	for (unsigned int k = 0; k < BUDDY_NR_ORDERS; k++)
 		info->nr_free[k] = b->nr_free[k];
 }
@@ -88,7 +89,7 @@ void buddy_walk_free(void (*fn)(phys_addr_t pa, unsigned int order, void *arg), 
 
 static void print_counts(const char *label, const uint64_t *counts)
 {
-	char line[32 + 8 * BUDDY_NR_ORDERS];
+	char line[40 + 8 * BUDDY_NR_ORDERS];
 	int len = ksnprintf(line, sizeof(line), "%s", label);
 
 	for (unsigned int k = 0; k < BUDDY_NR_ORDERS && len < (int)sizeof(line); k++)
@@ -105,11 +106,11 @@ void buddy_dump(void)
 {
 	struct buddy_stats s;
 	uint64_t orders[BUDDY_NR_ORDERS];
-	char label[32];
+	char label[40];
 
 	for (unsigned int k = 0; k < BUDDY_NR_ORDERS; k++)
 		orders[k] = k;
-	ksnprintf(label, sizeof(label), "%4s %-18s %5s", "bank", "base", "order");
+	ksnprintf(label, sizeof(label), "%4s %4s %-18s %5s", "bank", "node", "base", "order");
 	print_counts(label, orders);
 	for (unsigned int n = 0; n < buddy_nr_banks(); n++) {
 		struct buddy_bank_info info;
@@ -118,7 +119,7 @@ void buddy_dump(void)
 		buddy_bank_info(n, &info);
 		for (unsigned int k = 0; k < BUDDY_NR_ORDERS; k++)
 			free[k] = info.nr_free[k];
-		ksnprintf(label, sizeof(label), "%4u 0x%016llx %5s", n,
+		ksnprintf(label, sizeof(label), "%4u %4u 0x%016llx %5s", n, info.node,
 			  (unsigned long long)info.base, "free");
 		print_counts(label, free);
 	}

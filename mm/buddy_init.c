@@ -24,6 +24,7 @@ static void add_bank(uint64_t pfn, uint64_t end)
 	b = &buddy_pool.bank[buddy_pool.nr_banks++];
 	b->base_pfn = pfn;
 	b->nr_frames = (uint32_t)(end - pfn);
+	b->node = numa_node_of(pfn_to_pa(pfn));
 }
 
 /* A RAM range's whole frames, as banks (bank_cut() says where they end). */
@@ -128,6 +129,8 @@ int buddy_init(struct memmap *m)
 {
 	buddy_pool_reset();
 	memset(buddy_caches, 0, sizeof(buddy_caches));
+	for (unsigned int h = 0; h < MAX_HARTS; h++)
+		buddy_caches[h].node = numa_hart_node(h);
 	for (unsigned int n = 0; n < m->nr_ram; n++)
 		plan_banks(&m->ram[n]);
 	if (buddy_pool.ignored_bytes)
@@ -190,6 +193,7 @@ static void add_one_bank(uint64_t pfn, uint64_t end)
 	memset(b, 0, sizeof(*b));
 	b->base_pfn = pfn;
 	b->nr_frames = (uint32_t)(end - pfn);
+	b->node = numa_node_of(pfn_to_pa(pfn));
 	meta = (uint32_t)meta_frames(b->nr_frames);
 	b->frames = phys_to_virt(pfn_to_pa(pfn));
 	b->meta_bytes = (uint64_t)meta * PAGE_SIZE;

@@ -7,6 +7,7 @@
 #include <kernel/hart.h>
 #include <kernel/spinlock.h>
 #include <mm/buddy.h>
+#include <mm/numa.h>
 #include <mm/phys.h>
 
 #define NIL UINT32_MAX		     /* end of a free list */
@@ -26,6 +27,7 @@ struct buddy_bank {
 	uint64_t reserved_frames;
 	uint64_t early_frames;
 	uint64_t meta_bytes;
+	unsigned int node; /* its NUMA node: a bank ends where a node does (bank_cut()) */
 };
 
 /*
@@ -114,6 +116,7 @@ struct cache_slot {
 struct hart_cache {
 	tas_lock_t lock;
 	unsigned long count; /* register-sized: no extension before it indexes */
+	unsigned long node;  /* the hart's NUMA node: a frame of another goes home, not here */
 	struct cache_slot slot[BUDDY_CACHE_SIZE];
 } __aligned(64);
 _Static_assert(sizeof(struct hart_cache) == 1024, "a power of two: indexing by hart is a shift");
@@ -174,16 +177,19 @@ static inline unsigned int low_bit(uint64_t x, unsigned int limit)
 
 /*
  * Where a bank that starts at pfn ends, in RAM that runs to end_pfn: cut at
- * 4 GiB, so that "below 4 GiB" is a choice of banks, and into pieces small
- * enough for 32-bit indices (cut at a largest-block boundary, so no block
- * is lost to the cut).
+ * 4 GiB, so that "below 4 GiB" is a choice of banks, where the NUMA node
+ * changes, so that a bank is one node's, and into pieces small enough for
+ * 32-bit indices (cut at a largest-block boundary, so no block is lost to
+ * the cut).
  */
 static inline uint64_t bank_cut(uint64_t pfn, uint64_t end_pfn)
 {
-	uint64_t cut = end_pfn;
+	uint64_t cut = end_pfn, edge = pa_to_pfn(numa_next_edge(pfn_to_pa(pfn)));
 
 	if (pfn < PFN_4G && cut > PFN_4G)
 		cut = PFN_4G;
+	if (edge > pfn && edge < cut) /* an edge inside a frame is rounded down: never 0 frames */
+		cut = edge;
 	if (cut - pfn > BANK_MAX_FRAMES)
 		cut = ALIGN_DOWN(pfn + BANK_MAX_FRAMES, 1ULL << BUDDY_MAX_ORDER);
 	return cut;

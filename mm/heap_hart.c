@@ -219,13 +219,21 @@ static void page_assign(struct heap *h, struct slab *s, unsigned int cls, bool n
 	s->frame_cls = (uint8_t)cls;
 }
 
-static struct slab *steal(struct heap *h)
+/*
+ * An empty page of another heap on h's NUMA node (near), or on another
+ * node (!near): a page of a far heap is taken only once the buddy has
+ * nothing, not even on the other nodes.
+ */
+static struct slab *steal(struct heap *h, bool near)
 {
+	unsigned int node = numa_hart_node(h->id);
+
 	for (unsigned int i = 1; i < heap_nr_harts; i++) {
 		struct heap *v = &heaps[(h->id + i) % heap_nr_harts];
 		struct slab *s;
 
-		if (!__atomic_load_n(&v->nr_empty, __ATOMIC_RELAXED))
+		if (!__atomic_load_n(&v->nr_empty, __ATOMIC_RELAXED) ||
+		    (numa_hart_node(v->id) == node) != near)
 			continue; /* a peek, so that a short class does not lock every heap */
 		s = empty_pop(v);
 		if (s) {
@@ -266,9 +274,13 @@ static __attribute__((noinline)) struct slab *class_refill(struct heap *h, unsig
 		if (s->frame_cls != cls)
 			h->pages_reused++;
 		page_assign(h, s, cls, false);
-	} else if ((s = steal(h))) {
+	} else if ((s = steal(h, true))) {
 		page_assign(h, s, cls, true);
-	} else if (!(s = from_buddy(h, cls))) {
+	} else if ((s = from_buddy(h, cls))) {
+		;
+	} else if (numa_nr_nodes() > 1 && (s = steal(h, false))) {
+		page_assign(h, s, cls, true);
+	} else {
 		return NULL;
 	}
 	h->cls_pages[cls]++;

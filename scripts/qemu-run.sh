@@ -15,6 +15,7 @@
 #   --dtb FILE       boot with this DTB, or with this DTS compiled
 #   --no-semihosting arm64: leave semihosting off (the kernel then ends by PSCI, or halts)
 #   --numa N         split RAM (and harts) evenly into N NUMA nodes
+#   --numa-dist LIST distances between them, "A-B=D ..." (QEMU: 20 where unsaid)
 #   --dtb-add FILE   dump QEMU's own DTB for this machine, add the DTS fragment FILE,
 #                    and boot with the result (-dtb)
 #   --append ARGS    kernel command line
@@ -22,7 +23,8 @@
 #   --workdir DIR    scratch files (disk image, DTB)
 set -euo pipefail
 
-arch="" image="" boot=direct mem="" smp=1 cpu=cortex-a57 machine="" board=virt numa=0 dtb_add="" dtb=""
+arch="" image="" boot=direct mem="" smp=1 cpu=cortex-a57 machine="" board=virt numa=0 numa_dist=""
+dtb_add="" dtb=""
 append="" timeout_s=60 workdir=""
 extra=()
 semihosting=(-semihosting)
@@ -39,6 +41,7 @@ while [ $# -gt 0 ]; do
 	--dtb) dtb=$2; shift 2 ;;
 	--no-semihosting) semihosting=(); shift ;;
 	--numa) numa=$2; shift 2 ;;
+	--numa-dist) numa_dist=$2; shift 2 ;;
 	--dtb-add) dtb_add=$2; shift 2 ;;
 	--append) append=$2; shift 2 ;;
 	--timeout) timeout_s=$2; shift 2 ;;
@@ -95,6 +98,11 @@ if [ "$numa" -gt 1 ]; then
 		else
 			machine_args+=(-numa "node,nodeid=$i,memdev=ram$i")
 		fi
+	done
+	for d in $numa_dist; do
+		[[ $d =~ ^([0-9]+)-([0-9]+)=([0-9]+)$ ]] ||
+			{ echo "qemu-run.sh: --numa-dist: $d is not A-B=D" >&2; exit 2; }
+		machine_args+=(-numa "dist,src=${BASH_REMATCH[1]},dst=${BASH_REMATCH[2]},val=${BASH_REMATCH[3]}")
 	done
 fi
 

@@ -10,14 +10,18 @@
  * the block with its buddy for as long as the buddy is free: O(1) per order.
  *
  * Banks: each RAM range of the boot memory map, cut at 4 GiB (so "below
- * 4 GiB" is a whole-bank decision) and into pieces of at most 2^31 frames.
- * Allocation tries the highest bank first, keeping low memory for requests
- * that need it.
+ * 4 GiB" is a whole-bank decision), where the NUMA node changes (so a bank
+ * is one node's: include/mm/numa.h) and into pieces of at most 2^31
+ * frames. Allocation tries the calling hart's node first, then the other
+ * nodes nearest first; in a node, the highest bank first, keeping low
+ * memory for requests that need it.
  *
  * Order 0 goes through a page cache per hart (this_hart_index()): a hart
  * takes and gives back frames in batches of BUDDY_CACHE_BATCH, and touches
- * the global lock only then. An allocation that finds nothing drains every
- * hart's cache and tries again before it fails.
+ * the global lock only then. A frame of another node than the hart's is
+ * freed straight to its bank, so a cache holds only frames it may hand
+ * out. An allocation that finds nothing drains every hart's cache and
+ * tries again before it fails.
  *
  * Memory: 16 bytes of metadata per frame (FRAME_META_BYTES, one array per
  * bank from the boot allocator, or from the start of a hot-added range:
@@ -57,7 +61,7 @@ _Static_assert(BUDDY_MAX_ORDER >= 1 && BUDDY_MAX_ORDER <= 24, "BUDDY_MAX_ORDER o
  * map is ever left out for want of a bank.
  */
 #define BUDDY_MAX_BANKS (2 * MEMMAP_MAX_REGIONS + 1)
-#define BUDDY_CACHE_SIZE 63  /* frames a hart's cache holds at most (1 KiB with its lock) */
+#define BUDDY_CACHE_SIZE 62  /* frames a hart's cache holds at most (1 KiB with its lock) */
 #define BUDDY_CACHE_BATCH 32 /* frames moved per refill or drain */
 
 /* The highest address, not 0: with RAM at physical 0, 0 is an address like any other. */
@@ -202,6 +206,7 @@ struct buddy_bank_info {
 	uint64_t reserved;   /* FRAME_RESERVED frames */
 	uint64_t early;	     /* FRAME_EARLY frames not given back yet */
 	uint64_t nr_free[BUDDY_NR_ORDERS]; /* free blocks per order */
+	unsigned int node;   /* its NUMA node (include/mm/numa.h) */
 };
 
 struct buddy_stats {

@@ -650,14 +650,14 @@ static void dump_reads_like_buddyinfo(struct ktest *t)
 
 	buddy_stats(&s);
 	out = capture_dump();
-	KT_EXPECT(t, strstr(out, "buddy: bank base"));
+	KT_EXPECT(t, strstr(out, "buddy: bank node base"));
 	snprintf(want, sizeof(want), "%llu frames", (unsigned long long)s.total);
 	KT_EXPECT(t, strstr(out, want));
 	snprintf(want, sizeof(want), "free %llu, cached 0, allocated 0", (unsigned long long)s.free);
 	KT_EXPECT(t, strstr(out, want));
 	/* bank 3 (C): its line ends with its count of largest blocks */
 	buddy_bank_info(3, &b);
-	snprintf(want, sizeof(want), "   3 0x0000000240001000  free");
+	snprintf(want, sizeof(want), "   3    0 0x0000000240001000  free");
 	KT_ASSERT(t, strstr(out, want));
 	char *line = strstr(out, want), *eol = strchr(line, '\n');
 	snprintf(want, sizeof(want), " %6llu\n", (unsigned long long)b.nr_free[BUDDY_MAX_ORDER]);
