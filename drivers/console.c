@@ -13,11 +13,13 @@
 #include <libfdt.h>
 #include <string.h>
 
-extern const struct uart_driver ns16550_driver, pl011_driver, sifive_uart_driver;
+extern const struct uart_driver ns16550_driver, bcm2835_aux_driver, pl011_driver,
+	sifive_uart_driver;
 
 static const struct uart_driver *const uart_drivers[] = {
 #ifdef CONFIG_SERIAL_NS16550
 	&ns16550_driver,
+	&bcm2835_aux_driver,
 #endif
 #ifdef CONFIG_SERIAL_PL011
 	&pl011_driver,

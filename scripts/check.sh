@@ -76,7 +76,7 @@ build_and_boot() { # NAME STRATEGY [HARDENING]
 	if build_step "$arch-$1" "$out/$arch-$1-build.log" \
 		make -j2 "${make_vars[@]}" O="$sout" FDTSRC="$O/libfdt" ARCH="$arch" \
 		defconfig "$1.config" all; then
-		tests/qemu/boot-matrix.sh "$arch" "$sout/$sub/Image" "$out/qemu-$arch-$1" \
+		O=$O tests/qemu/boot-matrix.sh "$arch" "$sout/$sub/Image" "$out/qemu-$arch-$1" \
 			"${@:2}" | tee "$logs/qemu-$arch-$1.ktap"
 	fi
 }
@@ -88,7 +88,7 @@ for arch in riscv64 arm64; do
 	[ "$arch" = arm64 ] && sub=arm64
 	if build_step "$arch" "$out/$arch-build.log" \
 		make -j2 "${make_vars[@]}" O="$kout" FDTSRC="$O/libfdt" ARCH="$arch" defconfig all; then
-		tests/qemu/boot-matrix.sh "$arch" "$kout/$sub/Image" "$out/qemu-$arch" |
+		O=$O tests/qemu/boot-matrix.sh "$arch" "$kout/$sub/Image" "$out/qemu-$arch" |
 			tee "$logs/qemu-$arch.ktap"
 	fi
 	# Every other heap strategy (configs/heap_*.config): built and booted

@@ -14,6 +14,8 @@
 #                    -cpu is the board's own)
 #   --dtb FILE       boot with this DTB, or with this DTS compiled
 #   --no-semihosting arm64: leave semihosting off (the kernel then ends by PSCI, or halts)
+#   --console-serial N  the board's UART number N is the console (default 0; raspi3b's
+#                    mini UART, which a Pi 3's own device tree names, is 1)
 #   --numa N         split RAM (and harts) evenly into N NUMA nodes
 #   --numa-dist LIST distances between them, "A-B=D ..." (QEMU: 20 where unsaid)
 #   --dtb-add FILE   dump QEMU's own DTB for this machine, add the DTS fragment FILE,
@@ -24,7 +26,7 @@
 set -euo pipefail
 
 arch="" image="" boot=direct mem="" smp=1 cpu=cortex-a57 machine="" board=virt numa=0 numa_dist=""
-dtb_add="" dtb=""
+dtb_add="" dtb="" console_serial=0
 append="" timeout_s=60 workdir=""
 extra=()
 semihosting=(-semihosting)
@@ -42,6 +44,7 @@ while [ $# -gt 0 ]; do
 	--no-semihosting) semihosting=(); shift ;;
 	--numa) numa=$2; shift 2 ;;
 	--numa-dist) numa_dist=$2; shift 2 ;;
+	--console-serial) console_serial=$2; shift 2 ;;
 	--dtb-add) dtb_add=$2; shift 2 ;;
 	--append) append=$2; shift 2 ;;
 	--timeout) timeout_s=$2; shift 2 ;;
@@ -161,8 +164,10 @@ arm64/uboot)
 esac
 [ -n "$append" ] && [ "$boot" != uboot -o "$arch" = arm64 ] && boot_args+=(-append "$append")
 
+serial_args=()
+for ((i = 0; i < console_serial; i++)); do serial_args+=(-serial null); done
 cmd=("$qemu" "${machine_args[@]}" "${boot_args[@]}" -display none -monitor none
-	-serial stdio -no-reboot "${extra[@]}")
+	"${serial_args[@]}" -serial stdio -no-reboot "${extra[@]}")
 [ -n "${QEMU_RUN_VERBOSE:-}" ] && echo "+ ${cmd[*]}" >&2
 if [ "$timeout_s" = 0 ]; then
 	exec "${cmd[@]}"

@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: MIT
-/* NS16550A-compatible UART, polled. The firmware has set the baud rate. */
+/*
+ * NS16550A-compatible UART, polled. The firmware has set the baud rate.
+ * Also the Raspberry Pi's mini UART (BCM2835 AUX), a 16550 subset whose
+ * registers are 32 bits wide, 4 bytes apart, as Linux's 8250_bcm2835aux
+ * drives it: the Pi 3's stdout-path names it.
+ */
 #include <kernel/console.h>
 #include <kernel/compiler.h>
 #include <kernel/dt.h>
@@ -19,7 +24,7 @@ static uint32_t prop_u32(const void *fdt, int node, const char *name, uint32_t d
 	return p && len == 4 ? fdt32_to_cpu(*p) : dflt;
 }
 
-static int ns16550_probe(struct uart *u, const void *fdt, int node)
+static int probe_regs(struct uart *u, const void *fdt, int node, uint32_t shift, uint32_t width)
 {
 	uint64_t base, size;
 	struct dt_error err;
@@ -30,9 +35,19 @@ static int ns16550_probe(struct uart *u, const void *fdt, int node)
 	u->base = (uintptr_t)ioremap(base, size ? size : PAGE_SIZE);
 	if (!u->base)
 		return -1;
-	u->reg_shift = prop_u32(fdt, node, "reg-shift", 0);
-	u->reg_io_width = prop_u32(fdt, node, "reg-io-width", 1);
+	u->reg_shift = prop_u32(fdt, node, "reg-shift", shift);
+	u->reg_io_width = prop_u32(fdt, node, "reg-io-width", width);
 	return u->reg_shift <= 3 && (u->reg_io_width == 1 || u->reg_io_width == 4) ? 0 : -1;
+}
+
+static int ns16550_probe(struct uart *u, const void *fdt, int node)
+{
+	return probe_regs(u, fdt, node, 0, 1);
+}
+
+static int bcm2835_aux_probe(struct uart *u, const void *fdt, int node)
+{
+	return probe_regs(u, fdt, node, 2, 4);
 }
 
 static uint32_t reg_read(const struct uart *u, unsigned int reg)
@@ -66,5 +81,14 @@ const struct uart_driver ns16550_driver = {
 	.name = "ns16550a",
 	.compatible = ns16550_compat,
 	.probe = ns16550_probe,
+	.putc = ns16550_putc,
+};
+
+static const char *const bcm2835_aux_compat[] = { "brcm,bcm2835-aux-uart", NULL };
+
+const struct uart_driver bcm2835_aux_driver = {
+	.name = "bcm2835-aux",
+	.compatible = bcm2835_aux_compat,
+	.probe = bcm2835_aux_probe,
 	.putc = ns16550_putc,
 };

@@ -18,9 +18,7 @@ cd "$(dirname "$0")/../.."
 
 O=${O:-build}
 tool=$(realpath -m "${DT_MEMMAP:-$O/host/dt-memmap}")
-tar_file=${LINUX_SRC_TAR:-/usr/src/linux-source-6.1.tar.xz}
 cache=$O/host/realdtb
-src=$cache/linux-source-6.1
 verbose=0
 [ "${1:-}" = -v ] && verbose=1
 
@@ -75,33 +73,9 @@ ktap_fail_all() { # MESSAGE
 }
 
 [ -x "$tool" ] || ktap_fail_all "$tool not built (make tools)"
-if [ ! -f "$cache/.extracted" ] || [ ! -f "$src/include/uapi/linux/input-event-codes.h" ]; then
-	[ -f "$tar_file" ] || ktap_fail_all "$tar_file missing (apt-get install linux-source-6.1)"
-	rm -rf "$cache" && mkdir -p "$cache"
-	tar -xf "$tar_file" -C "$cache" --wildcards \
-		'linux-source-6.1/arch/riscv/boot/dts/*' \
-		'linux-source-6.1/arch/arm64/boot/dts/*' \
-		'linux-source-6.1/arch/arm/boot/dts/*' \
-		'linux-source-6.1/include/dt-bindings/*' \
-		'linux-source-6.1/include/uapi/linux/input-event-codes.h' \
-		'linux-source-6.1/scripts/dtc/include-prefixes/*' ||
-		ktap_fail_all "cannot extract the device trees from $tar_file"
-	touch "$cache/.extracted"
-fi
-
-# Like Linux's cmd_dtc: the C preprocessor with the DT include prefixes, then
-# dtc. A half-preprocessed tree would still compile: pipefail catches cpp.
-build_dtb() { # ARCH BOARD DTB
-	local dts=$src/arch/$1/boot/dts/$2.dts
-	[ -f "$3" ] && [ "$3" -nt "$dts" ] && return 0
-	rm -f "$3"
-	mkdir -p "$(dirname "$3")"
-	cpp -nostdinc -I "$(dirname "$dts")" -I "$src/arch/$1/boot/dts" \
-		-I "$src/scripts/dtc/include-prefixes" -undef -D__DTS__ -x assembler-with-cpp \
-		"$dts" 2>"$3.err" |
-		dtc -q -I dts -O dtb -i "$(dirname "$dts")" -o "$3.tmp" - 2>>"$3.err" &&
-		mv "$3.tmp" "$3"
-}
+. scripts/linux-dtb.sh
+why=$(linux_dts_extract) || ktap_fail_all "$why"
+build_dtb() { linux_dtb_build "$@"; } # ARCH BOARD DTB
 
 # Reads the tool's output on stdin; prints what is wrong, if anything.
 check_map() {
