@@ -84,6 +84,7 @@ void secondary_start(struct hart_local *self)
 	if (!__atomic_compare_exchange_n(&self->online, &waiting, HART_ONLINE, false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		arch_wait_forever();
+	arch_hart_up();
 	for (;;) {
 		unsigned long seq = __atomic_load_n(&self->work_seq, __ATOMIC_ACQUIRE);
 
@@ -243,6 +244,7 @@ void smp_boot(void)
 	hart_locals[0].hartid = t->id[0];
 	hart_locals[0].online = HART_ONLINE;
 	mmu_space_add_hart(&kernel_space, 0);
+	arch_hart_up();
 	/* each as it comes up: from then on it may cache the kernel's entries */
 	for (unsigned int i = 1; i < t->nr; i++)
 		if (start_hart(i, t->id[i]))

@@ -8,7 +8,8 @@
 #   --mem SIZE       -m (default 128M; 256M for riscv64 uboot, whose load addresses need it)
 #   --smp N          harts (default 1)
 #   --cpu NAME       arm64 only (default cortex-a57)
-#   --machine OPTS   extra -M options, e.g. virtualization=on
+#   --machine OPTS   extra -M options, e.g. virtualization=on (arm64 virt: gic-version=3
+#                    unless these say otherwise)
 #   --board NAME     a QEMU machine other than virt (riscv64: spike, sifive_u;
 #                    arm64: raspi3b, which wants --mem 1G --smp 4 and a --dtb;
 #                    -cpu is the board's own)
@@ -72,6 +73,9 @@ arm64)
 	qemu=qemu-system-aarch64
 	mem=${mem:-128M}
 	machine_opt="$board${machine:+,$machine}"
+	# GICv3 unless told: idle harts then sleep in wfi (arch/arm64/gic.c) instead
+	# of QEMU's busy-yielding wfe, which starves busy harts of the host's CPUs.
+	[ "$board" = virt ] && [[ $machine_opt != *gic-version* ]] && machine_opt+=,gic-version=3
 	# -cpu is required: without it virt picks a 32-bit core and we hang silently.
 	cpu_opt=(-cpu "$cpu")
 	[ "$board" = virt ] || cpu_opt=()

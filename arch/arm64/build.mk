@@ -6,4 +6,5 @@ ARCH_LDFLAGS := -z max-page-size=4096
 ARCH_LIBS :=
 
 obj-y += arch/arm64/head.o arch/arm64/vectors.o arch/arm64/trap.o arch/arm64/psci.o \
-	arch/arm64/platform.o arch/arm64/mmu.o arch/arm64/probe.o arch/arm64/smp.o
+	arch/arm64/platform.o arch/arm64/mmu.o arch/arm64/probe.o arch/arm64/smp.o \
+	arch/arm64/gic.o

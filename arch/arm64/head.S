@@ -283,6 +283,16 @@ mmu_on_trampoline:
 el2_to_el1:
 	mov	x0, #HCR_EL2_RW
 	msr	hcr_el2, x0
+	mrs	x0, id_aa64pfr0_el1	/* GIC system registers: let EL1 use them (gic.c) */
+	ubfx	x0, x0, #24, #4
+	cbz	x0, 1f
+	mrs	x0, ICC_SRE_EL2
+	orr	x0, x0, #ICC_SRE_EL2_SRE
+	orr	x0, x0, #ICC_SRE_EL2_ENABLE
+	msr	ICC_SRE_EL2, x0
+	isb
+	msr	ICH_HCR_EL2, xzr
+1:
 	mov	x0, #CNTHCTL_EL1PCTEN_EL1PCEN
 	msr	cnthctl_el2, x0
 	msr	cntvoff_el2, xzr

@@ -106,9 +106,15 @@ int arch_start_hart(uint64_t hartid, phys_addr_t entry, phys_addr_t opaque)
 	return -ENODEV;
 }
 
+void arch_hart_up(void)
+{
+	gic_hart_up();
+}
+
+/* An SGI where the GIC lets us, and an event for a core that waits with wfe. */
 void arch_kick_hart(uint64_t hartid)
 {
-	(void)hartid;
+	gic_kick(hartid);
 	__asm__ volatile("dsb ish\n\tsev" ::: "memory");
 }
 
@@ -123,7 +129,8 @@ const char *arch_hart_stuck(uint64_t hartid, phys_addr_t opaque)
 
 void arch_hart_idle(void)
 {
-	__asm__ volatile("wfe" ::: "memory");
+	if (!gic_idle())
+		__asm__ volatile("wfe" ::: "memory");
 }
 
 /* The started hart reads with its MMU (and caches) off: push the bytes out to memory. */

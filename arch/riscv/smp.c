@@ -16,6 +16,11 @@ int arch_start_hart(uint64_t hartid, phys_addr_t entry, phys_addr_t opaque)
 	return r.error ? -EIO : 0;
 }
 
+/* The SBI's IPIs need nothing of a hart: sie.SSIE is set as it idles. */
+void arch_hart_up(void)
+{
+}
+
 void arch_kick_hart(uint64_t hartid)
 {
 	sbi_ecall(SBI_EXT_IPI, SBI_IPI_SEND, 1, hartid, 0, 0);

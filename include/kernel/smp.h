@@ -75,6 +75,11 @@ int arch_start_hart(uint64_t hartid, phys_addr_t entry, phys_addr_t opaque);
  * knows of it (NULL: nothing).
  */
 const char *arch_hart_stuck(uint64_t hartid, phys_addr_t opaque);
+/*
+ * Arch: on each hart once it is up (the boot hart: when smp_boot() starts,
+ * kmap live), before it first idles: what it needs to be kicked.
+ */
+void arch_hart_up(void);
 /* Arch: wake hartid from arch_hart_idle(). */
 void arch_kick_hart(uint64_t hartid);
 /* Arch: wait (briefly, or until kicked) with interrupts masked. */

@@ -137,7 +137,7 @@ static void lock_is_exclusive_across_harts(struct ktest *t)
 	if (smp_nr_online() < 2)
 		KT_SKIP(t, "one hart online");
 	counter = 0;
-	rounds = MAX(ROUNDS_IN_ALL / smp_nr_online(), 100u);
+	rounds = MAX(ROUNDS_IN_ALL / smp_nr_online(), 10u);
 	for (unsigned int i = 1; i < n; i++)
 		if (smp_hart_online(i))
 			KT_ASSERT(t, smp_call_async(i, count_up, NULL));

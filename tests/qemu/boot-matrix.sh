@@ -97,10 +97,13 @@ if [ "$strategy" = --many-harts ]; then
 	# per-hart ones share their rounds among the harts online; the others,
 	# which look at one hart's memory, run in the other boots), and
 	# 128, tests off, the most Debian's OpenSBI 1.1 starts (its hart masks
-	# are 128 bits). arm64: 64 harts, tests off. QEMU's TCG runs an idle
-	# core's wfe as a busy yield (we have no GIC driver to sleep in wfi), so
-	# on two host CPUs 64 spinning cores starve a lock holder for minutes,
-	# and 512 take many minutes to come up.
+	# are 128 bits). arm64: 64 harts with the same suites, and 512 (QEMU
+	# virt's most), tests off: its idle harts sleep in wfi, woken by a GICv3
+	# SGI (as QEMU's TCG runs wfe, a busy yield, 64 idle cores starved a lock
+	# holder of two host CPUs for minutes, and 512 took many more to come
+	# up). Every suite passes on 64 in 90 to 230 s, and the hart suites on
+	# 512 in 50 s or in minutes: vCPU threads hand a ticket lock on at the
+	# host scheduler's pace, too slow and uneven for make check.
 	case $arch in
 	riscv64)
 		boot smp64-tests pass:'smp: 64 of 64 harts online' --boot direct --mem 1G --smp 64 \
@@ -110,9 +113,11 @@ if [ "$strategy" = --many-harts ]; then
 			--smp 128 --timeout 300 --append "$(expect 1G 1 128 test.skip=all)"
 		;;
 	arm64)
-		# tests off: 64 busy-yielding idle cores starve a lock holder for minutes
-		boot smp64 pass:'smp: 64 of 64 harts online' --boot direct --machine gic-version=3 \
-			--mem 1G --smp 64 --timeout 120 --append "$(expect 1G 1 64 test.skip=all)"
+		boot smp64-tests pass:'smp: 64 of 64 harts online' --boot direct --mem 1G --smp 64 \
+			--timeout 300 --append "$(expect 1G 1 64 \
+			test.skip=heap_conformance,heap,buddy-boot,kmap,heap_guard)"
+		boot smp512 pass:'smp: 512 of 512 harts online' --boot direct --mem 1G --smp 512 \
+			--timeout 120 --append "$(expect 1G 1 512 test.skip=all)"
 		;;
 	esac
 	echo "1..$boots"
@@ -235,7 +240,8 @@ riscv64)
 	;;
 arm64)
 	boot direct-a57-m128M-smp1 pass --boot direct --cpu cortex-a57 --mem 128M --smp 1 --append "$(expect 128M 1 1)"
-	boot direct-max-m1G-smp4 pass --boot direct --cpu max --mem 1G --smp 4 --append "$(expect 1G 1 4)"
+	boot direct-max-m1G-smp4 pass:'idle harts sleep in wfi, woken by SGI 0' --boot direct --cpu max \
+		--mem 1G --smp 4 --append "$(expect 1G 1 4)"
 	boot direct-el2-m1G-smp2 pass:"entered at EL2" --boot direct --cpu cortex-a57 --machine virtualization=on \
 		--mem 1G --smp 2 --append "$(expect 1G 1 2)"
 	boot direct-el2-max-m256M-smp1 pass:"entered at EL2" --boot direct --cpu max --machine virtualization=on \
@@ -243,9 +249,10 @@ arm64)
 	# writing every frame of 5 GiB takes 46 s on a quiet host, 60 s (the default limit) under a
 	# loaded one; test.big adds a 2 GiB allocation
 	boot direct-m5G-smp4 pass --boot direct --mem 5G --smp 4 --timeout 180 --append "$(expect 5G 1 4 test.big)"
-	# NUMA: see riscv64's; four nodes whose nearest neighbours are not the next bank
-	boot direct-m1G-smp4-numa2 pass --boot direct --mem 1G --smp 4 --numa 2 \
-		--append "$(expect 1G 1 4 test.numa=2)"
+	# NUMA: see riscv64's; four nodes whose nearest neighbours are not the next bank.
+	# GICv2 (QEMU's own default, which qemu-run.sh overrides): idle harts wait with wfe.
+	boot direct-m1G-smp4-numa2-gicv2 pass:'smp: 4 of 4' --boot direct --mem 1G --smp 4 --numa 2 \
+		--machine gic-version=2 --append "$(expect 1G 1 4 test.numa=2)"
 	boot direct-m2G-smp4-numa4 pass --boot direct --mem 2G --smp 4 --numa 4 \
 		--numa-dist "0-1=20 0-2=40 0-3=30 1-2=30 1-3=40 2-3=20" --append "$(expect 2G 1 4 test.numa=4)"
 	boot direct-dtb-reserved pass --boot direct --mem 1G --smp 2 \

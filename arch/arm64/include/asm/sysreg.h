@@ -20,6 +20,12 @@
 #define MAIR_EL1_KERNEL 0x04ff
 #define SPSR_EL1H_MASKED 0x3c5		/* EL1 using SP_EL1, D A I F masked */
 
+/* GICv3 at EL2, by encoding: SRE (system registers) and Enable (EL1 may use them) */
+#define ICC_SRE_EL2 S3_4_C12_C9_5
+#define ICC_SRE_EL2_SRE 0x1
+#define ICC_SRE_EL2_ENABLE 0x8
+#define ICH_HCR_EL2 S3_4_C12_C11_0
+
 #define MPIDR_HWID_MASK 0xff00ffffffUL	/* Aff3 and Aff2..Aff0 */
 
 #ifndef __ASSEMBLY__
