@@ -36,13 +36,14 @@
  * slab_claim(), heap_free_remote()): of two racing frees exactly one goes
  * on, the other is reported.
  */
+#include <kernel/errno.h>
 #include <mm/buddy.h>
 #include <string.h>
 
 #include "buddy_internal.h"
 #include "heap_hart.h"
 
-struct heap heaps[MAX_HARTS];
+struct heap *heaps;
 unsigned int heap_nr_harts;
 
 /*
@@ -76,13 +77,34 @@ static void heap_set_window(struct heap *h, const struct buddy_bank *b)
 
 static void *const no_cache[1];
 
-void heaps_reset(unsigned int nr_harts)
+/*
+ * One heap per hart the switch names, not per hart there could be
+ * (MAX_HARTS: 7 KiB each), in pages of the buddy's. A reset forgets them:
+ * the kernel switches once, and a test's next machine has a buddy of its
+ * own (the old one's memory went with its arena).
+ */
+static struct heap *heaps_alloc(unsigned int nr_harts)
 {
+	uint64_t frames = ((uint64_t)nr_harts * sizeof(struct heap) + PAGE_SIZE - 1) >> PAGE_SHIFT;
+	phys_addr_t pa;
+
+	if (buddy_alloc_range(frames, 0, BUDDY_NO_LIMIT, &pa) < 0)
+		return NULL;
+	return phys_to_virt(pa);
+}
+
+int heaps_reset(unsigned int nr_harts)
+{
+	struct heap *all = NULL;
+
 	__atomic_store_n(&heap_nr_harts, 0, __ATOMIC_RELEASE);
 	for (unsigned int i = 0; i < MAX_HARTS; i++)
 		__atomic_store_n(hart_mm_slot(i), NULL, __ATOMIC_RELEASE);
-	for (unsigned int i = 0; i < MAX_HARTS; i++) {
-		struct heap *h = &heaps[i];
+	heaps = NULL;
+	if (nr_harts > MAX_HARTS || (nr_harts && !(all = heaps_alloc(nr_harts))))
+		return nr_harts > MAX_HARTS ? -EINVAL : -ENOMEM;
+	for (unsigned int i = 0; i < nr_harts; i++) {
+		struct heap *h = &all[i];
 
 		/* a cache's slots above its top are never read: only the bottom one is set */
 		memset(h, 0, offsetof(struct heap, mag));
@@ -91,9 +113,8 @@ void heaps_reset(unsigned int nr_harts)
 
 		h->id = i;
 		h->frame_state = frame_state_make(FRAME_SLAB, SLAB_ORDER, i);
-		if (nr_harts && buddy_nr_banks_acquire())
-			heap_set_window(h, buddy_top());
-		for (unsigned int c = 0; nr_harts && c < HEAP_NR_CLASSES; c++) {
+		heap_set_window(h, buddy_top()); /* the buddy has a bank: it gave us these */
+		for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++) {
 			struct heap_class *k = &h->cls[c];
 
 			k->objs_end = (uint64_t)(slab_geom[c].nr_objs *
@@ -110,9 +131,11 @@ void heaps_reset(unsigned int nr_harts)
 		h->cls[HEAP_NO_CLASS].top = h->cls[HEAP_NO_CLASS].full = (void **)&no_cache[1];
 	}
 	/* last: this_heap() finds the heaps ready once it sees them */
+	__atomic_store_n(&heaps, all, __ATOMIC_RELEASE);
 	__atomic_store_n(&heap_nr_harts, nr_harts, __ATOMIC_RELEASE);
 	for (unsigned int i = 0; i < nr_harts; i++)
 		__atomic_store_n(hart_mm_slot(i), (void *)&heaps[i], __ATOMIC_RELEASE);
+	return 0;
 }
 
 /* ---- the partial lists (the owner's) --------------------------------------- */

@@ -283,10 +283,10 @@ static inline bool heap_starts_object(const struct heap_class *k, uintptr_t a)
 	return !(a & k->link_mask) && (uint64_t)a << HEAP_OFF_SHIFT < k->objs_end;
 }
 
-extern struct heap heaps[MAX_HARTS];
+extern struct heap *heaps; /* heap_nr_harts of them */
 extern unsigned int heap_nr_harts;
 
-void heaps_reset(unsigned int nr_harts);
+int heaps_reset(unsigned int nr_harts); /* 0, -ENOMEM or -EINVAL */
 void *heap_alloc(struct heap *h, unsigned int cls);
 void heap_free(struct heap *h, struct slab *s, unsigned int idx, void *p);
 /* A free of object idx (p) of s, a page of another heap: queued for its owner. */

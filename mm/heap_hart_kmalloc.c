@@ -314,8 +314,7 @@ int heap_strategy_switch(unsigned int nr_harts, const struct heap_large_ops *ops
 {
 	(void)ops;
 	slab_geom_init();
-	heaps_reset(nr_harts);
-	return 0;
+	return heaps_reset(nr_harts);
 }
 
 void heap_strategy_reset(void)

@@ -5,6 +5,8 @@
  * baseline (test_heap_early.c has the early heap, test_heap_pages.c page
  * movement, large allocations and out-of-memory, test_heap_smp.c threads).
  */
+#include <kernel/errno.h>
+#include <kernel/harts.h>
 #include <kernel/ktest.h>
 #include <mm/buddy.h>
 #include <mm/heap.h>
@@ -24,6 +26,28 @@ static int boot(struct ktest *t)
 {
 	heap_host_boot(RAM, EARLY_SIZE);
 	return heap_host_ready(t, NR_HARTS) ? 0 : -1;
+}
+
+/* Frames the switch to nr_harts heaps takes from the buddy, on a fresh machine. */
+static uint64_t switch_cost(struct ktest *t, unsigned int nr_harts)
+{
+	struct buddy_stats before, after;
+
+	heap_host_boot(RAM, EARLY_SIZE);
+	buddy_stats(&before);
+	KT_EXPECT_EQ(t, heap_host_switch(nr_harts), 0);
+	buddy_stats(&after);
+	return (before.free + before.cached) - (after.free + after.cached);
+}
+
+/* The per-hart heaps are as many as the harts the switch names, not MAX_HARTS, statically. */
+static void heaps_for_the_harts_named(struct ktest *t)
+{
+	uint64_t one = switch_cost(t, 1), eight = switch_cost(t, 8);
+
+	KT_EXPECT_GT(t, eight, one);
+	KT_EXPECT_LE(t, eight, one + 8 * 8); /* 7 KiB a heap: at most 2 frames each */
+	KT_EXPECT_EQ(t, heap_host_switch(MAX_HARTS + 1), -EINVAL);
 }
 
 static unsigned int class_size(unsigned int c)
@@ -376,6 +400,7 @@ static void misuse_is_reported(struct ktest *t)
 }
 
 static const struct ktest_case cases[] = {
+	KTEST_CASE(heaps_for_the_harts_named),
 	KTEST_CASE(slab_geometry),
 	KTEST_CASE(every_size_gets_the_smallest_class),
 	KTEST_CASE(every_class_alloc_free),
