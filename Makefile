@@ -132,6 +132,18 @@ KLDFLAGS := -nostdlib -static -z norelro -z noexecstack --build-id=none \
 # libfdt is not our code: same target flags, its own warning level.
 FDT_CFLAGS := $(filter-out -Werror -Wextra,$(KCFLAGS)) -Wno-sign-compare
 
+# A change of toolchain or flags (LLVM=1 after a gcc build, another
+# CROSS_COMPILE, ...) rebuilds everything: every object depends on this
+# file, which holds them and is rewritten only when they change.
+flags_stamp := $(objtree)/.build-flags
+build_flags := $(CC) $(LD) $(OBJCOPY) $(KCFLAGS) $(KAFLAGS) $(KLDFLAGS) $(FDT_CFLAGS)
+ifneq ($(need_config),)
+  ifneq ($(file <$(flags_stamp)),$(build_flags))
+    $(shell mkdir -p $(objtree))
+    $(file >$(flags_stamp),$(build_flags))
+  endif
+endif
+
 fdt_names := fdt fdt_ro fdt_wip fdt_sw fdt_rw fdt_strerror fdt_empty_tree fdt_addresses
 fdt_stamp := $(fdtsrc)/.extracted
 kobjs := $(addprefix $(objtree)/,$(obj-y))
@@ -248,21 +260,21 @@ endef
 
 kcc = $(CC) $(KINCLUDE) $(KCFLAGS)
 
-$(objtree)/%.o: %.c | $(autoconf) $(fdt_stamp)
+$(objtree)/%.o: %.c $(flags_stamp) | $(autoconf) $(fdt_stamp)
 	$(quiet) CC $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(kcc) -I$(fdtsrc) -MD -MF $@.d -c $< -o $@
 	$(Q)scripts/fixdep.sh $@.d $(configdeps)
 	$(call compile_json,$<,$(kcc) -I$(fdtsrc) -c $< -o $@)
 
-$(objtree)/%.o: %.S | $(autoconf)
+$(objtree)/%.o: %.S $(flags_stamp) | $(autoconf)
 	$(quiet) AS $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(kcc) $(KAFLAGS) -MD -MF $@.d -c $< -o $@
 	$(Q)scripts/fixdep.sh $@.d $(configdeps)
 	$(call compile_json,$<,$(kcc) $(KAFLAGS) -c $< -o $@)
 
-$(objtree)/libfdt/%.o: $(fdtsrc)/%.c $(fdt_stamp) | $(autoconf)
+$(objtree)/libfdt/%.o: $(fdtsrc)/%.c $(fdt_stamp) $(flags_stamp) | $(autoconf)
 	$(quiet) CC $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(KINCLUDE) $(FDT_CFLAGS) -I$(fdtsrc) -c $< -o $@
@@ -271,13 +283,13 @@ $(objtree)/libfdt.a: $(fdt_kobjs)
 	$(quiet) AR $@
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(lds): arch/$(SRCARCH)/kernel.lds.S $(autoconf)
+$(lds): arch/$(SRCARCH)/kernel.lds.S $(autoconf) $(flags_stamp)
 	$(quiet) LDS $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -E -P -x assembler-with-cpp $(KINCLUDE) -D__ASSEMBLY__ -MD -MP -MF $@.d \
 		-MT $@ $< -o $@
 
-$(kernel_elf): $(kobjs) $(objtree)/libfdt.a $(lds) Makefile arch/$(SRCARCH)/build.mk
+$(kernel_elf): $(kobjs) $(objtree)/libfdt.a $(lds) Makefile arch/$(SRCARCH)/build.mk $(flags_stamp)
 	$(quiet) LD $@
 	$(Q)$(LD) $(KLDFLAGS) -T $(lds) -Map $@.map -o $@ $(kobjs) $(objtree)/libfdt.a \
 		$(ARCH_LIBS)
@@ -303,8 +315,11 @@ include libmemcore/build.mk
 
 # ---- housekeeping ----------------------------------------------------------
 
+# Everything built, not the configuration: the .config (and its .old) stay.
 clean:
-	$(Q)rm -rf $(objtree) $(hosttree)/obj $(hosttree)/test_* $(hosttree)/dt-memmap \
+	$(Q)[ ! -d $(objtree) ] || find $(objtree) -mindepth 1 -maxdepth 1 \
+		! -name .config ! -name .config.old -exec rm -rf {} +
+	$(Q)rm -rf $(hosttree)/obj $(hosttree)/test_* $(hosttree)/dt-memmap \
 		$(hosttree)/bench $(hosttree)/bench_* $(hosttree)/shim $(hosttree)/libmemcore*.so \
 		$(O)/compile_commands.json
 	@echo "kept $(KCONFIG_CONFIG); 'make mrproper' removes everything under $(O)"

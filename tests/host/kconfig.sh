@@ -17,7 +17,7 @@ echo "KTAP version 1"
 echo "1..1"
 echo "    KTAP version 1"
 echo "    # Subtest: kconfig"
-echo "    1..8"
+echo "    1..11"
 
 for arch in riscv64 arm64; do
 	sub=riscv symbol=CONFIG_RISCV
@@ -76,6 +76,23 @@ mk ARCH=riscv64 V=1 -j2 olddefconfig all >"$work/build3.log" 2>&1
 rebuilt=$(grep -oE -- '-o [^ ]+\.o' "$work/build3.log" | awk '{print $2}' | sed "s|$work/riscv/||" | sort -u | tr '\n' ' ')
 [ "$rebuilt" = "lib/cmdline.o " ] && grep -q '"changed again"' "$work/riscv/include/generated/autoconf.h"
 result "config-change-then-build-in-one-make" $? "rebuilt: ${rebuilt:-nothing}" "expected: lib/cmdline.o"
+
+# make clean removes what was built and keeps the configuration it says it keeps.
+mk ARCH=riscv64 clean >"$work/clean.log" 2>&1
+[ ! -e "$work/riscv/Image" ] && [ ! -e "$work/riscv/lib/cmdline.o" ] &&
+	grep -q '"changed again"' "$cfg" && grep -q "kept $cfg" "$work/clean.log"
+result "clean-keeps-the-config" $? "$(cat "$work/clean.log")" "$(ls -a "$work/riscv")"
+
+# Another toolchain (LLVM=1 after gcc), then gcc again: each rebuilds every object.
+mk ARCH=riscv64 -j2 >"$work/build4.log" 2>&1 &&
+	mk ARCH=riscv64 LLVM=1 V=1 -j2 >"$work/build5.log" 2>&1 &&
+	mk ARCH=riscv64 V=1 -j2 >"$work/build6.log" 2>&1
+ok=$?
+llvm=$(grep -c -- '^clang .* -c lib/cmdline.c' "$work/build5.log")
+gcc=$(grep -c -- '^riscv64-linux-gnu-gcc .* -c lib/cmdline.c' "$work/build6.log")
+[ $ok = 0 ] && [ "$llvm" = 1 ] && [ "$gcc" = 1 ]
+result "toolchain-change-rebuilds" $? "clang compiled lib/cmdline.c $llvm time(s), then gcc $gcc" \
+	"$(tail -3 "$work/build5.log")"
 
 [ $failed = 0 ] && echo "ok 1 kconfig" || echo "not ok 1 kconfig"
 [ $failed = 0 ]
