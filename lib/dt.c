@@ -301,15 +301,62 @@ bool dt_device_type_is(const void *fdt, int node, const char *type)
 	return prop_is(fdt, node, "device_type", type);
 }
 
+static bool plain_char(unsigned char c)
+{
+	return c > 0x20 && c < 0x7f && c != '\\';
+}
+
+/* The length of s escaped. */
+static size_t escaped_len(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += plain_char((unsigned char)*s) ? 1 : 4;
+	return n;
+}
+
+size_t dt_escape(char *dst, size_t size, const char *src, size_t srclen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	if (size == 0)
+		return 0;
+	for (size_t i = 0; i < srclen && src[i]; i++) {
+		unsigned char c = (unsigned char)src[i];
+		bool plain = plain_char(c);
+
+		if (n + (plain ? 1 : 4) > size - 1)
+			break;
+		if (plain) {
+			dst[n++] = (char)c;
+			continue;
+		}
+		dst[n++] = '\\';
+		dst[n++] = 'x';
+		dst[n++] = hex[c >> 4];
+		dst[n++] = hex[c & 15];
+	}
+	dst[n] = '\0';
+	return n;
+}
+
 const char *dt_node_path(const void *fdt, int node, char *buf, size_t len)
 {
+	char raw[256];
+
 	if (len == 0)
 		return buf;
-	if (fdt_get_path(fdt, node, buf, (int)len) < 0) {
-		/* too deep for buf: the node's own name still says a lot */
-		const char *name = fdt_get_name(fdt, node, NULL);
-		ksnprintf(buf, len, ".../%s", name ? name : "?");
+	if (fdt_get_path(fdt, node, raw, sizeof(raw)) == 0 && escaped_len(raw) < len) {
+		dt_escape(buf, len, raw, sizeof(raw));
+		return buf;
 	}
+	/* too deep for buf: the node's own name still says a lot */
+	const char *name = fdt_get_name(fdt, node, NULL);
+
+	ksnprintf(raw, sizeof(raw), ".../%s", name ? name : "?");
+	dt_escape(buf, len, raw, sizeof(raw));
 	return buf;
 }
 

@@ -159,6 +159,30 @@ static int add_extra(struct memmap *m, const struct resv_region *extra, unsigned
 	return 0;
 }
 
+/*
+ * What is legal but likely not what the DT's author meant: a second
+ * /reserved-memory (Linux reads the first; so do we), and a map with no
+ * usable memory left (every byte of RAM reserved).
+ */
+static void warn_oddities(struct memmap *m, const void *fdt)
+{
+	int first = fdt_path_offset(fdt, "/reserved-memory"), node;
+	char path[128];
+
+	fdt_for_each_subnode(node, fdt, 0) {
+		const char *name = fdt_get_name(fdt, node, NULL);
+
+		if (node != first && name && strncmp(name, "reserved-memory", 15) == 0 &&
+		    (name[15] == '\0' || name[15] == '@'))
+			memmap_warn(m, "%s: a second /reserved-memory node: left out, as Linux "
+				    "leaves it (only the first is read)",
+				    dt_node_path(fdt, node, path, sizeof(path)));
+	}
+	if (m->nr_usable == 0)
+		memmap_warn(m, "no usable memory: every byte of the %llu bytes of RAM is reserved",
+			    (unsigned long long)memmap_total_ram(m));
+}
+
 int memmap_from_fdt(struct memmap *m, const void *fdt, size_t blob_size,
 		    const struct resv_region *extra, unsigned int nr_extra, unsigned int flags,
 		    struct dt_error *err)
@@ -183,6 +207,8 @@ int memmap_from_fdt(struct memmap *m, const void *fdt, size_t blob_size,
 		r = memmap_place_dynamic(m, fdt, ac, sc, err);
 	if (r == 0)
 		r = memmap_build_usable(m, err);
+	if (r == 0)
+		warn_oddities(m, fdt);
 	if (r < 0)
 		memset(m, 0, sizeof(*m));
 	return r;

@@ -72,12 +72,10 @@ int ranges_remove(struct mem_range *list, unsigned int *nr, uint64_t base, uint6
 	return 0;
 }
 
+/* A name from a DT is data: escaped (dt_escape()), cut whole at MEMMAP_NAME_LEN - 1 bytes. */
 void resv_copy_name(char *dst, const char *src, size_t srclen)
 {
-	size_t n = MIN(srclen, (size_t)MEMMAP_NAME_LEN - 1);
-
-	memcpy(dst, src, n);
-	dst[n] = '\0';
+	dt_escape(dst, MEMMAP_NAME_LEN, src, srclen);
 }
 
 int resv_add(struct memmap *m, phys_addr_t base, uint64_t size, uint32_t kind, uint32_t flags,
@@ -94,7 +92,11 @@ int resv_add(struct memmap *m, phys_addr_t base, uint64_t size, uint32_t kind, u
 	m->resv[i] = (struct resv_region){
 		.base = base, .size = size, .kind = kind, .flags = flags
 	};
-	resv_copy_name(m->resv[i].name, name, strlen(name));
+	/* name is ours, or resv_copy_name() made it safe */
+	size_t n = strnlen(name, MEMMAP_NAME_LEN - 1);
+
+	memcpy(m->resv[i].name, name, n);
+	m->resv[i].name[n] = '\0';
 	return 0;
 }
 

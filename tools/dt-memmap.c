@@ -3,13 +3,10 @@
  * dt-memmap: the boot memory map the kernel would build from a DTB.
  *
  *   dt-memmap [--harts[=BOOT_HART_ID]] FILE.dtb
+ *   dt-memmap --help
  *
- * One line per range, addresses 0x + 16 hex digits, end inclusive:
- *   memory 0x...-0x...
- *   reserved 0x...-0x... <no-map|reusable|reserved|memreserve|dynamic> <name>
- *   usable 0x...-0x...
- * With --harts also "hart <id> <index>" lines (boot hart: the given ID, else
- * the first available cpu). Exit 0, or 2 with one line on stderr.
+ * Its usage text below says what it prints. Names from the DTB are escaped
+ * (dt_escape()): no byte of a blob can forge a line or a field.
  */
 #include <errno.h>
 #include <kernel/harts.h>
@@ -117,15 +114,33 @@ static void build_harts(const char *file, const void *fdt, const char *boot_arg,
 static void print_harts(const struct hart_table *t)
 {
 	for (unsigned int i = 0; i < t->nr; i++)
-		printf("hart 0x%llx %u\n", (unsigned long long)t->id[i], i);
+		printf("hart 0x%llx index %u\n", (unsigned long long)t->id[i], i);
 	if (t->nr_ignored)
-		printf("harts-ignored %u\n", t->nr_ignored);
+		printf("harts-ignored %u (MAX_HARTS %d)\n", t->nr_ignored, MAX_HARTS);
 }
 
-static __noreturn void usage(void)
+static const char usage_text[] =
+	"usage: %s [--harts[=BOOT_HART_ID]] FILE.dtb\n"
+	"       %s --help\n"
+	"\n"
+	"The boot memory map the kernel builds from a device tree blob, one line a\n"
+	"range, addresses as 0x and 16 hex digits, the end inclusive:\n"
+	"  memory   START-END               RAM (memory nodes, merged)\n"
+	"  reserved START-END KIND NAME     KIND: no-map, reusable, reserved,\n"
+	"                                   memreserve, dynamic (placed here)\n"
+	"  usable   START-END               RAM less every reservation, whole pages\n"
+	"With --harts, the hart table too (boot hart: BOOT_HART_ID, else the first\n"
+	"available cpu, which gets index 0):\n"
+	"  hart ID index INDEX              one an available cpu node\n"
+	"  harts-ignored N (MAX_HARTS M)    cpus beyond the table\n"
+	"Names from the blob are escaped (\\xNN for any byte but printable ASCII).\n"
+	"Warnings go to stderr. Exit 0; 2 with one line on stderr for a blob the\n"
+	"kernel would refuse.\n";
+
+static __noreturn void usage(FILE *f, int status)
 {
-	fprintf(stderr, "usage: %s [--harts[=BOOT_HART_ID]] FILE.dtb\n", prog);
-	exit(2);
+	fprintf(f, usage_text, prog, prog);
+	exit(status);
 }
 
 int main(int argc, char **argv)
@@ -139,19 +154,21 @@ int main(int argc, char **argv)
 	void *fdt;
 
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--harts") == 0) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout, 0);
+		} else if (strcmp(argv[i], "--harts") == 0) {
 			harts = true;
 		} else if (strncmp(argv[i], "--harts=", 8) == 0) {
 			harts = true;
 			boot_arg = argv[i] + 8;
 		} else if (argv[i][0] == '-' || file) {
-			usage();
+			usage(stderr, 2);
 		} else {
 			file = argv[i];
 		}
 	}
 	if (!file)
-		usage();
+		usage(stderr, 2);
 
 	/* everything is checked before anything is printed */
 	fdt = read_file(file, &size);

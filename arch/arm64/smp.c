@@ -25,19 +25,6 @@
 uint64_t spin_table_args[2] __aligned(64); /* entry, opaque */
 extern char spin_table_entry[];
 
-/* A DT string is data: printable ASCII as is, anything else escaped. */
-static void print_dt_string(const char *s, int len)
-{
-	for (int i = 0; i < len && s[i]; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c >= 0x20 && c < 0x7f && c != '\\')
-			printk("%c", c);
-		else
-			printk("\\x%02x", c);
-	}
-}
-
 /* The 64-bit word at pa, through the direct map where it is RAM, else ioremap(). */
 static uint64_t *release_word(phys_addr_t pa)
 {
@@ -99,9 +86,10 @@ int arch_start_hart(uint64_t hartid, phys_addr_t entry, phys_addr_t opaque)
 	} else if (len >= 5 && !strcmp(method, "psci")) {
 		printk("enable-method \"psci\", but the DT has no /psci node\n");
 	} else {
-		printk("enable-method \"");
-		print_dt_string(method, len);
-		printk("\" is none we know (psci, spin-table)\n");
+		char s[64];
+
+		dt_escape(s, sizeof(s), method, (size_t)len);
+		printk("enable-method \"%s\" is none we know (psci, spin-table)\n", s);
 	}
 	return -ENODEV;
 }

@@ -50,7 +50,15 @@ uint64_t dt_read_number(const void *cells, int count);
 int dt_prop_pair(const void *fdt, int node, const char *prop, int ac, int sc, int idx,
 		 uint64_t *addr, uint64_t *size, struct dt_error *err);
 
-/* The node's full path into buf (for messages); returns buf. */
+/*
+ * A string from a DT is data: src (up to srclen bytes or its NUL) into dst
+ * (size bytes, NUL-terminated) with printable ASCII but space and backslash
+ * kept and every other byte as \xNN, so that no name can forge a line or a
+ * field of what prints it; cut whole where dst ends. Returns its length.
+ */
+size_t dt_escape(char *dst, size_t size, const char *src, size_t srclen);
+
+/* The node's full path into buf (for messages), escaped (dt_escape()); returns buf. */
 const char *dt_node_path(const void *fdt, int node, char *buf, size_t len);
 
 /*

@@ -86,7 +86,7 @@ mem, resv, usable, harts = [], [], [], []
 for line in sys.stdin:
     w = line.split()
     if w[0] == "hart":
-        harts.append((int(w[1], 16), int(w[2])))
+        harts.append((int(w[1], 16), int(w[3])))
         continue
     if w[0] == "harts-ignored":
         continue

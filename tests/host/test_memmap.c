@@ -613,6 +613,73 @@ static void dynamic_unplaceable_left_out(struct ktest *t)
 			  "/reserved-memory/squeezed: cannot place");
 }
 
+/* A reserved-memory child whose name would forge a line of dt-memmap's output, and a field. */
+static int forged_name(void *fdt)
+{
+	return fdt_set_name(fdt, fdt_path_offset(fdt, "/reserved-memory/cma@84000000"),
+			    "x\nusable 0x0-0xffffffffffffffff\\");
+}
+
+static void names_from_the_blob_are_escaped(struct ktest *t)
+{
+	const char *want = "x\\x0ausable\\x200x0-0xffffffffffffffff\\x5c";
+	struct dt_error err = { "" };
+	size_t size;
+	void *blob = dtb_load_edited("memmap-reserved", 4096, forged_name, &size);
+	bool found = false;
+	char cut[12];
+
+	KT_ASSERT(t, blob);
+	KT_ASSERT_EQ(t, memmap_from_fdt(&m, blob, size, NULL, 0, 0, &err), 0);
+	for (unsigned int i = 0; i < m.nr_resv; i++) {
+		found |= strcmp(m.resv[i].name, want) == 0;
+		KT_EXPECT(t, !strchr(m.resv[i].name, '\n') && !strchr(m.resv[i].name, ' '));
+	}
+	if (!KT_EXPECT(t, found))
+		ktest_log(t, "no reservation named %s", want);
+	free(blob);
+	/* an escape is cut whole, never in the middle */
+	KT_EXPECT_EQ(t, dt_escape(cut, sizeof(cut), "abcdefgh\n", 9), 8);
+	KT_EXPECT_STREQ(t, cut, "abcdefgh");
+	KT_EXPECT_EQ(t, dt_escape(cut, sizeof(cut), "a\tb", 3), 6);
+	KT_EXPECT_STREQ(t, cut, "a\\x09b");
+}
+
+/*
+ * Two /reserved-memory nodes: the first in the blob is read, as Linux reads
+ * it, and the other is left out with a warning. (libfdt adds a node before
+ * its siblings: the one added here is the first.)
+ */
+static int second_reserved_memory(void *fdt)
+{
+	int node = fdt_add_subnode(fdt, 0, "reserved-memory@90000000");
+	const fdt64_t reg[2] = { cpu_to_fdt64(0x90000000), cpu_to_fdt64(0x1000) };
+
+	if (node < 0 || (node = fdt_add_subnode(fdt, node, "added@90000000")) < 0)
+		return node;
+	return fdt_setprop(fdt, node, "reg", reg, sizeof(reg));
+}
+
+static void second_reserved_memory_warned(struct ktest *t)
+{
+	struct dt_error err = { "" };
+	size_t size;
+	void *blob = dtb_load_edited("memmap-reserved", 4096, second_reserved_memory, &size);
+	bool added = false;
+
+	KT_ASSERT(t, blob);
+	KT_EXPECT_EQ(t, memmap_from_fdt(&m, blob, size, NULL, 0, 0, &err), 0);
+	free(blob);
+	KT_ASSERT_EQ(t, m.nr_warnings, 1);
+	if (!KT_EXPECT(t, strstr(m.warnings[0], "/reserved-memory: a second /reserved-memory")))
+		ktest_log(t, "warning: %s", m.warnings[0]);
+	for (unsigned int i = 0; i < m.nr_resv; i++) {
+		added |= strcmp(m.resv[i].name, "added@90000000") == 0;
+		KT_EXPECT(t, strncmp(m.resv[i].name, "cma", 3) != 0); /* the other node's */
+	}
+	KT_EXPECT(t, added);
+}
+
 /* The same backwards initrd is no error when the initrd is not wanted (the tool's view). */
 static void initrd_ignored_unless_asked(struct ktest *t)
 {
@@ -739,6 +806,8 @@ static const struct ktest_case resv_cases[] = {
 static const struct ktest_case bad_cases[] = {
 	KTEST_CASE(bad_content_rejected),
 	KTEST_CASE(dynamic_unplaceable_left_out),
+	KTEST_CASE(names_from_the_blob_are_escaped),
+	KTEST_CASE(second_reserved_memory_warned),
 	KTEST_CASE(initrd_ignored_unless_asked),
 	KTEST_CASE(print_shows_a_table),
 	KTEST_CASE(print_shows_ram_at_zero),
