@@ -155,7 +155,7 @@ lds := $(objtree)/kernel.lds
 
 # ---- top-level targets -----------------------------------------------------
 
-.PHONY: all install-deps run debug check tools host-tests clean distclean mrproper help \
+.PHONY: all install-deps run test-run debug check tools host-tests clean distclean mrproper help \
 	defconfig menuconfig olddefconfig savedefconfig compile_commands.json bench bench-shim
 all: $(kernel_image) $(O)/compile_commands.json
 
@@ -171,11 +171,18 @@ $(deps_stamp):
 	$(Q)scripts/install-deps.sh $(DEPS_SETS)
 	$(Q)touch $@
 
+# make run boots the kernel and shows what it set up (memory map, harts, NUMA
+# nodes, buddy, page tables, heaps), then powers off; make test-run (or make
+# run KTEST=1) runs the in-kernel tests on the way (KTAP).
 BOOT ?= direct
+run_append = $(strip $(if $(filter 1,$(KTEST)),,notest) $(APPEND))
 run: $(kernel_image)
 	$(Q)scripts/install-deps.sh run
 	$(Q)scripts/qemu-run.sh --arch $(ARCH_NAME) --boot $(BOOT) --image $(kernel_image) \
-		--workdir $(objtree)/run $(QEMU_ARGS)
+		--workdir $(objtree)/run $(if $(run_append),--append "$(run_append)") $(QEMU_ARGS)
+
+test-run:
+	$(Q)$(MAKE) --no-print-directory run KTEST=1
 
 debug: $(kernel_image)
 	$(Q)scripts/install-deps.sh debug
@@ -330,7 +337,8 @@ distclean mrproper:
 help:
 	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
 	@echo
-	@echo "Other variables: BOOT=direct|uboot (make run), QEMU_ARGS='--mem 1G --smp 4 ...'"
+	@echo "Other variables: BOOT=direct|uboot (make run), KTEST=1 (make run runs the tests too:"
+	@echo "  make test-run), APPEND='kernel command line', QEMU_ARGS='--mem 1G --smp 4 ...'"
 	@echo "See README.md for what each Kconfig option is for."
 
 endif # one goal at a time

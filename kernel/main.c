@@ -143,13 +143,13 @@ void start_kernel(uint64_t boot_hartid, phys_addr_t dtb)
 	heap_kernel_early_init(&boot_info.memmap); /* kmalloc() works from here on */
 
 	bool bench = cmdline_has(cmdline(), "bench");
+	/* "notest": a kernel built with its tests boots without them (make run) */
+	bool tests = KTEST_BUILT_IN && !bench && !cmdline_has(cmdline(), "notest");
 
 	if (bench)
 		run_kernel_benches();
-#ifdef CONFIG_KTEST
-	else
+	else if (tests)
 		run_boot_tests();
-#endif
 	start_frame_allocator(bench);
 	if (bench && cmdline_has(cmdline(), "bench=setup")) {
 		printk("bench: done\n");
@@ -170,12 +170,13 @@ void start_kernel(uint64_t boot_hartid, phys_addr_t dtb)
 	if (!harts_ok)
 		printk("memcore: only %u of the %u harts listed came up\n", smp_nr_online(),
 		       startable);
-#ifdef CONFIG_KTEST
-	bool ok = run_mm_tests() && harts_ok;
-	printk("memcore: tests %s, powering off\n", ok ? "passed" : "FAILED");
-	arch_poweroff(ok);
-#else
+	if (tests) {
+		bool ok = run_mm_tests() && harts_ok;
+
+		printk("memcore: tests %s, powering off\n", ok ? "passed" : "FAILED");
+		arch_poweroff(ok);
+	}
+	heap_dump();
 	printk("memcore: boot %s, powering off\n", harts_ok ? "complete" : "FAILED");
 	arch_poweroff(harts_ok);
-#endif
 }

@@ -17,7 +17,7 @@ echo "KTAP version 1"
 echo "1..1"
 echo "    KTAP version 1"
 echo "    # Subtest: kconfig"
-echo "    1..11"
+echo "    1..12"
 
 for arch in riscv64 arm64; do
 	sub=riscv symbol=CONFIG_RISCV
@@ -76,6 +76,13 @@ mk ARCH=riscv64 V=1 -j2 olddefconfig all >"$work/build3.log" 2>&1
 rebuilt=$(grep -oE -- '-o [^ ]+\.o' "$work/build3.log" | awk '{print $2}' | sed "s|$work/riscv/||" | sort -u | tr '\n' ' ')
 [ "$rebuilt" = "lib/cmdline.o " ] && grep -q '"changed again"' "$work/riscv/include/generated/autoconf.h"
 result "config-change-then-build-in-one-make" $? "rebuilt: ${rebuilt:-nothing}" "expected: lib/cmdline.o"
+
+# make run boots without the tests and shows what was set up; make test-run runs them.
+mk ARCH=riscv64 run >"$work/run.log" 2>&1 && mk ARCH=riscv64 test-run >"$work/test-run.log" 2>&1 &&
+	! grep -q 'KTAP' "$work/run.log" && grep -q '^memcore: boot complete' "$work/run.log" &&
+	grep -q '^kmap: W^X holds' "$work/run.log" && grep -q '^heap: strategy' "$work/run.log" &&
+	grep -Eq '^# kernel tests: [0-9]+ passed, 0 failed' "$work/test-run.log"
+result "run-shows-the-boot-test-run-tests" $? "$(tail -3 "$work/run.log")" "$(tail -3 "$work/test-run.log")"
 
 # make clean removes what was built and keeps the configuration it says it keeps.
 mk ARCH=riscv64 clean >"$work/clean.log" 2>&1

@@ -241,7 +241,7 @@ static void expect_fault(struct ktest *t, int ret, enum fault_access access, uin
 	KT_EXPECT_EQ(t, f->addr, addr);
 	if (access == FAULT_EXEC)
 		KT_EXPECT_EQ(t, f->pc, addr);
-	ktest_log(t, "%#lx: %s (cause %#lx)", (unsigned long)addr, f->what, f->cause);
+	ktest_log(t, "%#lx: %s (cause %#lx), as expected", (unsigned long)addr, f->what, f->cause);
 }
 
 /* Writes back what is there, so a missing fault corrupts nothing. */
@@ -367,6 +367,7 @@ static void ioremap_maps_device_memory(struct ktest *t)
 	if (kernel_space.fmt->prot_mask & MMU_PROT_DEVICE)
 		KT_EXPECT(t, prot & MMU_PROT_DEVICE);
 	/* RAM is not MMIO */
+	ktest_log(t, "ioremap of RAM and beyond the direct map: refused, as expected:");
 	KT_EXPECT(t, ioremap(boot_info.memmap.usable[0].base, PAGE_SIZE) == NULL);
 	KT_EXPECT(t, ioremap(DIRECT_MAP_SIZE, PAGE_SIZE) == NULL);
 }
