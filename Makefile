@@ -176,7 +176,7 @@ $(deps_stamp):
 # run KTEST=1) runs the in-kernel tests on the way (KTAP).
 BOOT ?= direct
 run_append = $(strip $(if $(filter 1,$(KTEST)),,notest) $(APPEND))
-run: $(kernel_image)
+run: $(kernel_image) $(O)/compile_commands.json
 	$(Q)scripts/install-deps.sh run
 	$(Q)scripts/qemu-run.sh --arch $(ARCH_NAME) --boot $(BOOT) --image $(kernel_image) \
 		--workdir $(objtree)/run $(if $(run_append),--append "$(run_append)") $(QEMU_ARGS)
@@ -309,7 +309,7 @@ $(kernel_image): $(kernel_elf)
 
 $(O)/compile_commands.json: $(kernel_image) $(wildcard $(hosttree)/libhost.a)
 	$(quiet) GEN $@
-	$(Q)scripts/gen-compile-commands.sh $@ $(objtree) $(hosttree)
+	$(Q)scripts/gen-compile-commands.sh $@ "$(heap_strategy_srcs)" $(objtree) $(hosttree)
 
 compile_commands.json: $(O)/compile_commands.json
 

@@ -77,18 +77,24 @@ rebuilt=$(grep -oE -- '-o [^ ]+\.o' "$work/build3.log" | awk '{print $2}' | sed 
 [ "$rebuilt" = "lib/cmdline.o " ] && grep -q '"changed again"' "$work/riscv/include/generated/autoconf.h"
 result "config-change-then-build-in-one-make" $? "rebuilt: ${rebuilt:-nothing}" "expected: lib/cmdline.o"
 
-# make run boots without the tests and shows what was set up; make test-run runs them.
-mk ARCH=riscv64 run >"$work/run.log" 2>&1 && mk ARCH=riscv64 test-run >"$work/test-run.log" 2>&1 &&
-	! grep -q 'KTAP' "$work/run.log" && grep -q '^memcore: boot complete' "$work/run.log" &&
-	grep -q '^kmap: W^X holds' "$work/run.log" && grep -q '^heap: strategy' "$work/run.log" &&
-	grep -Eq '^# kernel tests: [0-9]+ passed, 0 failed' "$work/test-run.log"
-result "run-shows-the-boot-test-run-tests" $? "$(tail -3 "$work/run.log")" "$(tail -3 "$work/test-run.log")"
-
 # make clean removes what was built and keeps the configuration it says it keeps.
 mk ARCH=riscv64 clean >"$work/clean.log" 2>&1
 [ ! -e "$work/riscv/Image" ] && [ ! -e "$work/riscv/lib/cmdline.o" ] &&
 	grep -q '"changed again"' "$cfg" && grep -q "kept $cfg" "$work/clean.log"
 result "clean-keeps-the-config" $? "$(cat "$work/clean.log")" "$(ls -a "$work/riscv")"
+
+# After make clean, make run builds, boots without the tests and shows what was
+# set up, and leaves a compile_commands.json that covers every heap strategy;
+# make test-run runs the tests.
+mk ARCH=riscv64 -j2 run >"$work/run.log" 2>&1 && mk ARCH=riscv64 test-run >"$work/test-run.log" 2>&1 &&
+	! grep -q 'KTAP' "$work/run.log" && grep -q '^memcore: boot complete' "$work/run.log" &&
+	grep -q '^kmap: W^X holds' "$work/run.log" && grep -q '^heap: strategy' "$work/run.log" &&
+	grep -Eq '^# kernel tests: [0-9]+ passed, 0 failed' "$work/test-run.log" &&
+	(for f in mm/heap_hart.c mm/heap_block.c mm/heap_slab_pages.c mm/heap_segfit.c; do
+		grep -q "\"file\":\"$f\"" "$work/compile_commands.json" || exit 1
+	done)
+result "run-after-clean-shows-the-boot-test-run-tests" $? "$(tail -3 "$work/run.log")" \
+	"$(tail -3 "$work/test-run.log")"
 
 # Another toolchain (LLVM=1 after gcc), then gcc again: each rebuilds every object.
 mk ARCH=riscv64 -j2 >"$work/build4.log" 2>&1 &&
