@@ -35,7 +35,7 @@
 
 /* mmu_map() / mmu_protect() flags */
 #define MMU_REPLACE 0x1	 /* mmu_map(): replace whatever is mapped in the range */
-#define MMU_ALLOW_WX 0x2 /* accept WRITE|EXEC together: in the kernel only with CONFIG_MMU_DEBUG_ALLOW_WX */
+#define MMU_ALLOW_WX 0x2 /* accept WRITE|EXEC together: only built with CONFIG_MMU_DEBUG_ALLOW_WX */
 #define MMU_NO_BLOCKS 0x4 /* mmu_map(): 4 KiB pages only */
 
 /* mmu_space_init() flags */
