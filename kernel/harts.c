@@ -125,6 +125,25 @@ int harts_cpu_node(const void *fdt, uint64_t hartid)
 	return -1;
 }
 
+unsigned int harts_for_each_ignored(const void *fdt, const struct hart_table *t,
+				    void (*fn)(uint64_t id, void *arg), void *arg)
+{
+	int cpus = fdt_path_offset(fdt, "/cpus"), node, ac;
+	struct dt_error err;
+	unsigned int n = 0;
+	uint64_t id;
+
+	if (cpus < 0 || (ac = dt_addr_cells(fdt, cpus, 2, &err)) < 0)
+		return 0;
+	fdt_for_each_subnode(node, fdt, cpus) {
+		if (cpu_hartid(fdt, node, ac, &id, &err) == 1 && hart_index(t, id) < 0) {
+			fn(id, arg);
+			n++;
+		}
+	}
+	return n;
+}
+
 int hart_index(const struct hart_table *t, uint64_t hartid)
 {
 	for (unsigned int i = 0; i < t->nr; i++) {

@@ -237,6 +237,11 @@ static bool start_hart(unsigned int index, uint64_t hartid)
 	return wait_online(h);
 }
 
+static void park_one(uint64_t id, void *arg)
+{
+	*(unsigned int *)arg += arch_park_hart(id) == 0;
+}
+
 void smp_boot(void)
 {
 	const struct hart_table *t = &boot_info.harts;
@@ -249,6 +254,14 @@ void smp_boot(void)
 	for (unsigned int i = 1; i < t->nr; i++)
 		if (start_hart(i, t->id[i]))
 			mmu_space_add_hart(&kernel_space, i);
+	if (t->nr_ignored) {
+		unsigned int parked = 0;
+
+		harts_for_each_ignored(boot_info.fdt, t, park_one, &parked);
+		printk("smp: %u hart(s) beyond MAX_HARTS (%d): %u parked in a wfi loop of ours, "
+		       "%u left where the firmware keeps them (off)\n",
+		       t->nr_ignored, MAX_HARTS, parked, t->nr_ignored - parked);
+	}
 	printk("smp: %u of %u harts online:", smp_nr_online(), t->nr);
 	for (unsigned int i = 0; i < t->nr; i++)
 		if (smp_hart_online(i))

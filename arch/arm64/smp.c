@@ -94,6 +94,13 @@ int arch_start_hart(uint64_t hartid, phys_addr_t entry, phys_addr_t opaque)
 	return -ENODEV;
 }
 
+/* Off under PSCI, or in the firmware's wfe loop of a spin table: best left there. */
+int arch_park_hart(uint64_t hartid)
+{
+	(void)hartid;
+	return -ENODEV;
+}
+
 void arch_hart_up(void)
 {
 	gic_hart_up();

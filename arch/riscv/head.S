@@ -111,6 +111,17 @@ park:
 	j	secondary_entry
 
 /*
+ * A hart beyond MAX_HARTS, started here by smp_boot(): with no S-mode
+ * interrupt enabled, wfi sleeps until the firmware's own; it never leaves.
+ */
+	.globl	park_for_good
+	.balign	4
+park_for_good:
+	csrw	sie, zero
+1:	wfi
+	j	1b
+
+/*
  * A hart started by smp_boot() through SBI HSM: a0 = hart ID, a1 = the
  * physical address of its struct hart_local (kernel/smp.h), MMU off.
  */

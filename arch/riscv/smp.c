@@ -4,6 +4,7 @@
 #include <asm/sbi.h>
 #include <kernel/compiler.h>
 #include <kernel/errno.h>
+#include <kernel/kmap.h>
 #include <kernel/smp.h>
 
 #define SIE_SSIE (1UL << 1)
@@ -12,6 +13,17 @@
 int arch_start_hart(uint64_t hartid, phys_addr_t entry, phys_addr_t opaque)
 {
 	struct sbiret r = sbi_ecall(SBI_EXT_HSM, SBI_HSM_HART_START, hartid, entry, opaque, 0);
+
+	return r.error ? -EIO : 0;
+}
+
+extern char park_for_good[]; /* head.S */
+
+/* Started into our loop: wfi with every S-mode interrupt masked, for good. */
+int arch_park_hart(uint64_t hartid)
+{
+	struct sbiret r = sbi_ecall(SBI_EXT_HSM, SBI_HSM_HART_START, hartid,
+				    kimage_to_phys(park_for_good), 0, 0);
 
 	return r.error ? -EIO : 0;
 }

@@ -33,6 +33,13 @@ int harts_from_fdt(struct hart_table *t, const void *fdt, uint64_t boot_hartid,
 /* The offset of the available cpu node whose hart ID is hartid, or -1. */
 int harts_cpu_node(const void *fdt, uint64_t hartid);
 
+/*
+ * Calls fn(id, arg) for each available cpu of the DT that is not in t
+ * (beyond MAX_HARTS); returns how many.
+ */
+unsigned int harts_for_each_ignored(const void *fdt, const struct hart_table *t,
+				    void (*fn)(uint64_t id, void *arg), void *arg);
+
 /* Dense index of hartid, or -1. */
 int hart_index(const struct hart_table *t, uint64_t hartid);
 

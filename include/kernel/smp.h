@@ -80,6 +80,13 @@ const char *arch_hart_stuck(uint64_t hartid, phys_addr_t opaque);
  * kmap live), before it first idles: what it needs to be kicked.
  */
 void arch_hart_up(void);
+/*
+ * Arch: a hart beyond MAX_HARTS, which the kernel does not use: 0 once it
+ * waits in a low-power loop of ours for good (riscv64: OpenSBI 1.1's own
+ * loop for a stopped hart busy-spins, its wfi returning at once), or
+ * -ENODEV where it is best left where it is (arm64: off under PSCI).
+ */
+int arch_park_hart(uint64_t hartid);
 /* Arch: wake hartid from arch_hart_idle(). */
 void arch_kick_hart(uint64_t hartid);
 /* Arch: wait (briefly, or until kicked) with interrupts masked. */
