@@ -172,8 +172,10 @@ struct bank_walk {
 	unsigned int local, rank, n;
 };
 
-static struct buddy_bank *next_bank(struct bank_walk *w)
+static inline struct buddy_bank *next_bank(struct bank_walk *w)
 {
+	if (likely(numa_nr_nodes() == 1)) /* every bank is node 0's */
+		return w->n-- > 0 ? &buddy_pool.bank[w->n] : NULL;
 	for (; w->rank < numa_nr_nodes(); w->rank++, w->n = buddy_pool.nr_banks) {
 		unsigned int node = numa_fallback(w->local, w->rank);
 
@@ -186,8 +188,9 @@ static struct buddy_bank *next_bank(struct bank_walk *w)
 
 static inline struct bank_walk bank_walk_start(void)
 {
-	return (struct bank_walk){ .local = numa_hart_node(this_hart_index()), .rank = 0,
-				   .n = buddy_pool.nr_banks };
+	unsigned int local = numa_nr_nodes() > 1 ? numa_hart_node(this_hart_index()) : 0;
+
+	return (struct bank_walk){ .local = local, .rank = 0, .n = buddy_pool.nr_banks };
 }
 
 /* Any block of min_order or more, bank by bank (next_bank()): O(1) per bank. */

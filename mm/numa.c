@@ -241,10 +241,12 @@ int numa_from_fdt(struct numa_map *n, const void *fdt, const struct hart_table *
 
 static struct numa_map numa = { .nr_nodes = 1, .distance = { { NUMA_LOCAL_DISTANCE } } };
 static uint8_t fallback[NUMA_MAX_NODES][NUMA_MAX_NODES];
+unsigned int numa_nodes = 1; /* numa.nr_nodes */
 
 void numa_set_map(const struct numa_map *n)
 {
 	numa = *n;
+	numa_nodes = numa.nr_nodes;
 	for (unsigned int a = 0; a < numa.nr_nodes; a++) {
 		unsigned int k = 0;
 
@@ -259,11 +261,6 @@ void numa_set_map(const struct numa_map *n)
 			fallback[a][j] = (uint8_t)b;
 		}
 	}
-}
-
-unsigned int numa_nr_nodes(void)
-{
-	return numa.nr_nodes;
 }
 
 unsigned int numa_node_of(phys_addr_t pa)

@@ -61,8 +61,14 @@ void numa_map_single(struct numa_map *n);
  */
 void numa_set_map(const struct numa_map *n);
 
-/* The active map's answers. */
-unsigned int numa_nr_nodes(void);
+/* The active map's answers. The node count is read inline: a machine of one node pays nothing. */
+extern unsigned int numa_nodes;
+
+static inline unsigned int numa_nr_nodes(void)
+{
+	return numa_nodes;
+}
+
 unsigned int numa_node_of(phys_addr_t pa);	/* node 0 outside every range */
 unsigned int numa_hart_node(unsigned int hart); /* by dense index; node 0 past the table */
 unsigned int numa_distance(unsigned int a, unsigned int b);
