@@ -117,7 +117,6 @@ static bool hart_init(void)
 	if (!wait_clear(rd + GICR_WAKER, GICR_WAKER_CHILDREN_ASLEEP))
 		return false;
 	sgi = rd + GICR_SGI_FRAME;
-	/* no other SGI or PPI (a timer the firmware left on) may end our wfi */
 	mmio_write32(sgi + GICR_IGROUPR0, mmio_read32(sgi + GICR_IGROUPR0) | 1u << WAKE_SGI);
 	mmio_write8(sgi + GICR_IPRIORITYR + WAKE_SGI, 0x80);
 	mmio_write32(sgi + GICR_ISENABLER0, 1u << WAKE_SGI);
