@@ -3,6 +3,7 @@
  * KTAP version 1 output for host and in-kernel tests: one document, each suite
  * a subtest indented four spaces, each case a leaf test.
  */
+#include <kernel/arch.h>
 #include <kernel/ktest.h>
 #include <kernel/printk.h>
 #include <stdarg.h>
@@ -128,6 +129,16 @@ static void run_case(const struct ktest_suite *s, const struct ktest_case *c, un
 	}
 }
 
+uint64_t ktest_deadline(unsigned int seconds)
+{
+	return arch_read_time() + seconds * arch_time_hz();
+}
+
+bool ktest_past(uint64_t deadline)
+{
+	return arch_read_time() > deadline;
+}
+
 void ktest_begin(struct ktest_run *run, unsigned int nr_suites)
 {
 	*run = (struct ktest_run){ .planned = nr_suites };
@@ -138,12 +149,15 @@ void ktest_run_suite(struct ktest_run *run, const struct ktest_suite *s)
 {
 	unsigned int nr = count_cases(s);
 	struct ktest_totals sum = { 0 };
+	uint64_t start = arch_read_time();
 
 	printk("    KTAP version 1\n    # Subtest: %s\n    1..%u\n", s->name, nr);
 	for (unsigned int c = 0; c < nr; c++)
 		run_case(s, &s->cases[c], c + 1, &sum);
-	printk("    # %s: pass:%u fail:%u skip:%u total:%u\n", s->name, sum.passed, sum.failed,
-	       sum.skipped, nr);
+	/* The time, so a boot that nears its limit says which suite took it. */
+	printk("    # %s: pass:%u fail:%u skip:%u total:%u, %llu ms\n", s->name, sum.passed,
+	       sum.failed, sum.skipped, nr,
+	       (unsigned long long)((arch_read_time() - start) * 1000 / arch_time_hz()));
 	printk("%s %u %s\n", sum.failed ? "not ok" : "ok", ++run->done, s->name);
 	run->sum.passed += sum.passed;
 	run->sum.failed += sum.failed;

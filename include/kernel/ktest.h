@@ -71,6 +71,15 @@ void ktest_skip(struct ktest *t, const char *fmt, ...) __printf(2, 3);
 /* A diagnostic line inside the current case's output. */
 void ktest_log(struct ktest *t, const char *fmt, ...) __printf(2, 3);
 
+/*
+ * Work shared by many harts under TCG waits on the host's scheduler: with
+ * more vCPUs than host cores, a lock hand-off can take a tenth of a second.
+ * A test that checks an invariant (not a count) may stop early: a deadline
+ * seconds from now, and whether it has passed.
+ */
+uint64_t ktest_deadline(unsigned int seconds);
+bool ktest_past(uint64_t deadline);
+
 #define KT_EXPECT(t, cond) ktest_check((t), !!(cond), __FILE__, __LINE__, #cond)
 #define KT_EXPECT_OP_(t, a, op, b)                                                             \
 	({                                                                                    \

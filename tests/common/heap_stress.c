@@ -171,6 +171,7 @@ void heap_stress_step(struct heap_stress_worker *w)
 	unsigned int r = heap_stress_rand(&w->rng) % 100;
 	struct heap_stress_block b;
 
+	w->steps++;
 	if (r < 40 && w->n < HEAP_STRESS_LOCAL_MAX) {
 		heap_stress_get(w, random_size(w), 0);
 	} else if (r < 45 && w->n < HEAP_STRESS_LOCAL_MAX) {

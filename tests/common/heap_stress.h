@@ -28,7 +28,7 @@ struct heap_stress_worker {
 	struct heap_stress_block local[HEAP_STRESS_LOCAL_MAX];
 	unsigned int n;
 	/* results */
-	unsigned long allocs, frees, posted, taken, failed, errors;
+	unsigned long steps, allocs, frees, posted, taken, failed, errors;
 };
 
 /* Empties the mailbox (its blocks are forgotten: call when it is empty, or at the start). */
