@@ -3,7 +3,8 @@
  * Threads as harts. mm/ keys per-hart data (the per-hart heaps, the buddy's
  * page caches) by this_hart_index() and counts on a hart never running on
  * two CPUs at once. Here a thread takes a hart at its first call and gives
- * it back when it exits, and every call into mm/ holds its hart's lock:
+ * it back when it exits, and every call into mm/ holds its hart (its lock,
+ * or its bias, below):
  *
  * - More threads than harts (SHIM_HARTS): a new thread takes a free hart
  *   if there is one, else shares the hart with the fewest threads. The
@@ -16,21 +17,30 @@
  *   gives empty pages back) and drains its page cache. A call the thread
  *   makes after that (a later destructor, glibc's own clean-up) borrows a
  *   hart for the call alone.
- * - fork(): the prepare handler takes every hart's lock, so no thread is
+ * - fork(): the prepare handler takes every hart, so no thread is
  *   inside mm/ when the address space is copied and the child inherits
  *   consistent heaps (glibc locks its arenas the same way); in the child
  *   every hart but the forking thread's is free again.
  * - Reclaim (an allocation about to fail): frees queued for a hart whose
  *   thread is idle or gone wait in its queue; we take each such hart whose
- *   lock is free and drain its queue as that hart.
- *
- * Uncontended, a call pays one atomic add and one store for its lock (a
- * ticket lock, so that fork's prepare handler gets its turn between the
- * calls of a thread that allocates without pause).
+ *   lock is free and whose thread is not inside a call, and drain its
+ *   queue as that hart.
+ * - Bias: a thread that has its hart to itself does not take the lock.
+ *   It holds the hart's bias and marks each call with a plain store to
+ *   busy (memcore.h). Whoever else needs the hart (fork, a second thread
+ *   attaching, a borrowed call, a reclaim draining its queue) takes its
+ *   lock, sets revoke, runs membarrier(2) so that the holder's store is
+ *   visible, and waits until busy is clear; the holder, seeing revoke,
+ *   queues for the lock. A second thread on the hart ends the bias until
+ *   the hart has one thread again. Without membarrier (an old kernel, a
+ *   seccomp filter) nobody holds a bias and every call takes the lock,
+ *   a futex lock: a compare-and-swap in, an exchange out.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <mm/buddy.h>
 #include <mm/kmalloc.h>
 #include <pthread.h>
@@ -44,8 +54,9 @@ static struct hart_slot slots[SHIM_HARTS];
 static spinlock_t attach_lock = SPINLOCK_INIT; /* picking a hart; fork */
 
 __thread struct hart_slot *shim_cur TLS_IE;
+__thread struct hart_slot *shim_bias TLS_IE;
 __thread const char *shim_op TLS_IE;
-__thread bool shim_borrowing TLS_IE;
+static __thread bool borrowing TLS_IE;	      /* its hart is lent for this call alone */
 static __thread struct hart_slot *own TLS_IE; /* the hart this thread is attached to */
 static __thread bool exited TLS_IE;	      /* its key's destructor has run */
 
@@ -55,6 +66,88 @@ static bool have_exit_key;
 void **hart_mm_slot(unsigned int index)
 {
 	return &slots[index].local.mm;
+}
+
+/* ---- taking a hart ------------------------------------------------------------ */
+
+static bool have_membarrier; /* registered for MEMBARRIER_CMD_PRIVATE_EXPEDITED */
+static int membarrier_errno; /* why not */
+
+static bool membarrier_register(void)
+{
+	int saved = errno;
+	bool ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+
+	if (!ok)
+		membarrier_errno = errno;
+	errno = saved; /* a malloc that succeeds leaves errno alone */
+	return ok;
+}
+
+/* Every running thread of the process passes a full barrier. */
+static void barrier_everywhere(void)
+{
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
+		shim_print("memcore: membarrier failed after it was registered\n");
+		abort();
+	}
+}
+
+/* h's bias is another thread's: have it step aside (h's lock held); then wait_out(). */
+static bool pause_bias(struct hart_slot *h)
+{
+	if (!h->biased || h == shim_bias)
+		return false;
+	__atomic_store_n(&h->revoke, SHIM_REVOKE_PAUSE, __ATOMIC_RELAXED);
+	return true;
+}
+
+static bool bias_busy(struct hart_slot *h)
+{
+	return __atomic_load_n(&h->busy, __ATOMIC_ACQUIRE);
+}
+
+static void wait_out(struct hart_slot *h)
+{
+	while (bias_busy(h))
+		cpu_relax();
+}
+
+/* h, to act as it: its lock, and its bias holder out of any call. */
+static void hart_take(struct hart_slot *h)
+{
+	spin_lock(&h->lock);
+	if (pause_bias(h)) {
+		barrier_everywhere();
+		wait_out(h);
+	}
+}
+
+/*
+ * The same, if its lock is free and its bias holder is not inside a call
+ * (a caller inside a call of its own must not wait for another's: two
+ * could wait for each other).
+ */
+static bool hart_trytake(struct hart_slot *h)
+{
+	if (!spin_trylock(&h->lock))
+		return false;
+	if (pause_bias(h)) {
+		barrier_everywhere();
+		if (bias_busy(h)) {
+			__atomic_store_n(&h->revoke, SHIM_REVOKE_NONE, __ATOMIC_RELEASE);
+			spin_unlock(&h->lock);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void hart_give(struct hart_slot *h)
+{
+	if (__atomic_load_n(&h->revoke, __ATOMIC_RELAXED) == SHIM_REVOKE_PAUSE)
+		__atomic_store_n(&h->revoke, SHIM_REVOKE_NONE, __ATOMIC_RELEASE);
+	spin_unlock(&h->lock);
 }
 
 /* ---- booting once ------------------------------------------------------------- */
@@ -86,11 +179,12 @@ static void boot(void)
 			slots[i].local.index = i;
 		/* the boot runs on hart 0, as the kernel's does */
 		shim_cur = &slots[0];
-		spin_lock(&slots[0].lock);
+		hart_take(&slots[0]);
 		shim_arena_boot();
 		heap_set_reclaim_hook(reclaim_idle_harts);
-		spin_unlock(&slots[0].lock);
+		hart_give(&slots[0]);
 		shim_cur = NULL;
+		have_membarrier = membarrier_register();
 		__atomic_store_n(&boot_state, BOOT_HEAPS_UP, __ATOMIC_RELEASE);
 		have_exit_key = pthread_key_create(&exit_key, thread_exit) == 0;
 		pthread_atfork(fork_prepare, fork_parent, fork_child);
@@ -137,6 +231,26 @@ static void wait_for_fork(void)
 		syscall(SYS_futex, &shim_forking, FUTEX_WAIT_PRIVATE, 1, NULL, NULL, 0);
 }
 
+static void bias_again(struct hart_slot *h)
+{
+	h->biased = true;
+	__atomic_store_n(&h->revoke, SHIM_REVOKE_NONE, __ATOMIC_RELAXED);
+	shim_bias = h;
+}
+
+/* The first thread on h holds its bias; a second ends it. With attach_lock held. */
+static void bias_on_attach(struct hart_slot *h, unsigned int users)
+{
+	hart_take(h);
+	if (users == 0 && have_membarrier) {
+		bias_again(h);
+	} else if (h->biased) {
+		h->biased = false;
+		__atomic_store_n(&h->revoke, SHIM_REVOKE_GONE, __ATOMIC_RELEASE);
+	}
+	spin_unlock(&h->lock); /* not hart_give(): GONE stays */
+}
+
 static struct hart_slot *attach(void)
 {
 	struct hart_slot *h;
@@ -148,27 +262,55 @@ static struct hart_slot *attach(void)
 	if (exited || !have_exit_key || booting) {
 		/* no destructor would give it back: a hart for this call only */
 		spin_unlock(&attach_lock);
-		shim_borrowing = true;
+		borrowing = true;
 		return shim_cur = h;
 	}
-	__atomic_fetch_add(&h->users, 1, __ATOMIC_RELAXED);
+	bias_on_attach(h, __atomic_fetch_add(&h->users, 1, __ATOMIC_RELAXED));
 	spin_unlock(&attach_lock);
 	own = shim_cur = h;
-	/* may allocate (glibc's second-level key array): that call finds shim_cur set */
-	pthread_setspecific(exit_key, h);
 	return h;
 }
 
 struct hart_slot *shim_enter_slow(void)
 {
+	struct hart_slot *h;
+
 	wait_for_fork();
-	return shim_cur ? shim_cur : attach();
+	h = shim_cur;
+	if (!h) {
+		h = attach();
+		/* may allocate (glibc's second-level key array): that call finds shim_cur set */
+		if (!borrowing)
+			pthread_setspecific(exit_key, h);
+	}
+	hart_take(h);
+	if (h == shim_bias && __atomic_load_n(&h->revoke, __ATOMIC_RELAXED) == SHIM_REVOKE_GONE)
+		shim_bias = NULL; /* a second thread came: the lock while it stays */
+	/* alone on it again: an attach counts itself before it waits for h, so this is exact */
+	else if (!shim_bias && h == own && have_membarrier &&
+		 __atomic_load_n(&h->users, __ATOMIC_RELAXED) == 1)
+		bias_again(h);
+	return h;
 }
 
-void shim_detach_borrowed(void)
+void shim_leave_slow(struct hart_slot *h)
 {
-	shim_borrowing = false;
-	shim_cur = NULL;
+	hart_give(h);
+	if (unlikely(borrowing)) {
+		borrowing = false;
+		shim_cur = NULL;
+	}
+}
+
+void shim_let_go(void)
+{
+	struct hart_slot *b = shim_bias;
+	bool in_bias = b && bias_busy(b);
+
+	if (shim_cur && (shim_cur != b || !in_bias))
+		spin_unlock(&shim_cur->lock);
+	if (in_bias)
+		__atomic_store_n(&b->busy, 0, __ATOMIC_RELEASE);
 }
 
 /* The last thread of a hart leaves nothing behind in it that others cannot use. */
@@ -176,14 +318,18 @@ static void thread_exit(void *arg)
 {
 	struct hart_slot *h = arg;
 
-	spin_lock(&h->lock);
+	hart_take(h);
 	shim_cur = h;
 	if (__atomic_load_n(&h->users, __ATOMIC_RELAXED) == 1) {
 		heap_trim();
 		buddy_drain_cache(h->local.index);
 	}
+	if (h == shim_bias) {
+		h->biased = false;
+		shim_bias = NULL;
+	}
 	__atomic_fetch_sub(&h->users, 1, __ATOMIC_RELEASE);
-	spin_unlock(&h->lock);
+	hart_give(h);
 	own = shim_cur = NULL;
 	exited = true;
 	/* frees sent to harts whose threads have all gone would wait there for a new thread */
@@ -205,17 +351,16 @@ static void drain_queues(bool only_free)
 		struct hart_slot *h = &slots[i];
 
 		if (h == me || !heap_hart_has_queue(i) ||
-		    (only_free && __atomic_load_n(&h->users, __ATOMIC_RELAXED)) ||
-		    !spin_trylock(&h->lock))
+		    (only_free && __atomic_load_n(&h->users, __ATOMIC_RELAXED)) || !hart_trytake(h))
 			continue;
 		shim_cur = h;
 		heap_idle();
 		shim_cur = me;
-		spin_unlock(&h->lock);
+		hart_give(h);
 	}
 }
 
-/* The heap's reclaim hook: an allocation is about to fail (its hart's lock is held). */
+/* The heap's reclaim hook: an allocation is about to fail (its hart is held). */
 static void reclaim_idle_harts(void)
 {
 	drain_queues(false);
@@ -229,10 +374,19 @@ static void reclaim_idle_harts(void)
  */
 static void fork_prepare(void)
 {
+	bool paused = false;
+
 	__atomic_store_n(&shim_forking, 1, __ATOMIC_RELAXED);
 	spin_lock(&attach_lock);
-	for (unsigned int i = 0; i < SHIM_HARTS; i++)
+	for (unsigned int i = 0; i < SHIM_HARTS; i++) {
 		spin_lock(&slots[i].lock);
+		paused |= pause_bias(&slots[i]);
+	}
+	if (!paused)
+		return;
+	barrier_everywhere(); /* once for all the harts */
+	for (unsigned int i = 0; i < SHIM_HARTS; i++)
+		wait_out(&slots[i]);
 }
 
 static void fork_done(void)
@@ -244,7 +398,7 @@ static void fork_done(void)
 static void fork_parent(void)
 {
 	for (unsigned int i = 0; i < SHIM_HARTS; i++)
-		spin_unlock(&slots[i].lock);
+		hart_give(&slots[i]);
 	spin_unlock(&attach_lock);
 	fork_done();
 }
@@ -256,9 +410,17 @@ static void fork_child(void)
 	for (unsigned int i = 0; i < SHIM_HARTS; i++) {
 		slots[i].users = &slots[i] == own;
 		spin_lock_init(&slots[i].lock);
+		slots[i].busy = 0;
+		slots[i].revoke = SHIM_REVOKE_NONE;
+		slots[i].biased = false;
 	}
 	spin_lock_init(&attach_lock);
 	shim_forking = 0; /* nobody else to wake */
+	/* the only thread: its hart its own, biased if the child may use membarrier */
+	have_membarrier = have_membarrier && membarrier_register();
+	shim_bias = own && have_membarrier ? own : NULL;
+	if (shim_bias)
+		shim_bias->biased = true;
 }
 
 /* ---- for the tests and MEMCORE_STATS ------------------------------------------- */
@@ -269,5 +431,20 @@ unsigned int shim_harts_in_use(void)
 
 	for (unsigned int i = 0; i < SHIM_HARTS; i++)
 		n += __atomic_load_n(&slots[i].users, __ATOMIC_RELAXED) != 0;
+	return n;
+}
+
+/* 0, or why no hart can be biased (membarrier's errno). */
+int shim_bias_off(void)
+{
+	return have_membarrier ? 0 : membarrier_errno;
+}
+
+unsigned int shim_harts_biased(void)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < SHIM_HARTS; i++)
+		n += __atomic_load_n(&slots[i].biased, __ATOMIC_RELAXED);
 	return n;
 }

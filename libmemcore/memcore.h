@@ -15,7 +15,7 @@
  * - window.c: the MMU for large allocations: the real vmap and mapper
  *   over an Sv39 table keep the bookkeeping, a window of the process's
  *   address space holds the data.
- * - harts.c: threads as harts: this_hart_index(), a lock per hart held
+ * - harts.c: threads as harts: this_hart_index(), a hart held (its lock or its bias)
  *   around every call into mm/, thread exit and fork.
  * - port.c: the console (stderr, without stdio), panic, misuse reports.
  * - malloc.c: the C allocation API on kmalloc().
@@ -86,53 +86,76 @@ void shim_window_purge(void);
 /* ---- harts.c --------------------------------------------------------------- */
 
 /*
- * A hart of mm/'s, played by the threads attached to it. lock is held
- * around every call into mm/ made as this hart.
+ * A hart of mm/'s, played by the threads attached to it. Whoever acts as
+ * the hart holds it: its lock, or, for the one thread a hart serves alone,
+ * its bias (harts.c): busy set around each call, no atomic operation.
  */
 struct hart_slot {
 	struct shim_hart_local local; /* first: include/port/hart.h */
 	spinlock_t lock;    /* a ticket lock: fork's prepare handler must get its turn */
 	unsigned int users; /* threads attached (atomic) */
+	unsigned int busy;  /* its bias holder is inside a call (written by that thread) */
+	unsigned int revoke; /* SHIM_REVOKE_*: the bias holder must take the lock */
+	bool biased;	     /* a thread holds its bias (changed under the lock) */
 } __aligned(64);
+
+enum { SHIM_REVOKE_NONE, SHIM_REVOKE_PAUSE, SHIM_REVOKE_GONE };
 
 #define SHIM_HARTS MAX_HARTS
 
 extern __thread struct hart_slot *shim_cur TLS_IE; /* the hart this thread acts as, or NULL */
+extern __thread struct hart_slot *shim_bias TLS_IE; /* the hart whose bias it holds, or NULL */
 extern __thread const char *shim_op TLS_IE;	   /* the API call under way, for misuse reports */
 
-/* Harts with a thread attached. */
+/* Harts with a thread attached, and of those the ones a thread holds biased. */
 unsigned int shim_harts_in_use(void);
+unsigned int shim_harts_biased(void);
+int shim_bias_off(void); /* 0, or the errno of membarrier(2) that rules biases out */
 
-/* Set while fork() takes every hart's lock: a call waits for it at the door. */
+/* Set while fork() takes every hart: a call waits for it at the door. */
 extern unsigned int shim_forking;
 
 /*
- * The first call of a thread (or one after its exit, or during a fork):
- * boots if needed, waits for a fork, picks the thread's hart.
+ * A call that does not hold its hart's bias (the first of a thread, one
+ * after its exit, during a fork, on a shared hart, with the bias revoked):
+ * boots if needed, waits for a fork, picks the thread's hart, takes it.
  */
 struct hart_slot *shim_enter_slow(void);
-/* The end of a call made by a thread that holds no hart of its own (after its exit). */
-void shim_detach_borrowed(void);
+/* The end of such a call. */
+void shim_leave_slow(struct hart_slot *h);
 
-/* Enters mm/ as this thread's hart; every API call is between these two. */
+/*
+ * Enters mm/ as this thread's hart; every API call is between these two.
+ * The bias holder's way in is a plain store and a load: whoever wants the
+ * hart sets revoke, then has every thread of the process pass a full
+ * barrier (membarrier(2)) before it reads busy, so either it sees busy set
+ * or the holder sees revoke (Dekker's handshake with one side's fence
+ * paid by the rare party). NULL: the bias was used.
+ */
 static inline struct hart_slot *shim_enter(void)
 {
-	struct hart_slot *h = shim_cur;
+	struct hart_slot *h = shim_bias;
 
-	if (unlikely(!h || __atomic_load_n(&shim_forking, __ATOMIC_RELAXED)))
-		h = shim_enter_slow();
-	spin_lock(&h->lock);
-	return h;
+	if (likely(h)) {
+		__atomic_store_n(&h->busy, 1, __ATOMIC_RELAXED);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		if (likely(!__atomic_load_n(&h->revoke, __ATOMIC_ACQUIRE)))
+			return NULL;
+		__atomic_store_n(&h->busy, 0, __ATOMIC_RELEASE);
+	}
+	return shim_enter_slow();
 }
-
-extern __thread bool shim_borrowing TLS_IE;
 
 static inline void shim_leave(struct hart_slot *h)
 {
-	spin_unlock(&h->lock);
-	if (unlikely(shim_borrowing))
-		shim_detach_borrowed();
+	if (likely(!h))
+		__atomic_store_n(&shim_bias->busy, 0, __ATOMIC_RELEASE);
+	else
+		shim_leave_slow(h);
 }
+
+/* Lets go of whatever the call under way holds (a misuse is about to abort). */
+void shim_let_go(void);
 
 /* ---- port.c ---------------------------------------------------------------- */
 

@@ -59,14 +59,13 @@ void panic(const char *fmt, ...)
 
 /*
  * Reported before anything changed (mm/ checks first), then abort(). The
- * hart's lock is let go first: a SIGABRT handler that allocates (a crash
+ * hart is let go first: a SIGABRT handler that allocates (a crash
  * reporter) must not wait for it forever.
  */
 void shim_misuse(const char *what, const void *p)
 {
 	shim_print("memcore: %s(%p): %s\n", shim_op ? shim_op : "free", p, what);
-	if (shim_cur)
-		spin_unlock(&shim_cur->lock);
+	shim_let_go();
 	abort();
 }
 
@@ -83,8 +82,13 @@ static void print_stats(void)
 	shim_window_stats(&w);
 	heap_usage(&u);
 	buddy_stats(&b);
-	shim_print("memcore: strategy %s, harts in use %u of %u\n", u.strategy, shim_harts_in_use(),
-		   SHIM_HARTS);
+	if (shim_bias_off())
+		shim_print("memcore: strategy %s, harts in use %u of %u, bias off (membarrier: "
+			   "errno %d)\n",
+			   u.strategy, shim_harts_in_use(), SHIM_HARTS, shim_bias_off());
+	else
+		shim_print("memcore: strategy %s, harts in use %u of %u, %u biased\n", u.strategy,
+			   shim_harts_in_use(), SHIM_HARTS, shim_harts_biased());
 	shim_print("memcore: heap %llu blocks live (%llu bytes), %llu frames held\n",
 		   (unsigned long long)u.blocks, (unsigned long long)u.bytes,
 		   (unsigned long long)u.frames);
@@ -99,7 +103,7 @@ static void print_stats(void)
 		   (unsigned long long)(w.purged >> 20), (unsigned long long)heap_misuses());
 }
 
-/* At exit, not under a hart's lock: reads counters, changes nothing. */
+/* At exit, holding no hart: reads counters, changes nothing. */
 void shim_stats_at_exit(void)
 {
 	const char *v = getenv("MEMCORE_STATS");
