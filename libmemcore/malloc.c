@@ -60,7 +60,38 @@ static inline void *nomem(void)
  * The exported functions call these, not each other: no call through the
  * PLT inside. caller: the program's call site (the debug tier records it).
  */
+static __attribute__((noinline)) void *malloc_slow(size_t size, const void *caller);
+static __attribute__((noinline)) void free_slow(void *p, const void *caller);
+
+/*
+ * malloc() and free() with the bias: nothing held across the call but the
+ * hart's busy flag, so no register to save. The rest, and every other
+ * call, takes whichever way shim_enter() finds.
+ */
 static inline void *do_malloc(size_t size, const void *caller)
+{
+	void *p;
+
+	if (DEBUG_TIER || !shim_enter_biased())
+		return malloc_slow(size, caller);
+	p = kmalloc(shim_size(size));
+	shim_leave_biased();
+	return likely(p) ? p : nomem();
+}
+
+static inline void do_free(void *p, const void *caller)
+{
+	if (!p)
+		return;
+	if (DEBUG_TIER || !shim_enter_biased()) {
+		free_slow(p, caller);
+		return;
+	}
+	kfree(p); /* shim_op NULL: free is the default */
+	shim_leave_biased();
+}
+
+static __attribute__((noinline)) void *malloc_slow(size_t size, const void *caller)
 {
 	struct hart_slot *h = shim_enter();
 	void *p;
@@ -68,19 +99,16 @@ static inline void *do_malloc(size_t size, const void *caller)
 	if (DEBUG_TIER)
 		shim_op = "malloc"; /* a freed object it pushes out of the quarantine may be damaged */
 	p = DEBUG_TIER ? kmalloc_caller(shim_size(size), 0, caller) : kmalloc(shim_size(size));
-
+	if (DEBUG_TIER)
+		shim_op = NULL;
 	shim_leave(h);
 	return likely(p) ? p : nomem();
 }
 
-static inline void do_free(void *p, const void *caller)
+static __attribute__((noinline)) void free_slow(void *p, const void *caller)
 {
-	struct hart_slot *h;
+	struct hart_slot *h = shim_enter();
 
-	if (!p)
-		return;
-	h = shim_enter();
-	shim_op = "free";
 	if (DEBUG_TIER)
 		kfree_caller(p, caller);
 	else
@@ -102,6 +130,7 @@ static void *do_realloc(void *p, size_t size, const void *caller)
 	h = shim_enter();
 	shim_op = "realloc";
 	n = DEBUG_TIER ? krealloc_caller(p, shim_size(size), caller) : krealloc(p, shim_size(size));
+	shim_op = NULL;
 	shim_leave(h);
 	return n ? n : nomem();
 }
@@ -119,6 +148,8 @@ static void *do_aligned(size_t align, size_t size, const void *caller)
 		shim_op = "malloc";
 	p = DEBUG_TIER ? kmalloc_caller(shim_size(size), align, caller)
 		       : kmalloc_aligned(shim_size(size), align);
+	if (DEBUG_TIER)
+		shim_op = NULL;
 	shim_leave(h);
 	return p ? p : nomem();
 }
@@ -218,6 +249,7 @@ API size_t malloc_usable_size(void *p)
 	h = shim_enter();
 	shim_op = "malloc_usable_size";
 	n = ksize(p);
+	shim_op = NULL;
 	shim_leave(h);
 	return n;
 }
@@ -238,6 +270,7 @@ API int malloc_trim(size_t pad)
 	heap_trim();
 	shim_window_purge();
 	reported = buddy_report_free();
+	shim_op = NULL;
 	shim_leave(h);
 	return buddy_free_frames() > before || reported > 0;
 }

@@ -105,7 +105,8 @@ enum { SHIM_REVOKE_NONE, SHIM_REVOKE_PAUSE, SHIM_REVOKE_GONE };
 
 extern __thread struct hart_slot *shim_cur TLS_IE; /* the hart this thread acts as, or NULL */
 extern __thread struct hart_slot *shim_bias TLS_IE; /* the hart whose bias it holds, or NULL */
-extern __thread const char *shim_op TLS_IE;	   /* the API call under way, for misuse reports */
+/* The API call under way, for misuse reports: set by each but free, NULL again at its end. */
+extern __thread const char *shim_op TLS_IE;
 
 /* Harts with a thread attached, and of those the ones a thread holds biased. */
 unsigned int shim_harts_in_use(void);
@@ -132,7 +133,7 @@ void shim_leave_slow(struct hart_slot *h);
  * or the holder sees revoke (Dekker's handshake with one side's fence
  * paid by the rare party). NULL: the bias was used.
  */
-static inline struct hart_slot *shim_enter(void)
+static inline bool shim_enter_biased(void)
 {
 	struct hart_slot *h = shim_bias;
 
@@ -140,16 +141,26 @@ static inline struct hart_slot *shim_enter(void)
 		__atomic_store_n(&h->busy, 1, __ATOMIC_RELAXED);
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		if (likely(!__atomic_load_n(&h->revoke, __ATOMIC_ACQUIRE)))
-			return NULL;
+			return true;
 		__atomic_store_n(&h->busy, 0, __ATOMIC_RELEASE);
 	}
-	return shim_enter_slow();
+	return false;
+}
+
+static inline void shim_leave_biased(void)
+{
+	__atomic_store_n(&shim_bias->busy, 0, __ATOMIC_RELEASE);
+}
+
+static inline struct hart_slot *shim_enter(void)
+{
+	return shim_enter_biased() ? NULL : shim_enter_slow();
 }
 
 static inline void shim_leave(struct hart_slot *h)
 {
 	if (likely(!h))
-		__atomic_store_n(&shim_bias->busy, 0, __ATOMIC_RELEASE);
+		shim_leave_biased();
 	else
 		shim_leave_slow(h);
 }
