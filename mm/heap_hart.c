@@ -78,6 +78,14 @@ static void heap_set_window(struct heap *h, const struct buddy_bank *b)
 static void *const no_cache[1];
 
 /*
+ * The heaps that have empty pages, a bit each: a hart that steals reads
+ * these words, not the empty count of every heap (512 cache lines at 512
+ * harts, each written by its owner). A bit may be stale either way for a
+ * moment; it is a hint, and the heap's lock decides.
+ */
+static uint64_t heaps_with_empty[(MAX_HARTS + 63) / 64];
+
+/*
  * One heap per hart the switch names, not per hart there could be
  * (MAX_HARTS: 7 KiB each), in pages of the buddy's. A reset forgets them:
  * the kernel switches once, and a test's next machine has a buddy of its
@@ -101,6 +109,7 @@ int heaps_reset(unsigned int nr_harts)
 	for (unsigned int i = 0; i < MAX_HARTS; i++)
 		__atomic_store_n(hart_mm_slot(i), NULL, __ATOMIC_RELEASE);
 	heaps = NULL;
+	memset(heaps_with_empty, 0, sizeof(heaps_with_empty));
 	if (nr_harts > MAX_HARTS || (nr_harts && !(all = heaps_alloc(nr_harts))))
 		return nr_harts > MAX_HARTS ? -EINVAL : -ENOMEM;
 	for (unsigned int i = 0; i < nr_harts; i++) {
@@ -157,6 +166,18 @@ static phys_addr_t page_pa(struct slab *s)
 	return virt_to_phys(slab_page(s));
 }
 
+/* h->nr_empty changed (h's lock held): its bit follows whether it is 0. */
+static void empty_mark(struct heap *h)
+{
+	uint64_t *w = &heaps_with_empty[h->id / 64], bit = 1ULL << (h->id % 64);
+	bool set = __atomic_load_n(w, __ATOMIC_RELAXED) & bit;
+
+	if (h->nr_empty && !set)
+		__atomic_fetch_or(w, bit, __ATOMIC_RELAXED);
+	else if (!h->nr_empty && set)
+		__atomic_fetch_and(w, ~bit, __ATOMIC_RELAXED);
+}
+
 static struct slab *empty_pop(struct heap *h)
 {
 	struct slab *s;
@@ -166,6 +187,7 @@ static struct slab *empty_pop(struct heap *h)
 	if (s) {
 		h->empty = s->next;
 		__atomic_store_n(&h->nr_empty, h->nr_empty - 1, __ATOMIC_RELAXED);
+		empty_mark(h);
 	}
 	tas_unlock(&h->lock);
 	return s;
@@ -185,6 +207,7 @@ static struct slab *empty_cut(struct heap *h, uint64_t keep)
 		__atomic_store_n(&h->nr_empty, h->nr_empty - 1, __ATOMIC_RELAXED);
 		h->pages_to_buddy++;
 	}
+	empty_mark(h);
 	return cut;
 }
 
@@ -212,6 +235,8 @@ static void empty_push(struct heap *h, struct slab *s)
 	__atomic_store_n(&h->nr_empty, h->nr_empty + 1, __ATOMIC_RELAXED);
 	if (h->nr_empty > HEAP_EMPTY_HIGH)
 		excess = empty_cut(h, HEAP_EMPTY_LOW);
+	else
+		empty_mark(h);
 	tas_unlock(&h->lock);
 	give_to_buddy(excess);
 }
@@ -249,16 +274,19 @@ static void page_assign(struct heap *h, struct slab *s, unsigned int cls, bool n
  */
 static struct slab *steal(struct heap *h, bool near)
 {
-	unsigned int node = numa_hart_node(h->id);
+	unsigned int node = numa_hart_node(h->id), n = heap_nr_harts;
 
-	for (unsigned int i = 1; i < heap_nr_harts; i++) {
-		struct heap *v = &heaps[(h->id + i) % heap_nr_harts];
+	for (unsigned int i = 1; i < n; i++) {
+		unsigned int id;
 		struct slab *s;
 
-		if (!__atomic_load_n(&v->nr_empty, __ATOMIC_RELAXED) ||
-		    (numa_hart_node(v->id) == node) != near)
-			continue; /* a peek, so that a short class does not lock every heap */
-		s = empty_pop(v);
+		i += bits_next_around(heaps_with_empty, n, (h->id + i) % n);
+		if (i >= n) /* round to h itself */
+			break;
+		id = (h->id + i) % n;
+		if ((numa_hart_node(id) == node) != near)
+			continue;
+		s = empty_pop(&heaps[id]);
 		if (s) {
 			h->pages_stolen++;
 			return s;

@@ -74,6 +74,28 @@ static inline unsigned int low_bit64(uint64_t x)
 }
 #endif
 
+/*
+ * In a bitmap of n bits (words read relaxed: another hart may change
+ * them), how far from bit start the first set bit is, going up and round
+ * past n - 1 to 0: d for bit (start + d) % n, or n if none. A whole word
+ * at a time where it is clear.
+ */
+static inline unsigned int bits_next_around(const uint64_t *w, unsigned int n, unsigned int start)
+{
+	unsigned int d = 0;
+
+	while (d < n) {
+		unsigned int b = (start + d) % n;
+		uint64_t bits = __atomic_load_n(&w[b / 64], __ATOMIC_RELAXED) >> (b % 64);
+
+		if (bits & 1)
+			return d;
+		/* to the next set bit of the word, or its end, but not past bit n - 1 */
+		d += MIN(bits ? low_bit64(bits) : 64 - b % 64, n - b);
+	}
+	return n;
+}
+
 /* heap_large.c */
 extern uintptr_t large_window, large_window_size; /* the window, 0 and 0 for none */
 void *large_alloc(size_t size, size_t align);

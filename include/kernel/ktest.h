@@ -73,10 +73,14 @@ void ktest_log(struct ktest *t, const char *fmt, ...) __printf(2, 3);
 
 /*
  * Work shared by many harts under TCG waits on the host's scheduler: with
- * more vCPUs than host cores, a lock hand-off can take a tenth of a second.
- * A test that checks an invariant (not a count) may stop early: a deadline
- * seconds from now, and whether it has passed.
+ * many more vCPUs than host cores, a lock hand-off can take a tenth of a
+ * second. A test that checks an invariant (not a count) may stop early
+ * when more than KTEST_DEADLINE_HARTS harts share the work (up to that,
+ * it runs whole, as a 2-core host manages): a deadline seconds from now
+ * (KTEST_NO_DEADLINE: never), and whether it has passed.
  */
+#define KTEST_DEADLINE_HARTS 8
+#define KTEST_NO_DEADLINE    UINT64_MAX
 uint64_t ktest_deadline(unsigned int seconds);
 bool ktest_past(uint64_t deadline);
 

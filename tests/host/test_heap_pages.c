@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../mm/heap_internal.h"
 #include "arena.h"
 #include "heap_host.h"
 
@@ -127,6 +128,32 @@ static void empty_pages_are_stolen_by_other_harts(struct ktest *t)
 	KT_EXPECT_EQ(t, stats(0).cls[CLASS_4096].in_use, 0);
 	KT_EXPECT_EQ(t, stats(0).cls[CLASS_4096].remote_frees, 1);
 	heap_host_expect_baseline(t, NR_HARTS);
+}
+
+/*
+ * The walk a hart makes for heaps with empty pages (bits_next_around()):
+ * up from the heap after its own, across words, round past the last heap
+ * to the first, never past n, and none found when none is set.
+ */
+static void the_walk_for_empty_pages_wraps_and_crosses_words(struct ktest *t)
+{
+	uint64_t w[3] = { 0 };
+	const unsigned int n = 150;
+
+	KT_EXPECT_EQ(t, bits_next_around(w, n, 0), n);
+	KT_EXPECT_EQ(t, bits_next_around(w, n, 149), n);
+	w[1] = 1ULL << (100 - 64);
+	KT_EXPECT_EQ(t, bits_next_around(w, n, 5), 95);
+	KT_EXPECT_EQ(t, bits_next_around(w, n, 100), 0);
+	KT_EXPECT_EQ(t, bits_next_around(w, n, 101), 149); /* round: 101..149, 0..100 */
+	w[0] = 1ULL << 3;
+	KT_EXPECT_EQ(t, bits_next_around(w, n, 101), 52); /* 149 - 101 + 1 + 3 */
+	KT_EXPECT_EQ(t, bits_next_around(w, n, 140), 13);
+	w[2] = ~0ULL << (150 - 128); /* bits past n are never heaps */
+	KT_EXPECT_EQ(t, bits_next_around(w, n, 140), 13);
+	w[2] |= 1ULL << (149 - 128);
+	KT_EXPECT_EQ(t, bits_next_around(w, n, 140), 9);
+	KT_EXPECT_EQ(t, bits_next_around(w, n, 4), 96);
 }
 
 /* What the thresholds predict: after each free of a page, keep it; above HIGH cut to LOW. */
@@ -574,6 +601,7 @@ static const struct ktest_case cases[] = {
 	KTEST_CASE(empty_page_goes_to_another_class),
 	KTEST_CASE(a_page_at_the_boundary_stays_in_its_class),
 	KTEST_CASE(empty_pages_are_stolen_by_other_harts),
+	KTEST_CASE(the_walk_for_empty_pages_wraps_and_crosses_words),
 	KTEST_CASE(empty_pages_go_back_with_hysteresis),
 	KTEST_CASE(frees_from_other_harts_are_queued),
 	KTEST_CASE(overwritten_queue_link_is_reported),
