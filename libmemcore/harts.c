@@ -113,6 +113,14 @@ static void wait_out(struct hart_slot *h)
 		cpu_relax();
 }
 
+/* Lets h go: a pause of its bias ends with it. */
+static void hart_give(struct hart_slot *h)
+{
+	if (__atomic_load_n(&h->revoke, __ATOMIC_RELAXED) == SHIM_REVOKE_PAUSE)
+		__atomic_store_n(&h->revoke, SHIM_REVOKE_NONE, __ATOMIC_RELEASE);
+	spin_unlock(&h->lock);
+}
+
 /* h, to act as it: its lock, and its bias holder out of any call. */
 static void hart_take(struct hart_slot *h)
 {
@@ -135,19 +143,11 @@ static bool hart_trytake(struct hart_slot *h)
 	if (pause_bias(h)) {
 		barrier_everywhere();
 		if (bias_busy(h)) {
-			__atomic_store_n(&h->revoke, SHIM_REVOKE_NONE, __ATOMIC_RELEASE);
-			spin_unlock(&h->lock);
+			hart_give(h);
 			return false;
 		}
 	}
 	return true;
-}
-
-static void hart_give(struct hart_slot *h)
-{
-	if (__atomic_load_n(&h->revoke, __ATOMIC_RELAXED) == SHIM_REVOKE_PAUSE)
-		__atomic_store_n(&h->revoke, SHIM_REVOKE_NONE, __ATOMIC_RELEASE);
-	spin_unlock(&h->lock);
 }
 
 /* ---- booting once ------------------------------------------------------------- */
