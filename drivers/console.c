@@ -6,7 +6,7 @@
  */
 #include <kernel/compiler.h>
 #include <kernel/console.h>
-#include <kernel/dt.h>
+#include <mm/dt.h>
 #include <kernel/errno.h>
 #include <kernel/arch.h>
 #include <kernel/printk.h>

@@ -5,7 +5,7 @@
  * the end when none works.
  */
 #include <kernel/arch.h>
-#include <kernel/dt.h>
+#include <mm/dt.h>
 #include <kernel/errno.h>
 #include <kernel/kmap.h>
 #include <kernel/mmio.h>

@@ -1,1 +1,1 @@
-obj-y += lib/printf.o lib/string.o lib/ktest.o lib/cmdline.o lib/dt.o
+obj-y += lib/printf.o lib/string.o lib/ktest.o lib/cmdline.o

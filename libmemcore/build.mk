@@ -2,8 +2,8 @@
 # shared library per heap strategy (mm/build.mk lists their files) and
 # libmemcore.so, the default one (per-hart slab heaps), and
 # libmemcore-debug.so: the per-hart slab heaps with the debug hardening
-# tier (mm/heap_debug.c: redzones, poison, quarantine, call sites in every
-# report) and sampled guard pages at 1 in 1 (mm/heap_guard.c: every
+# tier (mm/heap/heap_debug.c: redzones, poison, quarantine, call sites in every
+# report) and sampled guard pages at 1 in 1 (mm/heap/heap_guard.c: every
 # allocation up to a page while the pool has room; MEMCORE_GUARD_RATE
 # changes it); its mm/ and libmemcore/ objects are compiled again into
 # shim-debug/. Built like the
@@ -19,7 +19,7 @@ SHIM_LDFLAGS := -shared -pthread -Wl,--version-script=libmemcore/exports.map \
 	-Wl,--gc-sections -Wl,-z,defs -Wl,-z,now
 
 shimtree := $(hosttree)/shim
-shim_srcs := lib/printf.c lib/dt.c $(mm_common_srcs) $(wildcard libmemcore/*.c)
+shim_srcs := lib/printf.c $(mm_common_srcs) $(wildcard libmemcore/*.c)
 shim_objs := $(addprefix $(shimtree)/,$(shim_srcs:.c=.o)) \
 	$(addprefix $(shimtree)/libfdt/,$(addsuffix .o,$(fdt_names)))
 shim_lib = $(hosttree)/libmemcore-$(heap_name_$(1)).so

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The guard pool of sampled allocations (mm/heap_guard.c, compiled in with
+ * The guard pool of sampled allocations (mm/heap/heap_guard.c, compiled in with
  * CONFIG_HEAP_GUARD: libmemcore-debug.so) over the process's memory: a
  * reservation of PROT_NONE pages, a slot's page opened and closed with
  * mprotect (the OS makes that reach every thread). A SIGSEGV inside the
@@ -16,7 +16,7 @@
 #include <sys/mman.h>
 #include <ucontext.h>
 
-#include "../mm/heap_guard.h"
+#include "../mm/heap/heap_guard.h"
 #include "memcore.h"
 
 static char *pool;

@@ -23,7 +23,7 @@
  *   malloc_usable_size()/realloc() of a freed block: reported on stderr
  *   with the address, then abort().
  * - with the debug hardening tier (libmemcore-debug.so), every object has
- *   redzones, is poisoned and quarantined when freed (mm/heap_debug.c), and
+ *   redzones, is poisoned and quarantined when freed (mm/heap/heap_debug.c), and
  *   the call sites a report gives are the program's: each API function
  *   passes its return address down.
  *
@@ -36,7 +36,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../mm/heap_harden.h"
+#include "../mm/heap/heap_harden.h"
 #include "memcore.h"
 
 #define DEBUG_TIER (HEAP_HARDEN == HEAP_HARDEN_DEBUG)

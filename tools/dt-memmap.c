@@ -9,7 +9,7 @@
  * (dt_escape()): no byte of a blob can forge a line or a field.
  */
 #include <errno.h>
-#include <kernel/harts.h>
+#include <mm/harts.h>
 #include <libfdt.h>
 #include <mm/memmap.h>
 #include <stdio.h>

@@ -13,9 +13,9 @@
  */
 #include <asm/sysreg.h>
 #include <kernel/boot.h>
-#include <kernel/dt.h>
+#include <mm/dt.h>
 #include <kernel/hart.h>
-#include <kernel/harts.h>
+#include <mm/harts.h>
 #include <kernel/kmap.h>
 #include <kernel/mmio.h>
 #include <kernel/printk.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* PSCI calls, through the conduit the device tree's /psci node names. */
-#include <kernel/dt.h>
+#include <mm/dt.h>
 #include <libfdt.h>
 #include <string.h>
 #include "platform.h"

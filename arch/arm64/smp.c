@@ -7,7 +7,7 @@
  */
 #include <kernel/boot.h>
 #include <kernel/errno.h>
-#include <kernel/harts.h>
+#include <mm/harts.h>
 #include <kernel/kmap.h>
 #include <kernel/printk.h>
 #include <kernel/smp.h>

@@ -4,7 +4,7 @@
 #include <kernel/arch.h>
 #include <kernel/compiler.h>
 #include <kernel/kmap.h>
-#include <kernel/dt.h>
+#include <mm/dt.h>
 #include <kernel/mmio.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>

@@ -7,7 +7,7 @@
  */
 #include <kernel/console.h>
 #include <kernel/compiler.h>
-#include <kernel/dt.h>
+#include <mm/dt.h>
 #include <kernel/kmap.h>
 #include <kernel/mmio.h>
 #include <libfdt.h>

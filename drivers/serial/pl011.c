@@ -2,7 +2,7 @@
 /* ARM PL011 UART, polled. The firmware (or QEMU) has enabled it. */
 #include <kernel/console.h>
 #include <kernel/compiler.h>
-#include <kernel/dt.h>
+#include <mm/dt.h>
 #include <kernel/kmap.h>
 #include <kernel/mmio.h>
 #include <kernel/pl011.h>

@@ -4,7 +4,7 @@
  * set the divisor and enabled the transmitter (txctrl.txen).
  */
 #include <kernel/console.h>
-#include <kernel/dt.h>
+#include <mm/dt.h>
 #include <kernel/kmap.h>
 #include <kernel/mmio.h>
 #include <libfdt.h>

@@ -4,7 +4,7 @@
 
 /* What the boot hart learned while booting, for later layers and the tests. */
 
-#include <kernel/harts.h>
+#include <mm/harts.h>
 #include <mm/memmap.h>
 
 struct boot_info {

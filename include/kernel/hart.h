@@ -10,7 +10,7 @@
  * each thread plays one hart.
  */
 
-#include <kernel/harts.h>
+#include <mm/harts.h>
 
 /*
  * A pointer-sized word of each hart's own, for mm/ (the hart's heap, read

@@ -9,14 +9,14 @@
  * 1. The early heap, from the first lines of C: a fixed region from the
  *    boot allocator, fixed-size blocks of 8 .. 2048 bytes on a free list
  *    per size, carved from whole pages, and a first-fit list with
- *    coalescing for everything else (mm/heap_early.c).
+ *    coalescing for everything else (mm/heap/heap_early.c).
  *
  * 2. switch_to_multiple_heaps(): once the buddy, the mapper and the harts
  *    are up, kmalloc() goes to one heap per hart (this_hart_index()), each
  *    with 11 size classes in 8 KiB slab pages whose trailer names the heap
- *    and the class (mm/heap_slab.c, mm/heap_hart.c). Beyond the largest
+ *    and the class (mm/heap/hart/heap_hart_slab.c, mm/heap/hart/heap_hart.c). Beyond the largest
  *    class, frames from the buddy are mapped at fresh virtual addresses
- *    (mm/heap_large.c, through vmap in the kernel).
+ *    (mm/heap/heap_large.c, through vmap in the kernel).
  *
  * kfree() needs no size and works across the switch: a block from the
  * early heap freed afterwards goes back to it, found by its frame's owner
@@ -28,7 +28,7 @@
  * and a hart index must never run on two CPUs at once.
  */
 
-#include <kernel/harts.h>
+#include <mm/harts.h>
 #include <kernel/types.h>
 #include <mm/frame.h>
 #include <mm/memmap.h>
@@ -276,7 +276,7 @@ void heap_quarantine_flush(void);
 /* The hardening tier compiled in: "off", "default" or "debug". */
 const char *heap_hardening(void);
 
-/* ---- sampled guard pages (CONFIG_HEAP_GUARD, mm/heap_guard.c) ---------------- */
+/* ---- sampled guard pages (CONFIG_HEAP_GUARD, mm/heap/heap_guard.c) ---------------- */
 
 /*
  * KFENCE's design: one allocation in HEAP_GUARD_RATE (up to a page, aligned

@@ -12,7 +12,7 @@
  * Fixed-size arrays, no allocation: it is built before any allocator exists.
  */
 
-#include <kernel/dt.h>
+#include <mm/dt.h>
 #include <kernel/types.h>
 
 #ifdef CONFIG_MEMMAP_MAX_REGIONS

@@ -29,7 +29,7 @@
  * Not thread-safe: the caller serialises operations on one space.
  */
 
-#include <kernel/harts.h>
+#include <mm/harts.h>
 #include <kernel/types.h>
 #include <mm/pte.h>
 

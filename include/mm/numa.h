@@ -16,8 +16,8 @@
  * and the machine is one node, as Linux falls back to a dummy node.
  */
 
-#include <kernel/dt.h>
-#include <kernel/harts.h>
+#include <mm/dt.h>
+#include <mm/harts.h>
 #include <kernel/types.h>
 #include <mm/memmap.h>
 

@@ -4,7 +4,7 @@
 
 /*
  * The per-architecture page-table entry layer under the portable mapper
- * (mm/mmu.c): a table of small functions that encode and decode one entry
+ * (mm/mmu/mmu.c): a table of small functions that encode and decode one entry
  * at one level, and nothing else. It never reads or writes a table, never
  * allocates and never flushes. Both formats are plain C over bits, so the
  * host builds both into one program and tests them side by side; the

@@ -13,7 +13,7 @@
 #include <mm/phys.h>
 #include <string.h>
 
-#include "../../mm/heap_harden.h"
+#include "../../mm/heap/heap_harden.h"
 #include "heap_conformance.h"
 #include "heap_stress.h"
 #include "heap_sweep.h"

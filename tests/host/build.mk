@@ -7,7 +7,7 @@ HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror $(HOST_SAN) -pthread \
 	-Iinclude -Iinclude/libfdt -I$(fdtsrc)
 HOST_LDFLAGS := $(HOST_SAN) -pthread
 
-host_lib_srcs := lib/printf.c lib/ktest.c lib/cmdline.c lib/dt.c kernel/harts.c \
+host_lib_srcs := lib/printf.c lib/ktest.c lib/cmdline.c \
 	$(mm_common_srcs) tools/host-shim.c
 host_lib_objs := $(addprefix $(hosttree)/obj/,$(host_lib_srcs:.c=.o))
 host_fdt_objs := $(addprefix $(hosttree)/obj/libfdt/,$(addsuffix .o,$(fdt_names)))
@@ -87,7 +87,7 @@ $(hosttree)/dtb/%.dtb: tests/dts/%.dts | $(deps_stamp)
 
 BENCH_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread \
 	-Iinclude -Iinclude/libfdt -I$(fdtsrc)
-bench_lib_srcs := lib/printf.c lib/dt.c lib/ktest.c tools/host-shim.c tests/host/arena.c \
+bench_lib_srcs := lib/printf.c lib/ktest.c tools/host-shim.c tests/host/arena.c \
 	tests/host/heap_host.c $(mm_common_srcs)
 bench_lib_objs := $(addprefix $(hosttree)/bench/,$(bench_lib_srcs:.c=.o))
 bench_fdt_objs := $(addprefix $(hosttree)/bench/libfdt/,$(addsuffix .o,$(fdt_names)))
@@ -138,12 +138,12 @@ $(hosttree)/bench_%: $(hosttree)/bench/tests/bench/bench_%.o $(hosttree)/bench/l
 # need are compiled again with -fsanitize=thread into their own tree;
 # build/host/test_heap_smp_tsan is then run by scripts/check.sh like every
 # other build/host/test_* program. -Wno-tsan: gcc warns that TSan cannot
-# see fences, and the mapper's one (mm/mmu.c) orders table writes for the
+# see fences, and the mapper's one (mm/mmu/mmu.c) orders table writes for the
 # hardware walker, which the host does not have; the heap uses none.
 
 TSAN_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -Wno-tsan -fsanitize=thread \
 	-fno-omit-frame-pointer -pthread -Iinclude -Iinclude/libfdt -I$(fdtsrc)
-tsan_lib_srcs := lib/printf.c lib/ktest.c lib/dt.c tools/host-shim.c $(mm_common_srcs) \
+tsan_lib_srcs := lib/printf.c lib/ktest.c tools/host-shim.c $(mm_common_srcs) \
 	$(heap_srcs_HEAP_PER_HART_SLAB)
 tsan_lib_objs := $(addprefix $(hosttree)/tsan/,$(tsan_lib_srcs:.c=.o))
 tsan_fdt_objs := $(addprefix $(hosttree)/tsan/libfdt/,$(addsuffix .o,$(fdt_names)))
@@ -180,7 +180,7 @@ $(hosttree)/test_%_tsan: $(hosttree)/tsan/tests/host/test_%.o $(tsan_common_objs
 # compiled again with the hooks in; linked before libhost.a, they stand in
 # for its heap objects (whose symbols they all define).
 
-race_srcs := $(heap_srcs_HEAP_PER_HART_SLAB) $(filter mm/heap_% mm/kmalloc.c,$(mm_common_srcs))
+race_srcs := $(heap_srcs_HEAP_PER_HART_SLAB) $(mm_heap_srcs)
 race_objs := $(addprefix $(hosttree)/races/,$(race_srcs:.c=.o))
 
 host-tests: $(hosttree)/test_heap_races
@@ -198,7 +198,7 @@ $(hosttree)/test_heap_races: $(hosttree)/races/tests/host/races/test_heap_races.
 -include $(shell find $(hosttree)/races -name '*.d' 2>/dev/null)
 
 # ---- the heap under each hardening tier -----------------------------------
-# mm/heap_harden.h: the default tier is what every other host program links.
+# mm/heap/heap_harden.h: the default tier is what every other host program links.
 # The heap's sources (every strategy's, kmalloc.c, the early heap, the
 # debug layer) and the suites that look at the tier are compiled again
 # per other tier into tier-<tier>/; linked as objects, they stand in for
@@ -212,7 +212,7 @@ heap_tiers := off default debug
 tier_flag_off := -DCONFIG_HEAP_HARDEN_OFF
 tier_flag_default :=
 tier_flag_debug := -DCONFIG_HEAP_HARDEN_DEBUG
-tier_common_srcs := $(filter mm/heap_% mm/kmalloc.c,$(mm_common_srcs))
+tier_common_srcs := $(mm_heap_srcs)
 tier_objs = $(addprefix $(hosttree)/tier-$(2)/,$(tier_common_srcs:.c=.o) $(heap_srcs_$(1):.c=.o))
 
 define heap_tier_obj_rules
@@ -249,7 +249,7 @@ $(foreach s,$(heap_strategies),$(foreach t,$(heap_tiers),$(eval $(call heap_tier
 -include $(shell find $(hosttree)/tier-* -name '*.d' 2>/dev/null)
 
 # ---- sampled guard pages ----------------------------------------------------
-# mm/heap_guard.h: off unless CONFIG_HEAP_GUARD. The heap's sources are
+# mm/heap/heap_guard.h: off unless CONFIG_HEAP_GUARD. The heap's sources are
 # compiled again with it, per tier, into guard-<tier>/ (standing in for
 # libhost.a's heap objects, as the tiers' do), and the guard suite is
 # linked with each strategy and tier: test_heap_guard_<strategy> (the

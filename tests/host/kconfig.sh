@@ -90,7 +90,7 @@ mk ARCH=riscv64 -j2 run >"$work/run.log" 2>&1 && mk ARCH=riscv64 test-run >"$wor
 	! grep -q 'KTAP' "$work/run.log" && grep -q '^memcore: boot complete' "$work/run.log" &&
 	grep -q '^kmap: W^X holds' "$work/run.log" && grep -q '^heap: strategy' "$work/run.log" &&
 	grep -Eq '^# kernel tests: [0-9]+ passed, 0 failed' "$work/test-run.log" &&
-	(for f in mm/heap_hart.c mm/heap_block.c mm/heap_slab_pages.c mm/heap_segfit.c; do
+	(for f in mm/heap/hart/heap_hart.c mm/heap/block/heap_block.c mm/heap/slabpages/heap_slabpages.c mm/heap/segfit/heap_segfit.c; do
 		grep -q "\"file\":\"$f\"" "$work/compile_commands.json" || exit 1
 	done)
 result "run-after-clean-shows-the-boot-test-run-tests" $? "$(tail -3 "$work/run.log")" \

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * lib/dt.c on the host: the structural check against blobs broken in every
+ * mm/dt/dt.c on the host: the structural check against blobs broken in every
  * way we could think of (each built in C from a valid one, in an exactly-sized
  * buffer so ASan sees any read past it), and the property helpers.
  */
-#include <kernel/dt.h>
+#include <mm/dt.h>
 #include <kernel/errno.h>
-#include <kernel/harts.h>
+#include <mm/harts.h>
 #include <kernel/ktest.h>
 #include <libfdt.h>
 #include <mm/memmap.h>

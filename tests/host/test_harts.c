@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The hart table from the tests/dts/harts-*.dts fixtures. */
 #include <kernel/errno.h>
-#include <kernel/harts.h>
+#include <mm/harts.h>
 #include <kernel/ktest.h>
 #include <libfdt.h>
 #include <stdlib.h>

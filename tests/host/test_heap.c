@@ -6,7 +6,7 @@
  * movement, large allocations and out-of-memory, test_heap_smp.c threads).
  */
 #include <kernel/errno.h>
-#include <kernel/harts.h>
+#include <mm/harts.h>
 #include <kernel/ktest.h>
 #include <mm/buddy.h>
 #include <mm/heap.h>

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../mm/heap_internal.h"
+#include "../../mm/heap/heap_internal.h"
 #include "arena.h"
 #include "heap_host.h"
 

@@ -5,7 +5,7 @@
  * an arena machine whose nodes split one RAM range.
  */
 #include <kernel/errno.h>
-#include <kernel/harts.h>
+#include <mm/harts.h>
 #include <kernel/ktest.h>
 #include <libfdt.h>
 #include <mm/buddy.h>

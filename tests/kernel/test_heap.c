@@ -20,7 +20,7 @@
 #include <mm/vmap.h>
 #include <string.h>
 
-#include "../../mm/heap_harden.h"
+#include "../../mm/heap/heap_harden.h"
 
 #define DEBUG_TIER (HEAP_HARDEN == HEAP_HARDEN_DEBUG)
 

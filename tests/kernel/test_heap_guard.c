@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Sampled guard pages in the kernel (CONFIG_HEAP_GUARD, mm/heap_guard.c,
+ * Sampled guard pages in the kernel (CONFIG_HEAP_GUARD, mm/heap/heap_guard.c,
  * the pool mapped by kernel/heap.c): sampling every allocation for the
  * suite, each object is placed at its page's end, and a probe past it,
  * before it, or into it once freed faults (the probe survives through the

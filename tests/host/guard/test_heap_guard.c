@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Sampled guard pages (mm/heap_guard.c), linked once per strategy and
+ * Sampled guard pages (mm/heap/heap_guard.c), linked once per strategy and
  * hardening tier (build/host/test_heap_guard_<strategy>[_<tier>]), with
  * the pool over host memory: reserved PROT_NONE, a slot's page opened and
  * closed with mprotect. A fault in it comes to a SIGSEGV handler that asks
@@ -22,7 +22,7 @@
 #include <sys/mman.h>
 #include <ucontext.h>
 
-#include "../../../mm/heap_harden.h"
+#include "../../../mm/heap/heap_harden.h"
 #include "../heap_host.h"
 
 #define HARTS 2

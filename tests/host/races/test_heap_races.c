@@ -18,7 +18,7 @@
 #include <semaphore.h>
 #include <time.h>
 
-#include "../../../mm/heap_hart.h"
+#include "../../../mm/heap/hart/heap_hart.h"
 #include "../arena.h"
 #include "../heap_host.h"
 

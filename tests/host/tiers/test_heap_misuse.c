@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The misuse suite of a hardening tier (mm/heap_harden.h), linked once per
+ * The misuse suite of a hardening tier (mm/heap/heap_harden.h), linked once per
  * strategy and tier (build/host/test_heap_misuse_<strategy>_<tier>): every
  * misuse the tiers know of, each on a freshly booted machine, once after
  * the switch (the strategy) and once before it (the early heap). A case
@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../../mm/heap_harden.h"
+#include "../../../mm/heap/heap_harden.h"
 #include "../heap_host.h"
 
 #define HARTS 2

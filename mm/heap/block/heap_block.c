@@ -20,7 +20,7 @@
 #include <mm/buddy.h>
 #include <string.h>
 
-#include "heap_block_core.h"
+#include "../heap_block_core.h"
 
 #define BLOCK_HEAP_ID	   0xb10c
 #define BLOCK_REGION_MARK  0xb10c4e91u

@@ -5,7 +5,7 @@
  * numbers can be sparse, so everything per hart is indexed densely.
  */
 #include <kernel/errno.h>
-#include <kernel/harts.h>
+#include <mm/harts.h>
 #include <kernel/printk.h>
 #include <libfdt.h>
 #include <string.h>

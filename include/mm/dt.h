@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef KERNEL_DT_H
-#define KERNEL_DT_H
+#ifndef MM_DT_H
+#define MM_DT_H
 
 /*
  * Device-tree helpers over libfdt that the memory map, the hart table and the

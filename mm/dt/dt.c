@@ -9,7 +9,7 @@
  * misaligned block makes it load words through misaligned pointers, and a
  * huge property length overflows its int offsets.
  */
-#include <kernel/dt.h>
+#include <mm/dt.h>
 #include <kernel/errno.h>
 #include <kernel/printk.h>
 #include <libfdt.h>

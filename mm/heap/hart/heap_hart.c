@@ -40,7 +40,7 @@
 #include <mm/buddy.h>
 #include <string.h>
 
-#include "buddy_internal.h"
+#include "../../buddy/buddy_internal.h"
 #include "heap_hart.h"
 
 struct heap *heaps;

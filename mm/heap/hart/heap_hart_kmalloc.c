@@ -12,7 +12,7 @@
  */
 #include <kernel/errno.h>
 
-#include "buddy_internal.h"
+#include "../../buddy/buddy_internal.h"
 #include "heap_hart.h"
 
 const char heap_strategy_name[] = "per-hart slab";

@@ -8,7 +8,7 @@
 #include <mm/bootmem.h>
 #include <string.h>
 
-#include "memmap_internal.h"
+#include "../memmap/memmap_internal.h"
 
 /* Would removing [base, end) from usable[] split a range (and need a slot)? */
 static bool splits_usable(const struct memmap *m, uint64_t base, uint64_t end)

@@ -15,7 +15,7 @@
  * - OFF: the fastest; only the checks that cost nothing.
  * - DEFAULT: free-list words encoded (or kept out of band) and checked on
  *   use, headers and sizes checked, double frees caught.
- * - DEBUG: mm/heap_debug.c above every strategy and the early heap:
+ * - DEBUG: mm/heap/heap_debug.c above every strategy and the early heap:
  *   redzones, poison, a quarantine, call sites in every report.
  */
 

@@ -30,7 +30,7 @@
 #include <mm/buddy.h>
 #include <string.h>
 
-#include "heap_internal.h"
+#include "../heap_internal.h"
 
 #define SEGFIT_ALIGN	    64
 #define SEGFIT_MAGIC	    0xDEADBEEFu

@@ -2,10 +2,10 @@
 #ifndef MM_HEAP_HART_H
 #define MM_HEAP_HART_H
 
-/* The per-hart slab heaps (mm/heap_hart*.c, mm/heap_slab.c): what their files share. */
+/* The per-hart slab heaps (mm/heap_hart*.c, mm/heap/hart/heap_hart_slab.c): what their files share. */
 
-#include "heap_harden.h"
-#include "heap_internal.h"
+#include "../heap_harden.h"
+#include "../heap_internal.h"
 
 #define SLAB_ORDER 1	  /* 8 KiB: two frames */
 #define SLAB_NO_CLASS 0xff /* trailer's class while the page is empty and in no class */

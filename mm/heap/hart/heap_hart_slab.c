@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * One slab page: 8 KiB of objects of one size class, with its trailer at
- * the end (mm/heap_internal.h draws it). The class shapes are computed
+ * the end (mm/heap/heap_internal.h draws it). The class shapes are computed
  * here, once: each class gets as many objects as fit beside a trailer
  * whose two bitmaps are sized for exactly that many objects, so the small
  * classes are not capped (Theseus caps a page at 512 objects, which leaves

@@ -4,8 +4,8 @@
 
 /*
  * Theseus's block_allocator over one or more regions: the early heap
- * (mm/heap_early.c, one region from the boot allocator) and the block
- * strategy (mm/heap_block.c, regions from the buddy as it grows).
+ * (mm/heap/heap_early.c, one region from the boot allocator) and the block
+ * strategy (mm/heap/block/heap_block.c, regions from the buddy as it grows).
  *
  * Sizes up to 2048 bytes are fixed-size blocks of 8, 16, ..., 2048 bytes,
  * each size with one free list for the whole heap; a size whose list is

@@ -39,8 +39,8 @@
 #include <mm/buddy.h>
 #include <string.h>
 
-#include "heap_internal.h"
-#include "heap_radix.h"
+#include "../heap_internal.h"
+#include "heap_slabpages_radix.h"
 
 const char heap_strategy_name[] = "slab + pages";
 

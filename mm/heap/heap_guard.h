@@ -13,7 +13,7 @@
  * .config (the host tests, libmemcore) define CONFIG_HEAP_GUARD (and
  * CONFIG_HEAP_GUARD_RATE) themselves to have it.
  *
- * What kmalloc.c asks mm/heap_guard.c, with the option on:
+ * What kmalloc.c asks mm/heap/heap_guard.c, with the option on:
  * - guard_sample(): on every allocation, whether this one is sampled: a
  *   countdown of the hart's, no shared write on the hot path.
  * - guard_owns(p): on every free, whether p is in the pool (two loads

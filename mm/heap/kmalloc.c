@@ -6,10 +6,10 @@
  * found by its frame's owner tag (FRAME_EARLY marked HEAP_EARLY_FRAME_MARK).
  * Natural alignment, zeroing, overflow checks and krealloc() are done here
  * once for every strategy. With the debug hardening tier every call goes
- * through mm/heap_debug.c first, which wraps each object and asks the
+ * through mm/heap/heap_debug.c first, which wraps each object and asks the
  * functions below (the *_inner ones) for the memory; the other tiers never
  * reach it (HEAP_HARDEN is a constant). With sampled guard pages
- * (HEAP_GUARD, mm/heap_guard.c) each call looks at the guard pool first,
+ * (HEAP_GUARD, mm/heap/heap_guard.c) each call looks at the guard pool first,
  * before the tier and the strategy: a sampled allocation is placed there,
  * and a pointer into the pool is freed there (no strategy ever sees one).
  */

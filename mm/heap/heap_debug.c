@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The debug hardening tier (HEAP_HARDEN_DEBUG, mm/heap_harden.h): one
+ * The debug hardening tier (HEAP_HARDEN_DEBUG, mm/heap/heap_harden.h): one
  * layer above whichever strategy is linked in and the early heap, as
  * Linux's slab_debug=FZPU is above SLUB. kmalloc.c sends every call here
  * in that tier, and nowhere else; this file asks kmalloc.c's *_inner

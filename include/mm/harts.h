@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef KERNEL_HARTS_H
-#define KERNEL_HARTS_H
+#ifndef MM_HARTS_H
+#define MM_HARTS_H
 
 /*
  * The hart table: every /cpus child with device_type "cpu" and status okay,
@@ -9,7 +9,7 @@
  * The boot hart always gets index 0; the rest follow in DT order.
  */
 
-#include <kernel/dt.h>
+#include <mm/dt.h>
 #include <kernel/types.h>
 
 #ifdef CONFIG_MAX_HARTS

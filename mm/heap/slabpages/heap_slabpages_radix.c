@@ -12,7 +12,7 @@
 #include <mm/phys.h>
 #include <string.h>
 
-#include "heap_radix.h"
+#include "heap_slabpages_radix.h"
 
 /* The entry of key in a node at depth (0: the root). */
 static inline unsigned int slot(uint64_t key, unsigned int depth)
