@@ -114,7 +114,7 @@ include arch/$(SRCARCH)/build.mk kernel/build.mk lib/build.mk mm/build.mk driver
 # installs the cross compiler before it compiles anything.
 compiler_include = $(eval compiler_include := $(shell $(CC) -print-file-name=include))$(compiler_include)
 KINCLUDE = -nostdinc -isystem $(compiler_include) \
-	-Iinclude -Iinclude/libc -Iinclude/libfdt -Iarch/$(SRCARCH)/include \
+	-Iinclude -Iinclude/libc -Iinclude/libfdt -Iarch/$(SRCARCH)/include -Ikernel/port \
 	-I$(objtree)/include -include $(autoconf)
 KCFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -ffreestanding -fno-builtin \
 	-fno-common -fno-stack-protector -fno-pie -fno-pic -fno-asynchronous-unwind-tables \

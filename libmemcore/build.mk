@@ -14,7 +14,7 @@
 
 SHIM_CFLAGS := -std=gnu11 -O2 -g -fPIC -fvisibility=hidden -ftls-model=initial-exec \
 	-ffunction-sections -fdata-sections -Wall -Wextra -Werror -pthread \
-	-DCONFIG_MAX_HARTS=64 -Ilibmemcore/include -Iinclude -Iinclude/libfdt -I$(fdtsrc)
+	-DCONFIG_MAX_HARTS=64 -Ilibmemcore/include -Itools/port -Iinclude -Iinclude/libfdt -I$(fdtsrc)
 SHIM_LDFLAGS := -shared -pthread -Wl,--version-script=libmemcore/exports.map \
 	-Wl,--gc-sections -Wl,-z,defs -Wl,-z,now
 

@@ -24,11 +24,8 @@
  * library exports the allocation API and nothing else.
  */
 
-#include <kernel/compiler.h>
-#include <kernel/hart.h>
-#include <kernel/spinlock.h>
-#include <kernel/types.h>
 #include <mm/heap.h>
+#include <mm/port.h>
 
 #define TLS_IE __attribute__((tls_model("initial-exec")))
 #define API    __attribute__((visibility("default")))
@@ -91,7 +88,7 @@ void shim_window_purge(void);
  * its bias (harts.c): busy set around each call, no atomic operation.
  */
 struct hart_slot {
-	struct shim_hart_local local; /* first: include/port/hart.h */
+	struct shim_hart_local local; /* first: include/mm_port.h */
 	spinlock_t lock;    /* a ticket lock: fork's prepare handler must get its turn */
 	unsigned int users; /* threads attached (atomic) */
 	unsigned int busy;  /* its bias holder is inside a call (written by that thread) */

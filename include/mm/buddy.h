@@ -42,9 +42,9 @@
  * has changed.
  */
 
-#include <kernel/types.h>
 #include <mm/frame.h>
 #include <mm/memmap.h>
+#include <mm/port.h>
 
 #ifdef CONFIG_BUDDY_MAX_ORDER
 #define BUDDY_MAX_ORDER CONFIG_BUDDY_MAX_ORDER

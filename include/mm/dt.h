@@ -8,8 +8,7 @@
  * one line saying what is wrong and where (node path, property, offset).
  */
 
-#include <kernel/compiler.h>
-#include <kernel/types.h>
+#include <mm/port.h>
 
 struct dt_error {
 	char msg[200];

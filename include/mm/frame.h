@@ -24,7 +24,7 @@
  * that cannot change under it; for others it is a snapshot.
  */
 
-#include <kernel/types.h>
+#include <mm/port.h>
 
 enum frame_tag {
 	FRAME_TAIL = 0,	 /* not a head: the head of the block holding it tells */

@@ -10,7 +10,7 @@
  */
 
 #include <mm/dt.h>
-#include <kernel/types.h>
+#include <mm/port.h>
 
 #ifdef CONFIG_MAX_HARTS
 #define MAX_HARTS CONFIG_MAX_HARTS

@@ -28,10 +28,10 @@
  * and a hart index must never run on two CPUs at once.
  */
 
-#include <mm/harts.h>
-#include <kernel/types.h>
 #include <mm/frame.h>
+#include <mm/harts.h>
 #include <mm/memmap.h>
+#include <mm/port.h>
 
 struct mmu_space;
 

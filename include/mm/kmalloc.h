@@ -31,7 +31,7 @@
  *   kmalloc passes its own caller's. The other tiers ignore it.
  */
 
-#include <kernel/types.h>
+#include <mm/port.h>
 
 void *kmalloc(size_t size);
 void *kmalloc_aligned(size_t size, size_t align);

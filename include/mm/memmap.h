@@ -13,7 +13,7 @@
  */
 
 #include <mm/dt.h>
-#include <kernel/types.h>
+#include <mm/port.h>
 
 #ifdef CONFIG_MEMMAP_MAX_REGIONS
 #define MEMMAP_MAX_REGIONS CONFIG_MEMMAP_MAX_REGIONS

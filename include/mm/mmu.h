@@ -30,7 +30,7 @@
  */
 
 #include <mm/harts.h>
-#include <kernel/types.h>
+#include <mm/port.h>
 #include <mm/pte.h>
 
 /* mmu_map() / mmu_protect() flags */

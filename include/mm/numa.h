@@ -18,8 +18,8 @@
 
 #include <mm/dt.h>
 #include <mm/harts.h>
-#include <kernel/types.h>
 #include <mm/memmap.h>
+#include <mm/port.h>
 
 #ifdef CONFIG_NUMA_MAX_NODES
 #define NUMA_MAX_NODES CONFIG_NUMA_MAX_NODES

@@ -18,7 +18,7 @@
  * An absent entry is always 0, in both formats.
  */
 
-#include <kernel/types.h>
+#include <mm/port.h>
 
 typedef uint64_t pte_t;
 

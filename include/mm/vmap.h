@@ -26,9 +26,8 @@
  * or records) leave the window and the tables as they were.
  */
 
-#include <kernel/spinlock.h>
-#include <kernel/types.h>
 #include <mm/mmu.h>
+#include <mm/port.h>
 
 struct vmap_extent { /* a run of free VA */
 	uint64_t start, end; /* [start, end), page aligned */

@@ -4,8 +4,8 @@
  * as RESV_EARLY. Every change is checked for room first, so a failure leaves
  * the map exactly as it was.
  */
-#include <kernel/errno.h>
 #include <mm/bootmem.h>
+#include <mm/port.h>
 #include <string.h>
 
 #include "../memmap/memmap_internal.h"

@@ -4,7 +4,7 @@
  * coalesce on free; the global (uncached) allocation and free at the
  * bottom. The list and block functions run with buddy_pool.lock held.
  */
-#include <kernel/errno.h>
+#include <mm/port.h>
 #include <string.h>
 
 #include "buddy_internal.h"

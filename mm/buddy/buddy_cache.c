@@ -6,7 +6,7 @@
  * The cache's own lock is there for buddy_drain_cache() from another hart:
  * a test-and-set lock, one atomic swap when uncontended.
  */
-#include <kernel/errno.h>
+#include <mm/port.h>
 
 #include "buddy_internal.h"
 

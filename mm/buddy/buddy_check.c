@@ -5,7 +5,7 @@
  * against what it found. Tests run it after every step; the kernel can run
  * it at boot.
  */
-#include <kernel/printk.h>
+#include <mm/port.h>
 #include <string.h>
 
 #include "buddy_internal.h"

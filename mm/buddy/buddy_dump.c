@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Counts, per bank and in total, and a /proc/buddyinfo-style dump. */
-#include <kernel/errno.h>
-#include <kernel/printk.h>
+#include <mm/port.h>
 #include <string.h>
 
 #include "buddy_internal.h"

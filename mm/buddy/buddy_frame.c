@@ -4,8 +4,7 @@
  * block, owner tags, and the checks every free goes through (claim and
  * misuse reports).
  */
-#include <kernel/errno.h>
-#include <kernel/panic.h>
+#include <mm/port.h>
 
 #include "buddy_internal.h"
 

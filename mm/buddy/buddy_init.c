@@ -6,9 +6,8 @@
  * and of what lies between them (early or reserved). One memset and one
  * write per block: linear in RAM with a small constant.
  */
-#include <kernel/errno.h>
-#include <kernel/printk.h>
 #include <mm/bootmem.h>
+#include <mm/port.h>
 #include <string.h>
 
 #include "buddy_internal.h"

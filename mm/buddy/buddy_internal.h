@@ -4,11 +4,12 @@
 
 /* What the buddy*.c files share; not for other users. */
 
-#include <kernel/hart.h>
-#include <kernel/spinlock.h>
 #include <mm/buddy.h>
+#include <mm/harts.h>
 #include <mm/numa.h>
 #include <mm/phys.h>
+#include <mm/port.h>
+#include <mm/tas_lock.h>
 
 #define NIL UINT32_MAX		     /* end of a free list */
 #define BANK_MAX_FRAMES (1u << 31)   /* frame indices stay below NIL */

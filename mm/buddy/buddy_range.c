@@ -7,7 +7,7 @@
  * blocks that tile it, so frame_head() and the checks work on it as on any
  * block, and buddy_free_range() takes it back block by block.
  */
-#include <kernel/errno.h>
+#include <mm/port.h>
 
 #include "buddy_internal.h"
 

@@ -9,10 +9,9 @@
  * misaligned block makes it load words through misaligned pointers, and a
  * huge property length overflows its int offsets.
  */
-#include <mm/dt.h>
-#include <kernel/errno.h>
-#include <kernel/printk.h>
 #include <libfdt.h>
+#include <mm/dt.h>
+#include <mm/port.h>
 #include <stdarg.h>
 #include <string.h>
 

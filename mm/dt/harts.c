@@ -4,10 +4,9 @@
  * its MPIDR affinity on AArch64; either way it is just a number here, and
  * numbers can be sparse, so everything per hart is indexed densely.
  */
-#include <kernel/errno.h>
-#include <mm/harts.h>
-#include <kernel/printk.h>
 #include <libfdt.h>
+#include <mm/harts.h>
+#include <mm/port.h>
 #include <string.h>
 
 /*

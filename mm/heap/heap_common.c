@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* What every heap strategy shares: misuse reports and the reclaim hook. */
-#include <kernel/panic.h>
-#include <kernel/printk.h>
+#include <mm/port.h>
 
 #include "heap_guard.h"
 #include "heap_internal.h"

@@ -47,8 +47,8 @@
  * change under one lock, never held across a call to the heap below or a
  * report.
  */
-#include <kernel/printk.h>
 #include <mm/kmalloc.h>
+#include <mm/port.h>
 #include <string.h>
 
 #include "heap_internal.h"

@@ -8,9 +8,9 @@
  * After the switch to per-hart heaps it only takes frees; its frames'
  * blocks then carry HEAP_EARLY_FRAME_MARK, which is how kfree() finds it.
  */
-#include <kernel/errno.h>
 #include <mm/bootmem.h>
 #include <mm/frame.h>
+#include <mm/port.h>
 #include <string.h>
 
 #include "heap_block_core.h"

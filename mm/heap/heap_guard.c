@@ -22,8 +22,7 @@
  * the port's open and close too. The fault report reads without it: it
  * ends the program.
  */
-#include <kernel/errno.h>
-#include <kernel/printk.h>
+#include <mm/port.h>
 #include <string.h>
 
 #include "heap_guard.h"

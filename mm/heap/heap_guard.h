@@ -21,9 +21,8 @@
  * - guard_alloc/free/size: the sampled objects themselves.
  */
 
-#include <kernel/compiler.h>
-#include <kernel/hart.h>
-#include <kernel/types.h>
+#include <mm/harts.h>
+#include <mm/port.h>
 
 #ifdef CONFIG_HEAP_GUARD
 #define HEAP_GUARD 1

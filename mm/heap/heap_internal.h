@@ -4,10 +4,10 @@
 
 /* What the heap_*.c files and kmalloc.c share; not for other users. */
 
-#include <kernel/hart.h>
-#include <kernel/spinlock.h>
+#include <mm/harts.h>
 #include <mm/heap.h>
 #include <mm/phys.h>
+#include <mm/port.h>
 
 #include "heap_guard.h"
 #include "heap_harden.h"

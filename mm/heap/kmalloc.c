@@ -13,9 +13,8 @@
  * before the tier and the strategy: a sampled allocation is placed there,
  * and a pointer into the pool is freed there (no strategy ever sees one).
  */
-#include <kernel/errno.h>
-#include <kernel/printk.h>
 #include <mm/kmalloc.h>
+#include <mm/port.h>
 #include <string.h>
 
 #include "heap_guard.h"

@@ -5,10 +5,9 @@
  * then usable = RAM minus reservations. The order matters: dynamic
  * reserved-memory regions are placed last, around everything else.
  */
-#include <kernel/errno.h>
-#include <kernel/printk.h>
 #include <libfdt.h>
 #include <mm/memmap.h>
+#include <mm/port.h>
 #include <string.h>
 
 #include "memmap_internal.h"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The boot memory map as a table on the console. */
-#include <kernel/printk.h>
 #include <mm/memmap.h>
+#include <mm/port.h>
 
 /* 1536 -> "1.5 KiB": one decimal, truncated; enough to read a boot log. */
 static const char *human_size(uint64_t n, char *buf, size_t len)

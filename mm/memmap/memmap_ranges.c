@@ -4,7 +4,7 @@
  * merging, removal, the search for a free spot, and usable = RAM minus
  * reservations. Fixed arrays of MEMMAP_MAX_REGIONS entries, no allocation.
  */
-#include <kernel/errno.h>
+#include <mm/port.h>
 #include <string.h>
 
 #include "memmap_internal.h"

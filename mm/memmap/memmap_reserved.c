@@ -5,8 +5,8 @@
  * dynamic ones (size, alignment, alloc-ranges) placed top-down once every
  * static region is known, and the initrd named in /chosen.
  */
-#include <kernel/errno.h>
 #include <libfdt.h>
+#include <mm/port.h>
 #include <string.h>
 
 #include "memmap_internal.h"

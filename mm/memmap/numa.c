@@ -4,10 +4,9 @@
  * drivers/of/of_numa.c and drivers/base/arch_numa.c read it, kept once
  * the boot hart sets it, then only read.
  */
-#include <kernel/errno.h>
-#include <kernel/printk.h>
 #include <libfdt.h>
 #include <mm/numa.h>
+#include <mm/port.h>
 #include <string.h>
 
 /* ---- reading the device tree ----------------------------------------------------- */

@@ -31,13 +31,11 @@
  *   table that needs no table page and frees none (a heap's page-sized
  *   calls) is done in one pass, after one descent.
  */
-#include <kernel/compiler.h>
-#include <kernel/errno.h>
-#include <kernel/panic.h>
 #include <mm/buddy.h>
 #include <mm/frame.h>
 #include <mm/mmu.h>
 #include <mm/phys.h>
+#include <mm/port.h>
 #include <string.h>
 
 #define LEAF_MAX_SHIFT 30 /* 1 GiB */

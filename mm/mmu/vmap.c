@@ -4,9 +4,9 @@
  * Free VA is a sorted list of extents, allocated first fit; a mapping is
  * known from the page tables alone (see include/mm/vmap.h).
  */
-#include <kernel/errno.h>
 #include <mm/buddy.h>
 #include <mm/phys.h>
+#include <mm/port.h>
 #include <mm/vmap.h>
 #include <string.h>
 

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* The heap's random stress (heap_stress.h), for the host and the kernel alike. */
 #include <kernel/compiler.h>
-#include <kernel/spinlock.h>
 #include <mm/heap.h>
 #include <mm/kmalloc.h>
+#include <mm/port.h>
 #include <string.h>
 
 #include "heap_stress.h"

@@ -4,9 +4,10 @@
  * thread-local hart index, and the buddy tests' shadow and expectations.
  */
 #define _GNU_SOURCE /* memfd_create */
-#include <kernel/hart.h>
 #include <mm/buddy.h>
+#include <mm/harts.h>
 #include <mm/phys.h>
+#include <mm/port.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

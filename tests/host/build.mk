@@ -4,7 +4,7 @@
 
 HOST_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror $(HOST_SAN) -pthread \
-	-Iinclude -Iinclude/libfdt -I$(fdtsrc)
+	-Itools/port -Iinclude -Iinclude/libfdt -I$(fdtsrc)
 HOST_LDFLAGS := $(HOST_SAN) -pthread
 
 host_lib_srcs := lib/printf.c lib/ktest.c lib/cmdline.c \
@@ -86,7 +86,7 @@ $(hosttree)/dtb/%.dtb: tests/dts/%.dts | $(deps_stamp)
 # under callgrind (make bench).
 
 BENCH_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread \
-	-Iinclude -Iinclude/libfdt -I$(fdtsrc)
+	-Itools/port -Iinclude -Iinclude/libfdt -I$(fdtsrc)
 bench_lib_srcs := lib/printf.c lib/ktest.c tools/host-shim.c tests/host/arena.c \
 	tests/host/heap_host.c $(mm_common_srcs)
 bench_lib_objs := $(addprefix $(hosttree)/bench/,$(bench_lib_srcs:.c=.o))
@@ -142,7 +142,7 @@ $(hosttree)/bench_%: $(hosttree)/bench/tests/bench/bench_%.o $(hosttree)/bench/l
 # hardware walker, which the host does not have; the heap uses none.
 
 TSAN_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -Wno-tsan -fsanitize=thread \
-	-fno-omit-frame-pointer -pthread -Iinclude -Iinclude/libfdt -I$(fdtsrc)
+	-fno-omit-frame-pointer -pthread -Itools/port -Iinclude -Iinclude/libfdt -I$(fdtsrc)
 tsan_lib_srcs := lib/printf.c lib/ktest.c tools/host-shim.c $(mm_common_srcs) \
 	$(heap_srcs_HEAP_PER_HART_SLAB)
 tsan_lib_objs := $(addprefix $(hosttree)/tsan/,$(tsan_lib_srcs:.c=.o))

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 /* The heap tests' machine (heap_host.h). */
-#include <kernel/hart.h>
 #include <kernel/ktest.h>
-#include <mm/kmalloc.h>
 #include <mm/bootmem.h>
 #include <mm/buddy.h>
 #include <mm/heap.h>
+#include <mm/kmalloc.h>
 #include <mm/mmu.h>
 #include <mm/phys.h>
+#include <mm/port.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

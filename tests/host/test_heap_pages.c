@@ -5,13 +5,13 @@
  * between harts; large allocations through the real vmap; out of memory.
  * One thread plays every hart in turn (arena_set_hart()).
  */
-#include <kernel/hart.h>
 #include <kernel/ktest.h>
 #include <mm/buddy.h>
 #include <mm/heap.h>
 #include <mm/kmalloc.h>
 #include <mm/mmu.h>
 #include <mm/phys.h>
+#include <mm/port.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -8,10 +8,10 @@
  */
 #include <kernel/errno.h>
 #include <kernel/ktest.h>
-#include <kernel/spinlock.h>
 #include <mm/buddy.h>
 #include <mm/mmu.h>
 #include <mm/phys.h>
+#include <mm/port.h>
 #include <mm/vmap.h>
 #include <string.h>
 

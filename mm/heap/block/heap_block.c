@@ -16,8 +16,8 @@
  * none of whose blocks is live back to their region, and regions nothing
  * is handed out from back to the buddy.
  */
-#include <kernel/printk.h>
 #include <mm/buddy.h>
+#include <mm/port.h>
 #include <string.h>
 
 #include "../heap_block_core.h"

@@ -36,8 +36,8 @@
  * slab_claim(), heap_free_remote()): of two racing frees exactly one goes
  * on, the other is reported.
  */
-#include <kernel/errno.h>
 #include <mm/buddy.h>
+#include <mm/port.h>
 #include <string.h>
 
 #include "../../buddy/buddy_internal.h"

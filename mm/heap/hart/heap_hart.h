@@ -6,6 +6,7 @@
 
 #include "../heap_harden.h"
 #include "../heap_internal.h"
+#include <mm/tas_lock.h>
 
 #define SLAB_ORDER 1	  /* 8 KiB: two frames */
 #define SLAB_NO_CLASS 0xff /* trailer's class while the page is empty and in no class */

@@ -10,7 +10,7 @@
  * FRAME_HEAP with the page-block mark a page block (heap_hart_pages.c).
  * Anything else is not this strategy's (kmalloc.c looks further).
  */
-#include <kernel/errno.h>
+#include <mm/port.h>
 
 #include "../../buddy/buddy_internal.h"
 #include "heap_hart.h"

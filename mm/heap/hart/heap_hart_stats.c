@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The per-hart heaps' counters and their slabinfo-style dump. */
-#include <kernel/errno.h>
-#include <kernel/panic.h>
-#include <kernel/printk.h>
+#include <mm/port.h>
 #include <string.h>
 
 #include "heap_hart.h"

@@ -26,8 +26,8 @@
  * heap_trim() returns it too. Alignment beyond a page is left to mapped
  * allocations, which align the address without a gap of wasted memory.
  */
-#include <kernel/printk.h>
 #include <mm/buddy.h>
+#include <mm/port.h>
 #include <string.h>
 
 #include "../heap_internal.h"

@@ -34,9 +34,8 @@
  * list; of the slabs that empty it keeps one spare and gives the rest back
  * to the buddy; heap_trim() gives back the spares too.
  */
-#include <kernel/errno.h>
-#include <kernel/printk.h>
 #include <mm/buddy.h>
+#include <mm/port.h>
 #include <string.h>
 
 #include "../heap_internal.h"

@@ -6,10 +6,10 @@
  * owner word (struct frame's priv), because the node's own 4 KiB are all
  * entries; when that count drops to 0 the node goes back to the buddy.
  */
-#include <kernel/errno.h>
 #include <mm/buddy.h>
 #include <mm/frame.h>
 #include <mm/phys.h>
+#include <mm/port.h>
 #include <string.h>
 
 #include "heap_slabpages_radix.h"

@@ -17,7 +17,7 @@
  * Not locked: the caller serializes every call on one tree.
  */
 
-#include <kernel/types.h>
+#include <mm/port.h>
 
 #define RADIX_BITS     9
 #define RADIX_FANOUT   (1u << RADIX_BITS) /* entries per node: 4 KiB of uint64_t */

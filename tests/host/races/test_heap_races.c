@@ -10,10 +10,10 @@
  * reported, the object is freed exactly once, and afterwards every heap is
  * empty and the buddy is back to its baseline.
  */
-#include <kernel/hart.h>
 #include <kernel/ktest.h>
 #include <mm/heap.h>
 #include <mm/kmalloc.h>
+#include <mm/port.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <time.h>
