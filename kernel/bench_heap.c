@@ -15,6 +15,7 @@
  *   queue, per free; then 64-byte pairs on one hart and on two and four at
  *   once (as many as are online), and the throughput ratios.
  */
+#include <kernel/heap.h>
 #include <kernel/bench.h>
 #include <kernel/cmdline.h>
 #include <kernel/hart.h>

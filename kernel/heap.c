@@ -8,6 +8,8 @@
  * and unmapped in the vmap area's last GiB, which the heap's window then
  * leaves out.
  */
+#include <kernel/heap.h>
+#include <mm/heap_hart.h>
 #include <asm/layout.h>
 #include <kernel/bench.h>
 #include <kernel/hart.h>

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The boot hart's path from entry to power-off. */
+#include <kernel/heap.h>
 #include <asm/layout.h>
 #include <kernel/arch.h>
 #include <kernel/bench.h>

@@ -37,6 +37,7 @@
  *   a futex lock: a compare-and-swap in, an exchange out.
  */
 #define _GNU_SOURCE
+#include <mm/heap_hart.h>
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>

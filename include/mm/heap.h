@@ -43,11 +43,6 @@ struct mmu_space;
  */
 #define HEAP_EARLY_FRAME_MARK 0x4ea9ea9eu
 
-/* Size classes of the per-hart heaps: 8, 16, ..., 4096, then HEAP_SLAB_MAX_SIZE. */
-#define HEAP_NR_CLASSES 11
-#define HEAP_SLAB_SIZE 8192 /* a slab page: an order-1 block from the buddy */
-#define HEAP_SLAB_MAX_SIZE 8144 /* the largest class: one object, the trailer behind it */
-
 /* ---- the early heap -------------------------------------------------------- */
 
 #ifdef CONFIG_HEAP_EARLY_SIZE_KB
@@ -59,10 +54,19 @@ struct mmu_space;
 /*
  * Takes [pa, pa + size) (page aligned, at least 16 KiB, reachable through
  * phys_to_virt()) as the early heap and makes kmalloc() use it; its
- * metadata comes out of it (1/64 of it, plus a byte per page). Calling it
- * again starts everything over, per-hart heaps included (tests). -EINVAL.
+ * metadata comes out of it (1/64 of it, plus a byte per page). -EINVAL,
+ * or -EBUSY if there is one already (tests start over with heap_reset()).
  */
 int heap_early_init(phys_addr_t pa, uint64_t size);
+
+/*
+ * Forgets every layer of the heap, the top first (the debug tier's
+ * quarantine, the strategy, large allocations, the early heap) without
+ * touching their memory: for tests that start over on a fresh machine,
+ * never for a running kernel. kmalloc() then fails until
+ * heap_early_init().
+ */
+void heap_reset(void);
 
 /*
  * heap_early_init() on size bytes from the boot allocator, placed with one
@@ -126,28 +130,6 @@ struct heap_large_ops {
 int switch_to_multiple_heaps(unsigned int nr_harts, const struct heap_large_ops *ops);
 
 /*
- * The kernel's early heap: heap_early_init_bootmem(m, HEAP_EARLY_SIZE),
- * before buddy_init(). Panics if there is no room. With CONFIG_KTEST it
- * also leaves a few blocks there (heap_early_ktest_blocks) for the heap
- * suite to free after the switch.
- */
-void heap_kernel_early_init(struct memmap *m);
-
-#define HEAP_EARLY_KTEST_BLOCKS 3
-extern void *heap_early_ktest_blocks[HEAP_EARLY_KTEST_BLOCKS];
-extern const size_t heap_early_ktest_sizes[HEAP_EARLY_KTEST_BLOCKS];
-
-/*
- * The kernel's heap set-up, once the buddy, kernel_space and the harts are
- * up: kernel_vmap over the vmap window of space (asm/layout.h) less its
- * first GiB, which is left for mappings made by hand (tests), then
- * switch_to_multiple_heaps(nr_harts) with large allocations mapped there
- * (kernel/heap.c). Panics if either fails.
- */
-void heap_kernel_init(struct mmu_space *space, unsigned int nr_harts);
-extern uint64_t heap_kernel_setup_instructions; /* what it took, for make bench */
-
-/*
  * The calling hart takes the frees other harts sent it and its classes'
  * empty pages (the spares each class keeps) leave them; then every heap's
  * list of empty pages goes back to the buddy regardless of the thresholds.
@@ -172,56 +154,18 @@ void heap_flush(void);
  * next refills or flushes a cache; an idle owner would hold that memory. So:
  * heap_idle() takes the calling hart's queue and puts its classes' empty
  * pages where other harts can take them (the kernel's idle loop calls it),
- * heap_hart_has_queue() tells whether a hart has one waiting, and the
- * reclaim hook (NULL: none) is called once when an allocation is about to
+ * heap_hart_has_queue() (<mm/heap_hart.h>) tells whether a hart has one
+ * waiting, and the reclaim hook (NULL: none) is called once when an allocation is about to
  * fail, to have the other harts take theirs (the kernel wakes them and
  * waits a moment); the allocation is then tried again, once.
  */
 void heap_idle(void);
-bool heap_hart_has_queue(unsigned int hart);
-/* How many queues a hart has taken and freed: it changes once a drain is complete. */
-uint64_t heap_hart_drains(unsigned int hart);
 void heap_set_reclaim_hook(void (*fn)(void));
-
-/*
- * Empty slab pages a heap keeps for reuse: above HIGH it gives pages back
- * to the buddy until LOW remain, so allocating and freeing at a page
- * boundary never goes to the buddy each time.
- */
-#ifdef CONFIG_HEAP_EMPTY_PAGES_HIGH
-#define HEAP_EMPTY_HIGH CONFIG_HEAP_EMPTY_PAGES_HIGH
-#else
-#define HEAP_EMPTY_HIGH 8
-#endif
-#define HEAP_EMPTY_LOW (HEAP_EMPTY_HIGH / 2)
-
-struct heap_class_stats {
-	uint32_t size;	  /* object size */
-	uint32_t per_page; /* objects in a slab page */
-	uint64_t in_use;   /* objects allocated, frees still queued included */
-	uint64_t pages;	   /* slab pages the class holds */
-	uint64_t allocs, frees;
-	uint64_t remote_frees; /* of those frees, sent by other harts */
-};
-
-struct heap_hart_stats {
-	struct heap_class_stats cls[HEAP_NR_CLASSES];
-	uint64_t empty_pages;	   /* kept for reuse */
-	uint64_t pages_from_buddy, pages_to_buddy;
-	uint64_t pages_stolen;	   /* empty pages taken from other harts' heaps */
-	uint64_t pages_reused;	   /* empty pages of its own given to another class */
-};
 
 struct heap_large_stats {
 	uint64_t allocations, pages; /* live */
 };
-
-/*
- * Counters, exact when the heaps are quiet (a snapshot while harts
- * allocate): -EINVAL for a hart without a heap, -ENOENT when the strategy
- * has no per-hart heaps.
- */
-int heap_hart_stats(unsigned int hart, struct heap_hart_stats *s);
+/* Large allocations live now: their count and pages. */
 void heap_large_stats(struct heap_large_stats *s);
 
 /*

@@ -47,6 +47,7 @@
  * change under one lock, never held across a call to the heap below or a
  * report.
  */
+#include <mm/heap_hart.h>
 #include <mm/kmalloc.h>
 #include <mm/port.h>
 #include <string.h>

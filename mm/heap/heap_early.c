@@ -67,15 +67,17 @@ bool early_contains(const void *p)
 
 /* ---- set-up ------------------------------------------------------------------ */
 
+void early_reset(void)
+{
+	memset(&early, 0, sizeof(early));
+}
+
 int heap_early_init(phys_addr_t pa, uint64_t size)
 {
+	if (early.ready)
+		return -EBUSY; /* a heap is in use: heap_reset() first (tests) */
 	if (!IS_ALIGNED(pa, PAGE_SIZE) || !IS_ALIGNED(size, PAGE_SIZE) || size < 4 * PAGE_SIZE)
 		return -EINVAL;
-	/* everything starts over: tests call this for each fresh machine */
-	heap_mode = HEAP_MODE_EARLY;
-	heap_strategy_reset();
-	large_reset(NULL);
-	debug_reset();
 	memset(&early, 0, sizeof(early));
 	spin_lock_init(&early.heap.lock);
 	if (!block_region_init(&early.heap, &early.region, phys_to_virt(pa), pa, size))

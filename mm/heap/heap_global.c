@@ -5,6 +5,7 @@
  * no free ever waits in a queue for another hart, and there are no
  * per-hart counters to report.
  */
+#include <mm/heap_hart.h>
 #include <mm/port.h>
 
 #include "heap_internal.h"

@@ -28,8 +28,8 @@
  * fits: whether the strategy's block p of usable size old serves size
  *   bytes where it is (krealloc() then keeps it).
  * reset: back to before any switch, forgetting everything without
- *   touching it (heap_early_init() calls it: tests start over on a fresh
- *   machine; switch_to_multiple_heaps() calls it first).
+ *   touching it (heap_reset(): tests start over on a fresh machine;
+ *   switch_to_multiple_heaps() calls it first).
  * switch: set up for nr_harts harts (heap_global.c's for the strategies
  *   with one heap for all).
  */
@@ -47,6 +47,26 @@ void heap_strategy_reset(void);
  * by heap_common.c.
  */
 void heap_strategy_usage(struct heap_usage *u);
+/*
+ * Large allocations: every strategy makes them through heap_large.c, and
+ * the front (kmalloc.c) frees and sizes a pointer of the large window
+ * itself, before free and size see it; those get the strategy's own
+ * blocks only. large_above: the largest size the strategy serves from
+ * blocks of its own, so that krealloc() keeps a large block only for a
+ * size above it that needs as many pages. A strategy that keeps records
+ * of its own for its large allocations (slab + pages: vystem's size tree)
+ * defines heap_strategy_large_free() and heap_strategy_large_size()
+ * (kmalloc.c's, weak: large_free() and large_size()).
+ */
+extern const size_t heap_strategy_large_above;
+void heap_strategy_large_free(void *p);
+size_t heap_strategy_large_size(const void *p);
+/*
+ * The rest of the contract, each strategy's own, declared in <mm/heap.h>
+ * and <mm/heap_hart.h>: heap_trim(), heap_flush(), heap_idle(),
+ * heap_dump(), heap_hart_has_queue(), heap_hart_drains(),
+ * heap_hart_stats().
+ */
 
 /* Before an allocation fails: the reclaim hook, if any (true: try again). */
 bool heap_reclaim(void);
@@ -120,6 +140,7 @@ void *early_alloc(size_t size, size_t align);
 void early_free(void *p);
 size_t early_size(const void *p);
 bool early_contains(const void *p); /* whether p is inside the early heap's region */
+void early_reset(void);		    /* heap_reset(): forgets the region without touching it */
 
 /*
  * kmalloc.c: the allocator under the debug tier's layer (what kmalloc(),
@@ -157,7 +178,7 @@ size_t debug_size(const void *p);
 void *debug_realloc(void *p, size_t size, const void *caller);
 /* What the quarantine holds: objects freed but not given back to the heap below. */
 void debug_quarantined(uint64_t *blocks, uint64_t *bytes);
-void debug_reset(void); /* heap_early_init(): forgets the quarantine without touching it */
+void debug_reset(void); /* heap_reset(): forgets the quarantine without touching it */
 
 /* kmalloc.c: which heap kmalloc() uses, written once by the switch */
 #define HEAP_MODE_EARLY 0

@@ -159,10 +159,27 @@ static __attribute__((noinline)) void kfree_other(void *p)
 		heap_misuse("not a pointer the heap handed out", p);
 }
 
+__attribute__((weak)) void heap_strategy_large_free(void *p)
+{
+	large_free(p);
+}
+
+__attribute__((weak)) size_t heap_strategy_large_size(const void *p)
+{
+	return large_size(p);
+}
+
+/* A large allocation first, whatever the strategy; then the strategy's; then the early heap's. */
 void kfree_inner(void *p)
 {
-	if (likely(p && switched() && heap_strategy_free(p)))
-		return;
+	if (likely(p && switched())) {
+		if (large_owns(p)) {
+			heap_strategy_large_free(p);
+			return;
+		}
+		if (heap_strategy_free(p))
+			return;
+	}
 	if (p)
 		kfree_other(p);
 }
@@ -206,6 +223,8 @@ static size_t size_of(const void *p, bool *early)
 	size_t n;
 
 	*early = !switched();
+	if (!*early && large_owns(p))
+		return heap_strategy_large_size(p);
 	if (!*early && heap_strategy_size(p, &n))
 		return n;
 	if (*early || is_early(p)) {
@@ -249,6 +268,8 @@ static bool stays(void *p, bool early, size_t old, size_t size)
 		return false; /* the block fits, but not the alignment the new size promises */
 	if (early)
 		return !switched() && size <= old && size > old / 2;
+	if (large_owns(p))
+		return size > heap_strategy_large_above && ALIGN_UP((uint64_t)size, PAGE_SIZE) == old;
 	return heap_strategy_fits(p, old, size);
 }
 
@@ -321,6 +342,16 @@ void *krealloc_caller(void *p, size_t size, const void *caller)
 const char *heap_strategy(void)
 {
 	return heap_strategy_name;
+}
+
+/* Each layer forgets itself, the top first: nothing below resets what is above it. */
+void heap_reset(void)
+{
+	__atomic_store_n(&heap_mode, HEAP_MODE_EARLY, __ATOMIC_RELEASE);
+	debug_reset();
+	heap_strategy_reset();
+	large_reset(NULL);
+	early_reset();
 }
 
 int switch_to_multiple_heaps(unsigned int nr_harts, const struct heap_large_ops *ops)

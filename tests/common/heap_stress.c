@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The heap's random stress (heap_stress.h), for the host and the kernel alike. */
+#include <mm/heap_hart.h>
 #include <kernel/compiler.h>
 #include <mm/heap.h>
 #include <mm/kmalloc.h>

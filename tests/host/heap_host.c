@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The heap tests' machine (heap_host.h). */
+#include <mm/heap_hart.h>
 #include <kernel/ktest.h>
 #include <mm/bootmem.h>
 #include <mm/buddy.h>
@@ -164,6 +165,7 @@ void heap_host_boot(uint64_t ram, uint64_t early_size)
 	phys_addr_t pa;
 	if (bootmem_alloc(m, 3 * PAGE_SIZE, 0, BOOTMEM_NO_LIMIT, &pa) < 0)
 		die("bootmem_alloc");
+	heap_reset(); /* the old machine's heap, every layer */
 	if (heap_early_init_bootmem(m, early_size) < 0)
 		die("heap_early_init_bootmem");
 	if (buddy_init(m) < 0)

@@ -5,6 +5,7 @@
  * baseline (test_heap_early.c has the early heap, test_heap_pages.c page
  * movement, large allocations and out-of-memory, test_heap_smp.c threads).
  */
+#include <mm/heap_hart.h>
 #include <kernel/errno.h>
 #include <mm/harts.h>
 #include <kernel/ktest.h>

@@ -234,6 +234,7 @@ static void adoption_needs_whole_blocks(struct ktest *t)
 	 */
 	arena_machine(&m, &bank, 1);
 	KT_ASSERT_EQ(t, bootmem_alloc(&m, 64 << 10, 64 << 10, BOOTMEM_NO_LIMIT, &pa), 0);
+	heap_reset();
 	KT_ASSERT_EQ(t, heap_early_init(pa, 32 << 10), 0);
 	KT_ASSERT_EQ(t, buddy_init(&m), 0);
 	KT_ASSERT_EQ(t, frame_owner(pa, &o), 0);
@@ -314,6 +315,34 @@ static void damage_is_reported_not_trusted(struct ktest *t)
 	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
 }
 
+/*
+ * The early heap is the bottom layer: setting it up again neither resets
+ * the per-hart heaps above it nor takes their place; only heap_reset()
+ * forgets the layers, the top first.
+ */
+static void early_init_resets_nothing_above_it(struct ktest *t)
+{
+	const struct resv_region *r = early_region();
+	void *p;
+
+	KT_ASSERT(t, r != NULL);
+	KT_EXPECT_EQ(t, heap_early_init(r->base, r->size), -EBUSY);
+	KT_ASSERT_EQ(t, heap_host_switch(NR_HARTS), 0);
+	p = kmalloc(64);
+	KT_ASSERT(t, p != NULL);
+	KT_EXPECT_EQ(t, heap_early_init(r->base, r->size), -EBUSY);
+	KT_EXPECT_EQ(t, frame_tag(virt_to_phys(p)), FRAME_SLAB); /* still the per-hart heap's */
+	KT_EXPECT_EQ(t, ksize(p), 64);
+	kfree(p);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	heap_reset();
+	KT_EXPECT(t, kmalloc(64) == NULL); /* nothing left to allocate from */
+	KT_EXPECT_EQ(t, heap_early_init(r->base, r->size), 0);
+	p = kmalloc(64);
+	KT_EXPECT(t, p != NULL && (uintptr_t)p - (uintptr_t)phys_to_virt(r->base) < r->size);
+	kfree(p);
+}
+
 static const struct ktest_case cases[] = {
 	KTEST_CASE(fixed_blocks_are_reused),
 	KTEST_CASE(every_size_with_every_alignment),
@@ -322,6 +351,7 @@ static const struct ktest_case cases[] = {
 	KTEST_CASE(early_misuse_is_reported),
 	KTEST_CASE(blocks_freed_after_switch),
 	KTEST_CASE(adoption_needs_whole_blocks),
+	KTEST_CASE(early_init_resets_nothing_above_it),
 	{ 0 },
 };
 

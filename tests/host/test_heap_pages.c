@@ -5,6 +5,7 @@
  * between harts; large allocations through the real vmap; out of memory.
  * One thread plays every hart in turn (arena_set_hart()).
  */
+#include <mm/heap_hart.h>
 #include <kernel/ktest.h>
 #include <mm/buddy.h>
 #include <mm/heap.h>

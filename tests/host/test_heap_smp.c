@@ -11,6 +11,7 @@
  * Also built with ThreadSanitizer (build/host/test_heap_smp_tsan), with
  * fewer operations.
  */
+#include <mm/heap_hart.h>
 #include <kernel/ktest.h>
 #include <mm/buddy.h>
 #include <mm/heap.h>

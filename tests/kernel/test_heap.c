@@ -8,6 +8,8 @@
  * Each case ends with the heaps trimmed and the buddy's free count back
  * where it started.
  */
+#include <kernel/heap.h>
+#include <mm/heap_hart.h>
 #include <kernel/errno.h>
 #include <kernel/hart.h>
 #include <kernel/kmap.h>

@@ -29,6 +29,7 @@
 #define BLOCK_MAX_SIZE	   (64 * 1024) /* larger: a large allocation */
 
 const char heap_strategy_name[] = "block";
+const size_t heap_strategy_large_above = BLOCK_MAX_SIZE;
 
 static struct block_heap heap;
 static unsigned int next_order; /* of the next region */
@@ -149,10 +150,6 @@ bool heap_strategy_free(void *p)
 	const char *bad = "kfree of a pointer the heap did not hand out, or a double free";
 	struct block_region *r;
 
-	if (large_owns(p)) {
-		large_free(p);
-		return true;
-	}
 	spin_lock(&heap.lock);
 	r = block_region_find(&heap, p);
 	if (r && !(bad = block_unlive(r, p, bad))) {
@@ -173,10 +170,6 @@ bool heap_strategy_size(const void *p, size_t *size)
 	struct block_region *r;
 
 	*size = 0;
-	if (large_owns(p)) {
-		*size = large_size(p);
-		return true;
-	}
 	spin_lock(&heap.lock);
 	r = block_region_find(&heap, p);
 	if (r && !(bad = block_unlive(r, p, bad)))
@@ -187,11 +180,10 @@ bool heap_strategy_size(const void *p, size_t *size)
 	return r != NULL;
 }
 
-/* A fixed size or a fallback chunk: neither larger nor under half of it; large: the same pages. */
+/* A fixed size or a fallback chunk: neither larger nor under half of it. */
 bool heap_strategy_fits(const void *p, size_t old, size_t size)
 {
-	if (large_owns(p))
-		return size > BLOCK_MAX_SIZE && ALIGN_UP((uint64_t)size, PAGE_SIZE) == old;
+	(void)p;
 	return size <= old && size > old / 2;
 }
 

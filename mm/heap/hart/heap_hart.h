@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef MM_HEAP_HART_H
-#define MM_HEAP_HART_H
+#ifndef MM_HEAP_HART_INTERNAL_H
+#define MM_HEAP_HART_INTERNAL_H
 
 /* The per-hart slab heaps (mm/heap_hart*.c, mm/heap/hart/heap_hart_slab.c): what their files share. */
 
 #include "../heap_harden.h"
 #include "../heap_internal.h"
+#include <mm/heap_hart.h>
 #include <mm/tas_lock.h>
 
 #define SLAB_ORDER 1	  /* 8 KiB: two frames */

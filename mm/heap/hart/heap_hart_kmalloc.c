@@ -16,6 +16,7 @@
 #include "heap_hart.h"
 
 const char heap_strategy_name[] = "per-hart slab";
+const size_t heap_strategy_large_above = HEAP_SLAB_MAX_SIZE;
 
 static bool is_slab_frame(const struct frame *f)
 {
@@ -167,10 +168,6 @@ static __attribute__((noinline)) bool free_slow(void *p)
 	unsigned int pages;
 	bool head;
 
-	if (large_owns(p)) {
-		large_free(p);
-		return true;
-	}
 	if (hart_pages_of(p, &pages, &head)) {
 		if (head)
 			hart_pages_free(p, pages);
@@ -273,10 +270,6 @@ bool heap_strategy_size(const void *p, size_t *size)
 	bool head;
 
 	*size = 0;
-	if (large_owns(p)) {
-		*size = large_size(p);
-		return true;
-	}
 	if (hart_pages_of(p, &pages, &head)) {
 		if (head)
 			*size = (size_t)pages * PAGE_SIZE;
@@ -303,8 +296,6 @@ bool heap_strategy_fits(const void *p, size_t old, size_t size)
 
 	if (hart_pages_of(p, &pages, &head))
 		return hart_pages_fit(size, pages);
-	if (large_owns(p))
-		return size > HEAP_SLAB_MAX_SIZE && ALIGN_UP((uint64_t)size, PAGE_SIZE) == old;
 	return size <= HEAP_SLAB_MAX_SIZE && slab_class(size) == slab_class(old);
 }
 

@@ -74,6 +74,7 @@ static struct {
 } heap;
 
 const char heap_strategy_name[] = "segregated fit";
+const size_t heap_strategy_large_above = SEGFIT_THRESHOLD;
 
 /* ---- blocks and bins ------------------------------------------------------------- */
 
@@ -363,10 +364,6 @@ bool heap_strategy_free(void *p)
 	struct block *b;
 	bool ours;
 
-	if (large_owns(p)) {
-		large_free(p);
-		return true;
-	}
 	spin_lock(&heap.lock);
 	ours = our_block(p, "double free", &b, &why);
 	if (b)
@@ -384,10 +381,6 @@ bool heap_strategy_size(const void *p, size_t *size)
 	bool ours;
 
 	*size = 0;
-	if (large_owns(p)) {
-		*size = large_size(p);
-		return true;
-	}
 	spin_lock(&heap.lock);
 	ours = our_block(p, "ksize of a freed block", &b, &why);
 	if (b)
@@ -398,11 +391,10 @@ bool heap_strategy_size(const void *p, size_t *size)
 	return ours;
 }
 
-/* A chunk's block: neither larger nor under half of it; mapped: the same pages. */
+/* A chunk's block: neither larger nor under half of it. */
 bool heap_strategy_fits(const void *p, size_t old, size_t size)
 {
-	if (large_owns(p))
-		return size > SEGFIT_THRESHOLD && ALIGN_UP((uint64_t)size, PAGE_SIZE) == old;
+	(void)p;
 	return size <= old && size > old / 2;
 }
 

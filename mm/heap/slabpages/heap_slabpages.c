@@ -50,6 +50,8 @@ const char heap_strategy_name[] = "slab + pages";
 #define SP_MAX_OBJ    1024u /* the largest level; larger goes to pages */
 #define SP_MAGIC      0x5ab9a6e5u
 
+const size_t heap_strategy_large_above = SP_MAX_OBJ;
+
 struct sp_slab {
 	struct sp_slab *next, *prev; /* the level's partial list */
 	uint32_t magic;		     /* SP_MAGIC ^ the slab's frame number */
@@ -364,12 +366,22 @@ void *heap_strategy_alloc(size_t size, size_t align)
 	return pages_alloc(size, align);
 }
 
+void heap_strategy_large_free(void *p)
+{
+	pages_free(p);
+}
+
+size_t heap_strategy_large_size(const void *p)
+{
+	size_t n = pages_of(p, false) * PAGE_SIZE;
+
+	if (!n)
+		heap_misuse("ksize of a freed page allocation, or not the start of one", p);
+	return n;
+}
+
 bool heap_strategy_free(void *p)
 {
-	if (large_owns(p)) {
-		pages_free(p);
-		return true;
-	}
 	return slab_free(p);
 }
 
@@ -381,12 +393,6 @@ bool heap_strategy_size(const void *p, size_t *size)
 	bool ours;
 
 	*size = 0;
-	if (large_owns(p)) {
-		*size = pages_of(p, false) * PAGE_SIZE;
-		if (!*size)
-			heap_misuse("ksize of a freed page allocation, or not the start of one", p);
-		return true;
-	}
 	spin_lock(&lock);
 	ours = slab_find(p, &s, &idx, &what);
 	if (s && !slab_bit(s, idx))
@@ -399,11 +405,10 @@ bool heap_strategy_size(const void *p, size_t *size)
 	return ours;
 }
 
-/* The same level, or the same page count (kmalloc.c checks natural alignment). */
+/* The same level (kmalloc.c checks natural alignment and page allocations). */
 bool heap_strategy_fits(const void *p, size_t old, size_t size)
 {
-	if (large_owns(p))
-		return size > SP_MAX_OBJ && ALIGN_UP((uint64_t)size, PAGE_SIZE) == old;
+	(void)p;
 	return size <= SP_MAX_OBJ && old <= SP_MAX_OBJ && level_of(size) == level_of(old);
 }
 

@@ -10,6 +10,7 @@
  * reported, the object is freed exactly once, and afterwards every heap is
  * empty and the buddy is back to its baseline.
  */
+#include <mm/heap_hart.h>
 #include <kernel/ktest.h>
 #include <mm/heap.h>
 #include <mm/kmalloc.h>
