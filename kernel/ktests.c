@@ -13,14 +13,14 @@
 #include <mm/heap.h>
 #include <string.h>
 
-extern const struct ktest_suite printf_suite, cmdline_suite;
+extern const struct ktest_suite printf_suite, cmdline_suite, ktest_suite;
 extern const struct ktest_suite boot_memmap_suite, bootmem_suite, boot_harts_suite,
 	boot_console_suite;
 extern const struct ktest_suite buddy_boot_suite, kmap_suite, smp_suite, heap_suite,
 	heap_smp_suite, heap_conformance_suite, heap_guard_suite, numa_suite;
 
 static const struct ktest_suite *const boot_suites[] = {
-	&printf_suite,	    &cmdline_suite, &boot_console_suite,
+	&printf_suite,	    &cmdline_suite, &ktest_suite, &boot_console_suite,
 	&boot_memmap_suite, &bootmem_suite, &boot_harts_suite,
 };
 

@@ -129,8 +129,10 @@ static void run_case(const struct ktest_suite *s, const struct ktest_case *c, un
 	}
 }
 
-uint64_t ktest_deadline(unsigned int seconds)
+uint64_t ktest_deadline(unsigned int harts, unsigned int seconds)
 {
+	if (harts <= KTEST_DEADLINE_HARTS)
+		return KTEST_NO_DEADLINE;
 	return arch_read_time() + seconds * arch_time_hz();
 }
 

@@ -76,12 +76,13 @@ void ktest_log(struct ktest *t, const char *fmt, ...) __printf(2, 3);
  * many more vCPUs than host cores, a lock hand-off can take a tenth of a
  * second. A test that checks an invariant (not a count) may stop early
  * when more than KTEST_DEADLINE_HARTS harts share the work (up to that,
- * it runs whole, as a 2-core host manages): a deadline seconds from now
- * (KTEST_NO_DEADLINE: never), and whether it has passed.
+ * it runs whole, as a 2-core host manages): for work shared by harts
+ * harts, a deadline seconds from now, or KTEST_NO_DEADLINE (never) when
+ * they are few enough; and whether it has passed.
  */
 #define KTEST_DEADLINE_HARTS 8
 #define KTEST_NO_DEADLINE    UINT64_MAX
-uint64_t ktest_deadline(unsigned int seconds);
+uint64_t ktest_deadline(unsigned int harts, unsigned int seconds);
 bool ktest_past(uint64_t deadline);
 
 #define KT_EXPECT(t, cond) ktest_check((t), !!(cond), __FILE__, __LINE__, #cond)

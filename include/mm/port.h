@@ -38,7 +38,9 @@
  *   void **hart_mm_slot(unsigned int index)
  *                           a pointer-sized word of the running hart's (of
  *                           hart index's), NULL until mm/ stores to it; mm/
- *                           keeps the hart's heap there.
+ *                           keeps the hart's heap there. Every index below
+ *                           MAX_HARTS needs one: the heap's set-up clears
+ *                           them all.
  *
  * Locks (any context mm/ runs in; interrupts are not masked by mm/, so a
  *   kernel that allocates from interrupt handlers must mask them around
@@ -47,16 +49,21 @@
  *   spin_trylock() (true: taken), spin_unlock()
  *                           mutual exclusion; taking is an acquire,
  *                           releasing a release. Held for short sections
- *                           only; never across a call to the port.
+ *                           only, sometimes several at once (in a fixed
+ *                           order); any port function may be called with
+ *                           one held, so none may wait for one of mm/'s.
  *   cpu_relax()             a hint inside busy-wait loops (may be empty;
  *                           a hosted port may yield the CPU).
  *
  * Messages (may be called with mm/'s locks held: must not allocate with
  *   kmalloc, must not take those locks)
  *   int printk(const char *fmt, ...), int vprintk(const char *, va_list)
- *                           print a line (fmt ends in '\n'); the formats
- *                           used are C99's %d %u %x %lx %llx %s %p %c %zu
- *                           and their flags, width and precision.
+ *                           print exactly what fmt gives, adding
+ *                           nothing: one line may take several calls (a
+ *                           table's row); each ends in '\n'. The formats
+ *                           used are C99's %d %u %x with the l and ll
+ *                           lengths, %zu %s %p %c, and their flags,
+ *                           width and precision (%-*s included).
  *   int ksnprintf(char *, size_t, const char *fmt, ...)
  *   int kvsnprintf(char *, size_t, const char *fmt, va_list)
  *                           C99 snprintf/vsnprintf semantics.
@@ -66,13 +73,17 @@
  *                           reports (a double free, an overflow found).
  *
  * The C library (freestanding subset)
- *   <string.h>'s memcpy, memmove, memset, memcmp, strlen, strnlen, strncmp,
- *   strcmp; GCC's __atomic builtins (arm64: -mno-outline-atomics, or
- *   link the helpers they call).
+ *   <string.h>'s memcpy, memmove, memset, memcmp, memchr, strlen, strnlen,
+ *   strncmp, strcmp; GCC's __atomic builtins (arm64: -mno-outline-atomics,
+ *   or link the helpers they call) and __builtin_ctz/ctzll/expect/
+ *   return_address. (libfdt, which mm/dt uses, needs its own few.)
  *
  * Configuration (macros, optional): CONFIG_MAX_HARTS (<mm/harts.h>, 8 if
- *   unset), the heap's CONFIG_HEAP_* (mm/Kconfig): a port without Kconfig
- *   defines the ones it wants on the command line.
+ *   unset) and mm/Kconfig's options (CONFIG_BUDDY_MAX_ORDER,
+ *   CONFIG_MEMMAP_MAX_REGIONS, CONFIG_HEAP_*, ...), each with a default
+ *   when unset: a port without Kconfig defines the ones it wants on the
+ *   command line (-D). The heap strategy is not a macro: it is which of
+ *   mm/heap/'s strategy folders is compiled (docs/porting.md).
  *
  * Defined here when <mm_port.h> did not: the usual helpers (ALIGN_UP,
  * MIN, likely, ...) and the errno values mm/ returns negated.

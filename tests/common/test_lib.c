@@ -131,3 +131,23 @@ static const struct ktest_case cmdline_cases[] = {
 };
 
 const struct ktest_suite cmdline_suite = { .name = "cmdline", .cases = cmdline_cases };
+
+/* Work shared by few harts runs whole; by many, it may stop at a deadline in the future. */
+static void deadline_only_for_many_harts(struct ktest *t)
+{
+	uint64_t d;
+
+	KT_EXPECT_EQ(t, ktest_deadline(1, 10), KTEST_NO_DEADLINE);
+	KT_EXPECT_EQ(t, ktest_deadline(KTEST_DEADLINE_HARTS, 10), KTEST_NO_DEADLINE);
+	KT_EXPECT(t, !ktest_past(KTEST_NO_DEADLINE));
+	d = ktest_deadline(KTEST_DEADLINE_HARTS + 1, 10);
+	KT_EXPECT(t, d != KTEST_NO_DEADLINE && !ktest_past(d));
+	KT_EXPECT(t, ktest_past(ktest_deadline(KTEST_DEADLINE_HARTS + 1, 0) - 1));
+}
+
+static const struct ktest_case ktest_cases[] = {
+	KTEST_CASE(deadline_only_for_many_harts),
+	{ 0 },
+};
+
+const struct ktest_suite ktest_suite = { .name = "ktest", .cases = ktest_cases };

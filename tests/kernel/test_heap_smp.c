@@ -99,8 +99,7 @@ static void all_harts_at_once(struct ktest *t)
 	cmdline_get_size("test.heap_ops", &ops_per_hart);
 	free0 = settled_free_frames();
 	heap_stress_reset();
-	stress_end = smp_nr_online() > KTEST_DEADLINE_HARTS ? ktest_deadline(STRESS_SECONDS)
-							    : KTEST_NO_DEADLINE;
+	stress_end = ktest_deadline(smp_nr_online(), STRESS_SECONDS);
 	for (unsigned int i = 0; i < n; i++) {
 		heap_stress_worker_init(&workers[i], i);
 		if (i != me && smp_call_async(i, stress, &workers[i]))

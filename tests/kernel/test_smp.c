@@ -153,8 +153,7 @@ static void lock_is_exclusive_across_harts(struct ktest *t)
 	KT_ASSERT(t, done);
 	counter = 0;
 	rounds = MAX(ROUNDS_IN_ALL / smp_nr_online(), (unsigned int)ROUNDS_AT_LEAST);
-	lock_test_end = smp_nr_online() > KTEST_DEADLINE_HARTS ? ktest_deadline(LOCK_TEST_SECONDS)
-							       : KTEST_NO_DEADLINE;
+	lock_test_end = ktest_deadline(smp_nr_online(), LOCK_TEST_SECONDS);
 	for (unsigned int i = 1; i < n; i++)
 		if (smp_hart_online(i))
 			KT_ASSERT(t, smp_call_async(i, count_up, &done[i]));
