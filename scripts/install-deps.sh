@@ -55,6 +55,7 @@ for what in "${@:-build}"; do
 		run
 		shim
 		want tmux tmux # tests/host/menuconfig.sh drives make menuconfig through it
+		want clang clang # tests/host/example.sh builds examples/hosted with gcc and clang
 		;;
 	shim) shim ;;
 	debug) run; want gdb-multiarch gdb-multiarch ;;

@@ -5,6 +5,7 @@
 /* This kernel's use of mm/'s heap (kernel/heap.c): its set-up at boot. */
 
 #include <mm/heap.h>
+#include <mm/vmap.h>
 
 struct memmap;
 struct mmu_space;
@@ -30,5 +31,8 @@ extern const size_t heap_early_ktest_sizes[HEAP_EARLY_KTEST_BLOCKS];
  */
 void heap_kernel_init(struct mmu_space *space, unsigned int nr_harts);
 extern uint64_t heap_kernel_setup_instructions; /* what it took, for make bench */
+
+/* The kernel's vmap, for the heap's large allocations: over kernel_space at HEAP_VMAP_BASE. */
+extern struct vmap kernel_vmap;
 
 #endif

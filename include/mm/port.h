@@ -26,6 +26,11 @@
  *                           builds included.
  *   phys_addr_t virt_to_phys(const void *p)
  *                           its inverse, for pointers phys_to_virt() gave.
+ *                           kfree() also calls it on a pointer the heap
+ *                           never handed out, to report the misuse: for
+ *                           any pointer it must return, with an address
+ *                           that is no RAM (a direct map's subtraction
+ *                           does).
  *
  * Harts (called on every allocation: make them inline)
  *   unsigned int this_hart_index(void)

@@ -46,9 +46,6 @@ struct vmap {
 	uint64_t nr_pages;
 };
 
-/* The kernel's, for the heap's large allocations: over kernel_space at HEAP_VMAP_BASE. */
-extern struct vmap kernel_vmap;
-
 /*
  * An empty window [base, base + size) of space: base and size 4 KiB
  * aligned, at least 3 pages, inside the space. Allocates nothing.

@@ -6,6 +6,7 @@
  * stress's operations per hart (by default 8000 shared among the harts,
  * so that 8 harts under TCG take as long as 1).
  */
+#include <kernel/heap.h>
 #include <kernel/cmdline.h>
 #include <kernel/hart.h>
 #include <kernel/smp.h>

@@ -15,6 +15,7 @@
  * on two busy host cores wait on the host's scheduler at every contended
  * lock.
  */
+#include <kernel/heap.h>
 #include <mm/heap_hart.h>
 #include <kernel/boot.h>
 #include <kernel/cmdline.h>
