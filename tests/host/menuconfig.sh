@@ -65,9 +65,9 @@ result "menuconfig-selects-segregated-fit" $? "$(screen | grep -v '^ *$' | tail 
 # Only the new strategy's files are compiled; nothing else mentions the choice.
 mk -j2 V=1 >"$work/build2.log" 2>&1
 rebuilt=$(grep -oE -- '-o [^ ]+\.o' "$work/build2.log" | awk '{print $2}' | sed "s|$work/riscv/||" | sort -u | tr '\n' ' ')
-[ "$rebuilt" = "mm/heap_global.o mm/heap_segfit.o " ]
+[ "$rebuilt" = "mm/heap/heap_global.o mm/heap/segfit/heap_segfit.o " ]
 result "switch-rebuilds-only-the-strategy" $? "rebuilt: ${rebuilt:-nothing}" \
-	"expected: mm/heap_global.o mm/heap_segfit.o" "$(tail -3 "$work/build2.log")"
+	"expected: mm/heap/heap_global.o mm/heap/segfit/heap_segfit.o" "$(tail -3 "$work/build2.log")"
 
 scripts/qemu-run.sh --arch riscv64 --image "$work/riscv/Image" --workdir "$work/qemu" --smp 2 \
 	--timeout 120 >"$work/boot.log" 2>&1
