@@ -88,8 +88,8 @@ void shim_window_purge(void);
  * its bias (harts.c): busy set around each call, no atomic operation.
  */
 struct hart_slot {
-	struct shim_hart_local local; /* first: include/mm_port.h */
-	spinlock_t lock;    /* a ticket lock: fork's prepare handler must get its turn */
+	struct shim_hart_local local; /* first: libmemcore/include/mm_port.h */
+	spinlock_t lock;    /* tools/port/spinlock_futex.h: waiters sleep, fork's prepare handler too */
 	unsigned int users; /* threads attached (atomic) */
 	unsigned int busy;  /* its bias holder is inside a call (written by that thread) */
 	unsigned int revoke; /* SHIM_REVOKE_*: the bias holder must take the lock */

@@ -74,7 +74,8 @@ void heap_reset(void);
  * allocations that touch, and the buddy tags each merged run as maximal
  * blocks, which could straddle the heap's edge; between guards the
  * heap's frames are whole blocks of their own, which heap_early_adopt()
- * can mark. Costs the two guard pages. -ENOMEM, -EINVAL.
+ * can mark. Costs the two guard pages. -ENOMEM, -EINVAL, or -EBUSY (as
+ * heap_early_init(), with nothing reserved).
  */
 int heap_early_init_bootmem(struct memmap *m, uint64_t size);
 

@@ -81,7 +81,7 @@
  *   <string.h>'s memcpy, memmove, memset, memcmp, memchr, strlen, strnlen,
  *   strncmp, strcmp; GCC's __atomic builtins (arm64: -mno-outline-atomics,
  *   or link the helpers they call) and __builtin_ctz/ctzll/expect/
- *   return_address. (libfdt, which mm/dt uses, needs its own few.)
+ *   return_address. (libfdt, which mm/dt and mm/memmap use, needs its own few.)
  *
  * Configuration (macros, optional): CONFIG_MAX_HARTS (<mm/harts.h>, 8 if
  *   unset) and mm/Kconfig's options (CONFIG_BUDDY_MAX_ORDER,

@@ -88,6 +88,8 @@ int heap_early_init(phys_addr_t pa, uint64_t size)
 
 int heap_early_init_bootmem(struct memmap *m, uint64_t size)
 {
+	if (early.ready)
+		return -EBUSY; /* before anything is reserved for it */
 	size = ALIGN_UP(size, PAGE_SIZE);
 	/* the top of the highest usable range with room, as the boot allocator would */
 	for (unsigned int i = m->nr_usable; i-- > 0;) {

@@ -6,7 +6,7 @@
  * An independent reference walker for the mapper's tests: decodes Sv39,
  * Sv48, Sv57 and AArch64 (4 KiB granule, 48-bit) tables from the raw bits, written from
  * the architecture documents and sharing no code with mm/mmu/mmu.c or
- * mm/pte_*.c, and strict: an entry the hardware would reject or that the
+ * mm/mmu/pte_*.c, and strict: an entry the hardware would reject or that the
  * mapper must never write (reserved encodings, a misaligned superpage, A/D
  * or AF clear, bits that must be zero) is reported as malformed.
  */

@@ -129,10 +129,11 @@ sys.stdout.buffer.write(b"".join(out))
 
 	# gcc: a snapshot of lib/ and mm/ and the headers; the six largest files
 	# that compile here (another build may be editing the checkout).
+	mkdir -p "$dir/src/tools" && cp -r "$root/tools/port" "$dir/src/tools/" &&
 	cp -r "$root/include/." "$dir/src/include/" && cp -r "$root/lib" "$root/mm" "$dir/src/" &&
 		cp "$o"/libfdt/*.h "$dir/src/libfdt/" 2>/dev/null
 	: >"$dir/gcc-files"
-	for f in $(ls -S "$dir"/src/lib/*.c "$dir"/src/mm/*.c); do
+	for f in $(ls -S "$dir"/src/lib/*.c "$dir"/src/mm/*/*.c "$dir"/src/mm/*/*/*.c); do
 		[ "$(wc -l <"$dir/gcc-files")" -ge 6 ] && break
 		rel=${f#"$dir/src/"}
 		# shellcheck disable=SC2086
@@ -159,7 +160,7 @@ sys.stdout.buffer.write(b"".join(out))
 	return 0
 }
 
-SHIM_GCC_FLAGS="-std=gnu11 -O2 -g -pthread -Iinclude -Iinclude/libfdt -Ilibfdt"
+SHIM_GCC_FLAGS="-std=gnu11 -O2 -g -pthread -Itools/port -Iinclude -Iinclude/libfdt -Ilibfdt"
 
 shim_python_script() {
 	cat <<'EOF'

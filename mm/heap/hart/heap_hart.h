@@ -2,7 +2,7 @@
 #ifndef MM_HEAP_HART_INTERNAL_H
 #define MM_HEAP_HART_INTERNAL_H
 
-/* The per-hart slab heaps (mm/heap_hart*.c, mm/heap/hart/heap_hart_slab.c): what their files share. */
+/* The per-hart slab heaps (mm/heap/hart/): what their files share. */
 
 #include "../heap_harden.h"
 #include "../heap_internal.h"
@@ -98,7 +98,7 @@ static inline uint32_t slab_magic(phys_addr_t page_pa)
 	return SLAB_MAGIC ^ (uint32_t)(page_pa >> 13);
 }
 
-/* heap_slab.c: one page */
+/* heap_hart_slab.c: one page */
 void slab_format(struct slab *s, unsigned int heap, unsigned int cls);
 bool slab_pending_empty(const struct slab *s);
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The radix tree of heap_radix.h. A node is a whole frame of 512 entries:
+ * The radix tree of heap_slabpages_radix.h. A node is a whole frame of 512 entries:
  * in the last level the values, above it the children's addresses (0:
  * none). How many entries of a node are in use is kept in its frame's
  * owner word (struct frame's priv), because the node's own 4 KiB are all
