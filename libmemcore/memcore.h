@@ -89,7 +89,7 @@ void shim_window_purge(void);
  */
 struct hart_slot {
 	struct shim_hart_local local; /* first: libmemcore/include/mm_port.h */
-	spinlock_t lock;    /* tools/port/spinlock_futex.h: waiters sleep, fork's prepare handler too */
+	spinlock_t lock;    /* a futex lock (tools/port/spinlock_futex.h) */
 	unsigned int users; /* threads attached (atomic) */
 	unsigned int busy;  /* its bias holder is inside a call (written by that thread) */
 	unsigned int revoke; /* SHIM_REVOKE_*: the bias holder must take the lock */
