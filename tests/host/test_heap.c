@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../mm/heap/hart/heap_hart.h"
+
 #include "arena.h"
 #include "heap_host.h"
 
@@ -400,17 +402,58 @@ static void misuse_is_reported(struct ktest *t)
 	heap_host_expect_baseline(t, NR_HARTS);
 }
 
+/*
+ * A user's first word that decodes as a free tag or a queued free's link
+ * does (heap_hart.h: the tag itself, a small number xor the tag) sends
+ * kfree() the slow way, which must let the free on: the object is neither
+ * cached, nor free in its page, nor queued. Its true double free is still
+ * reported, from its hart and from another.
+ */
+static void user_words_that_look_like_tags(struct ktest *t)
+{
+	uintptr_t *tag = kmalloc(64), *link = kmalloc(64), *remote = kmalloc(64);
+	struct heap_hart_stats s;
+
+	KT_ASSERT(t, tag && link && remote);
+	if (!HEAP_FREE_TAGS)
+		KT_SKIP(t, "no free tags in the %s tier", HEAP_HARDEN_NAME);
+	*tag = free_tag(heap_tag_key, tag);
+	*link = free_tag(heap_tag_key, link) ^ 12345;
+	*remote = free_tag(heap_tag_key, remote) ^ 777;
+	kfree(tag);
+	kfree(link);
+	arena_set_hart(1);
+	kfree(remote); /* queued for hart 0 */
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	kfree(remote);
+	EXPECT_REPORT(t, remote);
+	arena_set_hart(0);
+	kfree(tag);
+	EXPECT_REPORT(t, tag);
+	kfree(link);
+	EXPECT_REPORT(t, link);
+	kfree(remote);
+	EXPECT_REPORT(t, remote);
+	kfree(kmalloc(64)); /* takes the queue */
+	heap_flush();	    /* the cache back in the pages */
+	KT_ASSERT_EQ(t, heap_hart_stats(0, &s), 0);
+	KT_EXPECT_EQ(t, s.cls[3].in_use, 0);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
 static const struct ktest_case cases[] = {
-	KTEST_CASE(heaps_for_the_harts_named),
-	KTEST_CASE(slab_geometry),
-	KTEST_CASE(every_size_gets_the_smallest_class),
-	KTEST_CASE(every_class_alloc_free),
-	KTEST_CASE(natural_and_asked_alignment),
-	KTEST_CASE(a_freed_object_comes_back_from_the_cache),
-	KTEST_CASE(realloc_grows_and_shrinks),
-	KTEST_CASE(calloc_zeroes_and_checks_overflow),
-	KTEST_CASE(misuse_is_reported),
-	{ 0 },
+    KTEST_CASE(heaps_for_the_harts_named),
+    KTEST_CASE(slab_geometry),
+    KTEST_CASE(every_size_gets_the_smallest_class),
+    KTEST_CASE(every_class_alloc_free),
+    KTEST_CASE(natural_and_asked_alignment),
+    KTEST_CASE(a_freed_object_comes_back_from_the_cache),
+    KTEST_CASE(realloc_grows_and_shrinks),
+    KTEST_CASE(calloc_zeroes_and_checks_overflow),
+    KTEST_CASE(misuse_is_reported),
+    KTEST_CASE(user_words_that_look_like_tags),
+    {0},
 };
 
 static const struct ktest_suite heap_suite = { "heap", cases, boot, NULL };

@@ -6,7 +6,8 @@
  * partial list, the page's bitmap and counts are its own. A hart freeing an
  * object of another heap's page marks the object in the page's pending
  * bitmap (one atomic OR, which also catches a second free of it) and pushes
- * it on that heap's remote stack (one compare-and-swap); the owner takes
+ * it on that heap's remote stack (a compare-and-swap to link it, one to
+ * push it); the owner takes
  * the whole stack with one exchange at its next allocation, when a cache
  * of it overflows or runs dry, when it goes idle (heap_idle()) or when a
  * class runs short, and frees each object as its own. Pushes only and a
@@ -32,9 +33,10 @@
  * HEAP_EMPTY_HIGH empty pages, a heap gives pages back to the buddy until
  * HEAP_EMPTY_LOW remain.
  *
- * Frees of one object compete for its pending bit (cache_claim(),
- * slab_claim(), heap_free_remote()): of two racing frees exactly one goes
- * on, the other is reported.
+ * Frees of one object compete for its first word, the owner's (tag_claim())
+ * with a remote one (heap_free_remote_at()), and remote ones for its
+ * pending bit: of two racing frees exactly one goes on, the other is
+ * reported.
  */
 #include <mm/buddy.h>
 #include <mm/port.h>
@@ -45,6 +47,7 @@
 
 struct heap *heaps;
 unsigned int heap_nr_harts;
+uintptr_t heap_tag_key;
 
 /*
  * A class's cache holds up to 64 objects and 32 KiB, at least 4: enough
@@ -76,6 +79,14 @@ static void heap_set_window(struct heap *h, const struct buddy_bank *b)
 }
 
 static void *const no_cache[1];
+
+/* splitmix64's finaliser */
+static uint64_t mix64(uint64_t x)
+{
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
 
 /*
  * The heaps that have empty pages, a bit each: a hart that steals reads
@@ -112,6 +123,8 @@ int heaps_reset(unsigned int nr_harts)
 	memset(heaps_with_empty, 0, sizeof(heaps_with_empty));
 	if (nr_harts > MAX_HARTS || (nr_harts && !(all = heaps_alloc(nr_harts))))
 		return nr_harts > MAX_HARTS ? -EINVAL : -ENOMEM;
+	/* no entropy here: the key makes a stray write unlikely to forge a tag, it is no secret */
+	heap_tag_key = mix64((uintptr_t)all ^ (uintptr_t)&heap_tag_key) | 1ULL << 63;
 	for (unsigned int i = 0; i < nr_harts; i++) {
 		struct heap *h = &all[i];
 
@@ -122,6 +135,7 @@ int heaps_reset(unsigned int nr_harts)
 
 		h->id = i;
 		h->frame_state = frame_state_make(FRAME_SLAB, SLAB_ORDER, i);
+		h->tag_key = heap_tag_key;
 		heap_set_window(h, buddy_top()); /* the buddy has a bank: it gave us these */
 		for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++) {
 			struct heap_class *k = &h->cls[c];
@@ -227,7 +241,7 @@ static void empty_push(struct heap *h, struct slab *s)
 	struct slab *excess = NULL;
 
 	s->cls = SLAB_NO_CLASS; /* a free into it now is a double free */
-	if (!HEAP_CACHE_CLAIMS) /* the tier that does not claim objects keeps frees out here */
+	if (!HEAP_FREE_TAGS)	/* the tier without free tags keeps frees out here */
 		frame_set_owner(page_pa(s), SLAB_ORDER, FRAME_SLAB, h->id, HEAP_NO_CLASS);
 	tas_lock(&h->lock);
 	s->next = h->empty;
@@ -260,9 +274,9 @@ static void page_assign(struct heap *h, struct slab *s, unsigned int cls, bool n
 	}
 	/*
 	 * The frame names the page's last class while the page is empty
-	 * (a free into it fails its claim), or none (tier off).
+	 * (a free into it finds a free tag), or none (tier off).
 	 */
-	if (new_owner || s->frame_cls != cls || !HEAP_CACHE_CLAIMS)
+	if (new_owner || s->frame_cls != cls || !HEAP_FREE_TAGS)
 		frame_set_owner(page_pa(s), SLAB_ORDER, FRAME_SLAB, h->id, cls);
 	s->frame_cls = (uint8_t)cls;
 }
@@ -341,13 +355,12 @@ static __attribute__((noinline)) struct slab *class_refill(struct heap *h, unsig
 
 /*
  * Up to n more free objects of s, the first page of k's partial list, into
- * k's cache, a word of the bitmap at a time: their pending bits taken at
- * once (one that another hart's free holds is left alone: that free finds
- * the object free and reports), then their allocation bits.
+ * k's cache, a word of the bitmap at a time. Their free tags stay: a
+ * remote free of one that took its pending bit finds the tag and reports.
  */
 static void cache_fill(struct heap *h, struct heap_class *k, struct slab *s, unsigned int n)
 {
-	uint64_t *alloc = slab_alloc_map(s), *pending = slab_pending_map(s);
+	uint64_t *alloc = slab_alloc_map(s);
 
 	for (unsigned int w = s->hint; n && w < s->words; w++) {
 		uint64_t f = ~alloc[w], got = 0;
@@ -361,8 +374,6 @@ static void cache_fill(struct heap *h, struct heap_class *k, struct slab *s, uns
 		}
 		if (!got)
 			continue;
-		if (HEAP_CACHE_CLAIMS)
-			got &= ~__atomic_fetch_or(&pending[w], got, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&alloc[w], alloc[w] | got, __ATOMIC_RELAXED);
 		s->hint = (uint16_t)w;
 		while (got) {
@@ -403,6 +414,8 @@ void *heap_alloc(struct heap *h, unsigned int cls)
 			return NULL;
 	}
 	p = class_take(k, s);
+	if (HEAP_FREE_TAGS)
+		*(uintptr_t *)p = 0; /* its tag, as cache_take() */
 	h->cls_objs[cls]++;
 	k->allocs++;
 	if (k->partial && cache_count(h, k) < cache_max(cls) / 2)
@@ -457,38 +470,48 @@ static void page_emptied(struct heap *h, struct heap_class *k, struct slab *s)
 }
 
 /*
- * A free by the owner of object idx of s (p) into its page: claimed (see
- * slab_claim()), then given back. Queued or cached: a free another hart
- * sent or one the cache held, whose pending bit is set; it is cleared only
- * after the allocation bit, so that a further free of the object from
- * elsewhere sees one or the other and is reported.
+ * A free of object idx of s (p) into its page, by the owner:
+ * - FREE_OWN: the owner's free, claimed here (tag_claim(), or slab_claim()
+ *   in the tier without free tags);
+ * - FREE_QUEUED: another hart's, taken from the queue, holding the
+ *   pending bit: the allocation bit is cleared first, then the object
+ *   gets its free tag, then the pending bit goes, so that a further free
+ *   of the object from elsewhere sees one or the other and is reported;
+ * - FREE_CACHED: from the cache, whose objects have their tags already;
+ * - FREE_OWN_CACHED: from the cache of the tier without tags, claimed here.
  */
 enum free_kind {
-	FREE_OWN,	 /* the owner's free, claimed here */
-	FREE_QUEUED,	 /* another hart's, queued, holding the pending bit */
-	FREE_CACHED,	 /* from the cache, holding the pending bit */
-	FREE_OWN_CACHED, /* from the cache of tier off, claimed here */
+	FREE_OWN,
+	FREE_QUEUED,
+	FREE_CACHED,
+	FREE_OWN_CACHED,
 };
 
 static void local_free(struct heap *h, struct slab *s, unsigned int idx, void *p,
-		       enum free_kind queued)
+		       enum free_kind kind)
 {
 	struct heap_class *k = &h->cls[s->cls];
 	unsigned int w = idx / 64;
-	uint64_t bit = 1ULL << (idx % 64);
+	uint64_t bit = 1ULL << (idx % 64), *alloc = &slab_alloc_map(s)[w], a;
 
-	if (queued == FREE_QUEUED || queued == FREE_CACHED) {
-		/* the pending bit is this free's: the allocation bit goes first */
-		uint64_t *alloc = &slab_alloc_map(s)[w], a = *alloc;
-
+	if (kind == FREE_OWN && HEAP_FREE_TAGS && !tag_claim(h, k, p))
+		return;
+	if (kind == FREE_QUEUED || kind == FREE_CACHED || (kind == FREE_OWN && HEAP_FREE_TAGS)) {
+		a = *alloc;
 		__atomic_store_n(alloc, a & ~bit, __ATOMIC_RELAXED);
 		HEAP_RACE(RACE_DRAIN_CLEARED, p);
-		__atomic_fetch_and(&slab_pending_map(s)[w], ~bit, __ATOMIC_RELEASE);
-		if (!(a & bit)) { /* checked when it was queued: only a corrupt bitmap gets here */
-			heap_misuse("queued free of an object already free", p);
+		if (kind == FREE_QUEUED) {
+			if (HEAP_FREE_TAGS)
+				*(uintptr_t *)p = free_tag(heap_tag_key, p);
+			__atomic_fetch_and(&slab_pending_map(s)[w], ~bit, __ATOMIC_RELEASE);
+		}
+		if (!(a & bit)) { /* its tag was written over (a write after free), or a queue's */
+			heap_misuse(kind == FREE_QUEUED ? "queued free of an object already free"
+							: "double free",
+				    p);
 			return;
 		}
-		if (queued == FREE_QUEUED)
+		if (kind == FREE_QUEUED)
 			h->cls_remote_frees[s->cls]++;
 	} else if (!slab_claim(s, w, bit)) {
 		heap_misuse(slab_bit(slab_alloc_map(s), idx) ?
@@ -504,13 +527,70 @@ static void local_free(struct heap *h, struct slab *s, unsigned int idx, void *p
 		page_emptied(h, k, s);
 }
 
+/* Whether p is in k's cache (the owner's slow paths). */
+static bool cached(const struct heap *h, const struct heap_class *k, const void *p)
+{
+	for (void *const *t = &h->mag[k - h->cls][1]; t < k->top; t++)
+		if (*t == p)
+			return true;
+	return false;
+}
+
+/*
+ * tag_claim() swapped p's first word for its tag and found old, which
+ * decodes to a tag or a link: decide on the bitmaps and the cache. A tag:
+ * p is free in its page or in the cache (a double free), or else its user
+ * wrote the tag (let go on). A link: another hart's free of p is queued,
+ * or under way with its pending bit taken (a double free: the link is put
+ * back unless that free has written a newer one), or else the user's data
+ * looked like one.
+ */
+bool tag_claim_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old)
+{
+	uintptr_t a = (uintptr_t)p, page = ALIGN_DOWN(a, HEAP_SLAB_SIZE);
+	uintptr_t idx = (a - page) >> k->shift, tag = free_tag(h->tag_key, p);
+	uint64_t bit = 1ULL << (idx % 64);
+	const uint64_t *alloc = (const uint64_t *)(page + k->alloc_at) + idx / 64;
+	const uint64_t *pending = (const uint64_t *)(page + k->pending_at) + idx / 64;
+
+	if (old == tag) {
+		if (!(__atomic_load_n(alloc, __ATOMIC_RELAXED) & bit))
+			heap_misuse("double free", p);
+		else if (cached(h, k, p))
+			heap_misuse("double free (it is in the hart's cache)", p);
+		else
+			return true;
+		return false;
+	}
+	if (!(__atomic_load_n(pending, __ATOMIC_ACQUIRE) & bit))
+		return true;
+	__atomic_compare_exchange_n((uintptr_t *)p, &tag, old, false, __ATOMIC_RELAXED,
+				    __ATOMIC_RELAXED);
+	heap_misuse("double free (another hart's free of it is queued or under way)", p);
+	return false;
+}
+
+void tag_cache_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old)
+{
+	if (tag_claim_slow(h, k, p, old))
+		cache_push(k, p);
+}
+
+/*
+ * Another hart's free of object idx (p) of the page at page, of class k
+ * (its shape) of heap owner's: claimed by the pending bit, checked
+ * allocated and not tagged free, then linked by a compare-and-swap from the
+ * first word it read (the owner's exchange in between makes it fail, a
+ * double free: heap_hart.h) and pushed.
+ */
 void heap_free_remote_at(unsigned int owner, uintptr_t page, const struct heap_class *k,
 			 unsigned int idx, void *p)
 {
 	uint64_t bit = 1ULL << (idx % 64);
 	uint64_t *pending = (uint64_t *)(page + k->pending_at) + idx / 64;
 	uint64_t *alloc = (uint64_t *)(page + k->alloc_at) + idx / 64;
-	bool allocated;
+	uintptr_t *word = p, v;
+	const char *refused = NULL;
 	struct heap *h;
 	void *head;
 
@@ -523,19 +603,26 @@ void heap_free_remote_at(unsigned int owner, uintptr_t page, const struct heap_c
 		return;
 	}
 	HEAP_RACE(RACE_REMOTE_CLAIMED, p);
-	allocated = __atomic_load_n(alloc, __ATOMIC_SEQ_CST) & bit;
-	HEAP_RACE(RACE_REMOTE_CHECKED, p);
-	if (!allocated) {
-		__atomic_fetch_and(pending, ~bit, __ATOMIC_RELAXED);
-		heap_misuse("double free", p);
-		return;
-	}
 	h = &heaps[owner];
 	head = __atomic_load_n(&h->remote, __ATOMIC_RELAXED);
-	do
-		*(void **)p = head;
+	if (!(__atomic_load_n(alloc, __ATOMIC_SEQ_CST) & bit))
+		refused = "double free";
+	else if ((v = __atomic_load_n(word, __ATOMIC_RELAXED)) == free_tag(heap_tag_key, p))
+		refused = "double free (it is in its hart's cache)";
+	HEAP_RACE(RACE_REMOTE_CHECKED, p);
+	/* release: the owner's exchange that finds the link sees the pending bit */
+	if (!refused && !__atomic_compare_exchange_n(word, &v, heap_link(p, head), false,
+						     __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		refused = "double free (its hart's own free of it came first)";
+	if (refused) {
+		__atomic_fetch_and(pending, ~bit, __ATOMIC_RELAXED);
+		heap_misuse(refused, p);
+		return;
+	}
+	HEAP_RACE(RACE_REMOTE_LINKED, p);
 	while (!__atomic_compare_exchange_n(&h->remote, &head, p, true, __ATOMIC_RELEASE,
-					    __ATOMIC_RELAXED));
+					    __ATOMIC_RELAXED))
+		__atomic_store_n(word, heap_link(p, head), __ATOMIC_RELEASE);
 }
 
 void heap_free_remote(struct slab *s, unsigned int idx, void *p)
@@ -549,10 +636,12 @@ void heap_free(struct heap *h, struct slab *s, unsigned int idx, void *p)
 	if (likely(h && s->heap == h->id)) {
 		struct heap_class *k = &h->cls[s->cls];
 
-		if (s->cls < HEAP_NR_CLASSES && !HEAP_CACHE_CLAIMS && p == k->top[-1])
-			heap_misuse("double free (of the object freed last)", p);
-		else if (s->cls >= HEAP_NR_CLASSES || k->top == k->full || !cache_put(k, p))
+		if (s->cls >= HEAP_NR_CLASSES || k->top == k->full)
 			local_free(h, s, idx, p, FREE_OWN); /* it reports what is wrong */
+		else if (!HEAP_FREE_TAGS && p == k->top[-1])
+			heap_misuse("double free (of the object freed last)", p);
+		else if (!HEAP_FREE_TAGS || tag_claim(h, k, p))
+			cache_push(k, p);
 		if (unlikely(__atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
 			heap_drain_remote(h);
 	} else {
@@ -572,7 +661,24 @@ void heap_free_own(struct heap *h, struct slab *s, unsigned int idx, void *p)
 		heap_drain_remote(h);
 }
 
-/* Takes every free other harts queued for h and frees each as the owner. */
+/*
+ * The object after p in a queue (NULL: none), from p's link; false if the
+ * link is neither a link nor the end (written over after the free).
+ */
+static bool queue_next(const void *p, void **next)
+{
+	uintptr_t n = *(const uintptr_t *)p ^ free_tag(heap_tag_key, p);
+	phys_addr_t pa = (phys_addr_t)(n - 2) << 3;
+
+	*next = NULL;
+	if (n == 1)
+		return true;
+	if (n < 2 || n >> HEAP_LINK_BITS || !frame_lookup(ALIGN_DOWN(pa, HEAP_SLAB_SIZE)))
+		return false; /* phys_to_virt() is for RAM only */
+	*next = phys_to_virt(pa);
+	return true;
+}
+
 /*
  * Takes every free other harts queued for h and frees each as the owner.
  * The first object was checked when it was queued; each link after it
@@ -591,11 +697,11 @@ void heap_drain_remote(struct heap *h)
 		p = NULL;
 	}
 	while (p) {
-		void *next = *(void **)p, *at = p;
+		void *next, *at = p;
 		struct slab *ns = NULL;
 		unsigned int nidx = 0;
 
-		if (next && !heap_queued_object(h, next, &ns, &nidx)) {
+		if (!queue_next(p, &next) || (next && !heap_queued_object(h, next, &ns, &nidx))) {
 			/* reported after p's free: the report may use the heap */
 			next = NULL;
 		} else {
@@ -621,7 +727,7 @@ void cache_flush(struct heap *h, struct heap_class *k, unsigned int n)
 		struct slab *s = slab_of_page((void *)ALIGN_DOWN((uintptr_t)p, HEAP_SLAB_SIZE));
 		unsigned int idx = (unsigned int)(((uintptr_t)p & (HEAP_SLAB_SIZE - 1)) >> k->shift);
 
-		local_free(h, s, idx, p, HEAP_CACHE_CLAIMS ? FREE_CACHED : FREE_OWN_CACHED);
+		local_free(h, s, idx, p, HEAP_FREE_TAGS ? FREE_CACHED : FREE_OWN_CACHED);
 	}
 }
 

@@ -21,11 +21,12 @@
  *
  * alloc has a bit set per allocated object (and for the bits past nr_objs,
  * so a scan never finds them); only the owning hart writes it, others read
- * it to check a free. pending is each object's claim to be freed: a hart
- * freeing the object takes its bit first (the owner's free for a moment, a
- * remote free until the owner takes it from its queue, or until it finds
- * the object free and lets go), so two frees of one object never both go
- * on. Both are accessed atomically.
+ * it to check a free. pending is a claim of another hart's free: a hart
+ * freeing another's object takes its bit first and keeps it until the
+ * owner takes the free from its queue (or lets it go at once, the free
+ * being refused), so two remote frees of one object never both go on.
+ * Both are accessed atomically. How the owner's own frees are told from
+ * these: the free tags below (heap_hart.h, "The hart's cache").
  * Everything else is the owner's, or, while the page is empty and on a
  * heap's empty list, that list's lock's.
  */
@@ -137,10 +138,11 @@ static inline unsigned int slab_take(struct slab *s)
  */
 #ifdef HEAP_RACE_HOOKS
 enum heap_race_point {
-	RACE_OWNER_CLAIMED,  /* the owner holds the pending bit, the allocation bit not yet read */
-	RACE_REMOTE_CLAIMED, /* a remote free holds the pending bit, the allocation bit not yet read */
-	RACE_REMOTE_CHECKED, /* ... and has read it, not yet queued (or let go) */
-	RACE_DRAIN_CLEARED,  /* the drain cleared the allocation bit, not yet the pending bit */
+	RACE_OWNER_CHECKED,  /* the owner has checked the object, its first word not yet swapped */
+	RACE_REMOTE_CLAIMED, /* a remote free holds the pending bit, has read nothing yet */
+	RACE_REMOTE_CHECKED, /* ... and has read it and the first word, not yet linked the object */
+	RACE_REMOTE_LINKED,  /* ... and has linked it (its first word), not yet pushed it */
+	RACE_DRAIN_CLEARED,  /* the drain or the flush cleared the allocation bit, no more */
 };
 extern void (*heap_race_hook)(enum heap_race_point pt, const void *obj);
 #define HEAP_RACE(pt, obj)                          \
@@ -155,13 +157,12 @@ extern void (*heap_race_hook)(enum heap_race_point pt, const void *obj);
 #endif
 
 /*
- * The owner's claim to free object (w, bit): false if the object is free
- * already, or another hart's free of it is queued or under way. Frees of
- * one object compete for its pending bit, the owner's as a remote one's
- * (heap_free_remote()): exactly one of two racing frees takes it, the
- * other sees it set and reports. Holding the bit, the owner clears the
- * allocation bit (only the owner writes that word), then lets the pending
- * bit go: a later free of the object from elsewhere sees it free.
+ * The claim to free object (w, bit) of s in the tier without free tags
+ * (HEAP_FREE_TAGS): false if the object is free already, or another hart's
+ * free of it is queued or under way. Frees of one object compete for its
+ * pending bit, as remote ones do (heap_free_remote_at()). Holding the bit,
+ * the owner clears the allocation bit (only the owner writes that word),
+ * then lets the pending bit go.
  */
 static inline bool slab_claim(struct slab *s, unsigned int w, uint64_t bit)
 {
@@ -170,7 +171,7 @@ static inline bool slab_claim(struct slab *s, unsigned int w, uint64_t bit)
 
 	if (__atomic_fetch_or(pending, bit, __ATOMIC_SEQ_CST) & bit)
 		return false;
-	HEAP_RACE(RACE_OWNER_CLAIMED,
+	HEAP_RACE(RACE_OWNER_CHECKED,
 		  slab_page(s) + ((size_t)(w * 64 + __builtin_ctzll(bit)) << s->shift));
 	a = *alloc;
 	if (likely(a & bit))
@@ -235,6 +236,7 @@ struct heap {
 	/* the owner's alone */
 	struct heap_class cls[HEAP_NR_CLASSES + 1]; /* + HEAP_NO_CLASS */
 	uint32_t frame_state;	  /* what the frame of a slab page of this heap says */
+	uintptr_t tag_key;	  /* heap_tag_key, next to what the fast paths load */
 	/*
 	 * A bank's direct-map window (buddy_bank_window()): kfree()'s fast
 	 * path finds the frame of a pointer in it with a shift and an add.
@@ -351,35 +353,67 @@ static inline void class_put(struct heap_class *k, struct slab *s, unsigned int 
  * The hart's cache, the fast paths. A class's free objects wait on a stack
  * of its own before they go back to their pages, so that an allocation
  * and a free of the hart's own objects touch one stack slot, its top and
- * the object's pending bit. To its page a cached object is allocated, and
- * its free is pending: the cache holds its pending bit, as a queued remote
- * free does, so any other free of it (a double free, here or on another
- * hart) finds the bit set and is reported, and ksize() of it says freed.
+ * the object's first word. To its page a cached object is allocated.
  *
  * The stack lies outside the objects: a write after free over a cached
- * object changes nothing the heap reads.
+ * object changes nothing the heap follows.
  *
- * The hardening tier "off" does not keep the pending bits: a cached object
- * is simply allocated to its page, and only a free of the object freed
- * last (the top of the stack) is caught as a double free.
+ * Free tags (the default and debug tiers): every object of a slab page
+ * that is not its user's (cached, or free in its page) holds in its first
+ * word its free tag, its address xor heap_tag_key; an allocation sets the
+ * word to 0. The owner's free swaps the word for the tag (one atomic
+ * exchange, on a line the caller has just used) and looks at what it held:
+ *
+ *   - the tag: the object is free already, a double free;
+ *   - a link of another hart's queued free (heap_link(): it decodes, as
+ *     the tag does, to a number below 2^HEAP_LINK_BITS): a double free
+ *     too, the link put back;
+ *   - anything else: the user's data, the free goes on (data that decodes
+ *     below 2^HEAP_LINK_BITS by chance, 1 in 2^11 of random words, goes
+ *     the slow way, which checks the bitmaps and the cache and lets it on).
+ *
+ * A remote free (heap_free_remote_at()) takes the pending bit, checks the
+ * allocation bit, reads the first word and refuses a tag, then links the
+ * object with a compare-and-swap from the word it read: of the owner's
+ * exchange and that compare-and-swap, whichever comes second sees the
+ * other's word, so of two racing frees exactly one goes on. A write after
+ * free over a free object's tag leaves the heap's state intact (the
+ * bitmaps and the stack are elsewhere); only a double free that follows
+ * it goes unseen, which the debug tier catches.
+ *
+ * The tier "off" keeps no tags: a cached object is simply allocated to its
+ * page, and only a free of the object freed last (the top of the stack)
+ * is caught as a double free.
  */
-#define HEAP_CACHE_CLAIMS (HEAP_HARDEN >= HEAP_HARDEN_DEFAULT)
+#define HEAP_FREE_TAGS (HEAP_HARDEN >= HEAP_HARDEN_DEFAULT)
+
+/* Set at the heaps' reset: a stray write is unlikely to forge a tag or a link. */
+extern uintptr_t heap_tag_key;
+
+/* A free tag or a queued free's link, decoded, is below 2^HEAP_LINK_BITS. */
+#define HEAP_LINK_BITS 53
+
+static inline uintptr_t free_tag(uintptr_t key, const void *p)
+{
+	return (uintptr_t)p ^ key;
+}
+
+/*
+ * The first word of p, queued with next after it (NULL: last): its
+ * physical address, in 8-byte units from 2, xor its free tag. 1 ends the
+ * queue, 0 is the free tag itself.
+ */
+static inline uintptr_t heap_link(const void *p, const void *next)
+{
+	uintptr_t n = next ? (uintptr_t)(virt_to_phys(next) >> 3) + 2 : 1;
+
+	return n ^ free_tag(heap_tag_key, p);
+}
 
 /* How many objects k's cache holds. */
 static inline unsigned int cache_count(const struct heap *h, const struct heap_class *k)
 {
 	return (unsigned int)(k->top - &h->mag[k - h->cls][1]);
-}
-
-/* p, off the cache, to its caller: its pending bit let go. */
-static inline void cache_hand_out(struct heap_class *k, void *p)
-{
-	uintptr_t page = ALIGN_DOWN((uintptr_t)p, HEAP_SLAB_SIZE), idx = ((uintptr_t)p - page) >> k->shift;
-
-	k->allocs++;
-	if (HEAP_CACHE_CLAIMS)
-		__atomic_fetch_and((uint64_t *)(page + k->pending_at) + idx / 64,
-				   ~(1ULL << (idx % 64)), __ATOMIC_RELAXED);
 }
 
 /* The fast path's: the object k's cache got last, now allocated, or NULL (none). */
@@ -390,7 +424,9 @@ static inline void *cache_take(struct heap_class *k)
 	if (unlikely(!p))
 		return NULL;
 	k->top = t - 1;
-	cache_hand_out(k, p);
+	k->allocs++;
+	if (HEAP_FREE_TAGS)
+		*(uintptr_t *)p = 0; /* its tag: its user's free must not find one */
 	return p;
 }
 
@@ -400,44 +436,37 @@ static inline void cache_push(struct heap_class *k, void *p)
 	*k->top++ = p;
 }
 
-/*
- * The owner's claim to free object idx (p) of a page of class k into its
- * cache: its pending bit, taken and kept, and its allocation bit found
- * set. false: it is free, cached, or another free of it is queued or
- * under way (the slow path says which); nothing changed.
- */
-static inline bool cache_claim(struct heap_class *k, uintptr_t page, uintptr_t idx, void *p)
-{
-	uint64_t bit = 1ULL << (idx % 64);
-	uint64_t *pending = (uint64_t *)(page + k->pending_at) + idx / 64;
+/* heap_hart.c: the exchange found a tag or a link (see above); false: reported */
+bool tag_claim_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old);
+/* ... and then p onto k's cache, if it goes on */
+void tag_cache_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old);
 
-	(void)p; /* for the race hook */
-	if (!HEAP_CACHE_CLAIMS)
-		return true;
-	if (__atomic_fetch_or(pending, bit, __ATOMIC_SEQ_CST) & bit)
-		return false;
-	HEAP_RACE(RACE_OWNER_CLAIMED, p);
-	if (likely(__atomic_load_n((uint64_t *)(page + k->alloc_at) + idx / 64, __ATOMIC_RELAXED) &
-		   bit))
-		return true;
-	__atomic_fetch_and(pending, ~bit, __ATOMIC_RELAXED);
-	return false;
+/*
+ * The owner's claim to free p, an object of one of its pages of class k
+ * (checked: p starts an object), with free tags: its first word swapped
+ * for its tag. false: a double free, reported.
+ */
+static inline bool tag_claim(struct heap *h, struct heap_class *k, void *p)
+{
+	uintptr_t tag = free_tag(h->tag_key, p), old;
+
+	HEAP_RACE(RACE_OWNER_CHECKED, p);
+	/* acquire: a remote free's link seen, its pending bit is too */
+	old = __atomic_exchange_n((uintptr_t *)p, tag, __ATOMIC_ACQUIRE);
+	return likely((old ^ tag) >> HEAP_LINK_BITS) || tag_claim_slow(h, k, p, old);
 }
 
-/*
- * The owner's free of p, an object of a page of class k (checked: p
- * starts an object), into the cache, which has room; false: misuse, for
- * the slow path to report.
- */
-static inline bool cache_put(struct heap_class *k, void *p)
+/* The same, then p onto k's cache (room in it): kfree()'s fast path, its slow way a tail call. */
+static inline void tag_cache(struct heap *h, struct heap_class *k, void *p)
 {
-	uintptr_t page = ALIGN_DOWN((uintptr_t)p, HEAP_SLAB_SIZE);
+	uintptr_t tag = free_tag(h->tag_key, p), old;
 
-	if (unlikely((!HEAP_CACHE_CLAIMS && p == k->top[-1]) ||
-		     !cache_claim(k, page, ((uintptr_t)p - page) >> k->shift, p)))
-		return false;
-	cache_push(k, p);
-	return true;
+	HEAP_RACE(RACE_OWNER_CHECKED, p);
+	old = __atomic_exchange_n((uintptr_t *)p, tag, __ATOMIC_ACQUIRE);
+	if (likely((old ^ tag) >> HEAP_LINK_BITS))
+		cache_push(k, p);
+	else
+		tag_cache_slow(h, k, p, old);
 }
 
 /* heap_hart_pages.c: allocations beyond the slab classes, as buddy blocks */

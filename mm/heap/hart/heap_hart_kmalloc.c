@@ -214,7 +214,9 @@ static __attribute__((noinline)) bool free_remote(void *p)
  * The page's frame says whose page it is and of which class, both out of
  * the page's reach; the class says where objects start. false, with
  * nothing done, for anything else (another hart's object: free_remote(),
- * a large allocation, a misuse: the slow way, which says what it is).
+ * a large allocation, a misuse: the slow way, which says what it is);
+ * true once the free is done or reported (a double free found by its
+ * free tag, heap_hart.h).
  */
 static inline __attribute__((always_inline)) bool free_fast(void *p)
 {
@@ -236,7 +238,14 @@ static inline __attribute__((always_inline)) bool free_fast(void *p)
 			      p);
 		return true;
 	}
-	return cache_put(k, p);
+	if (HEAP_FREE_TAGS) {
+		tag_cache(h, k, p);
+		return true;
+	}
+	if (unlikely(p == k->top[-1]))
+		return false; /* the object freed last: the slow way reports it */
+	cache_push(k, p);
+	return true;
 }
 
 bool heap_strategy_free(void *p)
@@ -281,7 +290,8 @@ bool heap_strategy_size(const void *p, size_t *size)
 		return false;
 	/* freed, its free queued or cached (tier off: the cache's top only) */
 	if (s && (!slab_bit(slab_alloc_map(s), idx) || slab_bit(slab_pending_map(s), idx) ||
-		  (!HEAP_CACHE_CLAIMS && this_heap() && p == this_heap()->cls[s->cls].top[-1])))
+		  (HEAP_FREE_TAGS && *(const uintptr_t *)p == free_tag(heap_tag_key, p)) ||
+		  (!HEAP_FREE_TAGS && this_heap() && p == this_heap()->cls[s->cls].top[-1])))
 		heap_misuse("ksize or krealloc of a freed object", p);
 	else if (s)
 		*size = slab_geom[s->cls].size;

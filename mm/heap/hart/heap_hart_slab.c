@@ -61,7 +61,10 @@ void slab_geom_init(void)
 _Static_assert(HEAP_SLAB_MAX_SIZE + 2 * 8 + sizeof(struct slab) == HEAP_SLAB_SIZE,
 	       "the largest class is what one object leaves beside its trailer");
 
-/* Makes an empty page of class cls for heap: bitmaps cleared, the bits past the last object set. */
+/*
+ * Makes an empty page of class cls for heap: bitmaps cleared, the bits past
+ * the last object set, every object's free tag written.
+ */
 void slab_format(struct slab *s, unsigned int heap, unsigned int cls)
 {
 	const struct slab_geom *g = &slab_geom[cls];
@@ -80,6 +83,15 @@ void slab_format(struct slab *s, unsigned int heap, unsigned int cls)
 	s->nr_objs = g->nr_objs;
 	s->shift = g->shift;
 	s->magic = slab_magic(virt_to_phys(slab_page(s)));
+	if (HEAP_FREE_TAGS) { /* every object free: each its tag (heap_hart.h) */
+		char *page = slab_page(s);
+
+		for (unsigned int i = 0; i < g->nr_objs; i++) {
+			uintptr_t *o = (uintptr_t *)(page + ((size_t)i << g->shift));
+
+			*o = free_tag(heap_tag_key, o);
+		}
+	}
 }
 
 /* Sequentially consistent: see page_settled() in heap_hart.c. */

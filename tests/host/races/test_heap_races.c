@@ -2,8 +2,9 @@
 /*
  * Two frees of one slab object (a double free), the owner's and another
  * hart's, forced through every order in which they can meet (the owner's
- * free goes into its hart's cache, which holds the object's pending bit
- * until the object is allocated again or flushed to its page): one free is
+ * free swaps the object's first word for its free tag and caches it; a
+ * remote free takes the pending bit, reads the first word and links the
+ * object by a compare-and-swap from what it read): one free is
  * stopped at a step where the other may cut in (the heap's HEAP_RACE
  * hooks, compiled in for this program only), the other runs to its end,
  * then the first goes on. Whatever the order, exactly one of the two is
@@ -56,6 +57,8 @@ static void stop_here(enum heap_race_point pt, const void *obj)
 struct freer {
 	unsigned int hart;
 	void *p;
+	void *before; /* freed first, from before_hart (no stop on it) */
+	unsigned int before_hart;
 	bool drain; /* not a kfree: the owner's next allocation, which takes its queue */
 	bool flush; /* not a kfree: the owner's heap_flush(), its cache back to the pages */
 	void *got;
@@ -66,6 +69,10 @@ static void *run_free(void *arg)
 {
 	struct freer *f = arg;
 
+	if (f->before) {
+		arena_set_hart(f->before_hart);
+		kfree(f->before);
+	}
 	arena_set_hart(f->hart);
 	if (f->drain)
 		f->got = kmalloc(32);
@@ -155,19 +162,28 @@ static void finish(struct ktest *t, void *keep)
 	heap_host_expect_baseline(t, NR_HARTS);
 }
 
-/* The owner holds the pending bit; hart 1's free of the object meets it and is refused. */
+/*
+ * The owner has checked the object and not yet swapped its first word;
+ * hart 1's free queues it; the owner's swap finds the link, puts it back
+ * and is refused.
+ */
 static void remote_cuts_into_the_owners_free(struct ktest *t)
 {
 	void *keep, *p = setup_object(&keep);
 	struct freer owner = { .hart = 0, .p = p }, remote = { .hart = 1, .p = p };
 	bool stopped;
 
-	KT_EXPECT_EQ(t, race(t, &owner, RACE_OWNER_CLAIMED, &remote, NO_STOP, p, &stopped), 1);
+	KT_EXPECT_EQ(t, race(t, &owner, RACE_OWNER_CHECKED, &remote, NO_STOP, p, &stopped), 1);
+	KT_EXPECT(t, heap_hart_has_queue(0)); /* the remote free went on */
 	freed_once(t, p);
 	finish(t, keep);
 }
 
-/* Hart 1 holds the pending bit; the owner's free is refused, hart 1's is queued. */
+/*
+ * Hart 1 holds the pending bit and has not read the allocation bit: the
+ * owner's free goes on (into its cache); hart 1 finds the free tag and is
+ * refused.
+ */
 static void owner_cuts_into_a_remote_free(struct ktest *t)
 {
 	void *keep, *p = setup_object(&keep);
@@ -179,8 +195,12 @@ static void owner_cuts_into_a_remote_free(struct ktest *t)
 	finish(t, keep);
 }
 
-/* Hart 1 has seen the object allocated and is about to queue it; the owner's free is refused. */
-static void owner_cuts_in_before_the_push(struct ktest *t)
+/*
+ * Hart 1 has seen the object allocated and read its first word, not yet
+ * linked it: the owner's free goes on; hart 1's compare-and-swap finds the
+ * tag instead of the word it read and is refused.
+ */
+static void owner_cuts_in_before_the_link(struct ktest *t)
 {
 	void *keep, *p = setup_object(&keep);
 	struct freer owner = { .hart = 0, .p = p }, remote = { .hart = 1, .p = p };
@@ -192,21 +212,55 @@ static void owner_cuts_in_before_the_push(struct ktest *t)
 }
 
 /*
- * The owner stops inside its claim; hart 1's free is let run as far as it
- * can, up to just before it would queue or let go. Whoever gets the
- * object's pending bit first wins: if both could look at each other's
- * bits before either let go, both would back off, two reports, and the
- * object would be lost.
+ * Both frees look before either writes: the owner has checked the object,
+ * hart 1 has read its first word. The owner's swap goes first and wins;
+ * hart 1's compare-and-swap then fails. Were the two to decide on what
+ * they had read, both would go on and the object be handed out twice.
  */
-static void both_frees_look_before_either_lets_go(struct ktest *t)
+static void both_frees_look_before_either_writes(struct ktest *t)
+{
+	void *keep, *p = setup_object(&keep);
+	struct freer owner = {.hart = 0, .p = p}, remote = {.hart = 1, .p = p};
+	bool stopped;
+
+	KT_EXPECT_EQ(
+	    t, race(t, &owner, RACE_OWNER_CHECKED, &remote, RACE_REMOTE_CHECKED, p, &stopped), 1);
+	KT_EXPECT(t, stopped);		       /* it got as far as reading the first word */
+	KT_EXPECT(t, !heap_hart_has_queue(0)); /* and was refused */
+	freed_once(t, p);
+	finish(t, keep);
+}
+
+/*
+ * Hart 1 has linked the object, not yet pushed it: the owner's swap finds
+ * the link, puts it back and is refused, and hart 1's push goes on.
+ */
+static void owner_cuts_in_before_the_push(struct ktest *t)
 {
 	void *keep, *p = setup_object(&keep);
 	struct freer owner = { .hart = 0, .p = p }, remote = { .hart = 1, .p = p };
 	bool stopped;
 
-	KT_EXPECT_EQ(t, race(t, &owner, RACE_OWNER_CLAIMED, &remote, RACE_REMOTE_CHECKED, p, &stopped), 1);
-	KT_EXPECT(t, !stopped); /* refused at its claim: it never got to look */
+	KT_EXPECT_EQ(t, race(t, &remote, RACE_REMOTE_LINKED, &owner, NO_STOP, p, &stopped), 1);
+	KT_EXPECT(t, heap_hart_has_queue(0));
 	freed_once(t, p);
+	finish(t, keep);
+}
+
+/*
+ * As above, and hart 2 queues another object of hart 0's in between, so
+ * that hart 1's push fails once and links the object again, after the
+ * owner's swap put its first link back: the queue holds both, whole.
+ */
+static void a_push_retried_after_the_owner_put_the_link_back(struct ktest *t)
+{
+	void *keep, *p = setup_object(&keep), *q = kmalloc(32);
+	struct freer owner = {.hart = 0, .p = p, .before = q, .before_hart = 2},
+		     remote = {.hart = 1, .p = p};
+	bool stopped;
+
+	KT_EXPECT_EQ(t, race(t, &remote, RACE_REMOTE_LINKED, &owner, NO_STOP, p, &stopped), 1);
+	freed_once(t, p); /* and q freed: finish() finds every heap empty */
 	finish(t, keep);
 }
 
@@ -287,9 +341,9 @@ static void a_free_after_the_queue_was_taken(struct ktest *t)
 }
 
 /*
- * The owner's free put the object in its cache; its flush stops between
- * clearing the allocation bit and letting the pending bit go, while hart 2
- * frees the object: refused, and the object is freed once.
+ * The owner's free put the object in its cache; its flush stops after
+ * clearing the allocation bit, while hart 2 frees the object: refused,
+ * and the object is freed once.
  */
 static void a_free_cuts_into_the_cache_flush(struct ktest *t)
 {
@@ -322,8 +376,10 @@ static int boot(struct ktest *t)
 static const struct ktest_case cases[] = {
     KTEST_CASE(remote_cuts_into_the_owners_free),
     KTEST_CASE(owner_cuts_into_a_remote_free),
+    KTEST_CASE(owner_cuts_in_before_the_link),
     KTEST_CASE(owner_cuts_in_before_the_push),
-    KTEST_CASE(both_frees_look_before_either_lets_go),
+    KTEST_CASE(a_push_retried_after_the_owner_put_the_link_back),
+    KTEST_CASE(both_frees_look_before_either_writes),
     KTEST_CASE(two_remote_frees),
     KTEST_CASE(a_free_cuts_into_the_drain),
     KTEST_CASE(a_free_cuts_into_the_cache_flush),
