@@ -668,15 +668,9 @@ void heap_free_own(struct heap *h, struct slab *s, unsigned int idx, void *p)
 static bool queue_next(const void *p, void **next)
 {
 	uintptr_t n = *(const uintptr_t *)p ^ free_tag(heap_tag_key, p);
-	phys_addr_t pa = (phys_addr_t)(n - 2) << 3;
 
-	*next = NULL;
-	if (n == 1)
-		return true;
-	if (n < 2 || n >> HEAP_LINK_BITS || !frame_lookup(ALIGN_DOWN(pa, HEAP_SLAB_SIZE)))
-		return false; /* phys_to_virt() is for RAM only */
-	*next = phys_to_virt(pa);
-	return true;
+	*next = n >= 2 && !(n >> HEAP_LINK_BITS) ? heap_link_next(n) : NULL;
+	return n == 1 || *next;
 }
 
 /*

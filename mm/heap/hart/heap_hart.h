@@ -369,7 +369,7 @@ static inline void class_put(struct heap_class *k, struct slab *s, unsigned int 
  *     the tag does, to a number below 2^HEAP_LINK_BITS): a double free
  *     too, the link put back;
  *   - anything else: the user's data, the free goes on (data that decodes
- *     below 2^HEAP_LINK_BITS by chance, 1 in 2^11 of random words, goes
+ *     below 2^HEAP_LINK_BITS by chance, 1 in 2^10 of random words, goes
  *     the slow way, which checks the bitmaps and the cache and lets it on).
  *
  * A remote free (heap_free_remote_at()) takes the pending bit, checks the
@@ -391,7 +391,7 @@ static inline void class_put(struct heap_class *k, struct slab *s, unsigned int 
 extern uintptr_t heap_tag_key;
 
 /* A free tag or a queued free's link, decoded, is below 2^HEAP_LINK_BITS. */
-#define HEAP_LINK_BITS 53
+#define HEAP_LINK_BITS 54
 
 static inline uintptr_t free_tag(uintptr_t key, const void *p)
 {
@@ -399,15 +399,23 @@ static inline uintptr_t free_tag(uintptr_t key, const void *p)
 }
 
 /*
- * The first word of p, queued with next after it (NULL: last): its
- * physical address, in 8-byte units from 2, xor its free tag. 1 ends the
- * queue, 0 is the free tag itself.
+ * The first word of p, queued with next after it (NULL: last), xor p's
+ * free tag: next's address in 8-byte units, its bits from 57 up dropped
+ * (on every MMU we know, copies of bit 56: heap_link_next() puts them
+ * back). 1 ends the queue, 0 is the tag itself; an object is never below
+ * 16.
  */
 static inline uintptr_t heap_link(const void *p, const void *next)
 {
-	uintptr_t n = next ? (uintptr_t)(virt_to_phys(next) >> 3) + 2 : 1;
+	uintptr_t n = next ? ((uintptr_t)next & ((1ULL << 57) - 1)) >> 3 : 1;
 
 	return n ^ free_tag(heap_tag_key, p);
+}
+
+/* The object the link n (a first word xor the tag) names, n >= 2 and below 2^HEAP_LINK_BITS. */
+static inline void *heap_link_next(uintptr_t n)
+{
+	return (void *)(uintptr_t)((intptr_t)(n << 10) >> 7);
 }
 
 /* How many objects k's cache holds. */
