@@ -493,10 +493,12 @@ static void local_free(struct heap *h, struct slab *s, unsigned int idx, void *p
 	struct heap_class *k = &h->cls[s->cls];
 	unsigned int w = idx / 64;
 	uint64_t bit = 1ULL << (idx % 64), *alloc = &slab_alloc_map(s)[w], a;
+	/* a page between classes (SLAB_NO_CLASS) has no k: slab_claim() finds nothing allocated */
+	bool tagged = kind == FREE_OWN && HEAP_FREE_TAGS && s->cls < HEAP_NR_CLASSES;
 
-	if (kind == FREE_OWN && HEAP_FREE_TAGS && !tag_claim(h, k, p))
+	if (tagged && !tag_claim(h, k, p))
 		return;
-	if (kind == FREE_QUEUED || kind == FREE_CACHED || (kind == FREE_OWN && HEAP_FREE_TAGS)) {
+	if (kind == FREE_QUEUED || kind == FREE_CACHED || tagged) {
 		a = *alloc;
 		__atomic_store_n(alloc, a & ~bit, __ATOMIC_RELAXED);
 		HEAP_RACE(RACE_DRAIN_CLEARED, p);
