@@ -124,7 +124,15 @@ int heaps_reset(unsigned int nr_harts)
 	if (nr_harts > MAX_HARTS || (nr_harts && !(all = heaps_alloc(nr_harts))))
 		return nr_harts > MAX_HARTS ? -EINVAL : -ENOMEM;
 	/* no entropy here: the key makes a stray write unlikely to forge a tag, it is no secret */
-	heap_tag_key = mix64((uintptr_t)all ^ (uintptr_t)&heap_tag_key) | 1ULL << 63;
+	/*
+	 * Bits 54-63 of the key neither all 0 nor all 1, so that a word of 0, a
+	 * small number or a pointer near the object (top bits as its own, on
+	 * the host and in a kernel's upper half alike) never looks like a tag
+	 * or a link to the owner's free (heap_hart.h), which would send it
+	 * the slow way.
+	 */
+	heap_tag_key =
+	    (mix64((uintptr_t)all ^ (uintptr_t)&heap_tag_key) & ~(1ULL << 61)) | 1ULL << 60;
 	for (unsigned int i = 0; i < nr_harts; i++) {
 		struct heap *h = &all[i];
 
@@ -264,6 +272,9 @@ static void page_assign(struct heap *h, struct slab *s, unsigned int cls, bool n
 {
 	uintptr_t page = (uintptr_t)slab_page(s);
 
+	/* remote frees under way (heap_free_remote_at()): none, the page has no object; a
+	 * frame from the buddy may hold its free-list links there */
+	frame_lookup(page_pa(s))->priv = 0;
 	slab_format(s, h->id, cls);
 	if (page - h->win_lo >= h->win_size) {
 		uint32_t i;
@@ -488,7 +499,7 @@ enum free_kind {
 };
 
 static void local_free(struct heap *h, struct slab *s, unsigned int idx, void *p,
-		       enum free_kind kind)
+		       enum free_kind kind, const struct frame *f)
 {
 	struct heap_class *k = &h->cls[s->cls];
 	unsigned int w = idx / 64;
@@ -496,7 +507,7 @@ static void local_free(struct heap *h, struct slab *s, unsigned int idx, void *p
 	/* a page between classes (SLAB_NO_CLASS) has no k: slab_claim() finds nothing allocated */
 	bool tagged = kind == FREE_OWN && HEAP_FREE_TAGS && s->cls < HEAP_NR_CLASSES;
 
-	if (tagged && !tag_claim(h, k, p))
+	if (tagged && !tag_claim(h, k, p, f ? f : frame_lookup(page_pa(s))))
 		return;
 	if (kind == FREE_QUEUED || kind == FREE_CACHED || tagged) {
 		a = *alloc;
@@ -540,12 +551,18 @@ static bool cached(const struct heap *h, const struct heap_class *k, const void 
 
 /*
  * tag_claim() swapped p's first word for its tag and found old, which
- * decodes to a tag or a link: decide on the bitmaps and the cache. A tag:
- * p is free in its page or in the cache (a double free), or else its user
- * wrote the tag (let go on). A link: another hart's free of p is queued,
- * or under way with its pending bit taken (a double free: the link is put
- * back unless that free has written a newer one), or else the user's data
- * looked like one.
+ * decodes to a tag or a link, or remote frees of the page were under way:
+ * decide on the bitmaps, the cache and the page's count.
+ *
+ * The tag: p is free in its page or in the cache (a double free), or else
+ * its user wrote the tag (let go on). Then p's pending bit: clear, no
+ * remote free of p was under way (ours goes on). Set: one is queued or
+ * under way. Once the page's remote frees under way are done, a pending
+ * bit still set with a link-like old is a queued free (ours is the double
+ * free: the link is put back unless that free has written a newer one);
+ * otherwise any remote free of p found our tag and lets go of its bit
+ * (it is the double free, and reports itself): we wait for that, then go
+ * on. A remote free does not wait for us, so neither wait is for long.
  */
 bool tag_claim_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old)
 {
@@ -554,6 +571,7 @@ bool tag_claim_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old
 	uint64_t bit = 1ULL << (idx % 64);
 	const uint64_t *alloc = (const uint64_t *)(page + k->alloc_at) + idx / 64;
 	const uint64_t *pending = (const uint64_t *)(page + k->pending_at) + idx / 64;
+	const struct frame *f = frame_lookup(virt_to_phys((void *)page));
 
 	if (old == tag) {
 		if (!(__atomic_load_n(alloc, __ATOMIC_RELAXED) & bit))
@@ -564,12 +582,20 @@ bool tag_claim_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old
 			return true;
 		return false;
 	}
-	if (!(__atomic_load_n(pending, __ATOMIC_ACQUIRE) & bit))
+	if (!(__atomic_load_n(pending, __ATOMIC_SEQ_CST) & bit))
 		return true;
-	__atomic_compare_exchange_n((uintptr_t *)p, &tag, old, false, __ATOMIC_RELAXED,
-				    __ATOMIC_RELAXED);
-	heap_misuse("double free (another hart's free of it is queued or under way)", p);
-	return false;
+	HEAP_RACE(RACE_OWNER_WAITS, p);
+	while (f && __atomic_load_n(&f->priv, __ATOMIC_ACQUIRE))
+		cpu_relax();
+	if (!((old ^ tag) >> HEAP_LINK_BITS) && __atomic_load_n(pending, __ATOMIC_ACQUIRE) & bit) {
+		__atomic_compare_exchange_n((uintptr_t *)p, &tag, old, false, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED);
+		heap_misuse("double free (another hart's free of it is queued or under way)", p);
+		return false;
+	}
+	while (__atomic_load_n(pending, __ATOMIC_ACQUIRE) & bit)
+		cpu_relax();
+	return true;
 }
 
 void tag_cache_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old)
@@ -578,15 +604,21 @@ void tag_cache_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old
 		cache_push(k, p);
 }
 
+void tag_cache_again(void *p)
+{
+	heap_misuse("double free (of the object freed last)", p);
+}
+
 /*
  * Another hart's free of object idx (p) of the page at page, of class k
- * (its shape) of heap owner's: claimed by the pending bit, checked
- * allocated and not tagged free, then linked by a compare-and-swap from the
- * first word it read (the owner's exchange in between makes it fail, a
- * double free: heap_hart.h) and pushed.
+ * (its shape) of heap owner's, whose head frame is f: claimed by the
+ * pending bit, checked allocated, counted in f while it reads the first
+ * word (refused if a tag) and links the object by a compare-and-swap from
+ * what it read (the owner's exchange in between makes it fail: heap_hart.h
+ * says why the count), then pushed.
  */
 void heap_free_remote_at(unsigned int owner, uintptr_t page, const struct heap_class *k,
-			 unsigned int idx, void *p)
+			 unsigned int idx, void *p, struct frame *f)
 {
 	uint64_t bit = 1ULL << (idx % 64);
 	uint64_t *pending = (uint64_t *)(page + k->pending_at) + idx / 64;
@@ -607,17 +639,23 @@ void heap_free_remote_at(unsigned int owner, uintptr_t page, const struct heap_c
 	HEAP_RACE(RACE_REMOTE_CLAIMED, p);
 	h = &heaps[owner];
 	head = __atomic_load_n(&h->remote, __ATOMIC_RELAXED);
-	if (!(__atomic_load_n(alloc, __ATOMIC_SEQ_CST) & bit))
-		refused = "double free";
-	else if ((v = __atomic_load_n(word, __ATOMIC_RELAXED)) == free_tag(heap_tag_key, p))
+	if (!(__atomic_load_n(alloc, __ATOMIC_SEQ_CST) & bit)) {
+		__atomic_fetch_and(pending, ~bit, __ATOMIC_RELAXED);
+		heap_misuse("double free", p);
+		return;
+	}
+	/* the page holds an allocated object whose bit we hold: it stays the owner's */
+	__atomic_fetch_add(&f->priv, 1, __ATOMIC_SEQ_CST);
+	if ((v = __atomic_load_n(word, __ATOMIC_SEQ_CST)) == free_tag(heap_tag_key, p))
 		refused = "double free (it is in its hart's cache)";
 	HEAP_RACE(RACE_REMOTE_CHECKED, p);
 	/* release: the owner's exchange that finds the link sees the pending bit */
 	if (!refused && !__atomic_compare_exchange_n(word, &v, heap_link(p, head), false,
 						     __ATOMIC_RELEASE, __ATOMIC_RELAXED))
 		refused = "double free (its hart's own free of it came first)";
+	__atomic_fetch_sub(&f->priv, 1, __ATOMIC_RELEASE);
 	if (refused) {
-		__atomic_fetch_and(pending, ~bit, __ATOMIC_RELAXED);
+		__atomic_fetch_and(pending, ~bit, __ATOMIC_RELEASE);
 		heap_misuse(refused, p);
 		return;
 	}
@@ -630,7 +668,8 @@ void heap_free_remote_at(unsigned int owner, uintptr_t page, const struct heap_c
 void heap_free_remote(struct slab *s, unsigned int idx, void *p)
 {
 	/* a class's shape is every heap's: heap 0's gives the bitmaps' places */
-	heap_free_remote_at(s->heap, (uintptr_t)slab_page(s), &heaps[0].cls[s->cls], idx, p);
+	heap_free_remote_at(s->heap, (uintptr_t)slab_page(s), &heaps[0].cls[s->cls], idx, p,
+			    frame_lookup(page_pa(s)));
 }
 
 void heap_free(struct heap *h, struct slab *s, unsigned int idx, void *p)
@@ -639,10 +678,10 @@ void heap_free(struct heap *h, struct slab *s, unsigned int idx, void *p)
 		struct heap_class *k = &h->cls[s->cls];
 
 		if (s->cls >= HEAP_NR_CLASSES || k->top == k->full)
-			local_free(h, s, idx, p, FREE_OWN); /* it reports what is wrong */
+			local_free(h, s, idx, p, FREE_OWN, NULL); /* it reports what is wrong */
 		else if (!HEAP_FREE_TAGS && p == k->top[-1])
 			heap_misuse("double free (of the object freed last)", p);
-		else if (!HEAP_FREE_TAGS || tag_claim(h, k, p))
+		else if (!HEAP_FREE_TAGS || tag_claim(h, k, p, frame_lookup(page_pa(s))))
 			cache_push(k, p);
 		if (unlikely(__atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
 			heap_drain_remote(h);
@@ -656,9 +695,9 @@ void heap_free(struct heap *h, struct slab *s, unsigned int idx, void *p)
  * straight into its page (a burst of frees passes the cache by, rather
  * than pushing it out), and the queue taken if there is one.
  */
-void heap_free_own(struct heap *h, struct slab *s, unsigned int idx, void *p)
+void heap_free_own(struct heap *h, struct slab *s, unsigned int idx, void *p, const struct frame *f)
 {
-	local_free(h, s, idx, p, FREE_OWN);
+	local_free(h, s, idx, p, FREE_OWN, f);
 	if (unlikely(__atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
 		heap_drain_remote(h);
 }
@@ -703,7 +742,7 @@ void heap_drain_remote(struct heap *h)
 		} else {
 			at = NULL;
 		}
-		local_free(h, s, idx, p, FREE_QUEUED);
+		local_free(h, s, idx, p, FREE_QUEUED, NULL);
 		if (at)
 			heap_misuse("queued free overwritten (a write after free?)", at);
 		p = next;
@@ -723,7 +762,7 @@ void cache_flush(struct heap *h, struct heap_class *k, unsigned int n)
 		struct slab *s = slab_of_page((void *)ALIGN_DOWN((uintptr_t)p, HEAP_SLAB_SIZE));
 		unsigned int idx = (unsigned int)(((uintptr_t)p & (HEAP_SLAB_SIZE - 1)) >> k->shift);
 
-		local_free(h, s, idx, p, HEAP_FREE_TAGS ? FREE_CACHED : FREE_OWN_CACHED);
+		local_free(h, s, idx, p, HEAP_FREE_TAGS ? FREE_CACHED : FREE_OWN_CACHED, NULL);
 	}
 }
 

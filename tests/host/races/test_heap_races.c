@@ -61,6 +61,7 @@ struct freer {
 	unsigned int before_hart;
 	bool drain; /* not a kfree: the owner's next allocation, which takes its queue */
 	bool flush; /* not a kfree: the owner's heap_flush(), its cache back to the pages */
+	bool realloc; /* after the kfree, the owner allocates the class again (got) */
 	void *got;
 	struct stop *stop; /* told when the free is over, stopped or not */
 };
@@ -80,6 +81,8 @@ static void *run_free(void *arg)
 		heap_flush();
 	else
 		kfree(f->p);
+	if (f->realloc)
+		f->got = kmalloc(32);
 	sem_post(&f->stop->stopped);
 	return NULL;
 }
@@ -196,37 +199,93 @@ static void owner_cuts_into_a_remote_free(struct ktest *t)
 }
 
 /*
- * Hart 1 has seen the object allocated and read its first word, not yet
- * linked it: the owner's free goes on; hart 1's compare-and-swap finds the
- * tag instead of the word it read and is refused.
+ * Both frees look before either writes: hart 1 has read the object's first
+ * word, not yet linked it; the owner swaps its tag in, finds hart 1's free
+ * under way in the page and waits. Hart 1's compare-and-swap then finds
+ * the tag and is refused; the owner's free goes on. Were the two to decide
+ * on what they had read, both would go on and the object be handed out
+ * twice.
  */
-static void owner_cuts_in_before_the_link(struct ktest *t)
+static void both_frees_look_before_either_writes(struct ktest *t)
 {
 	void *keep, *p = setup_object(&keep);
 	struct freer owner = { .hart = 0, .p = p }, remote = { .hart = 1, .p = p };
 	bool stopped;
 
-	KT_EXPECT_EQ(t, race(t, &remote, RACE_REMOTE_CHECKED, &owner, NO_STOP, p, &stopped), 1);
+	KT_EXPECT_EQ(
+	    t, race(t, &remote, RACE_REMOTE_CHECKED, &owner, RACE_OWNER_WAITS, p, &stopped), 1);
+	KT_EXPECT(t, stopped);		       /* the owner saw the remote free under way */
+	KT_EXPECT(t, !heap_hart_has_queue(0)); /* which was refused */
 	freed_once(t, p);
 	finish(t, keep);
 }
 
 /*
- * Both frees look before either writes: the owner has checked the object,
- * hart 1 has read its first word. The owner's swap goes first and wins;
- * hart 1's compare-and-swap then fails. Were the two to decide on what
- * they had read, both would go on and the object be handed out twice.
+ * As above, with a word the owner's allocation puts back: hart 1 read 0,
+ * the owner frees the object and allocates it again (the cache hands back
+ * the object freed last, its word 0 again). A compare-and-swap from 0
+ * alone would then succeed and queue a live object; the owner's look at
+ * the page's count makes it wait, and the swap it made first fails hart 1.
  */
-static void both_frees_look_before_either_writes(struct ktest *t)
+static void a_remote_free_waits_while_the_owner_frees_and_allocates_again(struct ktest *t)
+{
+	void *keep, *p = setup_object(&keep);
+	struct freer owner = {.hart = 0, .p = p, .realloc = true}, remote = {.hart = 1, .p = p};
+	bool stopped;
+
+	KT_ASSERT_EQ(t, *(uintptr_t *)p, 0);
+	KT_EXPECT_EQ(
+	    t, race(t, &remote, RACE_REMOTE_CHECKED, &owner, RACE_OWNER_WAITS, p, &stopped), 1);
+	KT_EXPECT(t, stopped);
+	KT_EXPECT(t, owner.got == p); /* allocated again */
+	KT_EXPECT(t, !heap_hart_has_queue(0));
+	kfree(owner.got);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	freed_once(t, p);
+	finish(t, keep);
+}
+
+/*
+ * A first word that looks like a link (its user's data) while hart 1's
+ * free of the object is under way: the owner waits it out instead of
+ * taking the word for a queued free's link, so that not both are refused
+ * (which would lose the object).
+ */
+static void a_word_like_a_link_with_a_remote_free_under_way(struct ktest *t)
 {
 	void *keep, *p = setup_object(&keep);
 	struct freer owner = {.hart = 0, .p = p}, remote = {.hart = 1, .p = p};
 	bool stopped;
 
+	*(uintptr_t *)p = free_tag(heap_tag_key, p) ^ 5;
 	KT_EXPECT_EQ(
-	    t, race(t, &owner, RACE_OWNER_CHECKED, &remote, RACE_REMOTE_CHECKED, p, &stopped), 1);
-	KT_EXPECT(t, stopped);		       /* it got as far as reading the first word */
-	KT_EXPECT(t, !heap_hart_has_queue(0)); /* and was refused */
+	    t, race(t, &remote, RACE_REMOTE_CHECKED, &owner, RACE_OWNER_WAITS, p, &stopped), 1);
+	KT_EXPECT(t, stopped);
+	KT_EXPECT(t, !heap_hart_has_queue(0));
+	freed_once(t, p);
+	finish(t, keep);
+}
+
+/*
+ * A write after free over the tag, then the same object freed again: the
+ * tag is gone, but it is the object freed last (the naive check, as
+ * SLUB's), reported, and it is handed out once.
+ */
+static void a_double_free_after_a_write_after_free(struct ktest *t)
+{
+	void *keep, *p = setup_object(&keep), *a, *b;
+
+	heap_host_misuses(NULL, NULL);
+	kfree(p);
+	*(uintptr_t *)p = 0x1234; /* the write after free */
+	kfree(p);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 1);
+	a = kmalloc(32);
+	b = kmalloc(32);
+	KT_EXPECT(t, a == p || b == p);
+	KT_EXPECT(t, a != b);
+	kfree(a);
+	kfree(b);
 	freed_once(t, p);
 	finish(t, keep);
 }
@@ -376,10 +435,12 @@ static int boot(struct ktest *t)
 static const struct ktest_case cases[] = {
     KTEST_CASE(remote_cuts_into_the_owners_free),
     KTEST_CASE(owner_cuts_into_a_remote_free),
-    KTEST_CASE(owner_cuts_in_before_the_link),
+    KTEST_CASE(both_frees_look_before_either_writes),
+    KTEST_CASE(a_remote_free_waits_while_the_owner_frees_and_allocates_again),
+    KTEST_CASE(a_word_like_a_link_with_a_remote_free_under_way),
+    KTEST_CASE(a_double_free_after_a_write_after_free),
     KTEST_CASE(owner_cuts_in_before_the_push),
     KTEST_CASE(a_push_retried_after_the_owner_put_the_link_back),
-    KTEST_CASE(both_frees_look_before_either_writes),
     KTEST_CASE(two_remote_frees),
     KTEST_CASE(a_free_cuts_into_the_drain),
     KTEST_CASE(a_free_cuts_into_the_cache_flush),
