@@ -4,10 +4,10 @@
  *
  * A hart allocates and frees in its own heap without locks: a class's
  * partial list, the page's bitmap and counts are its own. A hart freeing an
- * object of another heap's page marks the object in the page's pending
- * bitmap (one atomic OR, which also catches a second free of it) and pushes
- * it on that heap's remote stack (a compare-and-swap to link it, one to
- * push it); the owner takes
+ * object of another heap's page swaps its mark into the object's first
+ * word (heap_hart.h: which also catches a second free of it), marks the
+ * object in the page's pending bitmap (one atomic OR) and pushes it on that
+ * heap's remote stack (a compare-and-swap); the owner takes
  * the whole stack with one exchange at its next allocation, when a cache
  * of it overflows or runs dry, when it goes idle (heap_idle()) or when a
  * class runs short, and frees each object as its own. Pushes only and a
@@ -33,10 +33,9 @@
  * HEAP_EMPTY_HIGH empty pages, a heap gives pages back to the buddy until
  * HEAP_EMPTY_LOW remain.
  *
- * Frees of one object compete for its first word, the owner's (tag_claim())
- * with a remote one (heap_free_remote_at()), and remote ones for its
- * pending bit: of two racing frees exactly one goes on, the other is
- * reported.
+ * Frees of one object compete for its first word, each with one exchange
+ * (tag_claim(), heap_free_remote_at()): of two racing frees exactly one
+ * goes on, the other is reported.
  */
 #include <mm/buddy.h>
 #include <mm/port.h>
@@ -272,9 +271,6 @@ static void page_assign(struct heap *h, struct slab *s, unsigned int cls, bool n
 {
 	uintptr_t page = (uintptr_t)slab_page(s);
 
-	/* remote frees under way (heap_free_remote_at()): none, the page has no object; a
-	 * frame from the buddy may hold its free-list links there */
-	frame_lookup(page_pa(s))->priv = 0;
 	slab_format(s, h->id, cls);
 	if (page - h->win_lo >= h->win_size) {
 		uint32_t i;
@@ -499,7 +495,7 @@ enum free_kind {
 };
 
 static void local_free(struct heap *h, struct slab *s, unsigned int idx, void *p,
-		       enum free_kind kind, const struct frame *f)
+		       enum free_kind kind)
 {
 	struct heap_class *k = &h->cls[s->cls];
 	unsigned int w = idx / 64;
@@ -507,7 +503,7 @@ static void local_free(struct heap *h, struct slab *s, unsigned int idx, void *p
 	/* a page between classes (SLAB_NO_CLASS) has no k: slab_claim() finds nothing allocated */
 	bool tagged = kind == FREE_OWN && HEAP_FREE_TAGS && s->cls < HEAP_NR_CLASSES;
 
-	if (tagged && !tag_claim(h, k, p, f ? f : frame_lookup(page_pa(s))))
+	if (tagged && !tag_claim(h, k, p))
 		return;
 	if (kind == FREE_QUEUED || kind == FREE_CACHED || tagged) {
 		a = *alloc;
@@ -551,18 +547,12 @@ static bool cached(const struct heap *h, const struct heap_class *k, const void 
 
 /*
  * tag_claim() swapped p's first word for its tag and found old, which
- * decodes to a tag or a link, or remote frees of the page were under way:
- * decide on the bitmaps, the cache and the page's count.
- *
- * The tag: p is free in its page or in the cache (a double free), or else
- * its user wrote the tag (let go on). Then p's pending bit: clear, no
- * remote free of p was under way (ours goes on). Set: one is queued or
- * under way. Once the page's remote frees under way are done, a pending
- * bit still set with a link-like old is a queued free (ours is the double
- * free: the link is put back unless that free has written a newer one);
- * otherwise any remote free of p found our tag and lets go of its bit
- * (it is the double free, and reports itself): we wait for that, then go
- * on. A remote free does not wait for us, so neither wait is for long.
+ * decodes below 2^HEAP_LINK_BITS: decide on the bitmaps and the cache. The
+ * tag: p is free in its page or in the cache (a double free), or else its
+ * user wrote the tag (let go on). A remote free's mark: that free is under
+ * way (ours is the double free). A link with p's pending bit set: a remote
+ * free of p is queued. Both: the word put back (unless that free has
+ * written a newer link), reported. Anything else is its user's data.
  */
 bool tag_claim_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old)
 {
@@ -571,7 +561,6 @@ bool tag_claim_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old
 	uint64_t bit = 1ULL << (idx % 64);
 	const uint64_t *alloc = (const uint64_t *)(page + k->alloc_at) + idx / 64;
 	const uint64_t *pending = (const uint64_t *)(page + k->pending_at) + idx / 64;
-	const struct frame *f = frame_lookup(virt_to_phys((void *)page));
 
 	if (old == tag) {
 		if (!(__atomic_load_n(alloc, __ATOMIC_RELAXED) & bit))
@@ -582,20 +571,12 @@ bool tag_claim_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old
 			return true;
 		return false;
 	}
-	if (!(__atomic_load_n(pending, __ATOMIC_SEQ_CST) & bit))
+	if ((old ^ tag) != 1 && !(__atomic_load_n(pending, __ATOMIC_ACQUIRE) & bit))
 		return true;
-	HEAP_RACE(RACE_OWNER_WAITS, p);
-	while (f && __atomic_load_n(&f->priv, __ATOMIC_ACQUIRE))
-		cpu_relax();
-	if (!((old ^ tag) >> HEAP_LINK_BITS) && __atomic_load_n(pending, __ATOMIC_ACQUIRE) & bit) {
-		__atomic_compare_exchange_n((uintptr_t *)p, &tag, old, false, __ATOMIC_RELAXED,
-					    __ATOMIC_RELAXED);
-		heap_misuse("double free (another hart's free of it is queued or under way)", p);
-		return false;
-	}
-	while (__atomic_load_n(pending, __ATOMIC_ACQUIRE) & bit)
-		cpu_relax();
-	return true;
+	__atomic_compare_exchange_n((uintptr_t *)p, &tag, old, false, __ATOMIC_RELAXED,
+				    __ATOMIC_RELAXED);
+	heap_misuse("double free (another hart's free of it is queued or under way)", p);
+	return false;
 }
 
 void tag_cache_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old)
@@ -611,20 +592,18 @@ void tag_cache_again(void *p)
 
 /*
  * Another hart's free of object idx (p) of the page at page, of class k
- * (its shape) of heap owner's, whose head frame is f: claimed by the
- * pending bit, checked allocated, counted in f while it reads the first
- * word (refused if a tag) and links the object by a compare-and-swap from
- * what it read (the owner's exchange in between makes it fail: heap_hart.h
- * says why the count), then pushed.
+ * (its shape) of heap owner's: the object's first word swapped for its
+ * remote mark (heap_hart.h: this is where the free commits, or finds that
+ * another free came first), then the pending bit taken, the allocation bit
+ * checked, the object linked and pushed.
  */
 void heap_free_remote_at(unsigned int owner, uintptr_t page, const struct heap_class *k,
-			 unsigned int idx, void *p, struct frame *f)
+			 unsigned int idx, void *p)
 {
 	uint64_t bit = 1ULL << (idx % 64);
 	uint64_t *pending = (uint64_t *)(page + k->pending_at) + idx / 64;
 	uint64_t *alloc = (uint64_t *)(page + k->alloc_at) + idx / 64;
-	uintptr_t *word = p, v;
-	const char *refused = NULL;
+	uintptr_t *word = p, tag = free_tag(heap_tag_key, p), mark = heap_link(p, NULL), old, d;
 	struct heap *h;
 	void *head;
 
@@ -632,33 +611,40 @@ void heap_free_remote_at(unsigned int owner, uintptr_t page, const struct heap_c
 		heap_misuse("kfree: slab page of no heap", p);
 		return;
 	}
-	if (__atomic_fetch_or(pending, bit, __ATOMIC_SEQ_CST) & bit) {
-		heap_misuse("double free (another free of it is queued or under way)", p);
+	/* release: an owner's exchange that finds the mark or a link sees the pending bit */
+	old = __atomic_exchange_n(word, mark, __ATOMIC_ACQ_REL);
+	d = old ^ tag;
+	if (d == 0 || d == 1 ||
+	    (!(d >> HEAP_LINK_BITS) && __atomic_load_n(pending, __ATOMIC_ACQUIRE) & bit)) {
+		/* free (the tag), or another remote free's (its mark, or its link): put back */
+		if (d != 1)
+			__atomic_compare_exchange_n(word, &mark, old, false, __ATOMIC_RELAXED,
+						    __ATOMIC_RELAXED);
+		heap_misuse(d == 0 ? "double free (it is in its hart's cache, or free)"
+				   : "double free (another free of it is queued or under way)",
+			    p);
 		return;
 	}
 	HEAP_RACE(RACE_REMOTE_CLAIMED, p);
+	if (__atomic_fetch_or(pending, bit, __ATOMIC_SEQ_CST) & bit) {
+		/* a pending bit without a mark: only a broken bitmap gets here */
+		__atomic_compare_exchange_n(word, &mark, old, false, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED);
+		heap_misuse("double free (another free of it is queued or under way)", p);
+		return;
+	}
 	h = &heaps[owner];
 	head = __atomic_load_n(&h->remote, __ATOMIC_RELAXED);
 	if (!(__atomic_load_n(alloc, __ATOMIC_SEQ_CST) & bit)) {
-		__atomic_fetch_and(pending, ~bit, __ATOMIC_RELAXED);
+		/* free in its page, its tag written over after the free: the tag back */
+		__atomic_compare_exchange_n(word, &mark, tag, false, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED);
+		__atomic_fetch_and(pending, ~bit, __ATOMIC_RELEASE);
 		heap_misuse("double free", p);
 		return;
 	}
-	/* the page holds an allocated object whose bit we hold: it stays the owner's */
-	__atomic_fetch_add(&f->priv, 1, __ATOMIC_SEQ_CST);
-	if ((v = __atomic_load_n(word, __ATOMIC_SEQ_CST)) == free_tag(heap_tag_key, p))
-		refused = "double free (it is in its hart's cache)";
 	HEAP_RACE(RACE_REMOTE_CHECKED, p);
-	/* release: the owner's exchange that finds the link sees the pending bit */
-	if (!refused && !__atomic_compare_exchange_n(word, &v, heap_link(p, head), false,
-						     __ATOMIC_RELEASE, __ATOMIC_RELAXED))
-		refused = "double free (its hart's own free of it came first)";
-	__atomic_fetch_sub(&f->priv, 1, __ATOMIC_RELEASE);
-	if (refused) {
-		__atomic_fetch_and(pending, ~bit, __ATOMIC_RELEASE);
-		heap_misuse(refused, p);
-		return;
-	}
+	__atomic_store_n(word, heap_link(p, head), __ATOMIC_RELEASE);
 	HEAP_RACE(RACE_REMOTE_LINKED, p);
 	while (!__atomic_compare_exchange_n(&h->remote, &head, p, true, __ATOMIC_RELEASE,
 					    __ATOMIC_RELAXED))
@@ -668,8 +654,7 @@ void heap_free_remote_at(unsigned int owner, uintptr_t page, const struct heap_c
 void heap_free_remote(struct slab *s, unsigned int idx, void *p)
 {
 	/* a class's shape is every heap's: heap 0's gives the bitmaps' places */
-	heap_free_remote_at(s->heap, (uintptr_t)slab_page(s), &heaps[0].cls[s->cls], idx, p,
-			    frame_lookup(page_pa(s)));
+	heap_free_remote_at(s->heap, (uintptr_t)slab_page(s), &heaps[0].cls[s->cls], idx, p);
 }
 
 void heap_free(struct heap *h, struct slab *s, unsigned int idx, void *p)
@@ -678,10 +663,10 @@ void heap_free(struct heap *h, struct slab *s, unsigned int idx, void *p)
 		struct heap_class *k = &h->cls[s->cls];
 
 		if (s->cls >= HEAP_NR_CLASSES || k->top == k->full)
-			local_free(h, s, idx, p, FREE_OWN, NULL); /* it reports what is wrong */
+			local_free(h, s, idx, p, FREE_OWN); /* it reports what is wrong */
 		else if (!HEAP_FREE_TAGS && p == k->top[-1])
 			heap_misuse("double free (of the object freed last)", p);
-		else if (!HEAP_FREE_TAGS || tag_claim(h, k, p, frame_lookup(page_pa(s))))
+		else if (!HEAP_FREE_TAGS || tag_claim(h, k, p))
 			cache_push(k, p);
 		if (unlikely(__atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
 			heap_drain_remote(h);
@@ -695,9 +680,9 @@ void heap_free(struct heap *h, struct slab *s, unsigned int idx, void *p)
  * straight into its page (a burst of frees passes the cache by, rather
  * than pushing it out), and the queue taken if there is one.
  */
-void heap_free_own(struct heap *h, struct slab *s, unsigned int idx, void *p, const struct frame *f)
+void heap_free_own(struct heap *h, struct slab *s, unsigned int idx, void *p)
 {
-	local_free(h, s, idx, p, FREE_OWN, f);
+	local_free(h, s, idx, p, FREE_OWN);
 	if (unlikely(__atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
 		heap_drain_remote(h);
 }
@@ -742,7 +727,7 @@ void heap_drain_remote(struct heap *h)
 		} else {
 			at = NULL;
 		}
-		local_free(h, s, idx, p, FREE_QUEUED, NULL);
+		local_free(h, s, idx, p, FREE_QUEUED);
 		if (at)
 			heap_misuse("queued free overwritten (a write after free?)", at);
 		p = next;
@@ -762,7 +747,7 @@ void cache_flush(struct heap *h, struct heap_class *k, unsigned int n)
 		struct slab *s = slab_of_page((void *)ALIGN_DOWN((uintptr_t)p, HEAP_SLAB_SIZE));
 		unsigned int idx = (unsigned int)(((uintptr_t)p & (HEAP_SLAB_SIZE - 1)) >> k->shift);
 
-		local_free(h, s, idx, p, HEAP_FREE_TAGS ? FREE_CACHED : FREE_OWN_CACHED, NULL);
+		local_free(h, s, idx, p, HEAP_FREE_TAGS ? FREE_CACHED : FREE_OWN_CACHED);
 	}
 }
 

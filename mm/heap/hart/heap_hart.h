@@ -139,10 +139,9 @@ static inline unsigned int slab_take(struct slab *s)
 #ifdef HEAP_RACE_HOOKS
 enum heap_race_point {
 	RACE_OWNER_CHECKED,  /* the owner has checked the object, its first word not yet swapped */
-	RACE_REMOTE_CLAIMED, /* a remote free holds the pending bit, has read nothing yet */
-	RACE_REMOTE_CHECKED, /* ... and has read it and the first word, not yet linked the object */
+	RACE_REMOTE_CLAIMED, /* a remote free has swapped its mark into the first word, no more */
+	RACE_REMOTE_CHECKED, /* ... and holds the pending bit, the allocation bit checked */
 	RACE_REMOTE_LINKED,  /* ... and has linked it (its first word), not yet pushed it */
-	RACE_OWNER_WAITS,    /* the owner swapped its tag in and waits out a remote free of it */
 	RACE_DRAIN_CLEARED,  /* the drain or the flush cleared the allocation bit, no more */
 };
 extern void (*heap_race_hook)(enum heap_race_point pt, const void *obj);
@@ -298,7 +297,7 @@ void heap_free(struct heap *h, struct slab *s, unsigned int idx, void *p);
 void heap_free_remote(struct slab *s, unsigned int idx, void *p);
 /* The same for object idx of the page at page of class k (its shape) of heap owner's. */
 void heap_free_remote_at(unsigned int owner, uintptr_t page, const struct heap_class *k,
-			 unsigned int idx, void *p, struct frame *f);
+			 unsigned int idx, void *p);
 void heap_drain_remote(struct heap *h);
 bool heap_queued_object(const struct heap *h, const void *p, struct slab **s, unsigned int *idx);
 
@@ -366,27 +365,27 @@ static inline void class_put(struct heap_class *k, struct slab *s, unsigned int 
  * exchange, on a line the caller has just used) and looks at what it held:
  *
  *   - the tag: the object is free already, a double free;
- *   - a link of another hart's queued free (heap_link(): it decodes, as
- *     the tag does, to a number below 2^HEAP_LINK_BITS): a double free
- *     too, the link put back;
+ *   - another hart's free of it, under way (its mark) or queued (a link,
+ *     heap_link(); both decode, as the tag does, to a number below
+ *     2^HEAP_LINK_BITS; a link's pending bit is set): a double free too,
+ *     the word put back;
  *   - anything else: the user's data, the free goes on (data that decodes
  *     below 2^HEAP_LINK_BITS by chance, 1 in 2^10 of random words, goes
  *     the slow way, which checks the bitmaps and the cache and lets it on).
  *
- * A remote free (heap_free_remote_at()) takes the pending bit, checks the
- * allocation bit, counts itself in the page's frame (struct frame's priv:
- * remote frees under way in the page), reads the first word and refuses a
- * tag, then links the object with a compare-and-swap from the word it read
- * and counts itself out. Of the owner's exchange and that compare-and-swap,
- * whichever comes second sees the other's word. That alone would let an
- * owner free the object and allocate it again while a remote free waits
- * between its read and its compare-and-swap, the word back to what it
- * read (0, say): so the owner's exchange is followed by a look at the
- * page's count (the two in Dekker's order against the remote's count and
- * read: tag_claim()), and a free that finds remote frees
- * under way goes the slow way, which waits out any on this object (they
- * find the tag and let go) before it goes on. Of two racing frees exactly
- * one goes on.
+ * A remote free (heap_free_remote_at()) starts the same way: it swaps the
+ * word for the object's *remote mark* (the link that ends a queue, which
+ * decodes to 1) and looks at what it held: the tag (free: the tag is put
+ * back), the mark or a link of another remote free (the word is put back):
+ * refused. Otherwise it goes on: takes the pending bit (which the drain
+ * and the page's release look at), checks the allocation bit, writes its
+ * link over its mark and pushes the object. The two exchanges on one word
+ * are in one order, so of two racing frees, whoever swaps second sees the
+ * other's tag or mark: exactly one goes on, the other is reported, and
+ * there is no moment at which a free has committed without its word
+ * saying so (a free that has only looked up the page commits at its
+ * exchange, and one that comes after the object was allocated again is a
+ * stale free, as in any heap).
  *
  * A write after free over a free object's tag leaves the heap's bitmaps
  * and stack intact; a double free that follows it is caught only if it is
@@ -456,10 +455,7 @@ static inline void cache_push(struct heap_class *k, void *p)
 	*k->top++ = p;
 }
 
-/*
- * heap_hart.c: the exchange found a tag or a link, or remote frees under
- * way (see above); false: a double free, reported
- */
+/* heap_hart.c: the exchange found a tag, a mark or a link (see above); false: reported */
 bool tag_claim_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old);
 /* ... and then p onto k's cache, if it goes on */
 void tag_cache_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old);
@@ -468,27 +464,17 @@ void tag_cache_again(void *p);
 
 /*
  * The owner's claim to free p, an object of one of its pages of class k
- * (checked: p starts an object) whose head frame is f, with free tags: its
- * first word swapped for its tag, then the page's count of remote frees
- * under way looked at. false: a double free, reported.
- *
- * The exchange and the load must not be reordered (Dekker's order against
- * a remote free's count and read). C11 would want both sequentially
- * consistent, which gcc makes three fences on riscv64; an acquire exchange
- * then an acquire load is what each of our targets keeps in order all the
- * same: RVWMO orders an AMO with .aq before every later access, ARMv8 a
- * store-release (STLXR) before a later load-acquire (LDAR), and x86's
- * XCHG is a full barrier.
+ * (checked: p starts an object), with free tags: its first word swapped
+ * for its tag. false: a double free, reported.
  */
-static inline bool tag_claim(struct heap *h, struct heap_class *k, void *p, const struct frame *f)
+static inline bool tag_claim(struct heap *h, struct heap_class *k, void *p)
 {
 	uintptr_t tag = free_tag(h->tag_key, p), old;
 
 	HEAP_RACE(RACE_OWNER_CHECKED, p);
-	old = __atomic_exchange_n((uintptr_t *)p, tag, __ATOMIC_ACQ_REL);
-	return (likely((old ^ tag) >> HEAP_LINK_BITS) &&
-		likely(!__atomic_load_n(&f->priv, __ATOMIC_ACQUIRE))) ||
-	       tag_claim_slow(h, k, p, old);
+	/* acquire: a remote free's link seen, its pending bit is too */
+	old = __atomic_exchange_n((uintptr_t *)p, tag, __ATOMIC_ACQUIRE);
+	return likely((old ^ tag) >> HEAP_LINK_BITS) || tag_claim_slow(h, k, p, old);
 }
 
 /*
@@ -496,7 +482,7 @@ static inline bool tag_claim(struct heap *h, struct heap_class *k, void *p, cons
  * first the naive check (the object freed last, whose tag a write after
  * free may have taken); the slow way is a tail call.
  */
-static inline void tag_cache(struct heap *h, struct heap_class *k, void *p, const struct frame *f)
+static inline void tag_cache(struct heap *h, struct heap_class *k, void *p)
 {
 	uintptr_t tag = free_tag(h->tag_key, p), old;
 
@@ -505,9 +491,8 @@ static inline void tag_cache(struct heap *h, struct heap_class *k, void *p, cons
 		return;
 	}
 	HEAP_RACE(RACE_OWNER_CHECKED, p);
-	old = __atomic_exchange_n((uintptr_t *)p, tag, __ATOMIC_ACQ_REL);
-	if (likely((old ^ tag) >> HEAP_LINK_BITS) &&
-	    likely(!__atomic_load_n(&f->priv, __ATOMIC_ACQUIRE)))
+	old = __atomic_exchange_n((uintptr_t *)p, tag, __ATOMIC_ACQUIRE);
+	if (likely((old ^ tag) >> HEAP_LINK_BITS))
 		cache_push(k, p);
 	else
 		tag_cache_slow(h, k, p, old);
@@ -522,7 +507,6 @@ bool hart_pages_fit(size_t size, unsigned int pages);
 /* heap_hart.c: the cache's slow paths */
 void cache_flush(struct heap *h, struct heap_class *k, unsigned int n);
 void *cache_refill(struct heap *h, unsigned int cls);
-void heap_free_own(struct heap *h, struct slab *s, unsigned int idx, void *p,
-		   const struct frame *f);
+void heap_free_own(struct heap *h, struct slab *s, unsigned int idx, void *p);
 
 #endif

@@ -203,8 +203,8 @@ static __attribute__((noinline)) bool free_remote(void *p)
 	k = &h->cls[heap_frame_class(f)];			 /* its shape, whoever's page */
 	if (!heap_starts_object(k, a))
 		return false;
-	heap_free_remote_at(frame_state_heap(state), a - off, k, (unsigned int)(off >> k->shift), p,
-			    (struct frame *)f);
+	heap_free_remote_at(frame_state_heap(state), a - off, k, (unsigned int)(off >> k->shift),
+			    p);
 	return true;
 }
 
@@ -235,11 +235,11 @@ static inline __attribute__((always_inline)) bool free_fast(void *p)
 		return false;
 	if (unlikely(k->top == k->full)) {
 		heap_free_own(h, slab_of_page((void *)(a - off)), (unsigned int)(off >> k->shift),
-			      p, f);
+			      p);
 		return true;
 	}
 	if (HEAP_FREE_TAGS) {
-		tag_cache(h, k, p, f);
+		tag_cache(h, k, p);
 		return true;
 	}
 	if (unlikely(p == k->top[-1]))

@@ -3,8 +3,8 @@
  * Two frees of one slab object (a double free), the owner's and another
  * hart's, forced through every order in which they can meet (the owner's
  * free swaps the object's first word for its free tag and caches it; a
- * remote free takes the pending bit, reads the first word and links the
- * object by a compare-and-swap from what it read): one free is
+ * remote free swaps it for its mark, then takes the pending bit, checks
+ * the allocation bit and links the object): one free is
  * stopped at a step where the other may cut in (the heap's HEAP_RACE
  * hooks, compiled in for this program only), the other runs to its end,
  * then the first goes on. Whatever the order, exactly one of the two is
@@ -183,9 +183,9 @@ static void remote_cuts_into_the_owners_free(struct ktest *t)
 }
 
 /*
- * Hart 1 holds the pending bit and has not read the allocation bit: the
- * owner's free goes on (into its cache); hart 1 finds the free tag and is
- * refused.
+ * Hart 1 has swapped its mark into the object's first word and done no
+ * more: the owner's free finds the mark and is refused (the mark put
+ * back); hart 1's free goes on.
  */
 static void owner_cuts_into_a_remote_free(struct ktest *t)
 {
@@ -194,51 +194,27 @@ static void owner_cuts_into_a_remote_free(struct ktest *t)
 	bool stopped;
 
 	KT_EXPECT_EQ(t, race(t, &remote, RACE_REMOTE_CLAIMED, &owner, NO_STOP, p, &stopped), 1);
+	KT_EXPECT(t, heap_hart_has_queue(0));
 	freed_once(t, p);
 	finish(t, keep);
 }
 
 /*
- * Both frees look before either writes: hart 1 has read the object's first
- * word, not yet linked it; the owner swaps its tag in, finds hart 1's free
- * under way in the page and waits. Hart 1's compare-and-swap then finds
- * the tag and is refused; the owner's free goes on. Were the two to decide
- * on what they had read, both would go on and the object be handed out
- * twice.
+ * Hart 1 has swapped its mark into the object's first word (its free has
+ * committed), no more: the owner's free finds the mark and is refused, so
+ * it cannot put the object in its cache and allocate it again while hart
+ * 1's free goes on (which would queue a live object).
  */
-static void both_frees_look_before_either_writes(struct ktest *t)
-{
-	void *keep, *p = setup_object(&keep);
-	struct freer owner = { .hart = 0, .p = p }, remote = { .hart = 1, .p = p };
-	bool stopped;
-
-	KT_EXPECT_EQ(
-	    t, race(t, &remote, RACE_REMOTE_CHECKED, &owner, RACE_OWNER_WAITS, p, &stopped), 1);
-	KT_EXPECT(t, stopped);		       /* the owner saw the remote free under way */
-	KT_EXPECT(t, !heap_hart_has_queue(0)); /* which was refused */
-	freed_once(t, p);
-	finish(t, keep);
-}
-
-/*
- * As above, with a word the owner's allocation puts back: hart 1 read 0,
- * the owner frees the object and allocates it again (the cache hands back
- * the object freed last, its word 0 again). A compare-and-swap from 0
- * alone would then succeed and queue a live object; the owner's look at
- * the page's count makes it wait, and the swap it made first fails hart 1.
- */
-static void a_remote_free_waits_while_the_owner_frees_and_allocates_again(struct ktest *t)
+static void the_owner_finds_the_mark_and_cannot_allocate_it_again(struct ktest *t)
 {
 	void *keep, *p = setup_object(&keep);
 	struct freer owner = {.hart = 0, .p = p, .realloc = true}, remote = {.hart = 1, .p = p};
 	bool stopped;
 
 	KT_ASSERT_EQ(t, *(uintptr_t *)p, 0);
-	KT_EXPECT_EQ(
-	    t, race(t, &remote, RACE_REMOTE_CHECKED, &owner, RACE_OWNER_WAITS, p, &stopped), 1);
-	KT_EXPECT(t, stopped);
-	KT_EXPECT(t, owner.got == p); /* allocated again */
-	KT_EXPECT(t, !heap_hart_has_queue(0));
+	KT_EXPECT_EQ(t, race(t, &remote, RACE_REMOTE_CLAIMED, &owner, NO_STOP, p, &stopped), 1);
+	KT_EXPECT(t, owner.got != NULL && owner.got != p); /* another object */
+	KT_EXPECT(t, heap_hart_has_queue(0));		   /* hart 1's free went on */
 	kfree(owner.got);
 	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
 	freed_once(t, p);
@@ -246,22 +222,20 @@ static void a_remote_free_waits_while_the_owner_frees_and_allocates_again(struct
 }
 
 /*
- * A first word that looks like a link (its user's data) while hart 1's
- * free of the object is under way: the owner waits it out instead of
- * taking the word for a queued free's link, so that not both are refused
- * (which would lose the object).
+ * A first word that looks like a link (its user's data, with no pending
+ * bit) when hart 1's free swaps its mark in: hart 1 goes on, the owner's
+ * free finds the mark and is refused. Not both refused (which would lose
+ * the object), not both on.
  */
-static void a_word_like_a_link_with_a_remote_free_under_way(struct ktest *t)
+static void a_word_like_a_link_then_two_frees(struct ktest *t)
 {
 	void *keep, *p = setup_object(&keep);
 	struct freer owner = {.hart = 0, .p = p}, remote = {.hart = 1, .p = p};
 	bool stopped;
 
 	*(uintptr_t *)p = free_tag(heap_tag_key, p) ^ 5;
-	KT_EXPECT_EQ(
-	    t, race(t, &remote, RACE_REMOTE_CHECKED, &owner, RACE_OWNER_WAITS, p, &stopped), 1);
-	KT_EXPECT(t, stopped);
-	KT_EXPECT(t, !heap_hart_has_queue(0));
+	KT_EXPECT_EQ(t, race(t, &remote, RACE_REMOTE_CLAIMED, &owner, NO_STOP, p, &stopped), 1);
+	KT_EXPECT(t, heap_hart_has_queue(0));
 	freed_once(t, p);
 	finish(t, keep);
 }
@@ -323,7 +297,7 @@ static void a_push_retried_after_the_owner_put_the_link_back(struct ktest *t)
 	finish(t, keep);
 }
 
-/* Two other harts free it at once: the second meets the first's pending bit. */
+/* Two other harts free it at once: the second meets the first's mark. */
 static void two_remote_frees(struct ktest *t)
 {
 	void *keep, *p = setup_object(&keep);
@@ -435,9 +409,8 @@ static int boot(struct ktest *t)
 static const struct ktest_case cases[] = {
     KTEST_CASE(remote_cuts_into_the_owners_free),
     KTEST_CASE(owner_cuts_into_a_remote_free),
-    KTEST_CASE(both_frees_look_before_either_writes),
-    KTEST_CASE(a_remote_free_waits_while_the_owner_frees_and_allocates_again),
-    KTEST_CASE(a_word_like_a_link_with_a_remote_free_under_way),
+    KTEST_CASE(the_owner_finds_the_mark_and_cannot_allocate_it_again),
+    KTEST_CASE(a_word_like_a_link_then_two_frees),
     KTEST_CASE(a_double_free_after_a_write_after_free),
     KTEST_CASE(owner_cuts_in_before_the_push),
     KTEST_CASE(a_push_retried_after_the_owner_put_the_link_back),
