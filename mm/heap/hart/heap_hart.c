@@ -33,9 +33,9 @@
  * HEAP_EMPTY_HIGH empty pages, a heap gives pages back to the buddy until
  * HEAP_EMPTY_LOW remain.
  *
- * Frees of one object compete for its first word, each with one exchange
- * (tag_claim(), heap_free_remote_at()): of two racing frees exactly one
- * goes on, the other is reported.
+ * Frees of one object compete for its first word, each with a
+ * compare-and-swap from what it read (tag_claim(), heap_free_remote_at()):
+ * of two racing frees exactly one goes on, the other is reported.
  */
 #include <mm/buddy.h>
 #include <mm/port.h>
@@ -363,7 +363,7 @@ static __attribute__((noinline)) struct slab *class_refill(struct heap *h, unsig
 /*
  * Up to n more free objects of s, the first page of k's partial list, into
  * k's cache, a word of the bitmap at a time. Their free tags stay: a
- * remote free of one that took its pending bit finds the tag and reports.
+ * remote free of one reads the tag and is refused.
  */
 static void cache_fill(struct heap *h, struct heap_class *k, struct slab *s, unsigned int n)
 {
@@ -546,37 +546,46 @@ static bool cached(const struct heap *h, const struct heap_class *k, const void 
 }
 
 /*
- * tag_claim() swapped p's first word for its tag and found old, which
- * decodes below 2^HEAP_LINK_BITS: decide on the bitmaps and the cache. The
- * tag: p is free in its page or in the cache (a double free), or else its
- * user wrote the tag (let go on). A remote free's mark: that free is under
- * way (ours is the double free). A link with p's pending bit set: a remote
- * free of p is queued. Both: the word put back (unless that free has
- * written a newer link), reported. Anything else is its user's data.
+ * tag_claim() read old in p's first word, which decodes below
+ * 2^HEAP_LINK_BITS, or found it changed: decide on the bitmaps and the
+ * cache, and swap the tag in if the free goes on. The tag: p is free in
+ * its page or in the cache (a double free), or else its user wrote the
+ * tag. A remote free's mark: that free has committed (ours is the double
+ * free). A link with p's pending bit set: a remote free of p is queued.
+ * Anything else is its user's data.
  */
 bool tag_claim_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old)
 {
-	uintptr_t a = (uintptr_t)p, page = ALIGN_DOWN(a, HEAP_SLAB_SIZE);
+	uintptr_t a = (uintptr_t)p, page = ALIGN_DOWN(a, HEAP_SLAB_SIZE), *word = p;
 	uintptr_t idx = (a - page) >> k->shift, tag = free_tag(h->tag_key, p);
 	uint64_t bit = 1ULL << (idx % 64);
 	const uint64_t *alloc = (const uint64_t *)(page + k->alloc_at) + idx / 64;
 	const uint64_t *pending = (const uint64_t *)(page + k->pending_at) + idx / 64;
 
-	if (old == tag) {
-		if (!(__atomic_load_n(alloc, __ATOMIC_RELAXED) & bit))
-			heap_misuse("double free", p);
-		else if (cached(h, k, p))
-			heap_misuse("double free (it is in the hart's cache)", p);
-		else
+	/* acquire, for the word read relaxed: a queued free's link seen, its pending bit is too */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	for (;;) {
+		uintptr_t d = old ^ tag;
+
+		if (d == 0) {
+			if (!(__atomic_load_n(alloc, __ATOMIC_RELAXED) & bit))
+				heap_misuse("double free", p);
+			else if (cached(h, k, p))
+				heap_misuse("double free (it is in the hart's cache)", p);
+			else
+				return true; /* its user wrote the tag: it stays */
+			return false;
+		}
+		if (d == 1 ||
+		    (!(d >> HEAP_LINK_BITS) && __atomic_load_n(pending, __ATOMIC_ACQUIRE) & bit)) {
+			heap_misuse(
+			    "double free (another hart's free of it is queued or under way)", p);
+			return false;
+		}
+		if (__atomic_compare_exchange_n(word, &old, tag, false, __ATOMIC_ACQUIRE,
+						__ATOMIC_ACQUIRE))
 			return true;
-		return false;
 	}
-	if ((old ^ tag) != 1 && !(__atomic_load_n(pending, __ATOMIC_ACQUIRE) & bit))
-		return true;
-	__atomic_compare_exchange_n((uintptr_t *)p, &tag, old, false, __ATOMIC_RELAXED,
-				    __ATOMIC_RELAXED);
-	heap_misuse("double free (another hart's free of it is queued or under way)", p);
-	return false;
 }
 
 void tag_cache_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old)
@@ -592,10 +601,10 @@ void tag_cache_again(void *p)
 
 /*
  * Another hart's free of object idx (p) of the page at page, of class k
- * (its shape) of heap owner's: the object's first word swapped for its
- * remote mark (heap_hart.h: this is where the free commits, or finds that
- * another free came first), then the pending bit taken, the allocation bit
- * checked, the object linked and pushed.
+ * (its shape) of heap owner's: the object's first word read and, unless it
+ * says the object is free or freed already, swapped for the remote mark
+ * (heap_hart.h: this is where the free commits); then the pending bit
+ * taken, the allocation bit checked, the object linked and pushed.
  */
 void heap_free_remote_at(unsigned int owner, uintptr_t page, const struct heap_class *k,
 			 unsigned int idx, void *p)
@@ -603,7 +612,7 @@ void heap_free_remote_at(unsigned int owner, uintptr_t page, const struct heap_c
 	uint64_t bit = 1ULL << (idx % 64);
 	uint64_t *pending = (uint64_t *)(page + k->pending_at) + idx / 64;
 	uint64_t *alloc = (uint64_t *)(page + k->alloc_at) + idx / 64;
-	uintptr_t *word = p, tag = free_tag(heap_tag_key, p), mark = heap_link(p, NULL), old, d;
+	uintptr_t *word = p, tag = free_tag(heap_tag_key, p), mark = heap_mark(p), old, d;
 	struct heap *h;
 	void *head;
 
@@ -611,25 +620,25 @@ void heap_free_remote_at(unsigned int owner, uintptr_t page, const struct heap_c
 		heap_misuse("kfree: slab page of no heap", p);
 		return;
 	}
-	/* release: an owner's exchange that finds the mark or a link sees the pending bit */
-	old = __atomic_exchange_n(word, mark, __ATOMIC_ACQ_REL);
-	d = old ^ tag;
-	if (d == 0 || d == 1 ||
-	    (!(d >> HEAP_LINK_BITS) && __atomic_load_n(pending, __ATOMIC_ACQUIRE) & bit)) {
-		/* free (the tag), or another remote free's (its mark, or its link): put back */
-		if (d != 1)
-			__atomic_compare_exchange_n(word, &mark, old, false, __ATOMIC_RELAXED,
-						    __ATOMIC_RELAXED);
-		heap_misuse(d == 0 ? "double free (it is in its hart's cache, or free)"
-				   : "double free (another free of it is queued or under way)",
-			    p);
-		return;
-	}
+	/* acquire: a queued free's link seen, its pending bit is too */
+	old = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+	do {
+		d = old ^ tag;
+		if (d == 0 || d == 1 ||
+		    (!(d >> HEAP_LINK_BITS) && __atomic_load_n(pending, __ATOMIC_ACQUIRE) & bit)) {
+			heap_misuse(d == 0
+					? "double free (it is in its hart's cache, or free)"
+					: "double free (another free of it is queued or under way)",
+				    p);
+			return;
+		}
+		HEAP_RACE(RACE_REMOTE_READ, p);
+	} while (!__atomic_compare_exchange_n(word, &old, mark, false, __ATOMIC_ACQUIRE,
+					      __ATOMIC_ACQUIRE));
 	HEAP_RACE(RACE_REMOTE_CLAIMED, p);
+	/* committed: nobody else writes over the mark, so putting the word back cannot fail */
 	if (__atomic_fetch_or(pending, bit, __ATOMIC_SEQ_CST) & bit) {
-		/* a pending bit without a mark: only a broken bitmap gets here */
-		__atomic_compare_exchange_n(word, &mark, old, false, __ATOMIC_RELAXED,
-					    __ATOMIC_RELAXED);
+		__atomic_store_n(word, old, __ATOMIC_RELAXED); /* only a broken bitmap gets here */
 		heap_misuse("double free (another free of it is queued or under way)", p);
 		return;
 	}
@@ -637,8 +646,7 @@ void heap_free_remote_at(unsigned int owner, uintptr_t page, const struct heap_c
 	head = __atomic_load_n(&h->remote, __ATOMIC_RELAXED);
 	if (!(__atomic_load_n(alloc, __ATOMIC_SEQ_CST) & bit)) {
 		/* free in its page, its tag written over after the free: the tag back */
-		__atomic_compare_exchange_n(word, &mark, tag, false, __ATOMIC_RELAXED,
-					    __ATOMIC_RELAXED);
+		__atomic_store_n(word, tag, __ATOMIC_RELAXED);
 		__atomic_fetch_and(pending, ~bit, __ATOMIC_RELEASE);
 		heap_misuse("double free", p);
 		return;
@@ -695,8 +703,8 @@ static bool queue_next(const void *p, void **next)
 {
 	uintptr_t n = *(const uintptr_t *)p ^ free_tag(heap_tag_key, p);
 
-	*next = n >= 2 && !(n >> HEAP_LINK_BITS) ? heap_link_next(n) : NULL;
-	return n == 1 || *next;
+	*next = n >= 3 && !(n >> HEAP_LINK_BITS) ? heap_link_next(n) : NULL;
+	return n == 2 || *next;
 }
 
 /*

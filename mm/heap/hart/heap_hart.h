@@ -138,8 +138,9 @@ static inline unsigned int slab_take(struct slab *s)
  */
 #ifdef HEAP_RACE_HOOKS
 enum heap_race_point {
-	RACE_OWNER_CHECKED,  /* the owner has checked the object, its first word not yet swapped */
-	RACE_REMOTE_CLAIMED, /* a remote free has swapped its mark into the first word, no more */
+	RACE_OWNER_CHECKED,  /* the owner has read the object's first word, not yet swapped it */
+	RACE_REMOTE_READ,    /* a remote free has read the first word, not yet swapped it */
+	RACE_REMOTE_CLAIMED, /* ... and has swapped its mark in, no more */
 	RACE_REMOTE_CHECKED, /* ... and holds the pending bit, the allocation bit checked */
 	RACE_REMOTE_LINKED,  /* ... and has linked it (its first word), not yet pushed it */
 	RACE_DRAIN_CLEARED,  /* the drain or the flush cleared the allocation bit, no more */
@@ -361,31 +362,32 @@ static inline void class_put(struct heap_class *k, struct slab *s, unsigned int 
  * Free tags (the default and debug tiers): every object of a slab page
  * that is not its user's (cached, or free in its page) holds in its first
  * word its free tag, its address xor heap_tag_key; an allocation sets the
- * word to 0. The owner's free swaps the word for the tag (one atomic
- * exchange, on a line the caller has just used) and looks at what it held:
+ * word to 0. A free reads the word and swaps in its own value with a
+ * compare-and-swap from what it read; nobody writes over another free's
+ * value, and a free that is refused writes nothing. The owner's free
+ * swaps in the tag; what the word held:
  *
  *   - the tag: the object is free already, a double free;
- *   - another hart's free of it, under way (its mark) or queued (a link,
- *     heap_link(); both decode, as the tag does, to a number below
- *     2^HEAP_LINK_BITS; a link's pending bit is set): a double free too,
- *     the word put back;
+ *   - another hart's free of it, committed (its mark, heap_mark()) or
+ *     queued (a link, heap_link(), whose pending bit is set; both decode,
+ *     as the tag does, to a number below 2^HEAP_LINK_BITS): a double free
+ *     too;
  *   - anything else: the user's data, the free goes on (data that decodes
  *     below 2^HEAP_LINK_BITS by chance, 1 in 2^10 of random words, goes
  *     the slow way, which checks the bitmaps and the cache and lets it on).
  *
- * A remote free (heap_free_remote_at()) starts the same way: it swaps the
- * word for the object's *remote mark* (the link that ends a queue, which
- * decodes to 1) and looks at what it held: the tag (free: the tag is put
- * back), the mark or a link of another remote free (the word is put back):
- * refused. Otherwise it goes on: takes the pending bit (which the drain
- * and the page's release look at), checks the allocation bit, writes its
- * link over its mark and pushes the object. The two exchanges on one word
- * are in one order, so of two racing frees, whoever swaps second sees the
- * other's tag or mark: exactly one goes on, the other is reported, and
- * there is no moment at which a free has committed without its word
- * saying so (a free that has only looked up the page commits at its
- * exchange, and one that comes after the object was allocated again is a
- * stale free, as in any heap).
+ * A remote free (heap_free_remote_at()) reads the word the same way and
+ * refuses the tag, a mark, or a link whose pending bit is set; otherwise
+ * it swaps in its mark, and with that it has committed: it takes the
+ * pending bit (which the drain and the page's release look at), checks the
+ * allocation bit, writes its link over its mark and pushes the object.
+ * Every free commits by its compare-and-swap on the one word, and every
+ * free reads that word before it commits: of two racing frees, the second
+ * to swap fails and then reads the first one's tag or mark, so exactly one
+ * goes on and the other is reported. A free commits at its swap and not
+ * before: one that had only read the word while the owner freed the object
+ * and allocated it again (the word back to what it read, 0 say) frees the
+ * new allocation, a stale free, as in any heap without a quarantine.
  *
  * A write after free over a free object's tag leaves the heap's bitmaps
  * and stack intact; a double free that follows it is caught only if it is
@@ -413,17 +415,23 @@ static inline uintptr_t free_tag(uintptr_t key, const void *p)
  * The first word of p, queued with next after it (NULL: last), xor p's
  * free tag: next's address in 8-byte units, its bits from 57 up dropped
  * (on every MMU we know, copies of bit 56: heap_link_next() puts them
- * back). 1 ends the queue, 0 is the tag itself; an object is never below
- * 16.
+ * back). 2 ends the queue, 1 is a remote free's mark (heap_mark()), 0 the
+ * tag itself; an object is never below 24.
  */
 static inline uintptr_t heap_link(const void *p, const void *next)
 {
-	uintptr_t n = next ? ((uintptr_t)next & ((1ULL << 57) - 1)) >> 3 : 1;
+	uintptr_t n = next ? ((uintptr_t)next & ((1ULL << 57) - 1)) >> 3 : 2;
 
 	return n ^ free_tag(heap_tag_key, p);
 }
 
-/* The object the link n (a first word xor the tag) names, n >= 2 and below 2^HEAP_LINK_BITS. */
+/* A remote free's mark in p's first word, from its commit to its link. */
+static inline uintptr_t heap_mark(const void *p)
+{
+	return 1 ^ free_tag(heap_tag_key, p);
+}
+
+/* The object the link n (a first word xor the tag) names, n >= 3 and below 2^HEAP_LINK_BITS. */
 static inline void *heap_link_next(uintptr_t n)
 {
 	return (void *)(uintptr_t)((intptr_t)(n << 10) >> 7);
@@ -455,7 +463,7 @@ static inline void cache_push(struct heap_class *k, void *p)
 	*k->top++ = p;
 }
 
-/* heap_hart.c: the exchange found a tag, a mark or a link (see above); false: reported */
+/* heap_hart.c: the word read is a tag, a mark or a link, or changed (see above); false: reported */
 bool tag_claim_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old);
 /* ... and then p onto k's cache, if it goes on */
 void tag_cache_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old);
@@ -464,17 +472,21 @@ void tag_cache_again(void *p);
 
 /*
  * The owner's claim to free p, an object of one of its pages of class k
- * (checked: p starts an object), with free tags: its first word swapped
- * for its tag. false: a double free, reported.
+ * (checked: p starts an object), with free tags: its first word read, and
+ * swapped for its tag if it is its user's. false: a double free, reported.
  */
 static inline bool tag_claim(struct heap *h, struct heap_class *k, void *p)
 {
-	uintptr_t tag = free_tag(h->tag_key, p), old;
+	uintptr_t tag = free_tag(h->tag_key, p), *word = p;
+	/* relaxed: tag_claim_slow() fences before it reads a link's pending bit */
+	uintptr_t old = __atomic_load_n(word, __ATOMIC_RELAXED);
 
 	HEAP_RACE(RACE_OWNER_CHECKED, p);
-	/* acquire: a remote free's link seen, its pending bit is too */
-	old = __atomic_exchange_n((uintptr_t *)p, tag, __ATOMIC_ACQUIRE);
-	return likely((old ^ tag) >> HEAP_LINK_BITS) || tag_claim_slow(h, k, p, old);
+	if (likely((old ^ tag) >> HEAP_LINK_BITS) &&
+	    likely(__atomic_compare_exchange_n(word, &old, tag, false, __ATOMIC_RELAXED,
+					       __ATOMIC_RELAXED)))
+		return true;
+	return tag_claim_slow(h, k, p, old);
 }
 
 /*
@@ -484,15 +496,17 @@ static inline bool tag_claim(struct heap *h, struct heap_class *k, void *p)
  */
 static inline void tag_cache(struct heap *h, struct heap_class *k, void *p)
 {
-	uintptr_t tag = free_tag(h->tag_key, p), old;
+	uintptr_t tag = free_tag(h->tag_key, p), *word = p, old;
 
 	if (unlikely(p == k->top[-1])) {
 		tag_cache_again(p);
 		return;
 	}
+	old = __atomic_load_n(word, __ATOMIC_RELAXED);
 	HEAP_RACE(RACE_OWNER_CHECKED, p);
-	old = __atomic_exchange_n((uintptr_t *)p, tag, __ATOMIC_ACQUIRE);
-	if (likely((old ^ tag) >> HEAP_LINK_BITS))
+	if (likely((old ^ tag) >> HEAP_LINK_BITS) &&
+	    likely(__atomic_compare_exchange_n(word, &old, tag, false, __ATOMIC_RELAXED,
+					       __ATOMIC_RELAXED)))
 		cache_push(k, p);
 	else
 		tag_cache_slow(h, k, p, old);

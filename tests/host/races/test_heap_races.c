@@ -2,9 +2,10 @@
 /*
  * Two frees of one slab object (a double free), the owner's and another
  * hart's, forced through every order in which they can meet (the owner's
- * free swaps the object's first word for its free tag and caches it; a
- * remote free swaps it for its mark, then takes the pending bit, checks
- * the allocation bit and links the object): one free is
+ * free reads the object's first word and swaps in its free tag with a
+ * compare-and-swap, then caches it; a remote free reads the word and swaps
+ * in its mark the same way, then takes the pending bit, checks the
+ * allocation bit and links the object): one free is
  * stopped at a step where the other may cut in (the heap's HEAP_RACE
  * hooks, compiled in for this program only), the other runs to its end,
  * then the first goes on. Whatever the order, exactly one of the two is
@@ -166,9 +167,9 @@ static void finish(struct ktest *t, void *keep)
 }
 
 /*
- * The owner has checked the object and not yet swapped its first word;
- * hart 1's free queues it; the owner's swap finds the link, puts it back
- * and is refused.
+ * The owner has read the object's first word and not yet swapped it; hart
+ * 1's free queues the object; the owner's compare-and-swap fails, it reads
+ * the link and is refused.
  */
 static void remote_cuts_into_the_owners_free(struct ktest *t)
 {
@@ -184,8 +185,8 @@ static void remote_cuts_into_the_owners_free(struct ktest *t)
 
 /*
  * Hart 1 has swapped its mark into the object's first word and done no
- * more: the owner's free finds the mark and is refused (the mark put
- * back); hart 1's free goes on.
+ * more: the owner's free reads the mark and is refused; hart 1's free goes
+ * on.
  */
 static void owner_cuts_into_a_remote_free(struct ktest *t)
 {
@@ -201,7 +202,7 @@ static void owner_cuts_into_a_remote_free(struct ktest *t)
 
 /*
  * Hart 1 has swapped its mark into the object's first word (its free has
- * committed), no more: the owner's free finds the mark and is refused, so
+ * committed), no more: the owner's free reads the mark and is refused, so
  * it cannot put the object in its cache and allocate it again while hart
  * 1's free goes on (which would queue a live object).
  */
@@ -224,9 +225,10 @@ static void the_owner_finds_the_mark_and_cannot_allocate_it_again(struct ktest *
 /*
  * A first word that looks like a link (its user's data, with no pending
  * bit) when hart 1's free swaps its mark in: hart 1 goes on, the owner's
- * free finds the mark and is refused. Not both refused (which would lose
+ * free reads the mark and is refused. Not both refused (which would lose
  * the object), not both on.
  */
+
 static void a_word_like_a_link_then_two_frees(struct ktest *t)
 {
 	void *keep, *p = setup_object(&keep);
@@ -236,6 +238,41 @@ static void a_word_like_a_link_then_two_frees(struct ktest *t)
 	*(uintptr_t *)p = free_tag(heap_tag_key, p) ^ 5;
 	KT_EXPECT_EQ(t, race(t, &remote, RACE_REMOTE_CLAIMED, &owner, NO_STOP, p, &stopped), 1);
 	KT_EXPECT(t, heap_hart_has_queue(0));
+	freed_once(t, p);
+	finish(t, keep);
+}
+
+/*
+ * Both frees read the word (its user's data) before either swaps. The
+ * owner swaps first: hart 1's compare-and-swap fails, it reads the tag and
+ * is refused. Were a free to decide on what it had read alone, both would
+ * go on and the object be handed out twice.
+ */
+static void both_read_then_the_owner_swaps(struct ktest *t)
+{
+	void *keep, *p = setup_object(&keep);
+	struct freer owner = {.hart = 0, .p = p}, remote = {.hart = 1, .p = p};
+	bool stopped;
+
+	KT_EXPECT_EQ(t, race(t, &owner, RACE_OWNER_CHECKED, &remote, RACE_REMOTE_READ, p, &stopped),
+		     1);
+	KT_EXPECT(t, stopped);		       /* it had read the word */
+	KT_EXPECT(t, !heap_hart_has_queue(0)); /* and was refused */
+	freed_once(t, p);
+	finish(t, keep);
+}
+
+/* The same, hart 1 swapping first: the owner's compare-and-swap fails, it reads the mark. */
+static void both_read_then_the_remote_swaps(struct ktest *t)
+{
+	void *keep, *p = setup_object(&keep);
+	struct freer owner = {.hart = 0, .p = p}, remote = {.hart = 1, .p = p};
+	bool stopped;
+
+	KT_EXPECT_EQ(t, race(t, &remote, RACE_REMOTE_READ, &owner, RACE_OWNER_CHECKED, p, &stopped),
+		     1);
+	KT_EXPECT(t, stopped);
+	KT_EXPECT(t, heap_hart_has_queue(0)); /* hart 1's free went on */
 	freed_once(t, p);
 	finish(t, keep);
 }
@@ -282,10 +319,10 @@ static void owner_cuts_in_before_the_push(struct ktest *t)
 
 /*
  * As above, and hart 2 queues another object of hart 0's in between, so
- * that hart 1's push fails once and links the object again, after the
- * owner's swap put its first link back: the queue holds both, whole.
+ * that hart 1's push fails once and links the object again after the
+ * owner's refused free: the queue holds both, whole.
  */
-static void a_push_retried_after_the_owner_put_the_link_back(struct ktest *t)
+static void a_push_retried_after_the_owner_was_refused(struct ktest *t)
 {
 	void *keep, *p = setup_object(&keep), *q = kmalloc(32);
 	struct freer owner = {.hart = 0, .p = p, .before = q, .before_hart = 2},
@@ -413,7 +450,9 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(a_word_like_a_link_then_two_frees),
     KTEST_CASE(a_double_free_after_a_write_after_free),
     KTEST_CASE(owner_cuts_in_before_the_push),
-    KTEST_CASE(a_push_retried_after_the_owner_put_the_link_back),
+    KTEST_CASE(a_push_retried_after_the_owner_was_refused),
+    KTEST_CASE(both_read_then_the_owner_swaps),
+    KTEST_CASE(both_read_then_the_remote_swaps),
     KTEST_CASE(two_remote_frees),
     KTEST_CASE(a_free_cuts_into_the_drain),
     KTEST_CASE(a_free_cuts_into_the_cache_flush),
