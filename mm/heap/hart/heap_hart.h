@@ -21,12 +21,12 @@
  *
  * alloc has a bit set per allocated object (and for the bits past nr_objs,
  * so a scan never finds them); only the owning hart writes it, others read
- * it to check a free. pending is a claim of another hart's free: a hart
- * freeing another's object takes its bit first and keeps it until the
- * owner takes the free from its queue (or lets it go at once, the free
- * being refused), so two remote frees of one object never both go on.
- * Both are accessed atomically. How the owner's own frees are told from
- * these: the free tags below (heap_hart.h, "The hart's cache").
+ * it to check a free. pending is set by another hart's free that has
+ * committed (heap_free_remote_at()), until the owner takes the free from
+ * its queue: the drain and a page's release look at it, and it tells a
+ * queued free's link from its user's data. Both are accessed atomically.
+ * Which of two frees of an object goes on is decided in the object's first
+ * word: the free tags below ("The hart's cache").
  * Everything else is the owner's, or, while the page is empty and on a
  * heap's empty list, that list's lock's.
  */
@@ -160,10 +160,10 @@ extern void (*heap_race_hook)(enum heap_race_point pt, const void *obj);
 /*
  * The claim to free object (w, bit) of s in the tier without free tags
  * (HEAP_FREE_TAGS): false if the object is free already, or another hart's
- * free of it is queued or under way. Frees of one object compete for its
- * pending bit, as remote ones do (heap_free_remote_at()). Holding the bit,
- * the owner clears the allocation bit (only the owner writes that word),
- * then lets the pending bit go.
+ * free of it is queued or under way: a remote free takes the pending bit
+ * too, once it has committed (heap_free_remote_at()), so of the two only
+ * one gets it. Holding the bit, the owner clears the allocation bit (only
+ * the owner writes that word), then lets the pending bit go.
  */
 static inline bool slab_claim(struct slab *s, unsigned int w, uint64_t bit)
 {
