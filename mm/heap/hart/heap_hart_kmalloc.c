@@ -56,39 +56,44 @@ slab_object_of(const void *p, struct slab **s, unsigned int *idx, const char *wh
 	return true;
 }
 
-/*
- * Whether p, read from a queued object's link, is an object of h's pages
- * whose free is queued (allocated, pending): a write after free over a
- * queued object's first word must be reported, never followed.
- */
-bool heap_queued_object(const struct heap *h, const void *p, struct slab **s, unsigned int *idx)
+/* heap_queued_object() for a p outside h's window: through the direct map's inverse. */
+static __attribute__((noinline)) bool queued_object_far(const struct heap *h, const void *p,
+							struct slab **s, unsigned int *idx)
 {
-	uintptr_t a = (uintptr_t)p, off = a & (HEAP_SLAB_SIZE - 1);
-	phys_addr_t pa, head;
-	const struct frame *f;
+	phys_addr_t pa = virt_to_phys(p), head = ALIGN_DOWN(pa, (phys_addr_t)HEAP_SLAB_SIZE);
+	const struct frame *f = frame_lookup(head);
 
-	if (a - h->win_lo < h->win_size) { /* as free_fast() finds it */
-		const struct heap_class *k;
-
-		f = heap_window_frame(h, a);
-		if (__atomic_load_n(&f->state, __ATOMIC_RELAXED) != h->frame_state)
-			return false;
-		k = &h->cls[heap_frame_class(f)];
-		if (!heap_starts_object(k, a))
-			return false;
-		*s = slab_of_page((void *)(a - off));
-		*idx = (unsigned int)(off >> k->shift);
-		return (*s)->cls == k - h->cls && slab_bit(slab_pending_map(*s), *idx) &&
-		       slab_bit(slab_alloc_map(*s), *idx);
-	}
-	pa = virt_to_phys(p);
-	head = ALIGN_DOWN(pa, (phys_addr_t)HEAP_SLAB_SIZE);
-	f = frame_lookup(head);
 	if (!f || !is_slab_frame(f))
 		return false;
 	*s = slab_of_page((void *)ALIGN_DOWN((uintptr_t)p, HEAP_SLAB_SIZE));
 	return (*s)->magic == slab_magic(head) && (*s)->heap == h->id &&
 	       slab_index(*s, pa - head, idx) == 0 && slab_bit(slab_pending_map(*s), *idx) &&
+	       slab_bit(slab_alloc_map(*s), *idx);
+}
+
+/*
+ * Whether p, read from a queued object's link, is an object of h's pages
+ * whose free is queued (allocated, pending): a write after free over a
+ * queued object's first word must be reported, never followed. Once per
+ * object the drain takes: the window's case is the one kept short.
+ */
+bool heap_queued_object(const struct heap *h, const void *p, struct slab **s, unsigned int *idx)
+{
+	uintptr_t a = (uintptr_t)p, off = a & (HEAP_SLAB_SIZE - 1);
+	const struct heap_class *k;
+	const struct frame *f;
+
+	if (a - h->win_lo >= h->win_size)
+		return queued_object_far(h, p, s, idx);
+	f = heap_window_frame(h, a); /* as free_fast() finds it */
+	if (__atomic_load_n(&f->state, __ATOMIC_RELAXED) != h->frame_state)
+		return false;
+	k = &h->cls[heap_frame_class(f)];
+	if (!heap_starts_object(k, a))
+		return false;
+	*s = slab_of_page((void *)(a - off));
+	*idx = (unsigned int)(off >> k->shift);
+	return (*s)->cls == k - h->cls && slab_bit(slab_pending_map(*s), *idx) &&
 	       slab_bit(slab_alloc_map(*s), *idx);
 }
 
@@ -183,53 +188,64 @@ static __attribute__((noinline)) bool free_slow(void *p)
 }
 
 /*
- * Another hart's object of a slab page in the heap's bank window, queued
- * for it (true); false, with nothing done, for anything else.
+ * Another hart's object of a slab page in the heap's bank window, whose
+ * frame f (state read) the fast path found not h's: queued for its owner
+ * (true); false, with nothing done, if f is of no slab page or p starts
+ * no object.
  */
-static __attribute__((noinline)) bool free_remote(void *p)
+static __attribute__((noinline)) bool free_remote(struct heap *h, uintptr_t a,
+						  const struct frame *f, uint32_t state)
 {
-	struct heap *h = this_heap();
-	uintptr_t a = (uintptr_t)p, off = a & (HEAP_SLAB_SIZE - 1);
+	uintptr_t off = a & (HEAP_SLAB_SIZE - 1);
 	const struct heap_class *k;
-	const struct frame *f;
-	uint32_t state;
 
-	if (!h || a - h->win_lo >= h->win_size)
-		return false;
-	f = heap_window_frame(h, a);
-	state = __atomic_load_n(&f->state, __ATOMIC_RELAXED);
-	if (state == h->frame_state || (state ^ h->frame_state) & FRAME_HEAP_LOW_MASK)
-		return false;					 /* this heap's, or no slab page */
-	k = &h->cls[heap_frame_class(f)];			 /* its shape, whoever's page */
+	if ((state ^ h->frame_state) & FRAME_HEAP_LOW_MASK)
+		return false;		  /* no slab page */
+	k = &h->cls[heap_frame_class(f)]; /* its shape, whoever's page */
 	if (!heap_starts_object(k, a))
 		return false;
 	heap_free_remote_at(frame_state_heap(state), a - off, k, (unsigned int)(off >> k->shift),
-			    p);
+			    (void *)a);
 	return true;
+}
+
+/* kfree()'s way when the fast path did not free p: another hart's object, or the slow way. */
+static __attribute__((noinline)) void kfree_remote(struct heap *h, uintptr_t a,
+						   const struct frame *f, uint32_t state)
+{
+	if (!free_remote(h, a, f, state))
+		kfree_inner((void *)a);
 }
 
 /*
  * The fast path: an object of one of the hart's own slab pages in the
  * heap's bank window, into its cache (or its page, the cache being full).
  * The page's frame says whose page it is and of which class, both out of
- * the page's reach; the class says where objects start. false, with
- * nothing done, for anything else (another hart's object: free_remote(),
- * a large allocation, a misuse: the slow way, which says what it is);
- * true once the free is done or reported (a double free found by its
- * free tag, heap_hart.h).
+ * the page's reach; the class says where objects start. Another hart's
+ * object in the window is queued for its owner from here, with the frame
+ * found (free_remote(); for kfree() a tail call, kfree_remote()). false,
+ * with nothing done, for anything else (a large allocation, a misuse: the
+ * slow way, which says what it is); true once the free is done or
+ * reported (a double free found by its free tag, heap_hart.h).
  */
-static inline __attribute__((always_inline)) bool free_fast(void *p)
+static inline __attribute__((always_inline)) bool free_fast(void *p, bool for_kfree)
 {
 	struct heap *h = this_heap();
 	uintptr_t a = (uintptr_t)p, off = a & (HEAP_SLAB_SIZE - 1);
 	const struct frame *f;
 	struct heap_class *k;
+	uint32_t state;
 
 	if (unlikely(!h || a - h->win_lo >= h->win_size))
 		return false;
 	f = heap_window_frame(h, a);
-	if (unlikely(__atomic_load_n(&f->state, __ATOMIC_RELAXED) != h->frame_state))
-		return false;
+	state = __atomic_load_n(&f->state, __ATOMIC_RELAXED);
+	if (unlikely(state != h->frame_state)) {
+		if (!for_kfree)
+			return free_remote(h, a, f, state);
+		kfree_remote(h, a, f, state);
+		return true;
+	}
 	k = &h->cls[heap_frame_class(f)];
 	if (unlikely(!heap_starts_object(k, a)))
 		return false;
@@ -250,21 +266,15 @@ static inline __attribute__((always_inline)) bool free_fast(void *p)
 
 bool heap_strategy_free(void *p)
 {
-	return free_fast(p) || free_remote(p) || free_slow(p);
-}
-
-static __attribute__((noinline)) void kfree_slow(void *p)
-{
-	if (!free_remote(p))
-		kfree_inner(p);
+	return free_fast(p, false) || free_slow(p);
 }
 
 /* kfree() itself, the fast path first (no call but a tail call in between). */
 void heap_strategy_kfree(void *p)
 {
-	if (likely(free_fast(p)))
+	if (likely(free_fast(p, true)))
 		return;
-	kfree_slow(p);
+	kfree_inner(p);
 }
 
 #if HEAP_FRONT_EMPTY
