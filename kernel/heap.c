@@ -81,8 +81,8 @@ static int vmap_large_unmap(void *p, size_t nr, void (*give)(phys_addr_t pa, voi
  * Wakes every other hart with frees queued for it (its idle loop takes
  * them), RECLAIM_BATCH at a time, and waits until each has taken its queue
  * (its count of drains moved: the frees are done, not only the queue
- * taken) or the time is up: a busy hart takes its queue at its next heap
- * call, which may be later.
+ * taken) or the time is up: a busy hart takes its queue when a cache of
+ * it next runs dry or overflows, which may be later.
  */
 static void reclaim_from_idle_harts(void)
 {

@@ -125,7 +125,7 @@ static void empty_pages_are_stolen_by_other_harts(struct ktest *t)
 	kfree(p);
 	arena_set_hart(0);
 	KT_EXPECT_EQ(t, stats(0).cls[CLASS_4096].in_use, 1); /* queued ... */
-	kfree(kmalloc(8)); /* ... until hart 0 next allocates */
+	kfree(kmalloc(8)); /* ... until hart 0 next refills a cache (the 8-byte one is empty) */
 	KT_EXPECT_EQ(t, stats(0).cls[CLASS_4096].in_use, 0);
 	KT_EXPECT_EQ(t, stats(0).cls[CLASS_4096].remote_frees, 1);
 	heap_host_expect_baseline(t, NR_HARTS);
@@ -232,6 +232,7 @@ static void frees_from_other_harts_are_queued(struct ktest *t)
 	KT_EXPECT_EQ(t, s.cls[2].in_use, 100); /* hart 0 has not looked yet */
 	KT_EXPECT_EQ(t, stats(2).cls[2].frees, 0);
 	arena_set_hart(0);
+	heap_idle(); /* hart 0 takes its queue */
 	void *p = kmalloc(32);
 	s = stats(0);
 	KT_EXPECT_EQ(t, s.cls[2].in_use, 1);
@@ -260,7 +261,7 @@ static void overwritten_queue_link_is_reported(struct ktest *t)
 	memset(b, 0x41, 8); /* the bug under test: b's link to a */
 	arena_set_hart(0);
 	kfree(c);
-	kfree(kmalloc(64)); /* the owner takes its queue */
+	heap_idle(); /* the owner takes its queue */
 	KT_EXPECT_EQ(t, heap_host_misuses(&at, &what), 1);
 	KT_EXPECT(t, at == b && strstr(what, "overwritten"));
 	KT_EXPECT_EQ(t, stats(0).cls[3].in_use, 1); /* a: lost, neither free nor handed out */
@@ -301,7 +302,7 @@ static void queued_frees_of_many_pages(struct ktest *t)
 			kfree(v[i]);
 		}
 		arena_set_hart(1);
-		kfree(kmalloc(64));
+		heap_idle(); /* hart 1 takes its queue */
 		arena_set_hart(0);
 	}
 	KT_EXPECT_EQ(t, bad, 0);
@@ -327,7 +328,8 @@ static void queued_free_is_a_free(struct ktest *t)
 	KT_EXPECT_EQ(t, heap_host_misuses(&at, NULL), 1);
 	kfree(a); /* hart 0's own free of it: a double free too */
 	KT_EXPECT_EQ(t, heap_host_misuses(&at, NULL), 1);
-	b = kmalloc(32); /* takes the queue: a is freed once */
+	heap_idle(); /* takes the queue: a is freed once */
+	b = kmalloc(32);
 	KT_EXPECT(t, b != NULL);
 	KT_EXPECT_EQ(t, stats(0).cls[2].remote_frees, 1);
 	KT_EXPECT_EQ(t, stats(0).cls[2].in_use, 2);

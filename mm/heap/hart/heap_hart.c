@@ -8,9 +8,10 @@
  * word (heap_hart.h: which also catches a second free of it), marks the
  * object in the page's pending bitmap (one atomic OR) and pushes it on that
  * heap's remote stack (a compare-and-swap); the owner takes
- * the whole stack with one exchange at its next allocation, when a cache
- * of it overflows or runs dry, when it goes idle (heap_idle()) or when a
- * class runs short, and frees each object as its own. Pushes only and a
+ * the whole stack with one exchange when a cache of it runs dry or
+ * overflows, at a free that misses the fast path, when it goes idle
+ * (heap_idle()) or when a class runs short, and frees each object as its
+ * own. Its fast paths do not look. Pushes only and a
  * take-all never meet the ABA problem of a lock-free pop.
  *
  * In front of the pages, each class has the hart's cache of free objects,

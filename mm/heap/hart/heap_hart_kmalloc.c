@@ -129,9 +129,12 @@ void *heap_strategy_alloc(size_t size, size_t align)
 {
 	struct heap *h = this_heap();
 
-	/* frees other harts queued are taken at the next allocation (the slow path) */
-	if (likely(h && MAX(size, align) <= HEAP_FAST_MAX_SIZE &&
-		   !__atomic_load_n(&h->remote, __ATOMIC_RELAXED))) {
+	/*
+	 * Frees other harts queued wait for the cache to run dry (a refill
+	 * takes them first) or to overflow, or for the hart to go idle: not
+	 * looked for here, and taken in larger batches.
+	 */
+	if (likely(h && MAX(size, align) <= HEAP_FAST_MAX_SIZE)) {
 		void *p = cache_take(&h->cls[slab_class_fast(MAX(size, align))]);
 
 		if (likely(p))
@@ -148,8 +151,7 @@ void *heap_strategy_kmalloc(size_t size)
 {
 	struct heap *h = this_heap();
 
-	if (likely(h && size <= HEAP_FAST_MAX_SIZE &&
-		   !__atomic_load_n(&h->remote, __ATOMIC_RELAXED))) {
+	if (likely(h && size <= HEAP_FAST_MAX_SIZE)) {
 		void *p = cache_take(&h->cls[slab_class_fast(size)]);
 
 		if (likely(p))
@@ -189,18 +191,19 @@ static __attribute__((noinline)) bool free_slow(void *p)
 
 /*
  * Another hart's object of a slab page in the heap's bank window, whose
- * frame f (state read) the fast path found not h's: queued for its owner
- * (true); false, with nothing done, if f is of no slab page or p starts
- * no object.
+ * frame f the fast path found not h's: queued for its owner (true); false,
+ * with nothing done, if f is of no slab page or p starts no object. The
+ * frame's state is read again here, so that the fast path keeps no copy.
  */
 static __attribute__((noinline)) bool free_remote(struct heap *h, uintptr_t a,
-						  const struct frame *f, uint32_t state)
+						  const struct frame *f)
 {
 	uintptr_t off = a & (HEAP_SLAB_SIZE - 1);
+	uint32_t state = __atomic_load_n(&f->state, __ATOMIC_RELAXED);
 	const struct heap_class *k;
 
-	if ((state ^ h->frame_state) & FRAME_HEAP_LOW_MASK)
-		return false;		  /* no slab page */
+	if (state == h->frame_state || (state ^ h->frame_state) & FRAME_HEAP_LOW_MASK)
+		return false;		  /* h's after all, or no slab page */
 	k = &h->cls[heap_frame_class(f)]; /* its shape, whoever's page */
 	if (!heap_starts_object(k, a))
 		return false;
@@ -211,9 +214,9 @@ static __attribute__((noinline)) bool free_remote(struct heap *h, uintptr_t a,
 
 /* kfree()'s way when the fast path did not free p: another hart's object, or the slow way. */
 static __attribute__((noinline)) void kfree_remote(struct heap *h, uintptr_t a,
-						   const struct frame *f, uint32_t state)
+						   const struct frame *f)
 {
-	if (!free_remote(h, a, f, state))
+	if (!free_remote(h, a, f))
 		kfree_inner((void *)a);
 }
 
@@ -234,16 +237,14 @@ static inline __attribute__((always_inline)) bool free_fast(void *p, bool for_kf
 	uintptr_t a = (uintptr_t)p, off = a & (HEAP_SLAB_SIZE - 1);
 	const struct frame *f;
 	struct heap_class *k;
-	uint32_t state;
 
 	if (unlikely(!h || a - h->win_lo >= h->win_size))
 		return false;
 	f = heap_window_frame(h, a);
-	state = __atomic_load_n(&f->state, __ATOMIC_RELAXED);
-	if (unlikely(state != h->frame_state)) {
+	if (unlikely(__atomic_load_n(&f->state, __ATOMIC_RELAXED) != h->frame_state)) {
 		if (!for_kfree)
-			return free_remote(h, a, f, state);
-		kfree_remote(h, a, f, state);
+			return free_remote(h, a, f);
+		kfree_remote(h, a, f);
 		return true;
 	}
 	k = &h->cls[heap_frame_class(f)];

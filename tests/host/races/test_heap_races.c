@@ -60,7 +60,7 @@ struct freer {
 	void *p;
 	void *before; /* freed first, from before_hart (no stop on it) */
 	unsigned int before_hart;
-	bool drain; /* not a kfree: the owner's next allocation, which takes its queue */
+	bool drain; /* not a kfree: the owner takes its queue (heap_idle()), then allocates */
 	bool flush; /* not a kfree: the owner's heap_flush(), its cache back to the pages */
 	bool realloc; /* after the kfree, the owner allocates the class again (got) */
 	void *got;
@@ -76,12 +76,14 @@ static void *run_free(void *arg)
 		kfree(f->before);
 	}
 	arena_set_hart(f->hart);
-	if (f->drain)
+	if (f->drain) {
+		heap_idle();
 		f->got = kmalloc(32);
-	else if (f->flush)
+	} else if (f->flush) {
 		heap_flush();
-	else
+	} else {
 		kfree(f->p);
+	}
 	if (f->realloc)
 		f->got = kmalloc(32);
 	sem_post(&f->stop->stopped);
@@ -358,20 +360,8 @@ static void refused_from(struct ktest *t, unsigned int hart, void *p, void *keep
 	finish(t, keep);
 }
 
-/* Hart 0's cache of 32-byte objects full: a free it takes from its queue then goes to the page. */
-static void fill_cache(void)
-{
-	enum { N = 128 }; /* twice what the class's cache holds */
-	void *v[N];
-
-	for (int i = 0; i < N; i++)
-		v[i] = kmalloc(32);
-	for (int i = 0; i < N; i++)
-		kfree(v[i]);
-}
-
 /*
- * Hart 1's free is queued; the owner, its cache full, takes the queue and
+ * Hart 1's free is queued; the owner takes the queue (heap_idle()) and
  * stops between clearing the allocation bit and letting the pending bit
  * go, while hart 2 frees the object too: refused, and the object is freed
  * once.
@@ -382,7 +372,6 @@ static void a_free_cuts_into_the_drain(struct ktest *t)
 	struct freer drain = { .hart = 0, .drain = true }, third = { .hart = 2, .p = p };
 	bool stopped;
 
-	fill_cache();
 	arena_set_hart(1);
 	kfree(p); /* queued for hart 0 */
 	arena_set_hart(0);
@@ -405,7 +394,7 @@ static void a_free_after_the_queue_was_taken(struct ktest *t)
 	kfree(p); /* queued for hart 0 */
 	arena_set_hart(0);
 	heap_host_misuses(NULL, NULL);
-	kfree(kmalloc(64)); /* takes the queue */
+	heap_idle(); /* takes the queue */
 	KT_EXPECT(t, !heap_hart_has_queue(0));
 	refused_from(t, 2, p, keep);
 }
