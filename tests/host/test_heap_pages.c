@@ -460,11 +460,60 @@ static void page_blocks(struct ktest *t)
 		KT_EXPECT(t, at == p + 64 && what && strstr(what, "inside a page block"));
 		KT_EXPECT(t, heap_host_check(p, n * PAGE_SIZE));
 		kfree(p);
-		KT_EXPECT_EQ(t, buddy_free_frames(), free_before);
+		KT_EXPECT_EQ(t, free_before - buddy_free_frames(), n); /* in the hart's cache */
+		kfree(p);
+		KT_EXPECT_EQ(t, heap_host_misuses(&at, &what), 1);
+		KT_EXPECT(t, at == p && what && strstr(what, "double free"));
+		KT_EXPECT_EQ(t, ksize(p), 0);
+		KT_EXPECT_EQ(t, heap_host_misuses(&at, &what), 1);
+		KT_EXPECT(t, at == p && what && strstr(what, "freed object"));
+		arena_set_hart(2); /* from another hart too */
 		kfree(p);
 		KT_EXPECT_EQ(t, heap_host_misuses(&at, NULL), 1);
 		KT_EXPECT(t, at == p);
+		arena_set_hart(0);
+		heap_flush();
+		KT_EXPECT_EQ(t, buddy_free_frames(), free_before);
 	}
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
+/*
+ * A freed page block waits in its hart's cache for the next allocation of
+ * its length there, at most HART_PAGES_SLOTS of a length and
+ * HART_PAGES_CACHED frames in all; heap_flush() gives them back.
+ */
+static void page_blocks_are_cached(struct ktest *t)
+{
+	enum { N = 8 };
+	uint64_t free_before = buddy_free_frames();
+	void *v[N], *p;
+
+	for (int i = 0; i < N; i++) /* 3 frames each */
+		KT_ASSERT(t, (v[i] = kmalloc(2 * PAGE_SIZE + 1)) != NULL);
+	KT_EXPECT_EQ(t, free_before - buddy_free_frames(), 3 * N);
+	for (int i = 0; i < N; i++)
+		kfree(v[i]);
+	/* 4 blocks of 3 frames kept: the slots of the length full, 12 frames of 16 */
+	KT_EXPECT_EQ(t, free_before - buddy_free_frames(), 12);
+	p = kmalloc(3 * PAGE_SIZE); /* the block freed last of those kept */
+	KT_EXPECT(t, p == v[3]);
+	KT_EXPECT_EQ(t, free_before - buddy_free_frames(), 12);
+	KT_EXPECT_EQ(t, ksize(p), 3 * PAGE_SIZE);
+	arena_set_hart(1); /* another hart's free of it: into that hart's cache */
+	kfree(p);
+	KT_EXPECT_EQ(t, free_before - buddy_free_frames(), 12);
+	heap_flush();
+	arena_set_hart(0);
+	KT_EXPECT_EQ(t, free_before - buddy_free_frames(), 9);
+	for (int i = 0; i < 3; i++) /* 5 frames each: only one more fits in 16 */
+		KT_ASSERT(t, (v[i] = kmalloc(4 * PAGE_SIZE + 1)) != NULL);
+	for (int i = 0; i < 3; i++)
+		kfree(v[i]);
+	KT_EXPECT_EQ(t, free_before - buddy_free_frames(), 14);
+	heap_flush();
+	KT_EXPECT_EQ(t, buddy_free_frames(), free_before);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
 	heap_host_expect_baseline(t, NR_HARTS);
 }
 
@@ -601,20 +650,21 @@ static void out_of_memory_recovers(struct ktest *t)
 }
 
 static const struct ktest_case cases[] = {
-	KTEST_CASE(empty_page_goes_to_another_class),
-	KTEST_CASE(a_page_at_the_boundary_stays_in_its_class),
-	KTEST_CASE(empty_pages_are_stolen_by_other_harts),
-	KTEST_CASE(the_walk_for_empty_pages_wraps_and_crosses_words),
-	KTEST_CASE(empty_pages_go_back_with_hysteresis),
-	KTEST_CASE(frees_from_other_harts_are_queued),
-	KTEST_CASE(overwritten_queue_link_is_reported),
-	KTEST_CASE(queued_frees_of_many_pages),
-	KTEST_CASE(queued_free_is_a_free),
-	KTEST_CASE(frees_waiting_for_an_idle_hart_are_reclaimed),
-	KTEST_CASE(page_blocks),
-	KTEST_CASE(large_allocations),
-	KTEST_CASE(out_of_memory_recovers),
-	{ 0 },
+    KTEST_CASE(empty_page_goes_to_another_class),
+    KTEST_CASE(a_page_at_the_boundary_stays_in_its_class),
+    KTEST_CASE(empty_pages_are_stolen_by_other_harts),
+    KTEST_CASE(the_walk_for_empty_pages_wraps_and_crosses_words),
+    KTEST_CASE(empty_pages_go_back_with_hysteresis),
+    KTEST_CASE(frees_from_other_harts_are_queued),
+    KTEST_CASE(overwritten_queue_link_is_reported),
+    KTEST_CASE(queued_frees_of_many_pages),
+    KTEST_CASE(queued_free_is_a_free),
+    KTEST_CASE(frees_waiting_for_an_idle_hart_are_reclaimed),
+    KTEST_CASE(page_blocks),
+    KTEST_CASE(page_blocks_are_cached),
+    KTEST_CASE(large_allocations),
+    KTEST_CASE(out_of_memory_recovers),
+    {0},
 };
 
 static const struct ktest_suite heap_pages_suite = { "heap_pages", cases, boot, NULL };

@@ -242,7 +242,7 @@ static void page_blocks_in_the_direct_map(struct ktest *t)
 		KT_SKIP(t, "debug tier: these sizes stay in the vmap window");
 	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
 		size_t pages = (sizes[i] + PAGE_SIZE - 1) / PAGE_SIZE;
-		unsigned char *p = kmalloc(sizes[i]);
+		unsigned char *p = kmalloc(sizes[i]), *q;
 		struct frame_owner o;
 		phys_addr_t pa;
 
@@ -257,6 +257,10 @@ static void page_blocks_in_the_direct_map(struct ktest *t)
 		fill(p, pages * PAGE_SIZE, 5);
 		bad += check(p, pages * PAGE_SIZE, 5);
 		kfree(p);
+		q = kmalloc(sizes[i]); /* the block again, from the hart's cache of them */
+		KT_EXPECT(t, q == p);
+		kfree(q);
+		heap_flush(); /* the cache back to the buddy */
 		for (size_t f = 0; f < pages; f++) {
 			int tag = frame_tag(pa + f * PAGE_SIZE);
 

@@ -780,10 +780,12 @@ void *cache_refill(struct heap *h, unsigned int cls)
 
 /*
  * Every empty page of h's classes leaves them, spares included (and a page
- * that stayed because a racing double free had marked it pending).
+ * that stayed because a racing double free had marked it pending), and its
+ * cached page blocks go back to the buddy.
  */
 static void release_empty(struct heap *h)
 {
+	hart_pages_flush(h);
 	for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++) {
 		struct heap_class *k = &h->cls[c];
 		struct slab *s, *next;
@@ -822,8 +824,11 @@ void heap_flush(void)
 {
 	struct heap *h = this_heap();
 
-	for (unsigned int c = 0; h && c < HEAP_NR_CLASSES; c++)
+	if (!h)
+		return;
+	for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++)
 		cache_flush(h, &h->cls[c], HEAP_CACHE_SLOTS);
+	hart_pages_flush(h);
 }
 
 /* ---- frees waiting for an idle hart ------------------------------------------ */

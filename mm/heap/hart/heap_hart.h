@@ -230,6 +230,15 @@ _Static_assert(sizeof(struct heap_class) == 64, "struct heap_class outgrew a cac
  */
 #define HEAP_NO_CLASS HEAP_NR_CLASSES
 
+/*
+ * Page blocks (heap_hart_pages.c): up to HART_PAGES_MAX frames; a hart
+ * keeps up to HART_PAGES_SLOTS freed blocks of each length for its next
+ * allocations of that length, HART_PAGES_CACHED frames in all.
+ */
+#define HART_PAGES_MAX	  8 /* frames: up to 32 KiB */
+#define HART_PAGES_SLOTS  4
+#define HART_PAGES_CACHED 16 /* 64 KiB a hart */
+
 /* The most objects a class's cache holds (heap_hart.c's cache_max() says how many it does). */
 #define HEAP_CACHE_SLOTS 64
 
@@ -249,6 +258,10 @@ struct heap {
 	uint64_t cls_objs[HEAP_NR_CLASSES];
 	struct slab *spare[HEAP_NR_CLASSES]; /* a page of the class kept when it emptied */
 	unsigned int id;
+	/* page blocks freed here, by length in frames, kept for the next (heap_hart_pages.c) */
+	void *blocks[HART_PAGES_MAX + 1][HART_PAGES_SLOTS];
+	uint8_t nr_blocks[HART_PAGES_MAX + 1];
+	unsigned int block_frames; /* their frames in all, at most HART_PAGES_CACHED */
 	/* frees from other harts: they push (a compare-and-swap), the owner takes the lot */
 	void *remote __aligned(64);
 	uint64_t drains; /* queues taken and freed, for those waiting on it */
@@ -514,8 +527,15 @@ static inline void tag_cache(struct heap *h, struct heap_class *k, void *p)
 
 /* heap_hart_pages.c: allocations beyond the slab classes, as buddy blocks */
 void *hart_pages_alloc(size_t size, size_t align); /* NULL: none for it, or no block */
-bool hart_pages_of(const void *p, unsigned int *pages, bool *head);
+enum hart_pages_kind {
+	HART_PAGES_NONE,   /* not in a page block */
+	HART_PAGES_HEAD,   /* its first byte, allocated */
+	HART_PAGES_INSIDE, /* a byte after its first */
+	HART_PAGES_FREED,  /* its first byte, freed (in a hart's cache of blocks) */
+};
+enum hart_pages_kind hart_pages_of(const void *p, unsigned int *pages);
 void hart_pages_free(void *p, unsigned int pages);
+void hart_pages_flush(struct heap *h); /* h's cached blocks back to the buddy */
 bool hart_pages_fit(size_t size, unsigned int pages);
 
 /* heap_hart.c: the cache's slow paths */

@@ -173,14 +173,14 @@ static __attribute__((noinline)) bool free_slow(void *p)
 	struct slab *s;
 	unsigned int idx = 0; /* set when s is */
 	unsigned int pages;
-	bool head;
 
-	if (hart_pages_of(p, &pages, &head)) {
-		if (head)
-			hart_pages_free(p, pages);
-		else
-			heap_misuse("kfree of a pointer inside a page block", p);
+	switch (hart_pages_of(p, &pages)) {
+	case HART_PAGES_HEAD: hart_pages_free(p, pages); return true;
+	case HART_PAGES_INSIDE:
+		heap_misuse("kfree of a pointer inside a page block", p);
 		return true;
+	case HART_PAGES_FREED: heap_misuse("double free (of a page block)", p); return true;
+	case HART_PAGES_NONE: break;
 	}
 	if (!slab_object_of(p, &s, &idx, "not the start of an allocated object (a double free?)"))
 		return false;
@@ -212,11 +212,16 @@ static __attribute__((noinline)) bool free_remote(struct heap *h, uintptr_t a,
 	return true;
 }
 
-/* kfree()'s way when the fast path did not free p: another hart's object, or the slow way. */
+/*
+ * kfree()'s way for a p in the window whose frame is not of h's slab
+ * pages: another hart's object, else a page block or a misuse (free_slow()
+ * at once: p in the direct map is no large allocation), else the early
+ * heap's, which kfree_inner() finds.
+ */
 static __attribute__((noinline)) void kfree_remote(struct heap *h, uintptr_t a,
 						   const struct frame *f)
 {
-	if (!free_remote(h, a, f))
+	if (!free_remote(h, a, f) && !free_slow((void *)a))
 		kfree_inner((void *)a);
 }
 
@@ -287,15 +292,15 @@ bool heap_strategy_size(const void *p, size_t *size)
 	struct slab *s;
 	unsigned int idx = 0; /* set when s is */
 	unsigned int pages;
-	bool head;
 
 	*size = 0;
-	if (hart_pages_of(p, &pages, &head)) {
-		if (head)
-			*size = (size_t)pages * PAGE_SIZE;
-		else
-			heap_misuse("ksize of a pointer inside a page block", p);
+	switch (hart_pages_of(p, &pages)) {
+	case HART_PAGES_HEAD: *size = (size_t)pages * PAGE_SIZE; return true;
+	case HART_PAGES_INSIDE:
+		heap_misuse("ksize of a pointer inside a page block", p);
 		return true;
+	case HART_PAGES_FREED: heap_misuse("ksize or krealloc of a freed object", p); return true;
+	case HART_PAGES_NONE: break;
 	}
 	if (!slab_object_of(p, &s, &idx, "not the start of an allocated object (a double free?)"))
 		return false;
@@ -313,9 +318,8 @@ bool heap_strategy_size(const void *p, size_t *size)
 bool heap_strategy_fits(const void *p, size_t old, size_t size)
 {
 	unsigned int pages;
-	bool head;
 
-	if (hart_pages_of(p, &pages, &head))
+	if (hart_pages_of(p, &pages) != HART_PAGES_NONE)
 		return hart_pages_fit(size, pages);
 	return size <= HEAP_SLAB_MAX_SIZE && slab_class(size) == slab_class(old);
 }

@@ -14,14 +14,26 @@
  * needs nothing but the pointer. The debug tier keeps the window for these
  * sizes: its trailer header finds the end of an allocation through
  * large_pages_at().
+ *
+ * A freed block waits in its hart's cache of blocks (struct heap's
+ * blocks[], by length, kept out of the blocks) for that hart's next
+ * allocation of its length, as the buddy's per-hart cache keeps single
+ * frames: a run split from a larger block and merged back costs the buddy
+ * hundreds of instructions. While it waits, its head frame names
+ * HART_PAGES_CACHED_ID instead of HART_PAGES_HEAP_ID: a free swaps one for
+ * the other with a compare-and-swap, so of two frees of a block exactly
+ * one goes on, and a free, ksize() or krealloc() of a cached block is
+ * reported as of a freed one. heap_flush(), heap_trim() and heap_idle()
+ * give the cache back to the buddy.
  */
 #include <mm/buddy.h>
 
+#include "../../buddy/buddy_internal.h"
 #include "heap_hart.h"
 
-#define HART_PAGES_MAX	   8 /* frames: up to 32 KiB */
-#define HART_PAGES_HEAP_ID 0xa9e5
-#define HART_PAGES_MARK	   0xa9e5b100u /* | the run's length in frames */
+#define HART_PAGES_HEAP_ID   0xa9e5
+#define HART_PAGES_CACHED_ID 0xa9e6
+#define HART_PAGES_MARK	     0xa9e5b100u /* | the run's length in frames */
 
 /* The frames of a page block for size bytes aligned to align; 0 if none is taken for it. */
 static unsigned int pages_for(size_t size, size_t align)
@@ -32,13 +44,52 @@ static unsigned int pages_for(size_t size, size_t align)
 	return (unsigned int)((size + PAGE_SIZE - 1) / PAGE_SIZE);
 }
 
+/*
+ * The head frame of the block at pa says heap id from instead of to (a
+ * compare-and-swap of its state, tag and order kept): false if it said
+ * anything else.
+ */
+static bool block_swap_id(phys_addr_t pa, unsigned int from, unsigned int to)
+{
+	struct frame *f = frame_lookup(pa);
+	uint32_t s = f ? __atomic_load_n(&f->state, __ATOMIC_RELAXED) : 0;
+
+	return f && frame_state_tag(s) == FRAME_HEAP && frame_state_heap(s) == from &&
+	       __atomic_compare_exchange_n(&f->state, &s,
+					   (s & FRAME_HEAP_LOW_MASK) | to << FRAME_HEAP_SHIFT,
+					   false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+
+/* A block of n frames aligned to align from the hart's cache (the one freed last), or NULL. */
+static void *cache_take_block(struct heap *h, unsigned int n, size_t align)
+{
+	while (h->nr_blocks[n] && !((uintptr_t)h->blocks[n][h->nr_blocks[n] - 1] & (align - 1))) {
+		void *p = h->blocks[n][--h->nr_blocks[n]];
+
+		h->block_frames -= n;
+		if (block_swap_id(virt_to_phys(p), HART_PAGES_CACHED_ID, HART_PAGES_HEAP_ID))
+			return p;
+		/* its frame changed while it waited (a buddy_free() of it?): dropped */
+		heap_misuse("cached page block changed owner", p);
+	}
+	return NULL;
+}
+
 void *hart_pages_alloc(size_t size, size_t align)
 {
 	unsigned int n = pages_for(size, align);
+	struct heap *h = this_heap();
 	struct frame_owner o;
 	phys_addr_t pa;
+	void *p;
 
-	if (!n || buddy_alloc_range(n, MAX(align, (size_t)PAGE_SIZE), BUDDY_NO_LIMIT, &pa) < 0)
+	if (!n)
+		return NULL;
+	if (h && (p = cache_take_block(h, n, MAX(align, (size_t)1)))) {
+		large_account(1, n);
+		return p;
+	}
+	if (buddy_alloc_range(n, MAX(align, (size_t)PAGE_SIZE), BUDDY_NO_LIMIT, &pa) < 0)
 		return NULL;
 	/* the run's first block (it may be tiled by several) carries the mark */
 	if (frame_owner(pa, &o) < 0 ||
@@ -51,29 +102,56 @@ void *hart_pages_alloc(size_t size, size_t align)
 }
 
 /*
- * Whether p is in the first block of a page block: then *pages is its
- * length in frames, and *head says whether p is its first byte (the only
- * pointer kfree() takes).
+ * What p is to the page blocks: in none, the first byte of one allocated
+ * or freed (cached), or a byte inside one; *pages is then its length in
+ * frames.
  */
-bool hart_pages_of(const void *p, unsigned int *pages, bool *head)
+enum hart_pages_kind hart_pages_of(const void *p, unsigned int *pages)
 {
 	phys_addr_t pa = virt_to_phys(p);
 	struct frame_owner o;
 
-	if (frame_owner(pa, &o) < 0 || o.tag != FRAME_HEAP || o.heap != HART_PAGES_HEAP_ID ||
+	if (frame_owner(pa, &o) < 0 || o.tag != FRAME_HEAP ||
+	    (o.heap != HART_PAGES_HEAP_ID && o.heap != HART_PAGES_CACHED_ID) ||
 	    (o.aux & ~0xffu) != HART_PAGES_MARK)
-		return false;
+		return HART_PAGES_NONE;
 	*pages = o.aux & 0xff;
-	*head = o.head == pa;
-	return true;
+	if (o.head != pa)
+		return HART_PAGES_INSIDE;
+	return o.heap == HART_PAGES_HEAP_ID ? HART_PAGES_HEAD : HART_PAGES_FREED;
 }
 
-/* The page block at p (its first byte, of the length hart_pages_of() gave) back to the buddy. */
+/* The page block at p (its first byte, of the length hart_pages_of() gave) freed. */
 void hart_pages_free(void *p, unsigned int pages)
 {
-	if (buddy_free_range(virt_to_phys(p), pages) ==
-	    0) /* a racing free of it was reported there */
-		large_account(-1, -(long)pages);
+	phys_addr_t pa = virt_to_phys(p);
+	struct heap *h = this_heap();
+
+	/* the claim: a racing free of it finds it cached, and is reported */
+	if (!block_swap_id(pa, HART_PAGES_HEAP_ID, HART_PAGES_CACHED_ID)) {
+		heap_misuse("double free (of a page block)", p);
+		return;
+	}
+	large_account(-1, -(long)pages);
+	if (h && pages <= HART_PAGES_MAX && h->nr_blocks[pages] < HART_PAGES_SLOTS &&
+	    h->block_frames + pages <= HART_PAGES_CACHED) {
+		h->blocks[pages][h->nr_blocks[pages]++] = p;
+		h->block_frames += pages;
+		return;
+	}
+	buddy_free_range(pa, pages); /* its head names the cache's id: still the heap's */
+}
+
+void hart_pages_flush(struct heap *h)
+{
+	for (unsigned int n = 1; n <= HART_PAGES_MAX; n++) {
+		while (h->nr_blocks[n]) {
+			void *p = h->blocks[n][--h->nr_blocks[n]];
+
+			h->block_frames -= n;
+			buddy_free_range(virt_to_phys(p), n);
+		}
+	}
 }
 
 /* Whether size, ksize() of a page block of so many pages being old, keeps that block. */
