@@ -143,10 +143,11 @@ void heap_trim(void);
 /*
  * The per-hart heaps keep each class's recently freed objects in a cache
  * of the hart's (at most 64 objects and 32 KiB a class), in front of their
- * pages, which empty only when it lets them go. heap_flush() sends the
- * calling hart's cached objects back to their pages (a hart going offline
- * calls it; heap_trim() and heap_idle() do it first). The other
- * strategies have no cache: it does nothing there.
+ * pages, which empty only when it lets them go, and a few freed page
+ * blocks (8 to 32 KiB, 64 KiB a hart). heap_flush() sends the calling
+ * hart's cached objects back to their pages and its page blocks back to
+ * the buddy (a hart going offline calls it; heap_trim() and heap_idle() do
+ * it first). The other strategies have no cache: it does nothing there.
  */
 void heap_flush(void);
 
