@@ -15,6 +15,12 @@
 #define HEAP_NR_CLASSES 11
 #define HEAP_SLAB_SIZE 8192 /* a slab page: an order-1 block from the buddy */
 #define HEAP_SLAB_MAX_SIZE 8144 /* the largest class: one object, the trailer behind it */
+/*
+ * A slab page's frame (frame_owner()): tag FRAME_SLAB, heap the hart's
+ * index, aux its class as the class's offset in the heap's table of them
+ * (kfree()'s fast path adds it, no shift).
+ */
+#define HEAP_SLAB_FRAME_AUX(cls) ((uint32_t)(cls)*64)
 
 /*
  * Whether hart has frees from other harts waiting in its queue (a hint,

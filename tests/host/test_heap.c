@@ -132,7 +132,7 @@ static void every_class_alloc_free(struct ktest *t)
 				break;
 			bad += ksize(v[i]) != size;
 			bad += frame_owner(virt_to_phys(v[i]), &o) != 0 || o.tag != FRAME_SLAB ||
-			       o.heap != 0 || o.aux != c || o.order != 1;
+			       o.heap != 0 || o.aux != HEAP_SLAB_FRAME_AUX(c) || o.order != 1;
 			heap_host_fill(v[i], size);
 		}
 		KT_ASSERT_EQ(t, heap_hart_stats(0, &s), 0);

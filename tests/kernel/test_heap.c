@@ -112,7 +112,7 @@ static void every_class(struct ktest *t)
 			KT_ASSERT(t, v[i] != NULL);
 			bad += ksize(v[i]) != size;
 			bad += frame_owner(virt_to_phys(v[i]), &o) != 0 || o.tag != FRAME_SLAB ||
-			       o.heap != me || o.aux != c;
+			       o.heap != me || o.aux != HEAP_SLAB_FRAME_AUX(c);
 			fill(v[i], size, i + c);
 		}
 		for (unsigned int i = 0; i < N; i++) {

@@ -250,7 +250,8 @@ static void empty_push(struct heap *h, struct slab *s)
 
 	s->cls = SLAB_NO_CLASS; /* a free into it now is a double free */
 	if (!HEAP_FREE_TAGS)	/* the tier without free tags keeps frees out here */
-		frame_set_owner(page_pa(s), SLAB_ORDER, FRAME_SLAB, h->id, HEAP_NO_CLASS);
+		frame_set_owner(page_pa(s), SLAB_ORDER, FRAME_SLAB, h->id,
+				HEAP_SLAB_FRAME_AUX(HEAP_NO_CLASS));
 	tas_lock(&h->lock);
 	s->next = h->empty;
 	h->empty = s;
@@ -285,7 +286,8 @@ static void page_assign(struct heap *h, struct slab *s, unsigned int cls, bool n
 	 * (a free into it finds a free tag), or none (tier off).
 	 */
 	if (new_owner || s->frame_cls != cls || !HEAP_FREE_TAGS)
-		frame_set_owner(page_pa(s), SLAB_ORDER, FRAME_SLAB, h->id, cls);
+		frame_set_owner(page_pa(s), SLAB_ORDER, FRAME_SLAB, h->id,
+				HEAP_SLAB_FRAME_AUX(cls));
 	s->frame_cls = (uint8_t)cls;
 }
 

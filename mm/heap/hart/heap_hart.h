@@ -229,8 +229,10 @@ struct heap_class {
 	struct slab *partial; /* pages with a free object; allocation takes from the first */
 	uint64_t allocs;      /* objects handed out (frees: heap_hart_stats()) */
 } __aligned(64);
-/* One cache line, so that a class is found with a shift; the rest of a class is in struct heap. */
-_Static_assert(sizeof(struct heap_class) == 64, "struct heap_class outgrew a cache line");
+/* One cache line, as a slab page's frame names it (HEAP_SLAB_FRAME_AUX()); the rest is in struct
+ * heap. */
+_Static_assert(sizeof(struct heap_class) == HEAP_SLAB_FRAME_AUX(1),
+	       "struct heap_class outgrew a cache line");
 
 /*
  * A slab page's frame names its class (struct frame's aux, kept out of
@@ -294,10 +296,15 @@ static inline const struct frame *heap_window_frame(const struct heap *h, uintpt
 	return (const struct frame *)(h->frame_bias + (a >> 13 << 5));
 }
 
-/* The class a slab page's frame f names: read from the frame, out of the page's reach. */
-static inline uintptr_t heap_frame_class(const struct frame *f)
+/*
+ * The class a slab page's frame f names, in h's table (every heap's has
+ * the same shape): read from the frame, out of the page's reach. The
+ * offset is taken as a signed word, which riscv64's load extends for free
+ * (it is small: either extension gives the same).
+ */
+static inline struct heap_class *heap_frame_class(const struct heap *h, const struct frame *f)
 {
-	return HEAP_READ_ONCE(f->aux);
+	return (struct heap_class *)((uintptr_t)h->cls + (intptr_t)(int32_t)HEAP_READ_ONCE(f->aux));
 }
 
 /*

@@ -88,7 +88,7 @@ bool heap_queued_object(const struct heap *h, const void *p, struct slab **s, un
 	f = heap_window_frame(h, a); /* as free_fast() finds it */
 	if (__atomic_load_n(&f->state, __ATOMIC_RELAXED) != h->frame_state)
 		return false;
-	k = &h->cls[heap_frame_class(f)];
+	k = heap_frame_class(h, f);
 	if (!heap_starts_object(k, a))
 		return false;
 	*s = slab_of_page((void *)(a - off));
@@ -204,7 +204,7 @@ static __attribute__((noinline)) bool free_remote(struct heap *h, uintptr_t a,
 
 	if (state == h->frame_state || (state ^ h->frame_state) & FRAME_HEAP_LOW_MASK)
 		return false;		  /* h's after all, or no slab page */
-	k = &h->cls[heap_frame_class(f)]; /* its shape, whoever's page */
+	k = heap_frame_class(h, f);	  /* its shape, whoever's page */
 	if (!heap_starts_object(k, a))
 		return false;
 	heap_free_remote_at(frame_state_heap(state), a - off, k, (unsigned int)(off >> k->shift),
@@ -252,7 +252,7 @@ static inline __attribute__((always_inline)) bool free_fast(void *p, bool for_kf
 		kfree_remote(h, a, f);
 		return true;
 	}
-	k = &h->cls[heap_frame_class(f)];
+	k = heap_frame_class(h, f);
 	if (unlikely(!heap_starts_object(k, a)))
 		return false;
 	if (unlikely(k->top == k->full)) {
