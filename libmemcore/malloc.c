@@ -50,7 +50,8 @@ static inline size_t shim_size(size_t size)
 	return size < SHIM_MIN_ALIGN ? SHIM_MIN_ALIGN : size;
 }
 
-static inline void *nomem(void)
+/* Out of line: its errno call would make the fast paths keep the result in a saved register. */
+static __attribute__((noinline, cold)) void *nomem(void)
 {
 	errno = ENOMEM;
 	return NULL;
@@ -65,30 +66,33 @@ static __attribute__((noinline)) void free_slow(void *p, const void *caller);
 
 /*
  * malloc() and free() with the bias: nothing held across the call but the
- * hart's busy flag, so no register to save. The rest, and every other
- * call, takes whichever way shim_enter() finds.
+ * hart whose busy flag is set, one saved register. The rest, and every
+ * other call, takes whichever way shim_enter() finds.
  */
 static inline void *do_malloc(size_t size, const void *caller)
 {
+	struct hart_slot *h;
 	void *p;
 
-	if (DEBUG_TIER || !shim_enter_biased())
+	if (DEBUG_TIER || !(h = shim_bias_enter()))
 		return malloc_slow(size, caller);
 	p = kmalloc(shim_size(size));
-	shim_leave_biased();
+	shim_bias_leave(h);
 	return likely(p) ? p : nomem();
 }
 
 static inline void do_free(void *p, const void *caller)
 {
+	struct hart_slot *h;
+
 	if (!p)
 		return;
-	if (DEBUG_TIER || !shim_enter_biased()) {
+	if (DEBUG_TIER || !(h = shim_bias_enter())) {
 		free_slow(p, caller);
 		return;
 	}
 	kfree(p); /* shim_op NULL: free is the default */
-	shim_leave_biased();
+	shim_bias_leave(h);
 }
 
 static __attribute__((noinline)) void *malloc_slow(size_t size, const void *caller)

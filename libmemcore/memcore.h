@@ -128,9 +128,9 @@ void shim_leave_slow(struct hart_slot *h);
  * hart sets revoke, then has every thread of the process pass a full
  * barrier (membarrier(2)) before it reads busy, so either it sees busy set
  * or the holder sees revoke (Dekker's handshake with one side's fence
- * paid by the rare party). NULL: the bias was used.
+ * paid by the rare party). The hart (its bias used), or NULL.
  */
-static inline bool shim_enter_biased(void)
+static inline struct hart_slot *shim_bias_enter(void)
 {
 	struct hart_slot *h = shim_bias;
 
@@ -138,15 +138,30 @@ static inline bool shim_enter_biased(void)
 		__atomic_store_n(&h->busy, 1, __ATOMIC_RELAXED);
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		if (likely(!__atomic_load_n(&h->revoke, __ATOMIC_ACQUIRE)))
-			return true;
+			return h;
 		__atomic_store_n(&h->busy, 0, __ATOMIC_RELEASE);
 	}
-	return false;
+	return NULL;
+}
+
+/*
+ * The way out, with the hart shim_bias_enter() gave: kept across the call
+ * by the caller, it spares reading the thread's variable again (which
+ * only the thread itself changes, never inside a call).
+ */
+static inline void shim_bias_leave(struct hart_slot *h)
+{
+	__atomic_store_n(&h->busy, 0, __ATOMIC_RELEASE);
+}
+
+static inline bool shim_enter_biased(void)
+{
+	return shim_bias_enter() != NULL;
 }
 
 static inline void shim_leave_biased(void)
 {
-	__atomic_store_n(&shim_bias->busy, 0, __ATOMIC_RELEASE);
+	shim_bias_leave(shim_bias);
 }
 
 static inline struct hart_slot *shim_enter(void)
