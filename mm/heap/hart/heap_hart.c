@@ -384,7 +384,7 @@ static void cache_fill(struct heap *h, struct heap_class *k, struct slab *s, uns
 		}
 		if (!got)
 			continue;
-		__atomic_store_n(&alloc[w], alloc[w] | got, __ATOMIC_RELAXED);
+		HEAP_WRITE_ONCE(alloc[w], alloc[w] | got);
 		s->hint = (uint16_t)w;
 		while (got) {
 			unsigned int b = low_bit64(got);
@@ -488,13 +488,15 @@ static void page_emptied(struct heap *h, struct heap_class *k, struct slab *s)
  *   gets its free tag, then the pending bit goes, so that a further free
  *   of the object from elsewhere sees one or the other and is reported;
  * - FREE_CACHED: from the cache, whose objects have their tags already;
- * - FREE_OWN_CACHED: from the cache of the tier without tags, claimed here.
+ * - FREE_OWN_CACHED: from the cache of the tier without tags, claimed here;
+ * - FREE_CLAIMED: the owner's free whose tag the caller swapped in.
  */
 enum free_kind {
 	FREE_OWN,
 	FREE_QUEUED,
 	FREE_CACHED,
 	FREE_OWN_CACHED,
+	FREE_CLAIMED,
 };
 
 /* Inline: each caller's kind is a constant, and the drain's loop runs it for every queued free. */
@@ -509,9 +511,9 @@ local_free(struct heap *h, struct slab *s, unsigned int idx, void *p, enum free_
 
 	if (tagged && !tag_claim(h, k, p))
 		return;
-	if (kind == FREE_QUEUED || kind == FREE_CACHED || tagged) {
+	if (kind == FREE_QUEUED || kind == FREE_CACHED || kind == FREE_CLAIMED || tagged) {
 		a = *alloc;
-		__atomic_store_n(alloc, a & ~bit, __ATOMIC_RELAXED);
+		HEAP_WRITE_ONCE(*alloc, a & ~bit);
 		HEAP_RACE(RACE_DRAIN_CLEARED, p);
 		if (kind == FREE_QUEUED) {
 			if (HEAP_FREE_TAGS)
@@ -687,16 +689,33 @@ void heap_free(struct heap *h, struct slab *s, unsigned int idx, void *p)
 	}
 }
 
-/*
- * The owner's free of object idx (p) of s when its class's cache is full:
- * straight into its page (a burst of frees passes the cache by, rather
- * than pushing it out), and the queue taken if there is one.
- */
-void heap_free_own(struct heap *h, struct slab *s, unsigned int idx, void *p)
+/* heap_free_own()'s way for all but its common case. */
+static __attribute__((noinline)) void free_own_slow(struct heap *h, struct slab *s,
+						    unsigned int idx, void *p)
 {
 	local_free(h, s, idx, p, FREE_OWN);
 	if (unlikely(__atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
 		heap_drain_remote(h);
+}
+
+/*
+ * The owner's free of object idx (p) of s when its class's cache is full:
+ * straight into its page (a burst of frees passes the cache by, rather
+ * than pushing it out), and the queue taken if there is one. Its common
+ * case (a tagged object, claimed at once, no queue) is a leaf but for the
+ * tail calls of its rare ends (a report, a page emptied): a burst of frees
+ * saves no registers.
+ */
+void heap_free_own(struct heap *h, struct slab *s, unsigned int idx, void *p)
+{
+	uintptr_t old;
+
+	if (HEAP_FREE_TAGS && likely(s->cls < HEAP_NR_CLASSES) &&
+	    likely(!__atomic_load_n(&h->remote, __ATOMIC_RELAXED)) && tag_swap(h, p, &old))
+		local_free(h, s, idx, p, FREE_CLAIMED);
+	else
+		free_own_slow(h, s, idx,
+			      p); /* the claim again, the slow way: nothing was written */
 }
 
 /*

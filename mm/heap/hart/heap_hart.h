@@ -9,6 +9,22 @@
 #include <mm/heap_hart.h>
 #include <mm/tas_lock.h>
 
+/*
+ * A relaxed load or store of a word others may access at once, for the
+ * fast paths: a volatile access, as Linux's READ_ONCE() and WRITE_ONCE(),
+ * which the compiler may address with an offset (an atomic load it keeps
+ * to a bare base register on arm64) and makes a plain store (an atomic
+ * store is an amoswap on riscv64 with GCC 12); ThreadSanitizer sees
+ * atomics.
+ */
+#ifdef __SANITIZE_THREAD__
+#define HEAP_READ_ONCE(x)     __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define HEAP_WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+#else
+#define HEAP_READ_ONCE(x)     (*(const volatile __typeof__(x) *)&(x))
+#define HEAP_WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
+#endif
+
 #define SLAB_ORDER 1	  /* 8 KiB: two frames */
 #define SLAB_NO_CLASS 0xff /* trailer's class while the page is empty and in no class */
 #define SLAB_MAGIC 0x51ab7a11u
@@ -105,9 +121,8 @@ bool slab_pending_empty(const struct slab *s);
 
 /*
  * The per-object operations, inline: they are the fast paths. Others read
- * alloc while the owner writes it, hence the atomic stores (plain stores on
- * both architectures but for the compiler's promise); the owner's own
- * reads need none.
+ * alloc while the owner writes it, hence HEAP_WRITE_ONCE() (a plain store
+ * the compiler may not tear or merge); the owner's own reads need none.
  */
 static inline bool slab_bit(const uint64_t *map, unsigned int i)
 {
@@ -125,7 +140,7 @@ static inline unsigned int slab_take(struct slab *s)
 		w++;
 	unsigned int b = low_bit64(~a);
 
-	__atomic_store_n(&alloc[w], a | 1ULL << b, __ATOMIC_RELAXED);
+	HEAP_WRITE_ONCE(alloc[w], a | 1ULL << b);
 	s->hint = (uint16_t)w;
 	s->in_use++;
 	return w * 64 + b;
@@ -176,7 +191,7 @@ static inline bool slab_claim(struct slab *s, unsigned int w, uint64_t bit)
 		  slab_page(s) + ((size_t)(w * 64 + __builtin_ctzll(bit)) << s->shift));
 	a = *alloc;
 	if (likely(a & bit))
-		__atomic_store_n(alloc, a & ~bit, __ATOMIC_RELAXED);
+		HEAP_WRITE_ONCE(*alloc, a & ~bit);
 	__atomic_fetch_and(pending, ~bit, __ATOMIC_RELEASE);
 	return a & bit;
 }
@@ -196,18 +211,6 @@ static inline void *slab_object(const struct slab *s, unsigned int idx)
 {
 	return slab_page(s) + ((size_t)idx << s->shift);
 }
-
-/*
- * A relaxed load of a word others may write, for the fast paths: a
- * volatile access, as Linux's READ_ONCE(), which the compiler may address
- * with an offset (an atomic load it keeps to a bare base register on
- * arm64: one more instruction); ThreadSanitizer sees the atomic load.
- */
-#ifdef __SANITIZE_THREAD__
-#define HEAP_READ_ONCE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
-#else
-#define HEAP_READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
-#endif
 
 /* The frame state's tag and order: a slab page of whichever heap. */
 #define FRAME_HEAP_LOW_MASK ((1u << FRAME_HEAP_SHIFT) - 1)
@@ -503,22 +506,32 @@ void tag_cache_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old
 void tag_cache_again(void *p);
 
 /*
+ * The claim's common case: p's first word read (*old), its user's data
+ * (nothing that decodes below 2^HEAP_LINK_BITS), and swapped for p's tag.
+ * false, with nothing written, for anything else: the slow way decides.
+ * Relaxed: tag_claim_slow() fences before it reads a link's pending bit.
+ */
+static inline bool tag_swap(const struct heap *h, void *p, uintptr_t *old)
+{
+	uintptr_t tag = free_tag(h->tag_key, p), *word = p;
+
+	*old = __atomic_load_n(word, __ATOMIC_RELAXED);
+	HEAP_RACE(RACE_OWNER_CHECKED, p);
+	return likely((*old ^ tag) >> HEAP_LINK_BITS) &&
+	       likely(__atomic_compare_exchange_n(word, old, tag, false, __ATOMIC_RELAXED,
+						  __ATOMIC_RELAXED));
+}
+
+/*
  * The owner's claim to free p, an object of one of its pages of class k
  * (checked: p starts an object), with free tags: its first word read, and
  * swapped for its tag if it is its user's. false: a double free, reported.
  */
 static inline bool tag_claim(struct heap *h, struct heap_class *k, void *p)
 {
-	uintptr_t tag = free_tag(h->tag_key, p), *word = p;
-	/* relaxed: tag_claim_slow() fences before it reads a link's pending bit */
-	uintptr_t old = __atomic_load_n(word, __ATOMIC_RELAXED);
+	uintptr_t old;
 
-	HEAP_RACE(RACE_OWNER_CHECKED, p);
-	if (likely((old ^ tag) >> HEAP_LINK_BITS) &&
-	    likely(__atomic_compare_exchange_n(word, &old, tag, false, __ATOMIC_RELAXED,
-					       __ATOMIC_RELAXED)))
-		return true;
-	return tag_claim_slow(h, k, p, old);
+	return tag_swap(h, p, &old) || tag_claim_slow(h, k, p, old);
 }
 
 /*
@@ -528,18 +541,14 @@ static inline bool tag_claim(struct heap *h, struct heap_class *k, void *p)
  */
 static inline void tag_cache(struct heap *h, struct heap_class *k, void *p)
 {
-	uintptr_t tag = free_tag(h->tag_key, p), *word = p, old;
 	void **top = k->top; /* held across the swap, which the compiler takes for a barrier */
+	uintptr_t old;
 
 	if (unlikely(p == top[-1])) {
 		tag_cache_again(p);
 		return;
 	}
-	old = __atomic_load_n(word, __ATOMIC_RELAXED);
-	HEAP_RACE(RACE_OWNER_CHECKED, p);
-	if (likely((old ^ tag) >> HEAP_LINK_BITS) &&
-	    likely(__atomic_compare_exchange_n(word, &old, tag, false, __ATOMIC_RELAXED,
-					       __ATOMIC_RELAXED))) {
+	if (tag_swap(h, p, &old)) {
 		*top = p;
 		k->top = top + 1;
 	} else {

@@ -169,37 +169,80 @@ static void finish(struct ktest *t, void *keep)
 }
 
 /*
+ * Hart 0's cache of 32-byte objects full, so that its free of an object
+ * goes to the page (heap_free_own()'s own claim, not the cache's).
+ */
+static void fill_cache(void)
+{
+	enum { N = 128 }; /* twice what the class's cache holds */
+	void *v[N];
+
+	for (int i = 0; i < N; i++)
+		v[i] = kmalloc(32);
+	for (int i = 0; i < N; i++)
+		kfree(v[i]);
+}
+
+/*
  * The owner has read the object's first word and not yet swapped it; hart
  * 1's free queues the object; the owner's compare-and-swap fails, it reads
- * the link and is refused.
+ * the link and is refused. to_page: the owner's cache is full, its free
+ * goes to the page, whose slow way takes the queue before it is refused.
  */
-static void remote_cuts_into_the_owners_free(struct ktest *t)
+static void remote_cuts_in(struct ktest *t, bool to_page)
 {
 	void *keep, *p = setup_object(&keep);
 	struct freer owner = { .hart = 0, .p = p }, remote = { .hart = 1, .p = p };
+	struct heap_hart_stats s;
 	bool stopped;
 
+	if (to_page)
+		fill_cache();
 	KT_EXPECT_EQ(t, race(t, &owner, RACE_OWNER_CHECKED, &remote, NO_STOP, p, &stopped), 1);
-	KT_EXPECT(t, heap_hart_has_queue(0)); /* the remote free went on */
+	KT_EXPECT(t, heap_hart_has_queue(0) == !to_page);
+	KT_ASSERT_EQ(t, heap_hart_stats(0, &s), 0);
+	KT_EXPECT_EQ(t, s.cls[2].remote_frees, to_page); /* the remote free went on */
 	freed_once(t, p);
 	finish(t, keep);
+}
+
+static void remote_cuts_into_the_owners_free(struct ktest *t)
+{
+	remote_cuts_in(t, false);
+}
+
+static void remote_cuts_into_the_owners_free_to_the_page(struct ktest *t)
+{
+	remote_cuts_in(t, true);
 }
 
 /*
  * Hart 1 has swapped its mark into the object's first word and done no
  * more: the owner's free reads the mark and is refused; hart 1's free goes
- * on.
+ * on. to_page: the owner's cache is full, its free goes to the page.
  */
-static void owner_cuts_into_a_remote_free(struct ktest *t)
+static void owner_cuts_in(struct ktest *t, bool to_page)
 {
 	void *keep, *p = setup_object(&keep);
 	struct freer owner = { .hart = 0, .p = p }, remote = { .hart = 1, .p = p };
 	bool stopped;
 
+	if (to_page)
+		fill_cache();
 	KT_EXPECT_EQ(t, race(t, &remote, RACE_REMOTE_CLAIMED, &owner, NO_STOP, p, &stopped), 1);
 	KT_EXPECT(t, heap_hart_has_queue(0));
 	freed_once(t, p);
 	finish(t, keep);
+}
+
+static void owner_cuts_into_a_remote_free(struct ktest *t)
+{
+	owner_cuts_in(t, false);
+}
+
+static void owner_cuts_into_a_remote_free_to_the_page(struct ktest *t)
+{
+	owner_cuts_in(t, true);
 }
 
 /*
@@ -435,6 +478,8 @@ static int boot(struct ktest *t)
 static const struct ktest_case cases[] = {
     KTEST_CASE(remote_cuts_into_the_owners_free),
     KTEST_CASE(owner_cuts_into_a_remote_free),
+    KTEST_CASE(remote_cuts_into_the_owners_free_to_the_page),
+    KTEST_CASE(owner_cuts_into_a_remote_free_to_the_page),
     KTEST_CASE(the_owner_finds_the_mark_and_cannot_allocate_it_again),
     KTEST_CASE(a_word_like_a_link_then_two_frees),
     KTEST_CASE(a_double_free_after_a_write_after_free),
