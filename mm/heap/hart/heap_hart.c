@@ -373,27 +373,20 @@ static void cache_fill(struct heap *h, struct heap_class *k, struct slab *s, uns
 	uint64_t *alloc = slab_alloc_map(s);
 
 	for (unsigned int w = s->hint; n && w < s->words; w++) {
-		uint64_t f = ~alloc[w], got = 0;
+		uint64_t f = ~alloc[w]; /* the word's free objects, the lowest n of them taken */
+		unsigned int got = 0;
+		void **top = k->top;
 
-		while (f && n) { /* the lowest n free objects of the word */
-			uint64_t b = f & -f;
-
-			got |= b;
-			f &= ~b;
-			n--;
-		}
+		for (; f && got < n; f &= f - 1, got++)
+			*top++ = slab_object(s, w * 64 + low_bit64(f));
 		if (!got)
 			continue;
-		HEAP_WRITE_ONCE(alloc[w], alloc[w] | got);
+		HEAP_WRITE_ONCE(alloc[w], ~f);
+		k->top = top;
 		s->hint = (uint16_t)w;
-		while (got) {
-			unsigned int b = low_bit64(got);
-
-			got &= got - 1;
-			s->in_use++;
-			h->cls_objs[k - h->cls]++;
-			cache_push(k, slab_object(s, w * 64 + b));
-		}
+		s->in_use = (uint16_t)(s->in_use + got);
+		h->cls_objs[k - h->cls] += got;
+		n -= got;
 	}
 	if (s->in_use == s->nr_objs) { /* full: off the list until a free */
 		k->partial = s->next;

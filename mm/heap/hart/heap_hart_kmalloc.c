@@ -123,7 +123,8 @@ static __attribute__((noinline)) void *alloc_slow(size_t size, size_t align)
 
 /*
  * The fast path: the first object of the hart's cache for the class. No
- * call but the slow path's, a tail call, so that it needs no stack frame.
+ * call but the slow paths', tail calls (an empty cache refilled at once),
+ * so that it needs no stack frame.
  */
 void *heap_strategy_alloc(size_t size, size_t align)
 {
@@ -135,10 +136,10 @@ void *heap_strategy_alloc(size_t size, size_t align)
 	 * looked for here, and taken in larger batches.
 	 */
 	if (likely(h && MAX(size, align) <= HEAP_FAST_MAX_SIZE)) {
-		void *p = cache_take(&h->cls[slab_class_fast(MAX(size, align))]);
+		size_t cls = slab_class_fast(MAX(size, align));
+		void *p = cache_take(&h->cls[cls]);
 
-		if (likely(p))
-			return p;
+		return likely(p) ? p : cache_refill(h, (unsigned int)cls);
 	}
 	return alloc_slow(size, align);
 }
@@ -152,10 +153,10 @@ void *heap_strategy_kmalloc(size_t size)
 	struct heap *h = this_heap();
 
 	if (likely(h && size <= HEAP_FAST_MAX_SIZE)) {
-		void *p = cache_take(&h->cls[slab_class_fast(size)]);
+		size_t cls = slab_class_fast(size);
+		void *p = cache_take(&h->cls[cls]);
 
-		if (likely(p))
-			return p;
+		return likely(p) ? p : cache_refill(h, (unsigned int)cls);
 	}
 	return kmalloc_inner(size, 0);
 }
