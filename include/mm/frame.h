@@ -27,15 +27,15 @@
 #include <mm/port.h>
 
 enum frame_tag {
-	FRAME_TAIL = 0,	 /* not a head: the head of the block holding it tells */
-	FRAME_FREE,	 /* head of a free block on a free list */
-	FRAME_CACHED,	 /* free frame in a hart's page cache, a block being freed or reported */
-	FRAME_RESERVED,	 /* RAM never handed out: firmware, no-map, kernel image, DTB ... */
+	FRAME_TAIL = 0, /* not a head: the head of the block holding it tells */
+	FRAME_FREE,	/* head of a free block on a free list */
+	FRAME_CACHED,	/* free frame in a hart's page cache, a block being freed or reported */
+	FRAME_RESERVED, /* RAM never handed out: firmware, no-map, kernel image, DTB ... */
 	/* owned: buddy_free() and buddy_free_range() take blocks with these tags */
 	FRAME_EARLY,	 /* handed out by the boot allocator before the buddy took over */
 	FRAME_ALLOCATED, /* from the buddy; no more specific owner said so yet */
 	FRAME_PAGETABLE, /* a page-table page */
-	FRAME_SLAB,	 /* slab pages: heap = the heap's id, aux = the size class */
+	FRAME_SLAB,	 /* slab pages: heap = the heap's id, aux = its class (heap_hart.h) */
 	FRAME_LARGE,	 /* a large allocation (kmalloc beyond the slab classes) */
 	FRAME_HEAP,	 /* memory a heap strategy carves itself: heap, aux say which and how */
 	FRAME_TAG_USER,	 /* first tag callers may define for themselves, up to 255 */
@@ -52,7 +52,7 @@ struct frame {
 	 * no offset.
 	 */
 	uint32_t state;
-	uint32_t aux; /* owned heads: FRAME_SLAB's size class, or the owner's; free: see below */
+	uint32_t aux; /* owned heads: FRAME_SLAB's class, or the owner's; free: see below */
 	union {
 		struct {
 			uint32_t next, prev; /* FRAME_FREE heads: free list, as bank indices */
@@ -123,7 +123,7 @@ struct frame_owner {
 	unsigned int order;
 	unsigned int tag;  /* enum frame_tag or a caller's tag; never FRAME_TAIL */
 	unsigned int heap; /* FRAME_SLAB: the heap's id; else the owner's */
-	uint32_t aux;	   /* FRAME_SLAB: the size class; FRAME_FREE: FRAME_AUX_REPORTED or 0;
+	uint32_t aux;	   /* FRAME_SLAB: its class; FRAME_FREE: FRAME_AUX_REPORTED or 0;
 			      else the owner's */
 };
 

@@ -134,9 +134,10 @@ int switch_to_multiple_heaps(unsigned int nr_harts, const struct heap_large_ops 
  * The calling hart takes the frees other harts sent it and its classes'
  * empty pages (the spares each class keeps) leave them; then every heap's
  * list of empty pages goes back to the buddy regardless of the thresholds.
- * Other harts' spares stay until they call heap_trim() or heap_idle():
- * after every hart has called it, a heap with nothing allocated holds no
- * page.
+ * Other harts' spares stay until they call heap_trim() or heap_idle(),
+ * their cached page blocks until they call one of those or heap_flush():
+ * after every hart has called heap_trim() or heap_idle(), a heap with
+ * nothing allocated holds no page.
  */
 void heap_trim(void);
 
@@ -144,7 +145,7 @@ void heap_trim(void);
  * The per-hart heaps keep each class's recently freed objects in a cache
  * of the hart's (at most 64 objects and 32 KiB a class), in front of their
  * pages, which empty only when it lets them go, and a few freed page
- * blocks (8 to 32 KiB, 64 KiB a hart). heap_flush() sends the calling
+ * blocks (up to 32 KiB each, 64 KiB a hart). heap_flush() sends the calling
  * hart's cached objects back to their pages and its page blocks back to
  * the buddy (a hart going offline calls it; heap_trim() and heap_idle() do
  * it first). The other strategies have no cache: it does nothing there.

@@ -519,6 +519,38 @@ static void page_blocks_are_cached(struct ktest *t)
 }
 
 /*
+ * Out of memory, an allocation of a length the hart's cache of page blocks
+ * does not hold gets the cached blocks' frames back from it (before it
+ * would fail): nothing else is free.
+ */
+static void cached_page_blocks_given_back_when_out_of_memory(struct ktest *t)
+{
+	enum { N = 4, CAP = 1 << 20 };
+	phys_addr_t *held = calloc(CAP, sizeof(*held));
+	unsigned int nheld = 0;
+	void *v[N], *p;
+	phys_addr_t pa;
+
+	KT_ASSERT(t, held != NULL);
+	for (int i = 0; i < N; i++) /* 3 frames each */
+		KT_ASSERT(t, (v[i] = kmalloc(2 * PAGE_SIZE + 1)) != NULL);
+	for (int i = 0; i < N; i++)
+		kfree(v[i]); /* all four kept: 12 frames */
+	buddy_drain_caches();
+	while (nheld < CAP && buddy_alloc_ex(0, 0, BUDDY_NO_LIMIT, BUDDY_NOCACHE, &pa) == 0)
+		held[nheld++] = pa;
+	KT_EXPECT_LT(t, nheld, CAP);
+	p = kmalloc(4 * PAGE_SIZE + 1); /* 5 frames: no such block cached, none free */
+	KT_EXPECT(t, p != NULL);
+	kfree(p);
+	for (unsigned int i = 0; i < nheld; i++)
+		buddy_free_ex(held[i], 0, BUDDY_NOCACHE);
+	free(held);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
+/*
  * Larger, or with no contiguous block to be had: single frames mapped in
  * the large-allocation window.
  */
@@ -663,6 +695,7 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(frees_waiting_for_an_idle_hart_are_reclaimed),
     KTEST_CASE(page_blocks),
     KTEST_CASE(page_blocks_are_cached),
+    KTEST_CASE(cached_page_blocks_given_back_when_out_of_memory),
     KTEST_CASE(large_allocations),
     KTEST_CASE(out_of_memory_recovers),
     {0},

@@ -40,7 +40,8 @@
  * it to check a free. pending is set by another hart's free that has
  * committed (heap_free_remote_at()), until the owner takes the free from
  * its queue: the drain and a page's release look at it, and it tells a
- * queued free's link from its user's data. Both are accessed atomically.
+ * queued free's link from its user's data. Both are accessed atomically
+ * (the owner's stores to alloc as HEAP_WRITE_ONCE(), plain and whole).
  * Which of two frees of an object goes on is decided in the object's first
  * word: the free tags below ("The hart's cache").
  * Everything else is the owner's, or, while the page is empty and on a
@@ -565,7 +566,7 @@ enum hart_pages_kind {
 	HART_PAGES_FREED,  /* its first byte, freed (in a hart's cache of blocks) */
 };
 enum hart_pages_kind hart_pages_of(const void *p, unsigned int *pages);
-void hart_pages_free(void *p, unsigned int pages);
+void hart_pages_free(void *p);	       /* p: a block's first byte (HART_PAGES_HEAD) */
 void hart_pages_flush(struct heap *h); /* h's cached blocks back to the buddy */
 bool hart_pages_fit(size_t size, unsigned int pages);
 

@@ -116,6 +116,12 @@ static __attribute__((noinline)) void *alloc_slow(size_t size, size_t align)
 	p = hart_pages_alloc(size, align);
 	if (!p)
 		p = large_alloc(size, align);
+	if (!p && h->block_frames) { /* out of memory: first the blocks this hart keeps */
+		hart_pages_flush(h);
+		p = hart_pages_alloc(size, align);
+		if (!p)
+			p = large_alloc(size, align);
+	}
 	if (!p && heap_reclaim())
 		p = large_alloc(size, align);
 	return p;
@@ -176,7 +182,7 @@ static __attribute__((noinline)) bool free_slow(void *p)
 	unsigned int pages;
 
 	switch (hart_pages_of(p, &pages)) {
-	case HART_PAGES_HEAD: hart_pages_free(p, pages); return true;
+	case HART_PAGES_HEAD: hart_pages_free(p); return true;
 	case HART_PAGES_INSIDE:
 		heap_misuse("kfree of a pointer inside a page block", p);
 		return true;

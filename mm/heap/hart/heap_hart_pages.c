@@ -46,18 +46,21 @@ static unsigned int pages_for(size_t size, size_t align)
 
 /*
  * The head frame of the block at pa says heap id from instead of to (a
- * compare-and-swap of its state, tag and order kept): false if it said
- * anything else.
+ * compare-and-swap of its state, tag and order kept): NULL if it said
+ * anything else, else the frame (whose aux, the block's mark and length,
+ * is then the block's: it was set before the state that made it so).
  */
-static bool block_swap_id(phys_addr_t pa, unsigned int from, unsigned int to)
+static struct frame *block_swap_id(phys_addr_t pa, unsigned int from, unsigned int to)
 {
 	struct frame *f = frame_lookup(pa);
 	uint32_t s = f ? __atomic_load_n(&f->state, __ATOMIC_RELAXED) : 0;
 
-	return f && frame_state_tag(s) == FRAME_HEAP && frame_state_heap(s) == from &&
-	       __atomic_compare_exchange_n(&f->state, &s,
-					   (s & FRAME_HEAP_LOW_MASK) | to << FRAME_HEAP_SHIFT,
-					   false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+	if (f && frame_state_tag(s) == FRAME_HEAP && frame_state_heap(s) == from &&
+	    __atomic_compare_exchange_n(&f->state, &s,
+					(s & FRAME_HEAP_LOW_MASK) | to << FRAME_HEAP_SHIFT, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		return f;
+	return NULL;
 }
 
 /* A block of n frames aligned to align from the hart's cache (the one freed last), or NULL. */
@@ -121,17 +124,24 @@ enum hart_pages_kind hart_pages_of(const void *p, unsigned int *pages)
 	return o.heap == HART_PAGES_HEAP_ID ? HART_PAGES_HEAD : HART_PAGES_FREED;
 }
 
-/* The page block at p (its first byte, of the length hart_pages_of() gave) freed. */
-void hart_pages_free(void *p, unsigned int pages)
+/*
+ * The page block at p (its first byte) freed. Its length is read once it
+ * is claimed: what hart_pages_of() read may be of a block freed and
+ * allocated again since (this free being a stale one).
+ */
+void hart_pages_free(void *p)
 {
 	phys_addr_t pa = virt_to_phys(p);
 	struct heap *h = this_heap();
-
 	/* the claim: a racing free of it finds it cached, and is reported */
-	if (!block_swap_id(pa, HART_PAGES_HEAP_ID, HART_PAGES_CACHED_ID)) {
+	struct frame *f = block_swap_id(pa, HART_PAGES_HEAP_ID, HART_PAGES_CACHED_ID);
+	unsigned int pages;
+
+	if (!f) {
 		heap_misuse("double free (of a page block)", p);
 		return;
 	}
+	pages = __atomic_load_n(&f->aux, __ATOMIC_RELAXED) & 0xff;
 	large_account(-1, -(long)pages);
 	if (h && pages <= HART_PAGES_MAX && h->nr_blocks[pages] < HART_PAGES_SLOTS &&
 	    h->block_frames + pages <= HART_PAGES_CACHED) {

@@ -80,5 +80,6 @@ void heap_strategy_usage(struct heap_usage *u)
 			u->frames += s.cls[c].pages << SLAB_ORDER;
 		}
 		u->frames += s.empty_pages << SLAB_ORDER;
+		u->frames += __atomic_load_n(&heaps[hart].block_frames, __ATOMIC_RELAXED);
 	}
 }

@@ -187,7 +187,7 @@ static void fill_cache(void)
  * The owner has read the object's first word and not yet swapped it; hart
  * 1's free queues the object; the owner's compare-and-swap fails, it reads
  * the link and is refused. to_page: the owner's cache is full, its free
- * goes to the page, whose slow way takes the queue before it is refused.
+ * goes to the page, whose slow way is refused, then takes the queue.
  */
 static void remote_cuts_in(struct ktest *t, bool to_page)
 {
