@@ -150,6 +150,8 @@ void early_reset(void);		    /* heap_reset(): forgets the region without touchin
  */
 void *kmalloc_inner(size_t size, size_t align);
 void kfree_inner(void *p);
+/* kfree_inner()'s last step: p is neither a large allocation nor the strategy's */
+void kfree_other(void *p);
 /*
  * kmalloc(size) and kfree(p) below the debug tier's layer: kmalloc.c's,
  * defined weak, unless the strategy has a fast path of its own that may go

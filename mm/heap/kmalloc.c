@@ -151,7 +151,7 @@ void *kcalloc(size_t n, size_t size)
 
 /* ---- free and size --------------------------------------------------------------- */
 
-static __attribute__((noinline)) void kfree_other(void *p)
+__attribute__((noinline)) void kfree_other(void *p)
 {
 	if (!switched() || is_early(p))
 		early_free(p);

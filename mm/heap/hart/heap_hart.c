@@ -706,9 +706,8 @@ void heap_free_own(struct heap *h, struct slab *s, unsigned int idx, void *p)
 	if (HEAP_FREE_TAGS && likely(s->cls < HEAP_NR_CLASSES) &&
 	    likely(!__atomic_load_n(&h->remote, __ATOMIC_RELAXED)) && tag_swap(h, p, &old))
 		local_free(h, s, idx, p, FREE_CLAIMED);
-	else
-		free_own_slow(h, s, idx,
-			      p); /* the claim again, the slow way: nothing was written */
+	else /* the claim again, the slow way: nothing was written */
+		free_own_slow(h, s, idx, p);
 }
 
 /*

@@ -221,15 +221,15 @@ static __attribute__((noinline)) bool free_remote(struct heap *h, uintptr_t a,
 
 /*
  * kfree()'s way for a p in the window whose frame is not of h's slab
- * pages: another hart's object, else a page block or a misuse (free_slow()
- * at once: p in the direct map is no large allocation), else the early
- * heap's, which kfree_inner() finds.
+ * pages: another hart's object, else a page block or a misuse of this
+ * strategy's (free_slow() at once: p in the direct map is no large
+ * allocation), else the early heap's or a foreign pointer (kfree_other()).
  */
 static __attribute__((noinline)) void kfree_remote(struct heap *h, uintptr_t a,
 						   const struct frame *f)
 {
 	if (!free_remote(h, a, f) && !free_slow((void *)a))
-		kfree_inner((void *)a);
+		kfree_other((void *)a);
 }
 
 /*
