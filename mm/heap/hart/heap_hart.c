@@ -711,6 +711,36 @@ void heap_free_own(struct heap *h, struct slab *s, unsigned int idx, void *p)
 }
 
 /*
+ * A queued free the drain took, as local_free(FREE_QUEUED) but into the
+ * class's cache while it has room: the owner's next allocations hand it
+ * out from there, and neither the free nor the allocation touches the
+ * page's bitmap or counts (the object stays allocated to its page, as a
+ * cached one is). Its tag goes in before its pending bit goes, so that a
+ * further free from elsewhere sees one or the other and is reported.
+ */
+static inline __attribute__((always_inline)) void queued_free(struct heap *h, struct slab *s,
+							      unsigned int idx, void *p)
+{
+	struct heap_class *k = &h->cls[s->cls];
+	uint64_t bit = 1ULL << (idx % 64);
+
+	if (unlikely(s->cls >= HEAP_NR_CLASSES || k->top == k->full)) {
+		local_free(h, s, idx, p, FREE_QUEUED);
+		return;
+	}
+	if (HEAP_FREE_TAGS)
+		*(uintptr_t *)p = free_tag(heap_tag_key, p);
+	HEAP_RACE(RACE_DRAIN_TAGGED, p);
+	__atomic_fetch_and(&slab_pending_map(s)[idx / 64], ~bit, __ATOMIC_RELEASE);
+	if (unlikely(!(slab_alloc_map(s)[idx / 64] & bit))) {
+		heap_misuse("queued free of an object already free", p);
+		return;
+	}
+	h->cls_remote_frees[s->cls]++;
+	cache_push(k, p);
+}
+
+/*
  * The object after p in a queue (NULL: none), from p's link; false if the
  * link is neither a link nor the end (written over after the free).
  */
@@ -750,7 +780,7 @@ void heap_drain_remote(struct heap *h)
 		} else {
 			at = NULL;
 		}
-		local_free(h, s, idx, p, FREE_QUEUED);
+		queued_free(h, s, idx, p);
 		if (at)
 			heap_misuse("queued free overwritten (a write after free?)", at);
 		p = next;

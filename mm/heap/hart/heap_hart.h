@@ -160,6 +160,7 @@ enum heap_race_point {
 	RACE_REMOTE_CHECKED, /* ... and holds the pending bit, the allocation bit checked */
 	RACE_REMOTE_LINKED,  /* ... and has linked it (its first word), not yet pushed it */
 	RACE_DRAIN_CLEARED,  /* the drain or the flush cleared the allocation bit, no more */
+	RACE_DRAIN_TAGGED,   /* the drain wrote the tag of an object bound for the cache, no more */
 };
 extern void (*heap_race_hook)(enum heap_race_point pt, const void *obj);
 #define HEAP_RACE(pt, obj)                          \

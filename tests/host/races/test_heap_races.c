@@ -405,23 +405,83 @@ static void refused_from(struct ktest *t, unsigned int hart, void *p, void *keep
 
 /*
  * Hart 1's free is queued; the owner takes the queue (heap_idle()) and
- * stops between clearing the allocation bit and letting the pending bit
- * go, while hart 2 frees the object too: refused, and the object is freed
- * once.
+ * stops in the middle of its free while hart 2 frees the object too:
+ * refused, and the object is freed once. to_page: the owner's cache is
+ * full, the drain frees the object into its page and stops between
+ * clearing the allocation bit and letting the pending bit go; else the
+ * object goes to the cache, and the drain stops between writing its tag
+ * and letting the pending bit go.
  */
-static void a_free_cuts_into_the_drain(struct ktest *t)
+static void a_free_cuts_into_the_drain(struct ktest *t, bool to_page)
 {
 	void *keep, *p = setup_object(&keep);
 	struct freer drain = { .hart = 0, .drain = true }, third = { .hart = 2, .p = p };
 	bool stopped;
 
+	if (to_page)
+		fill_cache();
 	arena_set_hart(1);
 	kfree(p); /* queued for hart 0 */
 	arena_set_hart(0);
-	KT_EXPECT_EQ(t, race(t, &drain, RACE_DRAIN_CLEARED, &third, NO_STOP, p, &stopped), 1);
+	KT_EXPECT_EQ(t,
+		     race(t, &drain, to_page ? RACE_DRAIN_CLEARED : RACE_DRAIN_TAGGED, &third,
+			  NO_STOP, p, &stopped),
+		     1);
 	KT_EXPECT(t, drain.got != NULL);
 	kfree(drain.got);
 	freed_once(t, p);
+	finish(t, keep);
+}
+
+static void a_free_cuts_into_the_drain_to_the_cache(struct ktest *t)
+{
+	a_free_cuts_into_the_drain(t, false);
+}
+
+static void a_free_cuts_into_the_drain_to_the_page(struct ktest *t)
+{
+	a_free_cuts_into_the_drain(t, true);
+}
+
+/*
+ * Frees queued from another hart, taken by the owner's allocation whose
+ * cache ran dry: into the cache (the last one queued on top), so that the
+ * allocation and the next ones hand them out, highest address first here
+ * where a page's bitmap gives the lowest; each is still freed once, and a
+ * free of one while it waits in the cache is refused from either hart.
+ */
+static void queued_frees_go_to_the_cache(struct ktest *t)
+{
+	enum { N = 8 };
+	void *keep, *v[N], *got;
+
+	keep = kmalloc(32); /* the page stays in its class */
+	for (int i = 0; i < N; i++)
+		v[i] = kmalloc(32);
+	KT_ASSERT(t, keep != NULL);
+	heap_flush(); /* hart 0's cache empty */
+	arena_set_hart(1);
+	for (int i = N - 1; i >= 0; i--) /* queued: v[0] first in the queue, v[N - 1] last */
+		kfree(v[i]);
+	arena_set_hart(0);
+	heap_host_misuses(NULL, NULL);
+	got = kmalloc(32); /* the cache is empty: the refill takes the queue */
+	KT_EXPECT(t, got == v[N - 1]);
+	KT_EXPECT(t, !heap_hart_has_queue(0));
+	kfree(v[0]); /* waiting in the cache */
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 1);
+	arena_set_hart(2);
+	kfree(v[1]);
+	arena_set_hart(0);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 1);
+	KT_EXPECT(t, !heap_hart_has_queue(0)); /* refused, nothing queued */
+	for (int i = N - 2; i >= 0; i--)
+		KT_EXPECT(t, kmalloc(32) == v[i]);
+	for (int i = 0; i < N - 1; i++)
+		kfree(v[i]);
+	kfree(got);
+	freed_once(t, v[0]);
+	freed_once(t, v[1]);
 	finish(t, keep);
 }
 
@@ -488,7 +548,9 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(both_read_then_the_owner_swaps),
     KTEST_CASE(both_read_then_the_remote_swaps),
     KTEST_CASE(two_remote_frees),
-    KTEST_CASE(a_free_cuts_into_the_drain),
+    KTEST_CASE(a_free_cuts_into_the_drain_to_the_cache),
+    KTEST_CASE(a_free_cuts_into_the_drain_to_the_page),
+    KTEST_CASE(queued_frees_go_to_the_cache),
     KTEST_CASE(a_free_cuts_into_the_cache_flush),
     KTEST_CASE(a_remote_free_of_a_cached_object),
     KTEST_CASE(a_free_after_the_queue_was_taken),
