@@ -57,7 +57,7 @@ $(hosttree)/libmemcore.so: $(call shim_lib,HEAP_PER_HART_SLAB)
 $(shimdebugtree)/%.o: %.c | $(fdt_stamp)
 	$(quiet) HOSTCC $@
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(HOSTCC) $(SHIM_CFLAGS) -DCONFIG_HEAP_HARDEN_DEBUG -DCONFIG_HEAP_GUARD \
+	$(Q)$(HOSTCC) $(SHIM_CFLAGS) -DCONFIG_HEAP_HARDEN_DEBUG -DCONFIG_HEAP_STATS -DCONFIG_HEAP_GUARD \
 		-DCONFIG_HEAP_GUARD_RATE=1 -MD -MP -MF $@.d -c $< -o $@
 
 $(hosttree)/libmemcore-debug.so: $(shim_debug_objs) libmemcore/exports.map

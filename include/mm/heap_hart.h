@@ -47,7 +47,7 @@ struct heap_class_stats {
 	uint32_t per_page; /* objects in a slab page */
 	uint64_t in_use;   /* objects allocated, frees still queued included */
 	uint64_t pages;	   /* slab pages the class holds */
-	uint64_t allocs, frees;
+	uint64_t allocs, frees; /* 0 without CONFIG_HEAP_STATS */
 	uint64_t remote_frees; /* of those frees, sent by other harts */
 };
 

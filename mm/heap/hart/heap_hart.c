@@ -420,7 +420,8 @@ void *heap_alloc(struct heap *h, unsigned int cls)
 	if (HEAP_FREE_TAGS)
 		*(uintptr_t *)p = 0; /* its tag, as cache_take() */
 	h->cls_objs[cls]++;
-	k->allocs++;
+	if (HEAP_COUNT_ALLOCS)
+		k->allocs++;
 	if (k->partial && cache_count(h, k) < cache_max(cls) / 2)
 		cache_fill(h, k, k->partial, cache_max(cls) / 2 - cache_count(h, k));
 	return p;

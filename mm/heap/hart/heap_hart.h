@@ -232,7 +232,7 @@ struct heap_class {
 	uint8_t shift;	     /* an object's index is its offset in the page >> shift */
 	uint64_t objs_end;   /* an object starts below this offset in the page, << HEAP_OFF_SHIFT */
 	struct slab *partial; /* pages with a free object; allocation takes from the first */
-	uint64_t allocs;      /* objects handed out (frees: heap_hart_stats()) */
+	uint64_t allocs;      /* objects handed out, CONFIG_HEAP_STATS (frees: heap_hart_stats()) */
 } __aligned(64);
 /* One cache line, as a slab page's frame names it (HEAP_SLAB_FRAME_AUX()); the rest is in struct
  * heap. */
@@ -480,6 +480,13 @@ static inline unsigned int cache_count(const struct heap *h, const struct heap_c
 	return (unsigned int)(k->top - &h->mag[k - h->cls][1]);
 }
 
+/* Whether the classes count their allocations (heap_hart_stats()'s allocs and frees). */
+#ifdef CONFIG_HEAP_STATS
+#define HEAP_COUNT_ALLOCS 1
+#else
+#define HEAP_COUNT_ALLOCS 0
+#endif
+
 /* The fast path's: the object k's cache got last, now allocated, or NULL (none). */
 static inline void *cache_take(struct heap_class *k)
 {
@@ -488,7 +495,8 @@ static inline void *cache_take(struct heap_class *k)
 	if (unlikely(!p))
 		return NULL;
 	k->top = t - 1;
-	k->allocs++;
+	if (HEAP_COUNT_ALLOCS)
+		k->allocs++;
 	if (HEAP_FREE_TAGS)
 		*(uintptr_t *)p = 0; /* its tag: its user's free must not find one */
 	return p;

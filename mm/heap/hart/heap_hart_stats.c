@@ -14,7 +14,10 @@ int heap_hart_stats(unsigned int hart, struct heap_hart_stats *s)
 	memset(s, 0, sizeof(*s));
 	for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++) {
 		const struct heap_class *k = &h->cls[c];
-		/* no count on the fast paths but allocs: a free is what left the objects in use */
+		/*
+		 * No count on the fast paths but allocs (CONFIG_HEAP_STATS): a
+		 * free is what left the objects in use.
+		 */
 		uint64_t in_use = h->cls_objs[c] - cache_count(h, k);
 
 		s->cls[c] = (struct heap_class_stats){
@@ -22,8 +25,8 @@ int heap_hart_stats(unsigned int hart, struct heap_hart_stats *s)
 		    .per_page = slab_geom[c].nr_objs,
 		    .in_use = in_use,
 		    .pages = h->cls_pages[c],
-		    .allocs = k->allocs,
-		    .frees = k->allocs - in_use,
+		    .allocs = HEAP_COUNT_ALLOCS ? k->allocs : 0,
+		    .frees = HEAP_COUNT_ALLOCS ? k->allocs - in_use : 0,
 		    .remote_frees = h->cls_remote_frees[c],
 		};
 	}
@@ -47,10 +50,16 @@ static void dump_hart(unsigned int hart)
 
 		if (!k->allocs && !k->pages)
 			continue;
-		printk("heap: %4u %6u %5u %10llu %6llu %10llu %10llu %8llu\n", hart, k->size,
-		       k->per_page, (unsigned long long)k->in_use, (unsigned long long)k->pages,
-		       (unsigned long long)k->allocs, (unsigned long long)k->frees,
-		       (unsigned long long)k->remote_frees);
+		if (HEAP_COUNT_ALLOCS)
+			printk("heap: %4u %6u %5u %10llu %6llu %10llu %10llu %8llu\n", hart,
+			       k->size, k->per_page, (unsigned long long)k->in_use,
+			       (unsigned long long)k->pages, (unsigned long long)k->allocs,
+			       (unsigned long long)k->frees, (unsigned long long)k->remote_frees);
+		else /* not counted */
+			printk("heap: %4u %6u %5u %10llu %6llu %10s %10s %8llu\n", hart, k->size,
+			       k->per_page, (unsigned long long)k->in_use,
+			       (unsigned long long)k->pages, "-", "-",
+			       (unsigned long long)k->remote_frees);
 	}
 	printk("heap: %4u empty pages %llu, from buddy %llu, to buddy %llu, stolen %llu, "
 	       "reused %llu\n",
