@@ -754,13 +754,15 @@ static bool queue_next(const void *p, void **next)
 }
 
 /*
- * Takes every free other harts queued for h and frees each as the owner.
+ * Takes every free other harts queued for h and frees each as the owner:
+ * into its class's cache while that has room (to_cache, queued_free()),
+ * else into its page.
  * The first object was checked when it was queued; each link after it
  * lives in a freed object, where a write after free may have changed it,
  * so it is checked before it is followed. A bad link ends the walk (the
  * objects behind it stay allocated: lost, not handed out twice).
  */
-void heap_drain_remote(struct heap *h)
+static inline __attribute__((always_inline)) void drain(struct heap *h, bool to_cache)
 {
 	void *p = __atomic_exchange_n(&h->remote, NULL, __ATOMIC_ACQUIRE);
 	struct slab *s = NULL;
@@ -781,7 +783,10 @@ void heap_drain_remote(struct heap *h)
 		} else {
 			at = NULL;
 		}
-		queued_free(h, s, idx, p);
+		if (to_cache)
+			queued_free(h, s, idx, p);
+		else
+			local_free(h, s, idx, p, FREE_QUEUED);
 		if (at)
 			heap_misuse("queued free overwritten (a write after free?)", at);
 		p = next;
@@ -789,6 +794,17 @@ void heap_drain_remote(struct heap *h)
 		idx = nidx;
 	}
 	__atomic_fetch_add(&h->drains, 1, __ATOMIC_RELEASE);
+}
+
+void heap_drain_remote(struct heap *h)
+{
+	drain(h, true);
+}
+
+/* For a hart about to flush its caches (idle, trim): the queue straight to the pages. */
+static void drain_to_pages(struct heap *h)
+{
+	drain(h, false);
 }
 
 /* ---- the cache's slow paths --------------------------------------------------- */
@@ -851,7 +867,7 @@ void heap_trim(void)
 	struct heap *me = this_heap();
 
 	if (me) {
-		heap_drain_remote(me);
+		drain_to_pages(me);
 		release_empty(me);
 	}
 	for (unsigned int i = 0; i < heap_nr_harts; i++) {
@@ -885,7 +901,7 @@ void heap_idle(void)
 	if (!h)
 		return;
 	if (__atomic_load_n(&h->remote, __ATOMIC_RELAXED))
-		heap_drain_remote(h);
+		drain_to_pages(h);
 	release_empty(h);
 }
 

@@ -61,6 +61,8 @@ struct freer {
 	void *before; /* freed first, from before_hart (no stop on it) */
 	unsigned int before_hart;
 	bool drain; /* not a kfree: the owner takes its queue (heap_idle()), then allocates */
+	bool refill; /* not a kfree: the owner empties its cache, then allocates (taking the queue)
+		      */
 	bool flush; /* not a kfree: the owner's heap_flush(), its cache back to the pages */
 	bool realloc; /* after the kfree, the owner allocates the class again (got) */
 	void *got;
@@ -76,8 +78,11 @@ static void *run_free(void *arg)
 		kfree(f->before);
 	}
 	arena_set_hart(f->hart);
-	if (f->drain) {
-		heap_idle();
+	if (f->drain || f->refill) {
+		if (f->drain)
+			heap_idle();
+		else
+			heap_flush();
 		f->got = kmalloc(32);
 	} else if (f->flush) {
 		heap_flush();
@@ -404,22 +409,21 @@ static void refused_from(struct ktest *t, unsigned int hart, void *p, void *keep
 }
 
 /*
- * Hart 1's free is queued; the owner takes the queue (heap_idle()) and
- * stops in the middle of its free while hart 2 frees the object too:
- * refused, and the object is freed once. to_page: the owner's cache is
- * full, the drain frees the object into its page and stops between
- * clearing the allocation bit and letting the pending bit go; else the
- * object goes to the cache, and the drain stops between writing its tag
- * and letting the pending bit go.
+ * Hart 1's free is queued; the owner takes the queue and stops in the
+ * middle of its free while hart 2 frees the object too: refused, and the
+ * object is freed once. to_page: the owner goes idle (heap_idle()), whose
+ * drain frees the object into its page and stops between clearing the
+ * allocation bit and letting the pending bit go; else an allocation with
+ * the cache empty takes the queue, the object goes to the cache, and the
+ * drain stops between writing its tag and letting the pending bit go.
  */
 static void a_free_cuts_into_the_drain(struct ktest *t, bool to_page)
 {
 	void *keep, *p = setup_object(&keep);
-	struct freer drain = { .hart = 0, .drain = true }, third = { .hart = 2, .p = p };
+	struct freer drain = {.hart = 0, .drain = to_page, .refill = !to_page},
+		     third = {.hart = 2, .p = p};
 	bool stopped;
 
-	if (to_page)
-		fill_cache();
 	arena_set_hart(1);
 	kfree(p); /* queued for hart 0 */
 	arena_set_hart(0);
