@@ -725,12 +725,16 @@ static inline __attribute__((always_inline)) void queued_free(struct heap *h, st
 	struct heap_class *k = &h->cls[s->cls];
 	uint64_t bit = 1ULL << (idx % 64);
 
-	if (unlikely(s->cls >= HEAP_NR_CLASSES || k->top == k->full)) {
+	/*
+	 * Without free tags (tier off) the object would keep the queue's link
+	 * in the cache, which a second remote free reads as its user's data:
+	 * there only its page, whose cleared allocation bit that free finds.
+	 */
+	if (!HEAP_FREE_TAGS || unlikely(s->cls >= HEAP_NR_CLASSES || k->top == k->full)) {
 		local_free(h, s, idx, p, FREE_QUEUED);
 		return;
 	}
-	if (HEAP_FREE_TAGS)
-		*(uintptr_t *)p = free_tag(heap_tag_key, p);
+	*(uintptr_t *)p = free_tag(heap_tag_key, p);
 	HEAP_RACE(RACE_DRAIN_TAGGED, p);
 	__atomic_fetch_and(&slab_pending_map(s)[idx / 64], ~bit, __ATOMIC_RELEASE);
 	if (unlikely(!(slab_alloc_map(s)[idx / 64] & bit))) {

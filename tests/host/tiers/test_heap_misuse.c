@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "../../../mm/heap/heap_harden.h"
+#include "../arena.h"
 #include "../heap_host.h"
 
 #define HARTS 2
@@ -270,6 +271,40 @@ static void double_free(struct ktest *t)
 	expect_none(t);
 }
 
+/*
+ * Freed from another hart, then freed again from there after the owner
+ * took that free (the per-hart heaps: its queue, taken by an allocation
+ * with its cache empty, into the cache or, without free tags, the page).
+ */
+static void double_free_from_another_hart(struct ktest *t)
+{
+	uint8_t *p, *r, *q;
+
+	if (early)
+		KT_SKIP(t, "one hart before the switch");
+	if (HEAP_HARDEN == HEAP_HARDEN_OFF && is("per-hart slab"))
+		KT_SKIP(t,
+			"no free tags in tier off: an object in its owner's cache looks allocated");
+	p = kmalloc(64);
+	r = kmalloc(64);
+	KT_ASSERT(t, p && r);
+	heap_flush(); /* hart 0's caches empty: its next allocation takes its queue */
+	arena_set_hart(1);
+	kfree(r);
+	kfree(p);
+	arena_set_hart(0);
+	expect_none(t);
+	q = kmalloc(64);
+	KT_ASSERT(t, q != NULL);
+	arena_set_hart(1);
+	kfree(q == p ? r : p); /* the bug under test */
+	arena_set_hart(0);
+	expect_report(t, q == p ? r : p, 64, (void *)double_free_from_another_hart, true);
+	kfree(q);
+	heap_quarantine_flush();
+	expect_none(t);
+}
+
 /* ---- pointers the heap never handed out ---------------------------------------------- */
 
 static void interior_free(struct ktest *t)
@@ -304,6 +339,7 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(write_after_free),
     KTEST_CASE(stale_free_after_reuse),
     KTEST_CASE(double_free),
+    KTEST_CASE(double_free_from_another_hart),
     KTEST_CASE(interior_free),
     KTEST_CASE(foreign_free),
     {0},
