@@ -82,7 +82,8 @@ static int vmap_large_unmap(void *p, size_t nr, void (*give)(phys_addr_t pa, voi
  * them), RECLAIM_BATCH at a time, and waits until each has taken its queue
  * (its count of drains moved: the frees are done, not only the queue
  * taken) or the time is up: a busy hart takes its queue when a cache of
- * it next runs dry or overflows, which may be later.
+ * it next runs dry or overflows, which may be later, and then into its
+ * caches (an idle hart's goes to its pages, where others can take them).
  */
 static void reclaim_from_idle_harts(void)
 {

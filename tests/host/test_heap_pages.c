@@ -390,6 +390,53 @@ static void frees_waiting_for_an_idle_hart_are_reclaimed(struct ktest *t)
 	heap_host_expect_baseline(t, NR_HARTS);
 }
 
+static void *victim;
+
+/* The hook: hart 1 frees one of hart 0's objects, queued for hart 0 (its allocation runs on). */
+static void hart1_frees_one(void)
+{
+	unsigned int me = this_hart_index();
+
+	reclaims++;
+	if (victim) {
+		arena_set_hart(1);
+		kfree(victim);
+		victim = NULL;
+		arena_set_hart(me);
+	}
+}
+
+/*
+ * Hart 0 out of memory, its cache of the class empty: another hart's free
+ * of one of its objects, queued while the allocation reclaims, is what the
+ * allocation gets (its own queue taken into the pages it looks at, not
+ * into a cache it has passed by).
+ */
+static void a_free_queued_while_out_of_memory_is_taken(struct ktest *t)
+{
+	size_t cap = 1 << 20, n = 0;
+	void **v = calloc(cap, sizeof(void *)), *x, *want;
+
+	heap_host_boot(8ULL << 20, 64 << 10);
+	KT_ASSERT(t, heap_host_ready(t, NR_HARTS) && v);
+	while (n < cap && (v[n] = kmalloc(32)))
+		n++;
+	KT_ASSERT(t, n > 1000 && n < cap); /* memory ran out */
+	want = victim = v[n / 2];
+	reclaims = 0;
+	heap_set_reclaim_hook(hart1_frees_one);
+	x = kmalloc(32);
+	heap_set_reclaim_hook(NULL);
+	KT_EXPECT(t, reclaims >= 1);
+	KT_EXPECT(t, x == want);
+	v[n / 2] = x;
+	for (size_t i = 0; i < n; i++)
+		kfree(v[i]);
+	free(v);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
 /* ---- large allocations ------------------------------------------------------------- */
 
 /* The frames mapped behind p (a large allocation of n pages), as the vmap's tables say. */
@@ -693,6 +740,7 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(queued_frees_of_many_pages),
     KTEST_CASE(queued_free_is_a_free),
     KTEST_CASE(frees_waiting_for_an_idle_hart_are_reclaimed),
+    KTEST_CASE(a_free_queued_while_out_of_memory_is_taken),
     KTEST_CASE(page_blocks),
     KTEST_CASE(page_blocks_are_cached),
     KTEST_CASE(cached_page_blocks_given_back_when_out_of_memory),

@@ -11,7 +11,10 @@
  * the whole stack with one exchange when a cache of it runs dry or
  * overflows, at a free that misses the fast path, when it goes idle
  * (heap_idle()) or when a class runs short, and frees each object as its
- * own. Its fast paths do not look. Pushes only and a
+ * own: into its class's cache while that has room when a cache ran dry or
+ * a free took the queue (the next allocations hand it out from there),
+ * else, and always when idle, trimming or short of pages, into its page.
+ * Its fast paths do not look. Pushes only and a
  * take-all never meet the ABA problem of a lock-free pop.
  *
  * In front of the pages, each class has the hart's cache of free objects,
@@ -265,6 +268,7 @@ static void empty_push(struct heap *h, struct slab *s)
 }
 
 static void release_empty(struct heap *h);
+static void drain_to_pages(struct heap *h);
 
 /* ---- getting a page for a class -------------------------------------------- */
 
@@ -338,9 +342,13 @@ static __attribute__((noinline)) struct slab *class_refill(struct heap *h, unsig
 	struct heap_class *k = &h->cls[cls];
 	struct slab *s;
 
-	/* frees other harts queued may give this class room, or empty pages */
+	/*
+	 * Frees other harts queued may give this class room, or empty pages:
+	 * into the pages, where this looks (not the cache, which an
+	 * allocation short of memory would pass by).
+	 */
 	if (__atomic_load_n(&h->remote, __ATOMIC_RELAXED)) {
-		heap_drain_remote(h);
+		drain_to_pages(h);
 		if (k->partial)
 			return k->partial;
 	}
@@ -403,7 +411,7 @@ void *heap_alloc(struct heap *h, unsigned int cls)
 	void *p;
 
 	if (unlikely(__atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
-		heap_drain_remote(h);
+		drain_to_pages(h); /* the class's cache is empty: its pages are what is taken */
 	s = k->partial;
 	if (unlikely(!s)) {
 		s = class_refill(h, cls);
@@ -728,7 +736,9 @@ static inline __attribute__((always_inline)) void queued_free(struct heap *h, st
 	/*
 	 * Without free tags (tier off) the object would keep the queue's link
 	 * in the cache, which a second remote free reads as its user's data:
-	 * there only its page, whose cleared allocation bit that free finds.
+	 * there only its page, whose cleared allocation bit that free finds
+	 * (until a refill takes the object into the cache, link and all: tier
+	 * off does not promise it).
 	 */
 	if (!HEAP_FREE_TAGS || unlikely(s->cls >= HEAP_NR_CLASSES || k->top == k->full)) {
 		local_free(h, s, idx, p, FREE_QUEUED);
