@@ -12,10 +12,18 @@
 
 struct hart_cache buddy_caches[MAX_HARTS];
 
-/* count is read without the cache's lock by buddy_cached_frames(): never torn. */
+/*
+ * count is read without the cache's lock by buddy_cached_frames(): never
+ * torn. A volatile store (GCC 12 makes riscv64's relaxed atomic store an
+ * amoswap); under ThreadSanitizer an atomic one, which it can see.
+ */
 static inline void cache_set_count(struct hart_cache *c, unsigned long n)
 {
+#ifdef __SANITIZE_THREAD__
+	__atomic_store_n(&c->count, n, __ATOMIC_RELAXED);
+#else
 	*(volatile unsigned long *)&c->count = n;
+#endif
 }
 
 /*
