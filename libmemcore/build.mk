@@ -32,12 +32,12 @@ shim_debug_objs := $(addprefix $(shimdebugtree)/,$(shim_srcs:.c=.o) \
 .PHONY: shim
 shim: $(shim_libs)
 
-$(shimtree)/%.o: %.c | $(fdt_stamp)
+$(shimtree)/%.o: %.c libmemcore/build.mk | $(fdt_stamp)
 	$(quiet) HOSTCC $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(HOSTCC) $(SHIM_CFLAGS) -MD -MP -MF $@.d -c $< -o $@
 
-$(shimtree)/libfdt/%.o: $(fdtsrc)/%.c $(fdt_stamp)
+$(shimtree)/libfdt/%.o: $(fdtsrc)/%.c $(fdt_stamp) libmemcore/build.mk
 	$(quiet) HOSTCC $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(HOSTCC) $(filter-out -Werror -Wextra,$(SHIM_CFLAGS)) -Wno-sign-compare -c $< -o $@
@@ -54,7 +54,7 @@ $(hosttree)/libmemcore.so: $(call shim_lib,HEAP_PER_HART_SLAB)
 	$(quiet) CP $@
 	$(Q)cp $< $@
 
-$(shimdebugtree)/%.o: %.c | $(fdt_stamp)
+$(shimdebugtree)/%.o: %.c libmemcore/build.mk | $(fdt_stamp)
 	$(quiet) HOSTCC $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(HOSTCC) $(SHIM_CFLAGS) -DCONFIG_HEAP_HARDEN_DEBUG -DCONFIG_HEAP_STATS -DCONFIG_HEAP_GUARD \

@@ -29,13 +29,13 @@ host-objs: $(host_lib)
 tools: $(hosttree)/dt-memmap
 host-tests: $(host_tests) $(host_dtbs) $(hosttree)/dt-memmap
 
-$(hosttree)/obj/%.o: %.c | $(fdt_stamp)
+$(hosttree)/obj/%.o: %.c tests/host/build.mk | $(fdt_stamp)
 	$(quiet) HOSTCC $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(HOSTCC) $(HOST_CFLAGS) -MD -MP -MF $@.d -c $< -o $@
 	$(call compile_json,$<,$(HOSTCC) $(HOST_CFLAGS) -c $< -o $@)
 
-$(hosttree)/obj/libfdt/%.o: $(fdtsrc)/%.c $(fdt_stamp)
+$(hosttree)/obj/libfdt/%.o: $(fdtsrc)/%.c $(fdt_stamp) tests/host/build.mk
 	$(quiet) HOSTCC $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(HOSTCC) $(filter-out -Werror -Wextra,$(HOST_CFLAGS)) -Wno-sign-compare -c $< -o $@
@@ -102,12 +102,12 @@ bench_heap_archive = $(hosttree)/bench/heap-$(heap_name_$(1)).a
 .PHONY: host-bench
 host-bench: $(bench_progs)
 
-$(hosttree)/bench/%.o: %.c | $(fdt_stamp)
+$(hosttree)/bench/%.o: %.c tests/host/build.mk | $(fdt_stamp)
 	$(quiet) HOSTCC $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(HOSTCC) $(BENCH_CFLAGS) -MD -MP -MF $@.d -c $< -o $@
 
-$(hosttree)/bench/libfdt/%.o: $(fdtsrc)/%.c $(fdt_stamp)
+$(hosttree)/bench/libfdt/%.o: $(fdtsrc)/%.c $(fdt_stamp) tests/host/build.mk
 	$(quiet) HOSTCC $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(HOSTCC) $(filter-out -Werror -Wextra,$(BENCH_CFLAGS)) -Wno-sign-compare -c $< -o $@
@@ -155,12 +155,12 @@ tsan_tests := $(hosttree)/test_heap_smp_tsan
 
 host-tests: $(tsan_tests)
 
-$(hosttree)/tsan/%.o: %.c | $(fdt_stamp)
+$(hosttree)/tsan/%.o: %.c tests/host/build.mk | $(fdt_stamp)
 	$(quiet) HOSTCC $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(HOSTCC) $(TSAN_CFLAGS) -MD -MP -MF $@.d -c $< -o $@
 
-$(hosttree)/tsan/libfdt/%.o: $(fdtsrc)/%.c $(fdt_stamp)
+$(hosttree)/tsan/libfdt/%.o: $(fdtsrc)/%.c $(fdt_stamp) tests/host/build.mk
 	$(quiet) HOSTCC $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(HOSTCC) $(filter-out -Werror -Wextra,$(TSAN_CFLAGS)) -Wno-sign-compare -c $< -o $@
@@ -187,7 +187,7 @@ race_objs := $(addprefix $(hosttree)/races/,$(race_srcs:.c=.o))
 
 host-tests: $(hosttree)/test_heap_races
 
-$(hosttree)/races/%.o: %.c | $(fdt_stamp)
+$(hosttree)/races/%.o: %.c tests/host/build.mk | $(fdt_stamp)
 	$(quiet) HOSTCC $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(HOSTCC) $(HOST_CFLAGS) -DHEAP_RACE_HOOKS -MD -MP -MF $@.d -c $< -o $@
@@ -218,7 +218,7 @@ tier_common_srcs := $(mm_heap_srcs)
 tier_objs = $(addprefix $(hosttree)/tier-$(2)/,$(tier_common_srcs:.c=.o) $(heap_srcs_$(1):.c=.o))
 
 define heap_tier_obj_rules
-$(hosttree)/tier-$(1)/%.o: %.c | $(fdt_stamp)
+$(hosttree)/tier-$(1)/%.o: %.c tests/host/build.mk | $(fdt_stamp)
 	$$(quiet) HOSTCC $$@
 	$$(Q)mkdir -p $$(dir $$@)
 	$$(Q)$$(HOSTCC) $$(HOST_CFLAGS) $(tier_flag_$(1)) -MD -MP -MF $$@.d -c $$< -o $$@
@@ -261,7 +261,7 @@ guard_objs = $(addprefix $(hosttree)/guard-$(2)/,$(tier_common_srcs:.c=.o) $(hea
 guard_prog = $(hosttree)/test_heap_guard_$(heap_name_$(1))$(if $(filter default,$(2)),,_$(2))
 
 define heap_guard_obj_rules
-$(hosttree)/guard-$(1)/%.o: %.c | $(fdt_stamp)
+$(hosttree)/guard-$(1)/%.o: %.c tests/host/build.mk | $(fdt_stamp)
 	$$(quiet) HOSTCC $$@
 	$$(Q)mkdir -p $$(dir $$@)
 	$$(Q)$$(HOSTCC) $$(HOST_CFLAGS) $(tier_flag_$(1)) -DCONFIG_HEAP_GUARD -MD -MP -MF $$@.d -c $$< -o $$@
