@@ -442,6 +442,53 @@ static void user_words_that_look_like_tags(struct ktest *t)
 	heap_host_expect_baseline(t, NR_HARTS);
 }
 
+/*
+ * A queued object's link forged (as only one who knows the key could) to
+ * an object of the same page that is not queued, or to the object itself:
+ * the drain, which checks a link into the same page by its bits alone,
+ * follows neither; the damage is reported once, the object freed once,
+ * the other one stays its user's.
+ */
+static void forged_links_in_the_same_page(struct ktest *t)
+{
+	uintptr_t *a = kmalloc(64), *b = kmalloc(64), *live = kmalloc(64);
+	void *v[300];
+
+	KT_ASSERT(t, a && b && live);
+	if (!HEAP_FREE_TAGS)
+		KT_SKIP(t, "no free tags in the %s tier: the drain goes to the pages",
+			HEAP_HARDEN_NAME);
+	KT_ASSERT(t, ((uintptr_t)a ^ (uintptr_t)live) < HEAP_SLAB_SIZE);
+	*live = 1234;
+	heap_flush(); /* hart 0's cache empty: its next allocation takes the queue into it */
+	arena_set_hart(1);
+	kfree(a);
+	arena_set_hart(0);
+	*a = heap_link(a, live); /* a's link: to live, allocated, not queued */
+	v[0] = kmalloc(64);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 1);
+	KT_EXPECT(t, v[0] == a); /* a alone was taken */
+	KT_EXPECT_EQ(t, *live, 1234);
+	kfree(v[0]);
+	heap_flush();
+	arena_set_hart(1);
+	kfree(b);
+	arena_set_hart(0);
+	*b = heap_link(b, b); /* a loop */
+	v[0] = kmalloc(64);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 1);
+	KT_EXPECT(t, v[0] == b);
+	for (int i = 1; i < 300; i++) { /* b once */
+		v[i] = kmalloc(64);
+		KT_EXPECT(t, v[i] != b);
+	}
+	for (int i = 0; i < 300; i++)
+		kfree(v[i]);
+	kfree(live);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
 static const struct ktest_case cases[] = {
     KTEST_CASE(heaps_for_the_harts_named),
     KTEST_CASE(slab_geometry),
@@ -453,6 +500,7 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(calloc_zeroes_and_checks_overflow),
     KTEST_CASE(misuse_is_reported),
     KTEST_CASE(user_words_that_look_like_tags),
+    KTEST_CASE(forged_links_in_the_same_page),
     {0},
 };
 

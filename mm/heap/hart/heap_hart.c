@@ -744,6 +744,11 @@ static inline __attribute__((always_inline)) void queued_free(struct heap *h, st
 		local_free(h, s, idx, p, FREE_QUEUED);
 		return;
 	}
+	/* taken twice (a link forged to loop): the first time let the bit go */
+	if (unlikely(!(__atomic_load_n(&slab_pending_map(s)[idx / 64], __ATOMIC_RELAXED) & bit))) {
+		heap_misuse("queued free of an object not queued (its queue loops?)", p);
+		return;
+	}
 	*(uintptr_t *)p = free_tag(heap_tag_key, p);
 	HEAP_RACE(RACE_DRAIN_TAGGED, p);
 	__atomic_fetch_and(&slab_pending_map(s)[idx / 64], ~bit, __ATOMIC_RELEASE);
@@ -765,6 +770,28 @@ static bool queue_next(const void *p, void **next)
 
 	*next = n >= 3 && !(n >> HEAP_LINK_BITS) ? heap_link_next(n) : NULL;
 	return n == 2 || *next;
+}
+
+/*
+ * heap_queued_object() for next, the link read from p, a queued object of
+ * s: in p's page, what p's check found in the frame and the trailer still
+ * holds (p's pending bit keeps the page in its class), so only where
+ * next starts and its bits are looked at; elsewhere, the whole check.
+ */
+static inline __attribute__((always_inline)) bool
+queued_next_object(const struct heap *h, const void *p, struct slab *s, const void *next,
+		   struct slab **ns, unsigned int *nidx)
+{
+	uintptr_t a = (uintptr_t)next;
+	const struct heap_class *k = &h->cls[s->cls];
+
+	if (((uintptr_t)p ^ a) >= HEAP_SLAB_SIZE)
+		return heap_queued_object(h, next, ns, nidx);
+	if (a == (uintptr_t)p || !heap_starts_object(k, a)) /* p's pending bit is still set */
+		return false;
+	*ns = s;
+	*nidx = (unsigned int)((a & (HEAP_SLAB_SIZE - 1)) >> k->shift);
+	return slab_bit(slab_pending_map(s), *nidx) && slab_bit(slab_alloc_map(s), *nidx);
 }
 
 /*
@@ -791,7 +818,8 @@ static inline __attribute__((always_inline)) void drain(struct heap *h, bool to_
 		struct slab *ns = NULL;
 		unsigned int nidx = 0;
 
-		if (!queue_next(p, &next) || (next && !heap_queued_object(h, next, &ns, &nidx))) {
+		if (!queue_next(p, &next) ||
+		    (next && !queued_next_object(h, p, s, next, &ns, &nidx))) {
 			/* reported after p's free: the report may use the heap */
 			next = NULL;
 		} else {
