@@ -19,14 +19,17 @@ SHIM_LDFLAGS := -shared -pthread -Wl,--version-script=libmemcore/exports.map \
 	-Wl,--gc-sections -Wl,-z,defs -Wl,-z,now
 
 shimtree := $(hosttree)/shim
-shim_srcs := lib/printf.c $(mm_common_srcs) $(wildcard libmemcore/*.c)
+# malloc.c is compiled for each library, with its strategy's CONFIG_ (the
+# per-hart heaps' fast paths are inlined into malloc() and free())
+shim_srcs := lib/printf.c $(mm_common_srcs) $(filter-out libmemcore/malloc.c,$(wildcard libmemcore/*.c))
 shim_objs := $(addprefix $(shimtree)/,$(shim_srcs:.c=.o)) \
 	$(addprefix $(shimtree)/libfdt/,$(addsuffix .o,$(fdt_names)))
 shim_lib = $(hosttree)/libmemcore-$(heap_name_$(1)).so
+shim_malloc = $(shimtree)/$(heap_name_$(1))/malloc.o
 shim_libs := $(foreach s,$(heap_strategies),$(call shim_lib,$(s))) $(hosttree)/libmemcore.so \
 	$(hosttree)/libmemcore-debug.so
 shimdebugtree := $(hosttree)/shim-debug
-shim_debug_objs := $(addprefix $(shimdebugtree)/,$(shim_srcs:.c=.o) \
+shim_debug_objs := $(addprefix $(shimdebugtree)/,$(shim_srcs:.c=.o) libmemcore/malloc.o \
 	$(heap_srcs_HEAP_PER_HART_SLAB:.c=.o)) $(addprefix $(shimtree)/libfdt/,$(addsuffix .o,$(fdt_names)))
 
 .PHONY: shim
@@ -43,8 +46,13 @@ $(shimtree)/libfdt/%.o: $(fdtsrc)/%.c $(fdt_stamp) libmemcore/build.mk
 	$(Q)$(HOSTCC) $(filter-out -Werror -Wextra,$(SHIM_CFLAGS)) -Wno-sign-compare -c $< -o $@
 
 define shim_strategy_rules
-$(call shim_lib,$(1)): $(shim_objs) $(addprefix $(shimtree)/,$(heap_srcs_$(1):.c=.o)) \
-		libmemcore/exports.map
+$(call shim_malloc,$(1)): libmemcore/malloc.c libmemcore/build.mk | $(fdt_stamp)
+	$$(quiet) HOSTCC $$@
+	$$(Q)mkdir -p $$(dir $$@)
+	$$(Q)$$(HOSTCC) $$(SHIM_CFLAGS) -DCONFIG_$(1) -MD -MP -MF $$@.d -c $$< -o $$@
+
+$(call shim_lib,$(1)): $(shim_objs) $(call shim_malloc,$(1)) \
+		$(addprefix $(shimtree)/,$(heap_srcs_$(1):.c=.o)) libmemcore/exports.map
 	$$(quiet) HOSTLD $$@
 	$$(Q)$$(HOSTCC) $$(SHIM_LDFLAGS) -o $$@ $$(filter %.o,$$^)
 endef

@@ -37,7 +37,11 @@
 #include <unistd.h>
 
 #include "../mm/heap/heap_harden.h"
+#include "../mm/heap/heap_internal.h"
 #include "memcore.h"
+#ifdef CONFIG_HEAP_PER_HART_SLAB /* build.mk: this object is the per-hart heaps' library's */
+#include "../mm/heap/hart/heap_hart.h"
+#endif
 
 #define DEBUG_TIER (HEAP_HARDEN == HEAP_HARDEN_DEBUG)
 #define CALLER	   __builtin_return_address(0)
@@ -65,23 +69,79 @@ static __attribute__((noinline)) void *malloc_slow(size_t size, const void *call
 static __attribute__((noinline)) void free_slow(void *p, const void *caller);
 
 /*
- * malloc() and free() with the bias: nothing held across the call but the
- * hart whose busy flag is set, one saved register. The rest, and every
- * other call, takes whichever way shim_enter() finds.
+ * The per-hart heaps' fast paths inline (heap_hart.h), with the heap read
+ * from the hart the bias gave: no call, one thread-local read. They do the
+ * whole job or nothing; kmalloc() and kfree() do the rest.
  */
-static inline void *do_malloc(size_t size, const void *caller)
+#if defined(CONFIG_HEAP_PER_HART_SLAB) && HEAP_FRONT_EMPTY
+static inline void *malloc_cached(struct hart_slot *h, size_t size)
+{
+	struct heap *heap = h->local.mm;
+
+	if (likely(heap && size <= HEAP_FAST_MAX_SIZE))
+		return heap_kmalloc_cached(heap, size);
+	return NULL;
+}
+
+static inline bool free_cached(struct hart_slot *h, void *p)
+{
+	struct heap *heap = h->local.mm;
+
+	return likely(heap) && heap_kfree_cached(heap, p);
+}
+#else
+static inline void *malloc_cached(struct hart_slot *h, size_t size)
+{
+	(void)h, (void)size;
+	return NULL;
+}
+
+static inline bool free_cached(struct hart_slot *h, void *p)
+{
+	(void)h, (void)p;
+	return false;
+}
+#endif
+
+/*
+ * kmalloc() and kfree() for the holder of h's bias, then h let go. Out of
+ * line: only they keep h across a call (in a saved register), not the
+ * fast paths that call them.
+ */
+static __attribute__((noinline)) void *malloc_biased(struct hart_slot *h, size_t size)
+{
+	void *p = kmalloc(shim_size(size));
+
+	shim_bias_leave(h);
+	return likely(p) ? p : nomem();
+}
+
+static __attribute__((noinline)) void free_biased(struct hart_slot *h, void *p)
+{
+	kfree(p); /* shim_op NULL: free is the default */
+	shim_bias_leave(h);
+}
+
+/*
+ * malloc() and free() with the bias: the cached object inline, else
+ * kmalloc() or kfree() with the bias held. The rest, and every other
+ * call, takes whichever way shim_enter() finds.
+ */
+static inline __attribute__((always_inline)) void *do_malloc(size_t size, const void *caller)
 {
 	struct hart_slot *h;
 	void *p;
 
 	if (DEBUG_TIER || !(h = shim_bias_enter()))
 		return malloc_slow(size, caller);
-	p = kmalloc(shim_size(size));
+	p = malloc_cached(h, shim_size(size));
+	if (unlikely(!p))
+		return malloc_biased(h, size);
 	shim_bias_leave(h);
-	return likely(p) ? p : nomem();
+	return p;
 }
 
-static inline void do_free(void *p, const void *caller)
+static inline __attribute__((always_inline)) void do_free(void *p, const void *caller)
 {
 	struct hart_slot *h;
 
@@ -91,7 +151,10 @@ static inline void do_free(void *p, const void *caller)
 		free_slow(p, caller);
 		return;
 	}
-	kfree(p); /* shim_op NULL: free is the default */
+	if (unlikely(!free_cached(h, p))) {
+		free_biased(h, p);
+		return;
+	}
 	shim_bias_leave(h);
 }
 

@@ -489,6 +489,69 @@ static void forged_links_in_the_same_page(struct ktest *t)
 	heap_host_expect_baseline(t, NR_HARTS);
 }
 
+/*
+ * heap_kmalloc_cached() and heap_kfree_cached(), the fast paths a port
+ * inlines (libmemcore's malloc() and free()): an object of the hart's own
+ * pages into its cache and out again; anything else refused with nothing
+ * written or reported, for kfree() to do what it does with it.
+ */
+static void the_inlined_fast_paths_do_all_or_nothing(struct ktest *t)
+{
+	struct heap *h = this_heap();
+	uintptr_t *a = kmalloc(64), *b = kmalloc(64), *big = kmalloc(20000), *other, word;
+	void *v[HEAP_CACHE_SLOTS + 1];
+	unsigned int taken = 0;
+	uintptr_t local = 0;
+
+	KT_ASSERT(t, h && a && b && big);
+	arena_set_hart(1);
+	other = kmalloc(64);
+	arena_set_hart(0);
+	KT_ASSERT(t, other != NULL);
+	*other = 4321;
+	KT_EXPECT(t, heap_kfree_cached(h, a));
+	KT_EXPECT(t, heap_kmalloc_cached(h, 64) == a);
+	KT_EXPECT(t, heap_kfree_cached(h, a));
+	word = *a;
+	KT_EXPECT(t, !heap_kfree_cached(h, a)); /* the object freed last */
+	KT_EXPECT_EQ(t, *a, word);
+	KT_EXPECT(t, heap_kfree_cached(h, b));
+	if (HEAP_FREE_TAGS) {
+		word = *a;
+		KT_EXPECT(t, !heap_kfree_cached(h, a)); /* freed, its tag says so */
+		KT_EXPECT_EQ(t, *a, word);
+	}
+	KT_EXPECT(t, !heap_kfree_cached(h, (char *)b + 8));
+	KT_EXPECT(t, !heap_kfree_cached(h, &local));
+	KT_EXPECT(t, !heap_kfree_cached(h, big));
+	KT_EXPECT(t, !heap_kfree_cached(h, other));
+	KT_EXPECT_EQ(t, *other, 4321);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	kfree(a);
+	EXPECT_REPORT(t, a);
+	kfree(other); /* queued for hart 1 */
+	kfree(big);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+
+	heap_flush();
+	KT_EXPECT(t, heap_kmalloc_cached(h, 64) == NULL); /* an empty cache */
+	for (unsigned int i = 0; i < ARRAY_SIZE(v); i++)
+		KT_ASSERT(t, (v[i] = kmalloc(64)) != NULL);
+	while (taken < ARRAY_SIZE(v) && heap_kfree_cached(h, v[taken]))
+		taken++;
+	KT_EXPECT_GE(t, taken, 4u); /* then full */
+	KT_EXPECT_LT(t, taken, ARRAY_SIZE(v));
+	for (unsigned int i = taken; i < ARRAY_SIZE(v); i++) {
+		KT_EXPECT(t, !heap_kfree_cached(h, v[i]));
+		kfree(v[i]);
+	}
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	arena_set_hart(1);
+	heap_idle(); /* takes the queue */
+	arena_set_hart(0);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
 static const struct ktest_case cases[] = {
     KTEST_CASE(heaps_for_the_harts_named),
     KTEST_CASE(slab_geometry),
@@ -501,6 +564,7 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(misuse_is_reported),
     KTEST_CASE(user_words_that_look_like_tags),
     KTEST_CASE(forged_links_in_the_same_page),
+    KTEST_CASE(the_inlined_fast_paths_do_all_or_nothing),
     {0},
 };
 

@@ -566,6 +566,50 @@ static inline void tag_cache(struct heap *h, struct heap_class *k, void *p)
 	}
 }
 
+/*
+ * The fast paths' common cases, for a port to inline into its own entry
+ * (libmemcore's malloc() and free(), which know the hart's heap already):
+ * each does what kmalloc()/kfree() would, or nothing at all, and then the
+ * caller calls kmalloc()/kfree(), which take every other case and report
+ * every misuse. h: the running hart's heap (this_heap(), not NULL).
+ *
+ * heap_kmalloc_cached(): an object of size's class from h's cache, size at
+ * most HEAP_FAST_MAX_SIZE; NULL if the cache is empty.
+ */
+static inline void *heap_kmalloc_cached(struct heap *h, size_t size)
+{
+	return cache_take(&h->cls[slab_class_fast(size)]);
+}
+
+/*
+ * heap_kfree_cached(): p, an object of one of h's own slab pages in its
+ * window that its user holds, into its class's cache with room; false,
+ * with nothing written, for anything else (the cache full, another hart's
+ * object, a double free, something not an object).
+ */
+static inline bool heap_kfree_cached(struct heap *h, void *p)
+{
+	uintptr_t a = (uintptr_t)p, old;
+	const struct frame *f;
+	struct heap_class *k;
+	void **top;
+
+	if (a - h->win_lo >= h->win_size)
+		return false;
+	f = heap_window_frame(h, a);
+	if (__atomic_load_n(&f->state, __ATOMIC_RELAXED) != h->frame_state)
+		return false;
+	k = heap_frame_class(h, f);
+	top = k->top;
+	if (!heap_starts_object(k, a) || top == k->full || p == top[-1])
+		return false;
+	if (HEAP_FREE_TAGS && !tag_swap(h, p, &old))
+		return false;
+	*top = p;
+	k->top = top + 1;
+	return true;
+}
+
 /* heap_hart_pages.c: allocations beyond the slab classes, as buddy blocks */
 void *hart_pages_alloc(size_t size, size_t align); /* NULL: none for it, or no block */
 enum hart_pages_kind {
