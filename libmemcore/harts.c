@@ -14,9 +14,10 @@
  *   every heap-wide walk (trim, reclaim, cache drains) with the harts.
  * - Thread exit (a pthread key's destructor): the last thread of a hart
  *   trims it as that hart (takes its queue of frees from other harts,
- *   gives empty pages back) and drains its page cache. A call the thread
- *   makes after that (a later destructor, glibc's own clean-up) borrows a
- *   hart for the call alone.
+ *   gives empty pages back) and drains its page cache; then it takes the
+ *   queues of the other harts whose threads are between calls (below). A
+ *   call the thread makes after that (a later destructor, glibc's own
+ *   clean-up) borrows a hart for the call alone.
  * - fork(): the prepare handler takes every hart, so no thread is
  *   inside mm/ when the address space is copied and the child inherits
  *   consistent heaps (glibc locks its arenas the same way); in the child
@@ -162,7 +163,7 @@ static void fork_prepare(void);
 static void fork_parent(void);
 static void fork_child(void);
 static void reclaim_idle_harts(void);
-static void drain_queues(bool only_free);
+static void drain_queues(void);
 
 /*
  * The heaps first, then what may allocate (a pthread key, the fork
@@ -333,26 +334,30 @@ static void thread_exit(void *arg)
 	hart_give(h);
 	own = shim_cur = NULL;
 	exited = true;
-	/* frees sent to harts whose threads have all gone would wait there for a new thread */
-	drain_queues(true);
+	/*
+	 * Frees this thread sent to harts whose threads have gone, or wait (a
+	 * main thread joining its workers, which free what it allocated),
+	 * would wait there for those harts' next allocations: taken now.
+	 */
+	drain_queues();
 }
 
 /* ---- frees waiting for a hart nobody runs ---------------------------------------- */
 
 /*
  * Takes the queue of frees of every other hart whose lock is free (its
- * threads are between calls, or it has none), acting as that hart; with
- * only_free, only of harts no thread is attached to.
+ * threads are between calls, or it has none), acting as that hart. Its
+ * caches go back to its pages too (heap_idle()): the thread, if any, is
+ * not allocating.
  */
-static void drain_queues(bool only_free)
+static void drain_queues(void)
 {
 	struct hart_slot *me = shim_cur;
 
 	for (unsigned int i = 0; i < SHIM_HARTS; i++) {
 		struct hart_slot *h = &slots[i];
 
-		if (h == me || !heap_hart_has_queue(i) ||
-		    (only_free && __atomic_load_n(&h->users, __ATOMIC_RELAXED)) || !hart_trytake(h))
+		if (h == me || !heap_hart_has_queue(i) || !hart_trytake(h))
 			continue;
 		shim_cur = h;
 		heap_idle();
@@ -364,7 +369,7 @@ static void drain_queues(bool only_free)
 /* The heap's reclaim hook: an allocation is about to fail (its hart is held). */
 static void reclaim_idle_harts(void)
 {
-	drain_queues(false);
+	drain_queues();
 }
 
 /* ---- fork ---------------------------------------------------------------------- */

@@ -29,7 +29,7 @@ misuses="double-free interior foreign usable-size-of-freed realloc-of-freed larg
 debug_misuses="overflow write-after-free stale-free"
 guard_misuses="guard-overflow guard-use-after-free"
 libs=("$host/libmemcore.so" "$host"/libmemcore-{hart,block,slabpages,segfit,debug}.so)
-nr_tests=$((8 + $(wc -w <<<"$misuses $debug_misuses $guard_misuses")))
+nr_tests=$((9 + $(wc -w <<<"$misuses $debug_misuses $guard_misuses")))
 
 . tests/host/ktap-lib.sh
 
@@ -105,6 +105,13 @@ for lib in "${libs[@]}"; do
 	# the stress made 2 * 10 + 8 * 4 + 100 * 2 threads; only main is left at its exit
 	grep -q 'harts in use 1 of ' "$tmp/err"
 	result threads-give-their-harts-back $? "$(grep 'harts in use' "$tmp/err")"
+
+	# main waits for a worker that frees main's blocks and exits: queued for
+	# main's hart, they must be taken when the worker exits, not left live
+	blocks=$(LD_PRELOAD=$lib MEMCORE_STATS=1 timeout 60 "$bin/handback" 2>"$tmp/err")
+	live=$(sed -n 's/^memcore: heap \([0-9]*\) blocks live.*/\1/p' "$tmp/err")
+	[ -n "$blocks" ] && [ -n "$live" ] && [ "$live" -lt $((blocks / 10)) ]
+	result frees-for-a-waiting-thread-are-taken $? "of $blocks: $(grep 'blocks live' "$tmp/err")"
 
 	out=$(LD_PRELOAD=$lib MEMCORE_STATS=0 "$bin/tiny" 2>&1 >/dev/null)
 	[ -z "$out" ]
