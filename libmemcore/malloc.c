@@ -83,11 +83,18 @@ static inline void *malloc_cached(struct hart_slot *h, size_t size)
 	return NULL;
 }
 
-static inline bool free_cached(struct hart_slot *h, void *p)
+static inline bool free_cached(struct hart_slot *h, void *p, const void **other)
 {
 	struct heap *heap = h->local.mm;
 
-	return likely(heap) && heap_kfree_cached(heap, p);
+	*other = NULL;
+	return likely(heap) && heap_kfree_cached(heap, p, (const struct frame **)other);
+}
+
+/* Another hart's object, straight to its owner's queue (kfree() would find it so again). */
+static inline bool free_other(struct hart_slot *h, void *p, const void *other)
+{
+	return heap_free_remote_window(h->local.mm, (uintptr_t)p, other);
 }
 #else
 static inline void *malloc_cached(struct hart_slot *h, size_t size)
@@ -96,9 +103,16 @@ static inline void *malloc_cached(struct hart_slot *h, size_t size)
 	return NULL;
 }
 
-static inline bool free_cached(struct hart_slot *h, void *p)
+static inline bool free_cached(struct hart_slot *h, void *p, const void **other)
 {
 	(void)h, (void)p;
+	*other = NULL;
+	return false;
+}
+
+static inline bool free_other(struct hart_slot *h, void *p, const void *other)
+{
+	(void)h, (void)p, (void)other;
 	return false;
 }
 #endif
@@ -116,9 +130,10 @@ static __attribute__((noinline)) void *malloc_biased(struct hart_slot *h, size_t
 	return likely(p) ? p : nomem();
 }
 
-static __attribute__((noinline)) void free_biased(struct hart_slot *h, void *p)
+static __attribute__((noinline)) void free_biased(struct hart_slot *h, void *p, const void *other)
 {
-	kfree(p); /* shim_op NULL: free is the default */
+	if (!other || !free_other(h, p, other))
+		kfree(p); /* shim_op NULL: free is the default */
 	shim_bias_leave(h);
 }
 
@@ -144,6 +159,7 @@ static inline __attribute__((always_inline)) void *do_malloc(size_t size, const 
 static inline __attribute__((always_inline)) void do_free(void *p, const void *caller)
 {
 	struct hart_slot *h;
+	const void *other;
 
 	if (!p)
 		return;
@@ -151,8 +167,8 @@ static inline __attribute__((always_inline)) void do_free(void *p, const void *c
 		free_slow(p, caller);
 		return;
 	}
-	if (unlikely(!free_cached(h, p))) {
-		free_biased(h, p);
+	if (unlikely(!free_cached(h, p, &other))) {
+		free_biased(h, p, other);
 		return;
 	}
 	shim_bias_leave(h);

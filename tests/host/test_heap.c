@@ -493,12 +493,14 @@ static void forged_links_in_the_same_page(struct ktest *t)
  * heap_kmalloc_cached() and heap_kfree_cached(), the fast paths a port
  * inlines (libmemcore's malloc() and free()): an object of the hart's own
  * pages into its cache and out again; anything else refused with nothing
- * written or reported, for kfree() to do what it does with it.
+ * written or reported, for kfree() to do what it does with it, or, for
+ * another hart's object, heap_free_remote_window() (its owner's queue).
  */
 static void the_inlined_fast_paths_do_all_or_nothing(struct ktest *t)
 {
 	struct heap *h = this_heap();
 	uintptr_t *a = kmalloc(64), *b = kmalloc(64), *big = kmalloc(20000), *other, word;
+	const struct frame *f;
 	void *v[HEAP_CACHE_SLOTS + 1];
 	unsigned int taken = 0;
 	uintptr_t local = 0;
@@ -509,27 +511,30 @@ static void the_inlined_fast_paths_do_all_or_nothing(struct ktest *t)
 	arena_set_hart(0);
 	KT_ASSERT(t, other != NULL);
 	*other = 4321;
-	KT_EXPECT(t, heap_kfree_cached(h, a));
+	KT_EXPECT(t, heap_kfree_cached(h, a, &f));
 	KT_EXPECT(t, heap_kmalloc_cached(h, 64) == a);
-	KT_EXPECT(t, heap_kfree_cached(h, a));
+	KT_EXPECT(t, heap_kfree_cached(h, a, &f));
 	word = *a;
-	KT_EXPECT(t, !heap_kfree_cached(h, a)); /* the object freed last */
+	KT_EXPECT(t, !heap_kfree_cached(h, a, &f)); /* the object freed last */
 	KT_EXPECT_EQ(t, *a, word);
-	KT_EXPECT(t, heap_kfree_cached(h, b));
+	KT_EXPECT(t, heap_kfree_cached(h, b, &f));
 	if (HEAP_FREE_TAGS) {
 		word = *a;
-		KT_EXPECT(t, !heap_kfree_cached(h, a)); /* freed, its tag says so */
+		KT_EXPECT(t, !heap_kfree_cached(h, a, &f)); /* freed, its tag says so */
 		KT_EXPECT_EQ(t, *a, word);
 	}
-	KT_EXPECT(t, !heap_kfree_cached(h, (char *)b + 8));
-	KT_EXPECT(t, !heap_kfree_cached(h, &local));
-	KT_EXPECT(t, !heap_kfree_cached(h, big));
-	KT_EXPECT(t, !heap_kfree_cached(h, other));
+	KT_EXPECT(t, !heap_kfree_cached(h, (char *)b + 8, &f) && !f);
+	KT_EXPECT(t, !heap_kfree_cached(h, &local, &f) && !f);
+	KT_EXPECT(t, !heap_kfree_cached(h, big, &f)); /* a page block or a large allocation */
+	KT_EXPECT(t, !f || !heap_free_remote_window(h, (uintptr_t)big, f));
+	KT_EXPECT(t, !heap_kfree_cached(h, other, &f) && f);
 	KT_EXPECT_EQ(t, *other, 4321);
 	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	KT_EXPECT(t, heap_free_remote_window(h, (uintptr_t)other, f)); /* queued for hart 1 */
+	KT_EXPECT(t, heap_free_remote_window(h, (uintptr_t)other, f));
+	EXPECT_REPORT(t, other); /* a second time: reported */
 	kfree(a);
 	EXPECT_REPORT(t, a);
-	kfree(other); /* queued for hart 1 */
 	kfree(big);
 	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
 
@@ -537,12 +542,12 @@ static void the_inlined_fast_paths_do_all_or_nothing(struct ktest *t)
 	KT_EXPECT(t, heap_kmalloc_cached(h, 64) == NULL); /* an empty cache */
 	for (unsigned int i = 0; i < ARRAY_SIZE(v); i++)
 		KT_ASSERT(t, (v[i] = kmalloc(64)) != NULL);
-	while (taken < ARRAY_SIZE(v) && heap_kfree_cached(h, v[taken]))
+	while (taken < ARRAY_SIZE(v) && heap_kfree_cached(h, v[taken], &f))
 		taken++;
 	KT_EXPECT_GE(t, taken, 4u); /* then full */
 	KT_EXPECT_LT(t, taken, ARRAY_SIZE(v));
 	for (unsigned int i = taken; i < ARRAY_SIZE(v); i++) {
-		KT_EXPECT(t, !heap_kfree_cached(h, v[i]));
+		KT_EXPECT(t, !heap_kfree_cached(h, v[i], &f));
 		kfree(v[i]);
 	}
 	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);

@@ -325,6 +325,37 @@ static inline bool heap_starts_object(const struct heap_class *k, uintptr_t a)
 	return !(a & k->link_mask) && (uint64_t)a << HEAP_OFF_SHIFT < k->objs_end;
 }
 
+bool heap_queued_object_far(const struct heap *h, const void *p, struct slab **s,
+			    unsigned int *idx);
+
+/*
+ * Whether p, read from a queued object's link, is an object of h's pages
+ * whose free is queued (allocated, pending), and its page and index: a
+ * write after free over a queued object's first word must be reported,
+ * never followed. Once per object the drain takes: inline in h's window,
+ * where the frame, out of the page's reach, gives owner and class.
+ */
+static inline bool heap_queued_object(const struct heap *h, const void *p, struct slab **s,
+				      unsigned int *idx)
+{
+	uintptr_t a = (uintptr_t)p, off = a & (HEAP_SLAB_SIZE - 1);
+	const struct heap_class *k;
+	const struct frame *f;
+
+	if (a - h->win_lo >= h->win_size)
+		return heap_queued_object_far(h, p, s, idx);
+	f = heap_window_frame(h, a); /* as free_fast() finds it */
+	if (__atomic_load_n(&f->state, __ATOMIC_RELAXED) != h->frame_state)
+		return false;
+	k = heap_frame_class(h, f);
+	if (!heap_starts_object(k, a))
+		return false;
+	*s = slab_of_page((void *)(a - off));
+	*idx = (unsigned int)(off >> k->shift);
+	return (*s)->cls == k - h->cls && slab_bit(slab_pending_map(*s), *idx) &&
+	       slab_bit(slab_alloc_map(*s), *idx);
+}
+
 extern struct heap *heaps; /* heap_nr_harts of them */
 extern unsigned int heap_nr_harts;
 
@@ -337,7 +368,6 @@ void heap_free_remote(struct slab *s, unsigned int idx, void *p);
 void heap_free_remote_at(unsigned int owner, uintptr_t page, const struct heap_class *k,
 			 unsigned int idx, void *p);
 void heap_drain_remote(struct heap *h);
-bool heap_queued_object(const struct heap *h, const void *p, struct slab **s, unsigned int *idx);
 
 /*
  * The running hart's heap, or NULL before the switch and on a hart without
@@ -582,23 +612,35 @@ static inline void *heap_kmalloc_cached(struct heap *h, size_t size)
 }
 
 /*
- * heap_kfree_cached(): p, an object of one of h's own slab pages in its
- * window that its user holds, into its class's cache with room; false,
- * with nothing written, for anything else (the cache full, another hart's
- * object, a double free, something not an object).
+ * kfree()'s way for a, in h's window on frame f, not h's: queued for its
+ * owner if it is another hart's object (a double free reported); false,
+ * with nothing done, if not (heap_hart_kmalloc.c).
  */
-static inline bool heap_kfree_cached(struct heap *h, void *p)
+bool heap_free_remote_window(struct heap *h, uintptr_t a, const struct frame *f);
+
+/*
+ * heap_kfree_cached(): p, an object of one of h's own slab pages in its
+ * window that its user holds, into its class's cache with room (true).
+ * false, with nothing written, for anything else (the cache full, a double
+ * free, something not an object); *other is then p's frame if p is in h's
+ * window but not in one of h's pages: heap_free_remote_window() is the way
+ * if it is another hart's object (kfree() if not), else NULL.
+ */
+static inline bool heap_kfree_cached(struct heap *h, void *p, const struct frame **other)
 {
 	uintptr_t a = (uintptr_t)p, old;
 	const struct frame *f;
 	struct heap_class *k;
 	void **top;
 
+	*other = NULL;
 	if (a - h->win_lo >= h->win_size)
 		return false;
 	f = heap_window_frame(h, a);
-	if (__atomic_load_n(&f->state, __ATOMIC_RELAXED) != h->frame_state)
+	if (__atomic_load_n(&f->state, __ATOMIC_RELAXED) != h->frame_state) {
+		*other = f;
 		return false;
+	}
 	k = heap_frame_class(h, f);
 	top = k->top;
 	if (!heap_starts_object(k, a) || top == k->full || p == top[-1])

@@ -57,8 +57,7 @@ slab_object_of(const void *p, struct slab **s, unsigned int *idx, const char *wh
 }
 
 /* heap_queued_object() for a p outside h's window: through the direct map's inverse. */
-static __attribute__((noinline)) bool queued_object_far(const struct heap *h, const void *p,
-							struct slab **s, unsigned int *idx)
+bool heap_queued_object_far(const struct heap *h, const void *p, struct slab **s, unsigned int *idx)
 {
 	phys_addr_t pa = virt_to_phys(p), head = ALIGN_DOWN(pa, (phys_addr_t)HEAP_SLAB_SIZE);
 	const struct frame *f = frame_lookup(head);
@@ -68,32 +67,6 @@ static __attribute__((noinline)) bool queued_object_far(const struct heap *h, co
 	*s = slab_of_page((void *)ALIGN_DOWN((uintptr_t)p, HEAP_SLAB_SIZE));
 	return (*s)->magic == slab_magic(head) && (*s)->heap == h->id &&
 	       slab_index(*s, pa - head, idx) == 0 && slab_bit(slab_pending_map(*s), *idx) &&
-	       slab_bit(slab_alloc_map(*s), *idx);
-}
-
-/*
- * Whether p, read from a queued object's link, is an object of h's pages
- * whose free is queued (allocated, pending): a write after free over a
- * queued object's first word must be reported, never followed. Once per
- * object the drain takes: the window's case is the one kept short.
- */
-bool heap_queued_object(const struct heap *h, const void *p, struct slab **s, unsigned int *idx)
-{
-	uintptr_t a = (uintptr_t)p, off = a & (HEAP_SLAB_SIZE - 1);
-	const struct heap_class *k;
-	const struct frame *f;
-
-	if (a - h->win_lo >= h->win_size)
-		return queued_object_far(h, p, s, idx);
-	f = heap_window_frame(h, a); /* as free_fast() finds it */
-	if (__atomic_load_n(&f->state, __ATOMIC_RELAXED) != h->frame_state)
-		return false;
-	k = heap_frame_class(h, f);
-	if (!heap_starts_object(k, a))
-		return false;
-	*s = slab_of_page((void *)(a - off));
-	*idx = (unsigned int)(off >> k->shift);
-	return (*s)->cls == k - h->cls && slab_bit(slab_pending_map(*s), *idx) &&
 	       slab_bit(slab_alloc_map(*s), *idx);
 }
 
@@ -202,8 +175,7 @@ static __attribute__((noinline)) bool free_slow(void *p)
  * with nothing done, if f is of no slab page or p starts no object. The
  * frame's state is read again here, so that the fast path keeps no copy.
  */
-static __attribute__((noinline)) bool free_remote(struct heap *h, uintptr_t a,
-						  const struct frame *f)
+bool heap_free_remote_window(struct heap *h, uintptr_t a, const struct frame *f)
 {
 	uintptr_t off = a & (HEAP_SLAB_SIZE - 1);
 	uint32_t state = __atomic_load_n(&f->state, __ATOMIC_RELAXED);
@@ -228,7 +200,7 @@ static __attribute__((noinline)) bool free_remote(struct heap *h, uintptr_t a,
 static __attribute__((noinline)) void kfree_remote(struct heap *h, uintptr_t a,
 						   const struct frame *f)
 {
-	if (!free_remote(h, a, f) && !free_slow((void *)a))
+	if (!heap_free_remote_window(h, a, f) && !free_slow((void *)a))
 		kfree_other((void *)a);
 }
 
@@ -238,7 +210,7 @@ static __attribute__((noinline)) void kfree_remote(struct heap *h, uintptr_t a,
  * The page's frame says whose page it is and of which class, both out of
  * the page's reach; the class says where objects start. Another hart's
  * object in the window is queued for its owner from here, with the frame
- * found (free_remote(); for kfree() a tail call, kfree_remote()). false,
+ * found (heap_free_remote_window(); for kfree() a tail call, kfree_remote()). false,
  * with nothing done, for anything else (a large allocation, a misuse: the
  * slow way, which says what it is); true once the free is done or
  * reported (a double free found by its free tag, heap_hart.h).
@@ -255,7 +227,7 @@ static inline __attribute__((always_inline)) bool free_fast(void *p, bool for_kf
 	f = heap_window_frame(h, a);
 	if (unlikely(__atomic_load_n(&f->state, __ATOMIC_RELAXED) != h->frame_state)) {
 		if (!for_kfree)
-			return free_remote(h, a, f);
+			return heap_free_remote_window(h, a, f);
 		kfree_remote(h, a, f);
 		return true;
 	}
