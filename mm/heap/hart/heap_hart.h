@@ -301,6 +301,12 @@ static inline const struct frame *heap_window_frame(const struct heap *h, uintpt
 	return (const struct frame *)(h->frame_bias + (a >> 13 << 5));
 }
 
+/* The frame of a's own page, a inside h's window. */
+static inline struct frame *heap_window_page_frame(const struct heap *h, uintptr_t a)
+{
+	return (struct frame *)(h->frame_bias + (a >> PAGE_SHIFT << 4));
+}
+
 /*
  * The class a slab page's frame f names, in h's table (every heap's has
  * the same shape): read from the frame, out of the page's reach. The
@@ -662,6 +668,8 @@ enum hart_pages_kind {
 };
 enum hart_pages_kind hart_pages_of(const void *p, unsigned int *pages);
 void hart_pages_free(void *p);	       /* p: a block's first byte (HART_PAGES_HEAD) */
+/* The same for p in h's window, its page's frame f: false, nothing done, if it starts no block */
+bool hart_pages_free_at(struct heap *h, void *p, struct frame *f);
 void hart_pages_flush(struct heap *h); /* h's cached blocks back to the buddy */
 bool hart_pages_fit(size_t size, unsigned int pages);
 

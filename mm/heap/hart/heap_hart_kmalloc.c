@@ -124,6 +124,19 @@ void *heap_strategy_alloc(size_t size, size_t align)
 }
 
 /*
+ * kmalloc() past the sizes of its fast path's table: naturally aligned, as
+ * kmalloc_inner() would ask, straight to alloc_slow() once the hart has a
+ * heap (the switch is done); the early heap's way before. Out of line, so
+ * that the fast path keeps its argument where it came.
+ */
+static __attribute__((noinline)) void *kmalloc_beyond(size_t size)
+{
+	if (this_heap())
+		return alloc_slow(size, IS_POWER_OF_2(size) ? size : 1);
+	return kmalloc_inner(size, 0);
+}
+
+/*
  * kmalloc() itself: the fast path above, for a size alone (a power-of-two
  * class is aligned to its size, so natural alignment costs nothing here).
  */
@@ -137,7 +150,7 @@ void *heap_strategy_kmalloc(size_t size)
 
 		return likely(p) ? p : cache_refill(h, (unsigned int)cls);
 	}
-	return kmalloc_inner(size, 0);
+	return kmalloc_beyond(size);
 }
 
 #if HEAP_FRONT_EMPTY
@@ -193,14 +206,18 @@ bool heap_free_remote_window(struct heap *h, uintptr_t a, const struct frame *f)
 
 /*
  * kfree()'s way for a p in the window whose frame is not of h's slab
- * pages: another hart's object, else a page block or a misuse of this
+ * pages: another hart's object, else the first byte of a page block (its
+ * page's frame found through the window too), else a misuse of this
  * strategy's (free_slow() at once: p in the direct map is no large
  * allocation), else the early heap's or a foreign pointer (kfree_other()).
  */
 static __attribute__((noinline)) void kfree_remote(struct heap *h, uintptr_t a,
 						   const struct frame *f)
 {
-	if (!heap_free_remote_window(h, a, f) && !free_slow((void *)a))
+	if (heap_free_remote_window(h, a, f) ||
+	    hart_pages_free_at(h, (void *)a, heap_window_page_frame(h, a)))
+		return;
+	if (!free_slow((void *)a))
 		kfree_other((void *)a);
 }
 

@@ -50,17 +50,30 @@ static unsigned int pages_for(size_t size, size_t align)
  * anything else, else the frame (whose aux, the block's mark and length,
  * is then the block's: it was set before the state that made it so).
  */
-static struct frame *block_swap_id(phys_addr_t pa, unsigned int from, unsigned int to)
+static bool block_swap_frame(struct frame *f, unsigned int from, unsigned int to)
 {
-	struct frame *f = frame_lookup(pa);
-	uint32_t s = f ? __atomic_load_n(&f->state, __ATOMIC_RELAXED) : 0;
+	uint32_t s = __atomic_load_n(&f->state, __ATOMIC_RELAXED);
 
-	if (f && frame_state_tag(s) == FRAME_HEAP && frame_state_heap(s) == from &&
-	    __atomic_compare_exchange_n(&f->state, &s,
-					(s & FRAME_HEAP_LOW_MASK) | to << FRAME_HEAP_SHIFT, false,
-					__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-		return f;
-	return NULL;
+	return frame_state_tag(s) == FRAME_HEAP && frame_state_heap(s) == from &&
+	       __atomic_compare_exchange_n(&f->state, &s,
+					   (s & FRAME_HEAP_LOW_MASK) | to << FRAME_HEAP_SHIFT,
+					   false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+
+/* The frame of p's page: through h's window if p is in it (no search of the banks). */
+static struct frame *block_frame(const struct heap *h, const void *p)
+{
+	if (h && (uintptr_t)p - h->win_lo < h->win_size)
+		return heap_window_page_frame(h, (uintptr_t)p);
+	return frame_lookup(virt_to_phys(p));
+}
+
+static struct frame *block_swap_id(const struct heap *h, const void *p, unsigned int from,
+				   unsigned int to)
+{
+	struct frame *f = block_frame(h, p);
+
+	return f && block_swap_frame(f, from, to) ? f : NULL;
 }
 
 /* A block of n frames aligned to align from the hart's cache (the one freed last), or NULL. */
@@ -70,7 +83,7 @@ static void *cache_take_block(struct heap *h, unsigned int n, size_t align)
 		void *p = h->blocks[n][--h->nr_blocks[n]];
 
 		h->block_frames -= n;
-		if (block_swap_id(virt_to_phys(p), HART_PAGES_CACHED_ID, HART_PAGES_HEAP_ID))
+		if (block_swap_id(h, p, HART_PAGES_CACHED_ID, HART_PAGES_HEAP_ID))
 			return p;
 		/* its frame changed while it waited (a buddy_free() of it?): dropped */
 		heap_misuse("cached page block changed owner", p);
@@ -129,19 +142,12 @@ enum hart_pages_kind hart_pages_of(const void *p, unsigned int *pages)
  * is claimed: what hart_pages_of() read may be of a block freed and
  * allocated again since (this free being a stale one).
  */
-void hart_pages_free(void *p)
+/* The block at p, its head frame f claimed (it names the cache's id now): cached or to the buddy.
+ */
+static void block_free(struct heap *h, void *p, struct frame *f)
 {
-	phys_addr_t pa = virt_to_phys(p);
-	struct heap *h = this_heap();
-	/* the claim: a racing free of it finds it cached, and is reported */
-	struct frame *f = block_swap_id(pa, HART_PAGES_HEAP_ID, HART_PAGES_CACHED_ID);
-	unsigned int pages;
+	unsigned int pages = __atomic_load_n(&f->aux, __ATOMIC_RELAXED) & 0xff;
 
-	if (!f) {
-		heap_misuse("double free (of a page block)", p);
-		return;
-	}
-	pages = __atomic_load_n(&f->aux, __ATOMIC_RELAXED) & 0xff;
 	large_account(-1, -(long)pages);
 	if (h && pages <= HART_PAGES_MAX && h->nr_blocks[pages] < HART_PAGES_SLOTS &&
 	    h->block_frames + pages <= HART_PAGES_CACHED) {
@@ -149,7 +155,36 @@ void hart_pages_free(void *p)
 		h->block_frames += pages;
 		return;
 	}
-	buddy_free_range(pa, pages); /* its head names the cache's id: still the heap's */
+	buddy_free_range(virt_to_phys(p),
+			 pages); /* its head names the cache's id: still the heap's */
+}
+
+void hart_pages_free(void *p)
+{
+	struct heap *h = this_heap();
+	/* the claim: a racing free of it finds it cached, and is reported */
+	struct frame *f = block_swap_id(h, p, HART_PAGES_HEAP_ID, HART_PAGES_CACHED_ID);
+
+	if (!f) {
+		heap_misuse("double free (of a page block)", p);
+		return;
+	}
+	block_free(h, p, f);
+}
+
+/*
+ * kfree()'s way to a block it found in h's window: f, p's page's frame, is
+ * the block's head frame if p starts a block (its mark says so, and the
+ * claim's compare-and-swap decides between racing frees).
+ */
+bool hart_pages_free_at(struct heap *h, void *p, struct frame *f)
+{
+	if ((uintptr_t)p & (PAGE_SIZE - 1) ||
+	    (__atomic_load_n(&f->aux, __ATOMIC_RELAXED) & ~0xffu) != HART_PAGES_MARK ||
+	    !block_swap_frame(f, HART_PAGES_HEAP_ID, HART_PAGES_CACHED_ID))
+		return false;
+	block_free(h, p, f);
+	return true;
 }
 
 void hart_pages_flush(struct heap *h)
