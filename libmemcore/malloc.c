@@ -74,6 +74,7 @@ static __attribute__((noinline)) void free_slow(void *p, const void *caller);
  * whole job or nothing; kmalloc() and kfree() do the rest.
  */
 #if defined(CONFIG_HEAP_PER_HART_SLAB) && HEAP_FRONT_EMPTY
+#define SHIM_INLINE_HEAP 1
 static inline void *malloc_cached(struct hart_slot *h, size_t size)
 {
 	struct heap *heap = h->local.mm;
@@ -97,6 +98,7 @@ static inline bool free_other(struct hart_slot *h, void *p, const void *other)
 	return heap_free_remote_window(h->local.mm, (uintptr_t)p, other);
 }
 #else
+#define SHIM_INLINE_HEAP 0
 static inline void *malloc_cached(struct hart_slot *h, size_t size)
 {
 	(void)h, (void)size;
@@ -149,6 +151,11 @@ static inline __attribute__((always_inline)) void *do_malloc(size_t size, const 
 
 	if (DEBUG_TIER || !(h = shim_bias_enter()))
 		return malloc_slow(size, caller);
+	if (!SHIM_INLINE_HEAP) { /* the other strategies: kmalloc() is their fast path */
+		p = kmalloc(shim_size(size));
+		shim_bias_leave(h);
+		return likely(p) ? p : nomem();
+	}
 	p = malloc_cached(h, shim_size(size));
 	if (unlikely(!p))
 		return malloc_biased(h, size);
@@ -165,6 +172,11 @@ static inline __attribute__((always_inline)) void do_free(void *p, const void *c
 		return;
 	if (DEBUG_TIER || !(h = shim_bias_enter())) {
 		free_slow(p, caller);
+		return;
+	}
+	if (!SHIM_INLINE_HEAP) {
+		kfree(p); /* shim_op NULL: free is the default */
+		shim_bias_leave(h);
 		return;
 	}
 	if (unlikely(!free_cached(h, p, &other))) {
