@@ -183,42 +183,76 @@ static __attribute__((noinline)) bool free_slow(void *p)
 }
 
 /*
- * Another hart's object of a slab page in the heap's bank window, whose
- * frame f the fast path found not h's: queued for its owner (true); false,
- * with nothing done, if f is of no slab page or p starts no object. The
- * frame's state is read again here, so that the fast path keeps no copy.
+ * Whether a is another hart's object of a slab page in the heap's bank
+ * window, whose frame f the fast path found not h's: its owner and class
+ * then (false if f is of no slab page or a starts no object). The frame's
+ * state is read again here, so that the fast path keeps no copy.
  */
-bool heap_free_remote_window(struct heap *h, uintptr_t a, const struct frame *f)
+static inline __attribute__((always_inline)) bool remote_object(const struct heap *h, uintptr_t a,
+								const struct frame *f,
+								unsigned int *owner,
+								const struct heap_class **k)
 {
-	uintptr_t off = a & (HEAP_SLAB_SIZE - 1);
 	uint32_t state = __atomic_load_n(&f->state, __ATOMIC_RELAXED);
-	const struct heap_class *k;
 
 	if (state == h->frame_state || (state ^ h->frame_state) & FRAME_HEAP_LOW_MASK)
-		return false;		  /* h's after all, or no slab page */
-	k = heap_frame_class(h, f);	  /* its shape, whoever's page */
-	if (!heap_starts_object(k, a))
+		return false;	     /* h's after all, or no slab page */
+	*k = heap_frame_class(h, f); /* its shape, whoever's page */
+	*owner = frame_state_heap(state);
+	return heap_starts_object(*k, a);
+}
+
+/* That object's free, queued for its owner. */
+static inline __attribute__((always_inline)) void free_remote(unsigned int owner, uintptr_t a,
+							      const struct heap_class *k)
+{
+	uintptr_t off = a & (HEAP_SLAB_SIZE - 1);
+
+	heap_free_remote_at(owner, a - off, k, (unsigned int)(off >> k->shift), (void *)a);
+}
+
+bool heap_free_remote_window(struct heap *h, uintptr_t a, const struct frame *f)
+{
+	const struct heap_class *k;
+	unsigned int owner;
+
+	if (!remote_object(h, a, f, &owner, &k))
 		return false;
-	heap_free_remote_at(frame_state_heap(state), a - off, k, (unsigned int)(off >> k->shift),
-			    (void *)a);
+	free_remote(owner, a, k);
 	return true;
 }
 
 /*
+ * kfree_remote()'s way for a in h's window that is no slab object: the
+ * first byte of a page block (its page's frame found through the window
+ * too), else a misuse of this strategy's (free_slow() at once: a in the
+ * direct map is no large allocation), else the early heap's or a foreign
+ * pointer (kfree_other()).
+ */
+static __attribute__((noinline)) void kfree_no_object(struct heap *h, uintptr_t a)
+{
+	if (hart_pages_free_at(h, (void *)a, heap_window_page_frame(h, a)))
+		return;
+	if (!free_slow((void *)a))
+		kfree_other((void *)a);
+}
+
+/*
  * kfree()'s way for a p in the window whose frame is not of h's slab
- * pages: another hart's object, else the first byte of a page block (its
- * page's frame found through the window too), else a misuse of this
- * strategy's (free_slow() at once: p in the direct map is no large
- * allocation), else the early heap's or a foreign pointer (kfree_other()).
+ * pages: another hart's object, queued for its owner, else
+ * kfree_no_object(); tail calls both, so that a remote free sets up no
+ * stack frame here.
  */
 static __attribute__((noinline)) void kfree_remote(struct heap *h, uintptr_t a,
 						   const struct frame *f)
 {
-	if (heap_free_remote_window(h, a, f) ||
-	    hart_pages_free_at(h, (void *)a, heap_window_page_frame(h, a)))
-		return;
-	if (!free_slow((void *)a))
-		kfree_other((void *)a);
+	const struct heap_class *k;
+	unsigned int owner;
+
+	if (remote_object(h, a, f, &owner, &k))
+		free_remote(owner, a, k);
+	else
+		kfree_no_object(h, a);
 }
 
 /*
