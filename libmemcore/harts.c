@@ -38,16 +38,17 @@
  *   a futex lock: a compare-and-swap in, an exchange out.
  */
 #define _GNU_SOURCE
-#include <mm/heap_hart.h>
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <mm/buddy.h>
+#include <mm/heap_hart.h>
 #include <mm/kmalloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "memcore.h"
@@ -133,25 +134,6 @@ static void hart_take(struct hart_slot *h)
 	}
 }
 
-/*
- * The same, if its lock is free and its bias holder is not inside a call
- * (a caller inside a call of its own must not wait for another's: two
- * could wait for each other).
- */
-static bool hart_trytake(struct hart_slot *h)
-{
-	if (!spin_trylock(&h->lock))
-		return false;
-	if (pause_bias(h)) {
-		barrier_everywhere();
-		if (bias_busy(h)) {
-			hart_give(h);
-			return false;
-		}
-	}
-	return true;
-}
-
 /* ---- booting once ------------------------------------------------------------- */
 
 enum { BOOT_NONE, BOOT_RUNNING, BOOT_HEAPS_UP, BOOT_DONE };
@@ -163,7 +145,8 @@ static void fork_prepare(void);
 static void fork_parent(void);
 static void fork_child(void);
 static void reclaim_idle_harts(void);
-static void drain_queues(void);
+static void drain_queues(bool pause_biased);
+static bool pause_round_due(void);
 
 /*
  * The heaps first, then what may allocate (a pthread key, the fork
@@ -339,7 +322,7 @@ static void thread_exit(void *arg)
 	 * main thread joining its workers, which free what it allocated),
 	 * would wait there for those harts' next allocations: taken now.
 	 */
-	drain_queues();
+	drain_queues(pause_round_due());
 }
 
 /* ---- frees waiting for a hart nobody runs ---------------------------------------- */
@@ -348,28 +331,71 @@ static void thread_exit(void *arg)
  * Takes the queue of frees of every other hart whose lock is free (its
  * threads are between calls, or it has none), acting as that hart. Its
  * caches go back to its pages too (heap_idle()): the thread, if any, is
- * not allocating.
+ * not allocating. A hart whose one thread holds its bias is taken only
+ * with pause_biased: its pause costs a barrier on every CPU the process
+ * runs on, one for all the harts paused at once (as fork_prepare()). It
+ * never waits (a lock taken or a holder inside a call: that hart is left
+ * alone): the caller may be inside a call of its own, and two could wait
+ * for each other.
  */
-static void drain_queues(void)
+static void drain_queues(bool pause_biased)
 {
 	struct hart_slot *me = shim_cur;
+	bool held[SHIM_HARTS], paused = false;
 
 	for (unsigned int i = 0; i < SHIM_HARTS; i++) {
 		struct hart_slot *h = &slots[i];
 
-		if (h == me || !heap_hart_has_queue(i) || !hart_trytake(h))
+		held[i] = h != me && heap_hart_has_queue(i) && spin_trylock(&h->lock);
+		if (!held[i] || !h->biased || h == shim_bias)
 			continue;
-		shim_cur = h;
-		heap_idle();
-		shim_cur = me;
+		if (pause_biased) {
+			paused |= pause_bias(h);
+		} else {
+			hart_give(h);
+			held[i] = false;
+		}
+	}
+	if (paused)
+		barrier_everywhere();
+	for (unsigned int i = 0; i < SHIM_HARTS; i++) {
+		struct hart_slot *h = &slots[i];
+
+		if (!held[i])
+			continue;
+		if (!bias_busy(h)) { /* its holder, if paused, is out of any call */
+			shim_cur = h;
+			heap_idle();
+			shim_cur = me;
+		}
 		hart_give(h);
 	}
+}
+
+/*
+ * Whether a thread's exit may pause biased harts to take their queues: at
+ * most once a millisecond in the process (thread churn would otherwise
+ * make a barrier on every CPU per exit); exits in between take only the
+ * queues of harts that need no pause.
+ */
+static bool pause_round_due(void)
+{
+	static uint64_t last;
+	uint64_t prev = __atomic_load_n(&last, __ATOMIC_RELAXED), now;
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts))
+		return false;
+	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return now - prev >= 1000000 &&
+	       __atomic_compare_exchange_n(&last, &prev, now, false, __ATOMIC_RELAXED,
+					   __ATOMIC_RELAXED);
 }
 
 /* The heap's reclaim hook: an allocation is about to fail (its hart is held). */
 static void reclaim_idle_harts(void)
 {
-	drain_queues();
+	drain_queues(true);
 }
 
 /* ---- fork ---------------------------------------------------------------------- */

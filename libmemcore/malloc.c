@@ -44,6 +44,8 @@
 #endif
 
 #define DEBUG_TIER (HEAP_HARDEN == HEAP_HARDEN_DEBUG)
+
+struct frame; /* mm/'s, for the per-hart heaps' inline free (below) */
 #define CALLER	   __builtin_return_address(0)
 
 /* From here on calloc() has the OS zero a large block (cheaper than writing it). */
@@ -84,16 +86,16 @@ static inline void *malloc_cached(struct hart_slot *h, size_t size)
 	return NULL;
 }
 
-static inline bool free_cached(struct hart_slot *h, void *p, const void **other)
+static inline bool free_cached(struct hart_slot *h, void *p, const struct frame **other)
 {
 	struct heap *heap = h->local.mm;
 
 	*other = NULL;
-	return likely(heap) && heap_kfree_cached(heap, p, (const struct frame **)other);
+	return likely(heap) && heap_kfree_cached(heap, p, other);
 }
 
 /* Another hart's object, straight to its owner's queue (kfree() would find it so again). */
-static inline bool free_other(struct hart_slot *h, void *p, const void *other)
+static inline bool free_other(struct hart_slot *h, void *p, const struct frame *other)
 {
 	return heap_free_remote_window(h->local.mm, (uintptr_t)p, other);
 }
@@ -105,14 +107,14 @@ static inline void *malloc_cached(struct hart_slot *h, size_t size)
 	return NULL;
 }
 
-static inline bool free_cached(struct hart_slot *h, void *p, const void **other)
+static inline bool free_cached(struct hart_slot *h, void *p, const struct frame **other)
 {
 	(void)h, (void)p;
 	*other = NULL;
 	return false;
 }
 
-static inline bool free_other(struct hart_slot *h, void *p, const void *other)
+static inline bool free_other(struct hart_slot *h, void *p, const struct frame *other)
 {
 	(void)h, (void)p, (void)other;
 	return false;
@@ -132,7 +134,8 @@ static __attribute__((noinline)) void *malloc_biased(struct hart_slot *h, size_t
 	return likely(p) ? p : nomem();
 }
 
-static __attribute__((noinline)) void free_biased(struct hart_slot *h, void *p, const void *other)
+static __attribute__((noinline)) void free_biased(struct hart_slot *h, void *p,
+						  const struct frame *other)
 {
 	if (!other || !free_other(h, p, other))
 		kfree(p); /* shim_op NULL: free is the default */
@@ -166,7 +169,7 @@ static inline __attribute__((always_inline)) void *do_malloc(size_t size, const 
 static inline __attribute__((always_inline)) void do_free(void *p, const void *caller)
 {
 	struct hart_slot *h;
-	const void *other;
+	const struct frame *other;
 
 	if (!p)
 		return;
