@@ -506,6 +506,15 @@ static void page_blocks(struct ktest *t)
 		kfree(p + 64);
 		KT_EXPECT_EQ(t, heap_host_misuses(&at, &what), 1);
 		KT_EXPECT(t, at == p + 64 && what && strstr(what, "inside a page block"));
+		for (size_t k = 1; k < n;
+		     k++) { /* each page after the first, whichever buddy block */
+			kfree(p + k * PAGE_SIZE);
+			KT_EXPECT_EQ(t, heap_host_misuses(&at, &what), 1);
+			if (!KT_EXPECT(t, at == p + k * PAGE_SIZE && what &&
+					      strstr(what, "inside a page block")))
+				ktest_log(t, "page %zu of %zu: %s", k, n,
+					  what ? what : "no report");
+		}
 		KT_EXPECT(t, heap_host_check(p, n * PAGE_SIZE));
 		kfree(p);
 		KT_EXPECT_EQ(t, free_before - buddy_free_frames(), n); /* in the hart's cache */

@@ -122,15 +122,40 @@ void *hart_pages_alloc(size_t size, size_t align)
  * or freed (cached), or a byte inside one; *pages is then its length in
  * frames.
  */
+static bool is_block_head(const struct frame_owner *o)
+{
+	return o->tag == FRAME_HEAP &&
+	       (o->heap == HART_PAGES_HEAP_ID || o->heap == HART_PAGES_CACHED_ID) &&
+	       (o->aux & ~0xffu) == HART_PAGES_MARK;
+}
+
 enum hart_pages_kind hart_pages_of(const void *p, unsigned int *pages)
 {
-	phys_addr_t pa = virt_to_phys(p);
+	phys_addr_t pa = virt_to_phys(p), page = ALIGN_DOWN(pa, (phys_addr_t)PAGE_SIZE);
 	struct frame_owner o;
 
-	if (frame_owner(pa, &o) < 0 || o.tag != FRAME_HEAP ||
-	    (o.heap != HART_PAGES_HEAP_ID && o.heap != HART_PAGES_CACHED_ID) ||
-	    (o.aux & ~0xffu) != HART_PAGES_MARK)
+	if (frame_owner(pa, &o) < 0)
 		return HART_PAGES_NONE;
+	if (!is_block_head(&o)) {
+		/*
+		 * A run tiled by several buddy blocks marks its first alone: a
+		 * page of a later one is inside the block that starts up to
+		 * HART_PAGES_MAX - 1 pages before it, if one does and reaches it.
+		 */
+		for (unsigned int k = 1; k < HART_PAGES_MAX && page >= (phys_addr_t)k * PAGE_SIZE;
+		     k++) {
+			phys_addr_t at = page - (phys_addr_t)k * PAGE_SIZE;
+
+			if (frame_owner(at, &o) < 0)
+				break;
+			if (is_block_head(&o) &&
+			    page - o.head < (phys_addr_t)(o.aux & 0xff) * PAGE_SIZE) {
+				*pages = o.aux & 0xff;
+				return HART_PAGES_INSIDE;
+			}
+		}
+		return HART_PAGES_NONE;
+	}
 	*pages = o.aux & 0xff;
 	if (o.head != pa)
 		return HART_PAGES_INSIDE;
