@@ -131,9 +131,18 @@ void *heap_strategy_alloc(size_t size, size_t align)
  */
 static __attribute__((noinline)) void *kmalloc_beyond(size_t size)
 {
-	if (this_heap())
+	struct heap *h = this_heap();
+	void *p;
+
+	if (!h)
+		return kmalloc_inner(size, 0);
+	if (size > HEAP_SLAB_MAX_SIZE)
 		return alloc_slow(size, IS_POWER_OF_2(size) ? size : 1);
-	return kmalloc_inner(size, 0);
+	/* the largest class (no power of two: 8192 is beyond it), its cache first */
+	_Static_assert(HEAP_SLAB_MAX_SIZE < 8192,
+		       "a power of two would want its natural alignment");
+	p = cache_take(&h->cls[HEAP_NR_CLASSES - 1]);
+	return p ? p : cache_refill(h, HEAP_NR_CLASSES - 1);
 }
 
 /*
