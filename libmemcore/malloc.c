@@ -44,9 +44,9 @@
 #endif
 
 #define DEBUG_TIER (HEAP_HARDEN == HEAP_HARDEN_DEBUG)
+#define CALLER	   __builtin_return_address(0)
 
 struct frame; /* mm/'s, for the per-hart heaps' inline free (below) */
-#define CALLER	   __builtin_return_address(0)
 
 /* From here on calloc() has the OS zero a large block (cheaper than writing it). */
 #define CALLOC_DROP_MIN (128UL << 10)

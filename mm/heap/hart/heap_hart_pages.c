@@ -45,10 +45,10 @@ static unsigned int pages_for(size_t size, size_t align)
 }
 
 /*
- * The head frame of the block at pa says heap id from instead of to (a
- * compare-and-swap of its state, tag and order kept): NULL if it said
- * anything else, else the frame (whose aux, the block's mark and length,
- * is then the block's: it was set before the state that made it so).
+ * A block's head frame f says heap id to instead of from (a
+ * compare-and-swap of its state, tag and order kept); false if it said
+ * anything else. Once it is true, f's aux (the block's mark and length)
+ * is the block's: it was set before the state that made it so.
  */
 static bool block_swap_frame(struct frame *f, unsigned int from, unsigned int to)
 {
@@ -68,22 +68,15 @@ static struct frame *block_frame(const struct heap *h, const void *p)
 	return frame_lookup(virt_to_phys(p));
 }
 
-static struct frame *block_swap_id(const struct heap *h, const void *p, unsigned int from,
-				   unsigned int to)
-{
-	struct frame *f = block_frame(h, p);
-
-	return f && block_swap_frame(f, from, to) ? f : NULL;
-}
-
 /* A block of n frames aligned to align from the hart's cache (the one freed last), or NULL. */
 static void *cache_take_block(struct heap *h, unsigned int n, size_t align)
 {
 	while (h->nr_blocks[n] && !((uintptr_t)h->blocks[n][h->nr_blocks[n] - 1] & (align - 1))) {
 		void *p = h->blocks[n][--h->nr_blocks[n]];
+		struct frame *f = block_frame(h, p);
 
 		h->block_frames -= n;
-		if (block_swap_id(h, p, HART_PAGES_CACHED_ID, HART_PAGES_HEAP_ID))
+		if (f && block_swap_frame(f, HART_PAGES_CACHED_ID, HART_PAGES_HEAP_ID))
 			return p;
 		/* its frame changed while it waited (a buddy_free() of it?): dropped */
 		heap_misuse("cached page block changed owner", p);
@@ -117,11 +110,7 @@ void *hart_pages_alloc(size_t size, size_t align)
 	return phys_to_virt(pa);
 }
 
-/*
- * What p is to the page blocks: in none, the first byte of one allocated
- * or freed (cached), or a byte inside one; *pages is then its length in
- * frames.
- */
+/* Whether o is a page block's head frame, allocated or cached. */
 static bool is_block_head(const struct frame_owner *o)
 {
 	return o->tag == FRAME_HEAP &&
@@ -129,6 +118,11 @@ static bool is_block_head(const struct frame_owner *o)
 	       (o->aux & ~0xffu) == HART_PAGES_MARK;
 }
 
+/*
+ * What p is to the page blocks: in none, the first byte of one allocated
+ * or freed (cached), or a byte inside one; *pages is then its length in
+ * frames.
+ */
 enum hart_pages_kind hart_pages_of(const void *p, unsigned int *pages)
 {
 	phys_addr_t pa = virt_to_phys(p), page = ALIGN_DOWN(pa, (phys_addr_t)PAGE_SIZE);
@@ -163,11 +157,10 @@ enum hart_pages_kind hart_pages_of(const void *p, unsigned int *pages)
 }
 
 /*
- * The page block at p (its first byte) freed. Its length is read once it
- * is claimed: what hart_pages_of() read may be of a block freed and
- * allocated again since (this free being a stale one).
- */
-/* The block at p, its head frame f claimed (it names the cache's id now): cached or to the buddy.
+ * The block at p, its head frame f claimed (it names the cache's id now):
+ * into the hart's cache of blocks, or back to the buddy. Its length is
+ * read once it is claimed: what was read before may be of a block freed
+ * and allocated again since (the free being a stale one).
  */
 static void block_free(struct heap *h, void *p, struct frame *f)
 {
@@ -180,27 +173,14 @@ static void block_free(struct heap *h, void *p, struct frame *f)
 		h->block_frames += pages;
 		return;
 	}
-	buddy_free_range(virt_to_phys(p),
-			 pages); /* its head names the cache's id: still the heap's */
-}
-
-void hart_pages_free(void *p)
-{
-	struct heap *h = this_heap();
-	/* the claim: a racing free of it finds it cached, and is reported */
-	struct frame *f = block_swap_id(h, p, HART_PAGES_HEAP_ID, HART_PAGES_CACHED_ID);
-
-	if (!f) {
-		heap_misuse("double free (of a page block)", p);
-		return;
-	}
-	block_free(h, p, f);
+	/* its head names the cache's id: still the heap's */
+	buddy_free_range(virt_to_phys(p), pages);
 }
 
 /*
- * kfree()'s way to a block it found in h's window: f, p's page's frame, is
- * the block's head frame if p starts a block (its mark says so, and the
- * claim's compare-and-swap decides between racing frees).
+ * The block p starts freed, f its page's frame: false, with nothing done,
+ * if p starts no allocated block. The claim (a compare-and-swap of the
+ * head's id) decides between racing frees: the other finds it cached.
  */
 bool hart_pages_free_at(struct heap *h, void *p, struct frame *f)
 {
@@ -210,6 +190,16 @@ bool hart_pages_free_at(struct heap *h, void *p, struct frame *f)
 		return false;
 	block_free(h, p, f);
 	return true;
+}
+
+/* The block p starts freed (hart_pages_of() said so): a racing free of it is reported. */
+void hart_pages_free(void *p)
+{
+	struct heap *h = this_heap();
+	struct frame *f = block_frame(h, p);
+
+	if (!f || !hart_pages_free_at(h, p, f))
+		heap_misuse("double free (of a page block)", p);
 }
 
 void hart_pages_flush(struct heap *h)
