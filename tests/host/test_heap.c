@@ -499,15 +499,18 @@ static void forged_links_in_the_same_page(struct ktest *t)
 static void the_inlined_fast_paths_do_all_or_nothing(struct ktest *t)
 {
 	struct heap *h = this_heap();
-	uintptr_t *a = kmalloc(64), *b = kmalloc(64), *big = kmalloc(20000), *other, word;
+	uintptr_t *a = kmalloc(64), *b = kmalloc(64), *c = kmalloc(64), *big = kmalloc(20000);
+	uintptr_t *other, word;
 	const struct frame *f;
 	void *v[HEAP_CACHE_SLOTS + 1];
 	unsigned int taken = 0;
 	uintptr_t local = 0;
 
-	KT_ASSERT(t, h && a && b && big);
+	KT_ASSERT(t, h && a && b && c && big);
 	arena_set_hart(1);
 	other = kmalloc(64);
+	if (HEAP_FREE_TAGS)
+		kfree(c); /* queued for hart 0 */
 	arena_set_hart(0);
 	KT_ASSERT(t, other != NULL);
 	*other = 4321;
@@ -522,6 +525,13 @@ static void the_inlined_fast_paths_do_all_or_nothing(struct ktest *t)
 		word = *a;
 		KT_EXPECT(t, !heap_kfree_cached(h, a, &f)); /* freed, its tag says so */
 		KT_EXPECT_EQ(t, *a, word);
+		word = *c;
+		KT_EXPECT(t, !heap_kfree_cached(h, c, &f)); /* its free queued: the link stays */
+		KT_EXPECT_EQ(t, *c, word);
+		KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+		heap_idle(); /* takes the queue, which follows the link */
+	} else {
+		kfree(c); /* the tier without tags does not look for a queued free */
 	}
 	KT_EXPECT(t, !heap_kfree_cached(h, (char *)b + 8, &f) && !f);
 	KT_EXPECT(t, !heap_kfree_cached(h, &local, &f) && !f);

@@ -37,9 +37,10 @@
  * HEAP_EMPTY_HIGH empty pages, a heap gives pages back to the buddy until
  * HEAP_EMPTY_LOW remain.
  *
- * Frees of one object compete for its first word, each with a
- * compare-and-swap from what it read (tag_claim(), heap_free_remote_at()):
- * of two racing frees exactly one goes on, the other is reported.
+ * Frees of one object compete for its first word, each with an atomic
+ * swap (the owner's an exchange, tag_claim(); a remote one a
+ * compare-and-swap from what it read, heap_free_remote_at()): of two
+ * racing frees exactly one goes on, the other is reported.
  */
 #include <mm/buddy.h>
 #include <mm/port.h>
@@ -554,46 +555,46 @@ static bool cached(const struct heap *h, const struct heap_class *k, const void 
 }
 
 /*
- * tag_claim() read old in p's first word, which decodes below
- * 2^HEAP_LINK_BITS, or found it changed: decide on the bitmaps and the
- * cache, and swap the tag in if the free goes on. The tag: p is free in
- * its page or in the cache (a double free), or else its user wrote the
- * tag. A remote free's mark: that free has committed (ours is the double
- * free). A link with p's pending bit set: a remote free of p is queued.
- * Anything else is its user's data.
+ * tag_swap() took old out of p's first word, putting p's tag in, and old
+ * decodes below 2^HEAP_LINK_BITS: decide on the bitmaps and the cache. The
+ * tag: p is free in its page or in the cache (a double free), or else its
+ * user wrote the tag. A remote free's mark: that free has committed (ours
+ * is the double free). A link with p's pending bit set: a remote free of p
+ * is queued. Refused for those two, the word gets old back (but for an
+ * object free in its page). Anything else is its user's data, and the tag
+ * stays.
  */
 bool tag_claim_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old)
 {
-	uintptr_t a = (uintptr_t)p, page = ALIGN_DOWN(a, HEAP_SLAB_SIZE), *word = p;
-	uintptr_t idx = (a - page) >> k->shift, tag = free_tag(h->tag_key, p);
+	uintptr_t a = (uintptr_t)p, page = ALIGN_DOWN(a, HEAP_SLAB_SIZE);
+	uintptr_t idx = (a - page) >> k->shift, d = old ^ free_tag(h->tag_key, p);
 	uint64_t bit = 1ULL << (idx % 64);
 	const uint64_t *alloc = (const uint64_t *)(page + k->alloc_at) + idx / 64;
 	const uint64_t *pending = (const uint64_t *)(page + k->pending_at) + idx / 64;
 
 	/* acquire, for the word read relaxed: a queued free's link seen, its pending bit is too */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	for (;;) {
-		uintptr_t d = old ^ tag;
-
-		if (d == 0) {
-			if (!(__atomic_load_n(alloc, __ATOMIC_RELAXED) & bit))
-				heap_misuse("double free", p);
-			else if (cached(h, k, p))
-				heap_misuse("double free (it is in the hart's cache)", p);
-			else
-				return true; /* its user wrote the tag: it stays */
-			return false;
-		}
-		if (d == 1 ||
-		    (!(d >> HEAP_LINK_BITS) && __atomic_load_n(pending, __ATOMIC_ACQUIRE) & bit)) {
-			heap_misuse(
-			    "double free (another hart's free of it is queued or under way)", p);
-			return false;
-		}
-		if (__atomic_compare_exchange_n(word, &old, tag, false, __ATOMIC_ACQUIRE,
-						__ATOMIC_ACQUIRE))
-			return true;
+	if (d == 0) {
+		if (!(__atomic_load_n(alloc, __ATOMIC_RELAXED) & bit))
+			heap_misuse("double free", p);
+		else if (cached(h, k, p))
+			heap_misuse("double free (it is in the hart's cache)", p);
+		else
+			return true; /* its user wrote the tag: it stays */
+		return false;
 	}
+	if (d == 1 || __atomic_load_n(pending, __ATOMIC_ACQUIRE) & bit) {
+		/*
+		 * The mark or link back, unless the object is free in its page
+		 * (only the owner clears its bit): that free then finds it so,
+		 * puts the tag back itself and is reported, and the tag stays.
+		 */
+		if (__atomic_load_n(alloc, __ATOMIC_RELAXED) & bit)
+			tag_unswap(h, p, old);
+		heap_misuse("double free (another hart's free of it is queued or under way)", p);
+		return false;
+	}
+	return true;
 }
 
 void tag_cache_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old)
@@ -644,7 +645,10 @@ void heap_free_remote_at(unsigned int owner, uintptr_t page, const struct heap_c
 	} while (!__atomic_compare_exchange_n(word, &old, mark, false, __ATOMIC_ACQUIRE,
 					      __ATOMIC_ACQUIRE));
 	HEAP_RACE(RACE_REMOTE_CLAIMED, p);
-	/* committed: nobody else writes over the mark, so putting the word back cannot fail */
+	/*
+	 * committed: the mark stays until this free writes over it (a refused
+	 * owner's free swaps its tag in for a moment and puts the mark back)
+	 */
 	if (__atomic_fetch_or(pending, bit, __ATOMIC_SEQ_CST) & bit) {
 		__atomic_store_n(word, old, __ATOMIC_RELAXED); /* only a broken bitmap gets here */
 		heap_misuse("double free (another free of it is queued or under way)", p);
@@ -713,10 +717,14 @@ void heap_free_own(struct heap *h, struct slab *s, unsigned int idx, void *p)
 	uintptr_t old;
 
 	if (HEAP_FREE_TAGS && likely(s->cls < HEAP_NR_CLASSES) &&
-	    likely(!__atomic_load_n(&h->remote, __ATOMIC_RELAXED)) && tag_swap(h, p, &old))
-		local_free(h, s, idx, p, FREE_CLAIMED);
-	else /* the claim again, the slow way: nothing was written */
-		free_own_slow(h, s, idx, p);
+	    likely(!__atomic_load_n(&h->remote, __ATOMIC_RELAXED))) {
+		if (likely(tag_swap(h, p, &old))) {
+			local_free(h, s, idx, p, FREE_CLAIMED);
+			return;
+		}
+		tag_unswap(h, p, old); /* the claim again, the slow way */
+	}
+	free_own_slow(h, s, idx, p);
 }
 
 /*

@@ -154,8 +154,8 @@ static inline unsigned int slab_take(struct slab *s)
  */
 #ifdef HEAP_RACE_HOOKS
 enum heap_race_point {
-	RACE_OWNER_CHECKED,  /* the owner has read the object's first word, not yet swapped it */
-	RACE_REMOTE_READ,    /* a remote free has read the first word, not yet swapped it */
+	RACE_OWNER_CHECKED, /* the owner has swapped its tag in (tier off: taken the pending bit) */
+	RACE_REMOTE_READ,   /* a remote free has read the first word, not yet swapped it */
 	RACE_REMOTE_CLAIMED, /* ... and has swapped its mark in, no more */
 	RACE_REMOTE_CHECKED, /* ... and holds the pending bit, the allocation bit checked */
 	RACE_REMOTE_LINKED,  /* ... and has linked it (its first word), not yet pushed it */
@@ -435,32 +435,39 @@ static inline void class_put(struct heap_class *k, struct slab *s, unsigned int 
  * Free tags (the default and debug tiers): every object of a slab page
  * that is not its user's (cached, or free in its page) holds in its first
  * word its free tag, its address xor heap_tag_key; an allocation sets the
- * word to 0. A free reads the word and swaps in its own value with a
- * compare-and-swap from what it read; nobody writes over another free's
- * value, and a free that is refused writes nothing. The owner's free
- * swaps in the tag; what the word held:
+ * word to 0. The owner's free swaps the tag into the word (an atomic
+ * exchange: one instruction, amoswap on riscv64), and what it took out
+ * says whether the free goes on:
  *
  *   - the tag: the object is free already, a double free;
  *   - another hart's free of it, committed (its mark, heap_mark()) or
  *     queued (a link, heap_link(), whose pending bit is set; both decode,
  *     as the tag does, to a number below 2^HEAP_LINK_BITS): a double free
- *     too;
+ *     too, and the mark or link goes back, a compare-and-swap from the tag
+ *     (which fails, leaving the word be, if that free has written its link
+ *     since); but for an object free in its page, whose remote free puts
+ *     the tag back itself: there the tag stays;
  *   - anything else: the user's data, the free goes on (data that decodes
  *     below 2^HEAP_LINK_BITS by chance, 1 in 2^10 of random words, goes
  *     the slow way, which checks the bitmaps and the cache and lets it on).
  *
- * A remote free (heap_free_remote_at()) reads the word the same way and
- * refuses the tag, a mark, or a link whose pending bit is set; otherwise
- * it swaps in its mark, and with that it has committed: it takes the
- * pending bit (which the drain and the page's release look at), checks the
- * allocation bit, writes its link over its mark and pushes the object.
- * Every free commits by its compare-and-swap on the one word, and every
- * free reads that word before it commits: of two racing frees, the second
- * to swap fails and then reads the first one's tag or mark, so exactly one
- * goes on and the other is reported. A free commits at its swap and not
- * before: one that had only read the word while the owner freed the object
- * and allocated it again (the word back to what it read, 0 say) frees the
- * new allocation, a stale free, as in any heap without a quarantine.
+ * A refused free's tag is in the word for a moment: only another free or
+ * a ksize() of the object can see it (the queue is the owner's to take),
+ * misuses either way, reported.
+ *
+ * A remote free (heap_free_remote_at()) reads the word and refuses the
+ * tag, a mark, or a link whose pending bit is set; otherwise it swaps in
+ * its mark with a compare-and-swap from what it read, and with that it
+ * has committed: it takes the pending bit (which the drain and the page's
+ * release look at), checks the allocation bit, writes its link over its
+ * mark and pushes the object. Every free commits by its swap on the one
+ * word and decides on what that swap took out (a compare-and-swap that
+ * fails reads the word again): of two racing frees, the second to swap
+ * finds the first one's tag or mark, so exactly one goes on and the other
+ * is reported. A free commits at its swap and not before: a remote one
+ * that had only read the word while the owner freed the object and
+ * allocated it again (the word back to what it read, 0 say) frees the new
+ * allocation, a stale free, as in any heap without a quarantine.
  *
  * A write after free over a free object's tag leaves the heap's bitmaps
  * and stack intact; a double free that follows it is caught only if it is
@@ -544,7 +551,7 @@ static inline void cache_push(struct heap_class *k, void *p)
 	*k->top++ = p;
 }
 
-/* heap_hart.c: the word read is a tag, a mark or a link, or changed (see above); false: reported */
+/* heap_hart.c: old, swapped out for the tag, is a tag, a mark or a link; false: reported */
 bool tag_claim_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old);
 /* ... and then p onto k's cache, if it goes on */
 void tag_cache_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old);
@@ -552,26 +559,35 @@ void tag_cache_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old
 void tag_cache_again(void *p);
 
 /*
- * The claim's common case: p's first word read (*old), its user's data
- * (nothing that decodes below 2^HEAP_LINK_BITS), and swapped for p's tag.
- * false, with nothing written, for anything else: the slow way decides.
- * Relaxed: tag_claim_slow() fences before it reads a link's pending bit.
+ * The owner's claim's common case: p's tag swapped into its first word
+ * (*old: what that held), which was its user's data (nothing that decodes
+ * below 2^HEAP_LINK_BITS). false otherwise, the tag in the word all the
+ * same: tag_claim_slow() decides on *old and puts back a free's mark or
+ * link; tag_unswap() puts back whatever it was. Relaxed: tag_claim_slow()
+ * fences before it reads a link's pending bit.
  */
 static inline bool tag_swap(const struct heap *h, void *p, uintptr_t *old)
 {
-	uintptr_t tag = free_tag(h->tag_key, p), *word = p;
+	uintptr_t tag = free_tag(h->tag_key, p); /* kept: the swap is a barrier to the compiler */
 
-	*old = __atomic_load_n(word, __ATOMIC_RELAXED);
+	*old = __atomic_exchange_n((uintptr_t *)p, tag, __ATOMIC_RELAXED);
 	HEAP_RACE(RACE_OWNER_CHECKED, p);
-	return likely((*old ^ tag) >> HEAP_LINK_BITS) &&
-	       likely(__atomic_compare_exchange_n(word, old, tag, false, __ATOMIC_RELAXED,
-						  __ATOMIC_RELAXED));
+	return likely((*old ^ tag) >> HEAP_LINK_BITS);
+}
+
+/* old, which tag_swap() took out of p's first word, back in; unless the tag was written over. */
+static inline void tag_unswap(const struct heap *h, void *p, uintptr_t old)
+{
+	uintptr_t tag = free_tag(h->tag_key, p);
+
+	__atomic_compare_exchange_n((uintptr_t *)p, &tag, old, false, __ATOMIC_RELAXED,
+				    __ATOMIC_RELAXED);
 }
 
 /*
  * The owner's claim to free p, an object of one of its pages of class k
- * (checked: p starts an object), with free tags: its first word read, and
- * swapped for its tag if it is its user's. false: a double free, reported.
+ * (checked: p starts an object), with free tags: its tag swapped into its
+ * first word, and what that held decided on. false: a double free, reported.
  */
 static inline bool tag_claim(struct heap *h, struct heap_class *k, void *p)
 {
@@ -627,10 +643,11 @@ bool heap_free_remote_window(struct heap *h, uintptr_t a, const struct frame *f)
 /*
  * heap_kfree_cached(): p, an object of one of h's own slab pages in its
  * window that its user holds, into its class's cache with room (true).
- * false, with nothing written, for anything else (the cache full, a double
- * free, something not an object); *other is then p's frame if p is in h's
- * window but not in one of h's pages: heap_free_remote_window() is the way
- * if it is another hart's object (kfree() if not), else NULL.
+ * false, with the object as it was, for anything else (the cache full, a
+ * double free, something not an object: a word swapped is put back);
+ * *other is then p's frame if p is in h's window but not in one of h's
+ * pages: heap_free_remote_window() is the way if it is another hart's
+ * object (kfree() if not), else NULL.
  */
 static inline bool heap_kfree_cached(struct heap *h, void *p, const struct frame **other)
 {
@@ -651,8 +668,10 @@ static inline bool heap_kfree_cached(struct heap *h, void *p, const struct frame
 	top = k->top;
 	if (!heap_starts_object(k, a) || top == k->full || p == top[-1])
 		return false;
-	if (HEAP_FREE_TAGS && !tag_swap(h, p, &old))
+	if (HEAP_FREE_TAGS && !tag_swap(h, p, &old)) {
+		tag_unswap(h, p, old); /* kfree() decides */
 		return false;
+	}
 	*top = p;
 	k->top = top + 1;
 	return true;

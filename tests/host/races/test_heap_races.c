@@ -2,10 +2,11 @@
 /*
  * Two frees of one slab object (a double free), the owner's and another
  * hart's, forced through every order in which they can meet (the owner's
- * free reads the object's first word and swaps in its free tag with a
- * compare-and-swap, then caches it; a remote free reads the word and swaps
- * in its mark the same way, then takes the pending bit, checks the
- * allocation bit and links the object): one free is
+ * free swaps its free tag into the object's first word, decides on what
+ * it took out, puts a remote free's mark or link back, then caches it; a
+ * remote free reads the word and swaps in its mark with a compare-and-swap,
+ * then takes the pending bit, checks the allocation bit and links the
+ * object): one free is
  * stopped at a step where the other may cut in (the heap's HEAP_RACE
  * hooks, compiled in for this program only), the other runs to its end,
  * then the first goes on. Whatever the order, exactly one of the two is
@@ -189,10 +190,10 @@ static void fill_cache(void)
 }
 
 /*
- * The owner has read the object's first word and not yet swapped it; hart
- * 1's free queues the object; the owner's compare-and-swap fails, it reads
- * the link and is refused. to_page: the owner's cache is full, its free
- * goes to the page, whose slow way is refused, then takes the queue.
+ * The owner has swapped its tag into the object's first word (its free has
+ * committed) and done no more; hart 1's free finds the tag and is refused,
+ * nothing queued; the owner's goes on. to_page: the owner's cache is full,
+ * its free goes to the page (heap_free_own()'s own swap).
  */
 static void remote_cuts_in(struct ktest *t, bool to_page)
 {
@@ -204,9 +205,9 @@ static void remote_cuts_in(struct ktest *t, bool to_page)
 	if (to_page)
 		fill_cache();
 	KT_EXPECT_EQ(t, race(t, &owner, RACE_OWNER_CHECKED, &remote, NO_STOP, p, &stopped), 1);
-	KT_EXPECT(t, heap_hart_has_queue(0) == !to_page);
+	KT_EXPECT(t, !heap_hart_has_queue(0));
 	KT_ASSERT_EQ(t, heap_hart_stats(0, &s), 0);
-	KT_EXPECT_EQ(t, s.cls[2].remote_frees, to_page); /* the remote free went on */
+	KT_EXPECT_EQ(t, s.cls[2].remote_frees, 0); /* the owner's free went on */
 	freed_once(t, p);
 	finish(t, keep);
 }
@@ -293,36 +294,89 @@ static void a_word_like_a_link_then_two_frees(struct ktest *t)
 }
 
 /*
- * Both frees read the word (its user's data) before either swaps. The
- * owner swaps first: hart 1's compare-and-swap fails, it reads the tag and
- * is refused. Were a free to decide on what it had read alone, both would
- * go on and the object be handed out twice.
+ * Hart 1's free has read the word (its user's data), not yet swapped its
+ * mark in; the owner's free swaps its tag in and goes on: hart 1's
+ * compare-and-swap fails, it reads the tag and is refused. Were a free to
+ * decide on what it had read alone, both would go on and the object be
+ * handed out twice.
  */
-static void both_read_then_the_owner_swaps(struct ktest *t)
+static void the_remote_read_then_the_owner_swaps(struct ktest *t)
 {
 	void *keep, *p = setup_object(&keep);
 	struct freer owner = {.hart = 0, .p = p}, remote = {.hart = 1, .p = p};
 	bool stopped;
 
-	KT_EXPECT_EQ(t, race(t, &owner, RACE_OWNER_CHECKED, &remote, RACE_REMOTE_READ, p, &stopped),
-		     1);
-	KT_EXPECT(t, stopped);		       /* it had read the word */
-	KT_EXPECT(t, !heap_hart_has_queue(0)); /* and was refused */
+	KT_EXPECT_EQ(t, race(t, &remote, RACE_REMOTE_READ, &owner, NO_STOP, p, &stopped), 1);
+	KT_EXPECT(t, !heap_hart_has_queue(0)); /* hart 1 was refused */
 	freed_once(t, p);
 	finish(t, keep);
 }
 
-/* The same, hart 1 swapping first: the owner's compare-and-swap fails, it reads the mark. */
-static void both_read_then_the_remote_swaps(struct ktest *t)
+/*
+ * Hart 1 has swapped its mark in (committed); the owner's free swaps its
+ * tag over the mark and stops before it looks at what it got; hart 1 goes
+ * on, writes its link over the owner's tag and pushes; the owner finds the
+ * mark, is refused, and its attempt to put the mark back fails, leaving
+ * the link: the queue holds the object, whole.
+ */
+static void the_owner_swaps_over_a_mark_then_the_remote_links(struct ktest *t)
 {
 	void *keep, *p = setup_object(&keep);
 	struct freer owner = {.hart = 0, .p = p}, remote = {.hart = 1, .p = p};
 	bool stopped;
 
-	KT_EXPECT_EQ(t, race(t, &remote, RACE_REMOTE_READ, &owner, RACE_OWNER_CHECKED, p, &stopped),
-		     1);
+	KT_EXPECT_EQ(
+	    t, race(t, &remote, RACE_REMOTE_CLAIMED, &owner, RACE_OWNER_CHECKED, p, &stopped), 1);
 	KT_EXPECT(t, stopped);
 	KT_EXPECT(t, heap_hart_has_queue(0)); /* hart 1's free went on */
+	freed_once(t, p);
+	finish(t, keep);
+}
+
+/*
+ * Hart 1 has linked the object, not yet pushed it; the owner's free swaps
+ * its tag over the link and stops; hart 1 pushes the object, its first
+ * word the owner's tag for now; the owner finds the link (the pending bit
+ * set), is refused and puts the link back, so that the drain follows it.
+ */
+static void the_owner_swaps_over_a_link_then_the_remote_pushes(struct ktest *t)
+{
+	void *keep, *p = setup_object(&keep);
+	struct freer owner = {.hart = 0, .p = p}, remote = {.hart = 1, .p = p};
+	bool stopped;
+
+	KT_EXPECT_EQ(
+	    t, race(t, &remote, RACE_REMOTE_LINKED, &owner, RACE_OWNER_CHECKED, p, &stopped), 1);
+	KT_EXPECT(t, stopped);
+	KT_EXPECT(t, heap_hart_has_queue(0));
+	KT_EXPECT_EQ(t, *(uintptr_t *)p, heap_link(p, NULL)); /* the link, back in */
+	freed_once(t, p);
+	finish(t, keep);
+}
+
+/*
+ * An object free in its page whose tag a write after free took, freed
+ * again by hart 1 and by the owner at once: hart 1 swaps its mark in; the
+ * owner swaps its tag over the mark and stops; hart 1 finds the object
+ * free in its page, puts the tag back itself and is reported; the owner,
+ * refused too, must leave the tag (putting its mark back would leave a
+ * free object with a mark and no free under way, which ksize() and later
+ * frees misread).
+ */
+static void two_frees_of_an_object_free_in_its_page(struct ktest *t)
+{
+	void *keep, *p = setup_object(&keep);
+	struct freer owner = {.hart = 0, .p = p}, remote = {.hart = 1, .p = p};
+	bool stopped;
+
+	kfree(p);
+	heap_flush();		  /* into its page, its allocation bit clear */
+	*(uintptr_t *)p = 0x1234; /* the write after free */
+	KT_EXPECT_EQ(
+	    t, race(t, &remote, RACE_REMOTE_CLAIMED, &owner, RACE_OWNER_CHECKED, p, &stopped), 2);
+	KT_EXPECT(t, stopped);
+	KT_EXPECT_EQ(t, *(uintptr_t *)p, free_tag(heap_tag_key, p));
+	KT_EXPECT(t, !heap_hart_has_queue(0));
 	freed_once(t, p);
 	finish(t, keep);
 }
@@ -549,8 +603,10 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(a_double_free_after_a_write_after_free),
     KTEST_CASE(owner_cuts_in_before_the_push),
     KTEST_CASE(a_push_retried_after_the_owner_was_refused),
-    KTEST_CASE(both_read_then_the_owner_swaps),
-    KTEST_CASE(both_read_then_the_remote_swaps),
+    KTEST_CASE(the_remote_read_then_the_owner_swaps),
+    KTEST_CASE(the_owner_swaps_over_a_mark_then_the_remote_links),
+    KTEST_CASE(the_owner_swaps_over_a_link_then_the_remote_pushes),
+    KTEST_CASE(two_frees_of_an_object_free_in_its_page),
     KTEST_CASE(two_remote_frees),
     KTEST_CASE(a_free_cuts_into_the_drain_to_the_cache),
     KTEST_CASE(a_free_cuts_into_the_drain_to_the_page),
