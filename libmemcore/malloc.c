@@ -73,25 +73,22 @@ static __attribute__((noinline)) void free_slow(void *p, const void *caller);
 /*
  * The per-hart heaps' fast paths inline (heap_hart.h), with the heap read
  * from the hart the bias gave: no call, one thread-local read. They do the
- * whole job or nothing; kmalloc() and kfree() do the rest.
+ * whole job or nothing; kmalloc() and kfree() do the rest. The hart has
+ * its heap: every hart gets one at the boot (which aborts if the switch
+ * fails), and a thread gets a bias only after it (attach()).
  */
 #if defined(CONFIG_HEAP_PER_HART_SLAB) && HEAP_FRONT_EMPTY
 #define SHIM_INLINE_HEAP 1
 static inline void *malloc_cached(struct hart_slot *h, size_t size)
 {
-	struct heap *heap = h->local.mm;
-
-	if (likely(heap && size <= HEAP_FAST_MAX_SIZE))
-		return heap_kmalloc_cached(heap, size);
+	if (likely(size <= HEAP_FAST_MAX_SIZE))
+		return heap_kmalloc_cached(h->local.mm, size);
 	return NULL;
 }
 
 static inline bool free_cached(struct hart_slot *h, void *p, const struct frame **other)
 {
-	struct heap *heap = h->local.mm;
-
-	*other = NULL;
-	return likely(heap) && heap_kfree_cached(heap, p, other);
+	return heap_kfree_cached(h->local.mm, p, other);
 }
 
 /* Another hart's object, straight to its owner's queue (kfree() would find it so again). */
@@ -159,7 +156,8 @@ static inline __attribute__((always_inline)) void *do_malloc(size_t size, const 
 		shim_bias_leave(h);
 		return likely(p) ? p : nomem();
 	}
-	p = malloc_cached(h, shim_size(size));
+	size = shim_size(size);
+	p = malloc_cached(h, size);
 	if (unlikely(!p))
 		return malloc_biased(h, size);
 	shim_bias_leave(h);
