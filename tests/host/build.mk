@@ -211,7 +211,10 @@ $(hosttree)/test_heap_races: $(hosttree)/races/tests/host/races/test_heap_races.
 # tier (test_heap_misuse_<strategy>_<tier>, every tier).
 
 heap_tiers := off default debug
-tier_flag_off := -DCONFIG_HEAP_HARDEN_OFF
+# The tier-off builds also take the per-hart heaps' caches at the ends of
+# their Kconfig ranges (the smallest class caches, the largest cache of
+# page blocks), so that the suites run those sizes too.
+tier_flag_off := -DCONFIG_HEAP_HARDEN_OFF -DCONFIG_HEAP_CACHE_KB=8 -DCONFIG_HEAP_PAGE_BLOCKS_KB=512
 tier_flag_default :=
 tier_flag_debug := -DCONFIG_HEAP_HARDEN_DEBUG
 tier_common_srcs := $(mm_heap_srcs)

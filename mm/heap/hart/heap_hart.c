@@ -54,13 +54,14 @@ unsigned int heap_nr_harts;
 uintptr_t heap_tag_key;
 
 /*
- * A class's cache holds up to 64 objects and 32 KiB, at least 4: enough
- * that a burst of frees and allocations of a few dozen objects stays in
- * it, little enough that a hart's caches hold at most ~150 KiB.
+ * A class's cache holds up to 64 objects and HEAP_CACHE_BYTES (32 KiB by
+ * default), at least 4: enough that a burst of frees and allocations of a
+ * few dozen objects stays in it, little enough that a hart's caches hold
+ * at most ~190 KiB (CONFIG_HEAP_CACHE_KB says what more buys).
  */
 static uint32_t cache_max(unsigned int cls)
 {
-	return MIN(MAX(32768 / slab_geom[cls].size, 4u), (uint32_t)HEAP_CACHE_SLOTS);
+	return MIN(MAX(HEAP_CACHE_BYTES / slab_geom[cls].size, 4u), (uint32_t)HEAP_CACHE_SLOTS);
 }
 
 /*

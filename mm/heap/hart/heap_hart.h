@@ -252,14 +252,27 @@ _Static_assert(sizeof(struct heap_class) == HEAP_SLAB_FRAME_AUX(1),
 /*
  * Page blocks (heap_hart_pages.c): up to HART_PAGES_MAX frames; a hart
  * keeps up to HART_PAGES_SLOTS freed blocks of each length for its next
- * allocations of that length, HART_PAGES_CACHED frames in all.
+ * allocations of that length, HART_PAGES_CACHED frames in all
+ * (CONFIG_HEAP_PAGE_BLOCKS_KB, 64 KiB by default: 16 frames, 4 a length).
  */
-#define HART_PAGES_MAX	  8 /* frames: up to 32 KiB */
-#define HART_PAGES_SLOTS  4
-#define HART_PAGES_CACHED 16 /* 64 KiB a hart */
+#define HART_PAGES_MAX 8 /* frames: up to 32 KiB */
+#ifdef CONFIG_HEAP_PAGE_BLOCKS_KB
+#define HART_PAGES_CACHED (CONFIG_HEAP_PAGE_BLOCKS_KB * 1024 / PAGE_SIZE)
+#else
+#define HART_PAGES_CACHED 16
+#endif
+#define HART_PAGES_SLOTS (HART_PAGES_CACHED / 4 > 4 ? HART_PAGES_CACHED / 4 : 4)
 
-/* The most objects a class's cache holds (heap_hart.c's cache_max() says how many it does). */
+/*
+ * A class's cache holds up to HEAP_CACHE_BYTES of objects, at least 4 and
+ * at most HEAP_CACHE_SLOTS (heap_hart.c's cache_max()).
+ */
 #define HEAP_CACHE_SLOTS 64
+#ifdef CONFIG_HEAP_CACHE_KB
+#define HEAP_CACHE_BYTES (CONFIG_HEAP_CACHE_KB * 1024u)
+#else
+#define HEAP_CACHE_BYTES 32768u
+#endif
 
 struct heap {
 	/* the owner's alone */
