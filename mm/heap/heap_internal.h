@@ -127,7 +127,9 @@ static inline bool large_owns(const void *p)
 
 void large_free(void *p);
 size_t large_size(const void *p);
-/* Counts an allocation of another kind (allocs, pages: +1/-1 and its pages) in heap_large_stats().
+/*
+ * Counts an allocation of another kind (allocs, pages: +1/-1 and its
+ * pages) in heap_large_stats(), on the running hart's own count.
  */
 void large_account(long allocs, long pages);
 void large_reset(const struct heap_large_ops *ops); /* NULL: none */

@@ -8,6 +8,9 @@
  * backend gives the first frame, its metadata the size.
  */
 #include <mm/buddy.h>
+#include <mm/harts.h>
+#include <mm/port.h>
+#include <string.h>
 
 #include "heap_internal.h"
 
@@ -15,7 +18,25 @@
 
 static struct heap_large_ops ops; /* ops.map NULL: none */
 uintptr_t large_window, large_window_size;
-static uint64_t nr_allocations, nr_pages; /* atomics */
+/*
+ * The allocations and pages live (these and the strategies' others,
+ * large_account()), counted per hart: each hart writes its own line alone
+ * (the heap is never called from interrupt handlers), a load and a store
+ * no other hart contends for; heap_large_stats() adds them up. A hart's
+ * count may go below 0 (it freed what another allocated): the sum does not.
+ */
+struct large_count {
+	uint64_t allocations, pages;
+} __aligned(64);
+static struct large_count counts[MAX_HARTS];
+
+void large_account(long allocs, long pages)
+{
+	struct large_count *c = &counts[this_hart_index()];
+
+	__atomic_store_n(&c->allocations, c->allocations + (uint64_t)allocs, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->pages, c->pages + (uint64_t)pages, __ATOMIC_RELAXED);
+}
 
 void large_reset(const struct heap_large_ops *o)
 {
@@ -27,7 +48,7 @@ void large_reset(const struct heap_large_ops *o)
 		ops = (struct heap_large_ops){ 0 };
 		large_window = large_window_size = 0;
 	}
-	nr_allocations = nr_pages = 0;
+	memset(counts, 0, sizeof(counts));
 }
 
 static void free_frames(const phys_addr_t *frames, size_t n)
@@ -112,8 +133,7 @@ void *large_alloc(size_t size, size_t align)
 			free_frames(frames, nr);
 			p = NULL;
 		} else {
-			__atomic_fetch_add(&nr_allocations, 1, __ATOMIC_RELAXED);
-			__atomic_fetch_add(&nr_pages, nr, __ATOMIC_RELAXED);
+			large_account(1, (long)nr);
 		}
 	}
 	frame_list_free(frames, order);
@@ -157,8 +177,7 @@ void large_free(void *p)
 		heap_misuse("kfree of a large allocation freed at the same time elsewhere", p);
 		return;
 	}
-	__atomic_fetch_sub(&nr_allocations, 1, __ATOMIC_RELAXED);
-	__atomic_fetch_sub(&nr_pages, n, __ATOMIC_RELAXED);
+	large_account(-1, -(long)n);
 }
 
 size_t large_size(const void *p)
@@ -171,14 +190,11 @@ size_t large_size(const void *p)
 	return (size_t)n * PAGE_SIZE;
 }
 
-void large_account(long allocs, long pages)
-{
-	__atomic_fetch_add(&nr_allocations, (uint64_t)allocs, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&nr_pages, (uint64_t)pages, __ATOMIC_RELAXED);
-}
-
 void heap_large_stats(struct heap_large_stats *s)
 {
-	s->allocations = __atomic_load_n(&nr_allocations, __ATOMIC_RELAXED);
-	s->pages = __atomic_load_n(&nr_pages, __ATOMIC_RELAXED);
+	*s = (struct heap_large_stats){ 0 };
+	for (unsigned int i = 0; i < MAX_HARTS; i++) {
+		s->allocations += __atomic_load_n(&counts[i].allocations, __ATOMIC_RELAXED);
+		s->pages += __atomic_load_n(&counts[i].pages, __ATOMIC_RELAXED);
+	}
 }
