@@ -192,7 +192,7 @@ size_t large_size(const void *p)
 
 void heap_large_stats(struct heap_large_stats *s)
 {
-	*s = (struct heap_large_stats){ 0 };
+	*s = (struct heap_large_stats){0};
 	for (unsigned int i = 0; i < MAX_HARTS; i++) {
 		s->allocations += __atomic_load_n(&counts[i].allocations, __ATOMIC_RELAXED);
 		s->pages += __atomic_load_n(&counts[i].pages, __ATOMIC_RELAXED);
