@@ -166,6 +166,7 @@ static void boot(void)
 		shim_cur = &slots[0];
 		hart_take(&slots[0]);
 		shim_arena_boot();
+		shim_malloc_boot();
 		heap_set_reclaim_hook(reclaim_idle_harts);
 		hart_give(&slots[0]);
 		shim_cur = NULL;

@@ -79,10 +79,23 @@ static __attribute__((noinline)) void free_slow(void *p, const void *caller);
  */
 #if defined(CONFIG_HEAP_PER_HART_SLAB) && HEAP_FRONT_EMPTY
 #define SHIM_INLINE_HEAP 1
+/*
+ * The heap's class of each size as malloc() asks it: the heap's own, with
+ * 16 bytes at least (the alignment every pointer has), so that the fast
+ * path needs no rounding. Set at the boot, before any thread has a bias.
+ */
+static uint8_t class_of_size[HEAP_FAST_MAX_SIZE + 1];
+
+void shim_malloc_boot(void)
+{
+	for (size_t size = 0; size <= HEAP_FAST_MAX_SIZE; size++)
+		class_of_size[size] = (uint8_t)slab_class_fast(shim_size(size));
+}
+
 static inline void *malloc_cached(struct hart_slot *h, size_t size)
 {
 	if (likely(size <= HEAP_FAST_MAX_SIZE))
-		return heap_kmalloc_cached(h->local.mm, size);
+		return heap_kmalloc_cached_class(h->local.mm, class_of_size[size]);
 	return NULL;
 }
 
@@ -98,6 +111,10 @@ static inline bool free_other(struct hart_slot *h, void *p, const struct frame *
 }
 #else
 #define SHIM_INLINE_HEAP 0
+void shim_malloc_boot(void)
+{
+}
+
 static inline void *malloc_cached(struct hart_slot *h, size_t size)
 {
 	(void)h, (void)size;
@@ -156,7 +173,6 @@ static inline __attribute__((always_inline)) void *do_malloc(size_t size, const 
 		shim_bias_leave(h);
 		return likely(p) ? p : nomem();
 	}
-	size = shim_size(size);
 	p = malloc_cached(h, size);
 	if (unlikely(!p))
 		return malloc_biased(h, size);

@@ -189,6 +189,11 @@ void shim_misuse(const char *what, const void *p) __noreturn;
 /* With MEMCORE_STATS=1 in the environment: a summary on stderr at exit. */
 void shim_stats_at_exit(void);
 
+/* ---- malloc.c -------------------------------------------------------------- */
+
+/* What malloc()'s fast path works out once the heaps are up, before any thread has a bias. */
+void shim_malloc_boot(void);
+
 /* ---- guard.c --------------------------------------------------------------- */
 
 /* The sampled guard pages' pool and its SIGSEGV handler (with CONFIG_HEAP_GUARD), once. */

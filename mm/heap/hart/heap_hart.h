@@ -646,6 +646,12 @@ static inline void *heap_kmalloc_cached(struct heap *h, size_t size)
 	return cache_take(&h->cls[slab_class_fast(size)]);
 }
 
+/* The same for class cls, which the caller's own table of sizes gave (from slab_class_fast()). */
+static inline void *heap_kmalloc_cached_class(struct heap *h, unsigned int cls)
+{
+	return cache_take(&h->cls[cls]);
+}
+
 /*
  * kfree()'s way for a, in h's window on frame f, not h's: queued for its
  * owner if it is another hart's object (a double free reported); false,
