@@ -640,16 +640,17 @@ static inline void tag_cache(struct heap *h, struct heap_class *k, void *p)
  *
  * heap_kmalloc_cached(): an object of size's class from h's cache, size at
  * most HEAP_FAST_MAX_SIZE; NULL if the cache is empty.
+ * heap_kmalloc_cached_class(): the same for class cls, which the caller's
+ * own table of sizes gave (made from slab_class_fast()).
  */
-static inline void *heap_kmalloc_cached(struct heap *h, size_t size)
-{
-	return cache_take(&h->cls[slab_class_fast(size)]);
-}
-
-/* The same for class cls, which the caller's own table of sizes gave (from slab_class_fast()). */
 static inline void *heap_kmalloc_cached_class(struct heap *h, unsigned int cls)
 {
 	return cache_take(&h->cls[cls]);
+}
+
+static inline void *heap_kmalloc_cached(struct heap *h, size_t size)
+{
+	return heap_kmalloc_cached_class(h, (unsigned int)slab_class_fast(size));
 }
 
 /*
