@@ -100,7 +100,9 @@ static inline unsigned int frame_state_heap(uint32_t s)
  * A store is a plain one the compiler may neither tear nor drop (Linux's
  * WRITE_ONCE): whoever stores owns the frame at that moment, and what others
  * must see in order goes through a lock or a compare-and-swap. (gcc 12 makes
- * even a relaxed __atomic store an AMO on riscv64.)
+ * even a relaxed __atomic store an AMO on riscv64.) Under ThreadSanitizer a
+ * relaxed atomic store, which it can see: a volatile one racing with a
+ * lock-free reader's load is a report.
  */
 static inline uint32_t frame_load_state(const struct frame *f)
 {
@@ -109,7 +111,11 @@ static inline uint32_t frame_load_state(const struct frame *f)
 
 static inline void frame_store_state(struct frame *f, uint32_t s)
 {
+#ifdef __SANITIZE_THREAD__
+	__atomic_store_n(&f->state, s, __ATOMIC_RELAXED);
+#else
 	*(volatile uint32_t *)&f->state = s;
+#endif
 }
 
 static inline bool frame_tag_is_owned(unsigned int tag)
