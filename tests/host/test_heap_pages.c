@@ -17,13 +17,13 @@
 #include <string.h>
 
 #include "../../mm/heap/heap_internal.h"
+#include "../common/heap_hart_classes.h"
 #include "arena.h"
 #include "heap_host.h"
 
 #define NR_HARTS 4
 #define RAM (64ULL << 20)
 #define EARLY_SIZE (128ULL << 10)
-#define CLASS_4096 9 /* one object per page: each allocation is a page */
 
 static int boot(struct ktest *t)
 {
@@ -125,10 +125,10 @@ static void empty_pages_are_stolen_by_other_harts(struct ktest *t)
 	arena_set_hart(3); /* a free from elsewhere goes back to the page's new owner */
 	kfree(p);
 	arena_set_hart(0);
-	KT_EXPECT_EQ(t, stats(0).cls[CLASS_4096].in_use, 1); /* queued ... */
+	KT_EXPECT_EQ(t, stats(0).cls[HEAP_HART_CLASS_4096].in_use, 1); /* queued ... */
 	kfree(kmalloc(8)); /* ... until hart 0 next refills a cache (the 8-byte one is empty) */
-	KT_EXPECT_EQ(t, stats(0).cls[CLASS_4096].in_use, 0);
-	KT_EXPECT_EQ(t, stats(0).cls[CLASS_4096].remote_frees, 1);
+	KT_EXPECT_EQ(t, stats(0).cls[HEAP_HART_CLASS_4096].in_use, 0);
+	KT_EXPECT_EQ(t, stats(0).cls[HEAP_HART_CLASS_4096].remote_frees, 1);
 	heap_host_expect_baseline(t, NR_HARTS);
 }
 

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "../../mm/heap/heap_harden.h"
+#include "../common/heap_hart_classes.h"
 
 #define DEBUG_TIER (HEAP_HARDEN == HEAP_HARDEN_DEBUG)
 
@@ -74,10 +75,7 @@ static void expect_baseline(struct ktest *t)
 	KT_EXPECT_EQ(t, kernel_vmap.nr_mappings, 0);
 }
 
-static unsigned int class_size(unsigned int c)
-{
-	return c + 1 < HEAP_NR_CLASSES ? 8u << c : HEAP_SLAB_MAX_SIZE;
-}
+#define class_size heap_hart_class_size
 
 /* Bytes that depend on the block and the offset, so that overlapping blocks show. */
 static void fill(unsigned char *p, size_t n, unsigned int seed)
@@ -392,10 +390,11 @@ static void free_from_another_hart(struct ktest *t)
 static void *idle_objs[IDLE_OBJS];
 static unsigned int idle_n;
 
+/* 4096 bytes: the one-object class, a slab page each (4 MiB runs out before IDLE_OBJS) */
 static void fill_there(void *arg)
 {
 	(void)arg;
-	for (idle_n = 0; idle_n < IDLE_OBJS && (idle_objs[idle_n] = kmalloc(4000)); idle_n++)
+	for (idle_n = 0; idle_n < IDLE_OBJS && (idle_objs[idle_n] = kmalloc(4096)); idle_n++)
 		;
 }
 
@@ -470,7 +469,7 @@ static void frees_for_an_idle_hart_are_reclaimed(struct ktest *t)
 		kfree(idle_objs[i]); /* all queued for the other hart, asleep */
 	waiting = heap_hart_has_queue(other);
 	drains = heap_hart_drains(other);
-	x = kmalloc(4000);
+	x = kmalloc(4096);
 	KT_EXPECT(t, x != NULL);
 	/*
 	 * Where the page came from: hart 1 woken for its queue, or (arm64,

@@ -103,7 +103,7 @@ static uint64_t heaps_with_empty[(MAX_HARTS + 63) / 64];
 
 /*
  * One heap per hart the switch names, not per hart there could be
- * (MAX_HARTS: 7 KiB each), in pages of the buddy's. A reset forgets them:
+ * (MAX_HARTS: under 8 KiB each), in pages of the buddy's. A reset forgets them:
  * the kernel switches once, and a test's next machine has a buddy of its
  * own (the old one's memory went with its arena).
  */
@@ -153,12 +153,13 @@ int heaps_reset(unsigned int nr_harts)
 		for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++) {
 			struct heap_class *k = &h->cls[c];
 
-			k->objs_end = (uint64_t)(slab_geom[c].nr_objs *
-						 (slab_geom[c].shift ? slab_geom[c].size : 1))
-				      << HEAP_OFF_SHIFT;
+			k->objs_end =
+			    ((uint64_t)(slab_geom[c].nr_objs - 1) << slab_geom[c].shift | 1)
+			    << HEAP_OFF_SHIFT;
 			k->top = &h->mag[c][1]; /* empty: mag[c][0] is NULL */
 			k->full = &h->mag[c][1 + cache_max(c)];
-			k->link_mask = slab_geom[c].shift ? slab_geom[c].size - 1 : HEAP_SLAB_SIZE - 1;
+			k->link_mask = slab_geom[c].shift ? (1u << slab_geom[c].shift) - 1
+							  : HEAP_SLAB_SIZE - 1;
 			k->shift = slab_geom[c].shift;
 			k->pending_at = HEAP_SLAB_SIZE - sizeof(struct slab) - 8 * slab_geom[c].words;
 			k->alloc_at = k->pending_at - 8 * slab_geom[c].words;

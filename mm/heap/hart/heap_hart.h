@@ -66,7 +66,7 @@ struct slab_geom {
 	uint32_t size;
 	uint16_t nr_objs;
 	uint8_t words;
-	uint8_t shift; /* log2(size), for the power-of-two classes; 0 for the last */
+	uint8_t shift; /* log2 of the objects' stride; 0 for the last class (one object) */
 };
 
 extern struct slab_geom slab_geom[HEAP_NR_CLASSES];

@@ -8,17 +8,23 @@
  * half of an 8-byte class's page unused). What the trailer costs, in
  * bytes of the page that hold no object:
  *
- *   class   8: 988 objects, 288 B (3.5 %)   class 256: 31, 256 B (3.1 %)
- *   class  16: 502 objects, 160 B (2.0 %)   class 512: 15, 512 B (6.3 %)
- *   class  32: 253 objects,  96 B (1.2 %)   class 1024: 7, 1 KiB (12.5 %)
- *   class  64: 127 objects,  64 B (0.8 %)   class 2048: 3, 2 KiB (25 %)
- *   class 128:  63 objects, 128 B (1.6 %)   class 4096: 1, 4 KiB (50 %)
- *                                           class 8144: 1, 48 B (0.6 %)
+ *   class   8: 988 objects, 288 B (3.5 %)   class  512: 15, 512 B (6.3 %)
+ *   class  16: 502 objects, 160 B (2.0 %)   class 1024:  7, 1 KiB (12.5 %)
+ *   class  32: 253 objects,  96 B (1.2 %)   class 2048:  3, 2 KiB (25 %)
+ *   class  64: 127 objects,  64 B (0.8 %)   class 4048:  2, 96 B (1.2 %)
+ *   class 128:  63 objects, 128 B (1.6 %)   class 4096:  1, 4 KiB (50 %)
+ *   class 256:  31 objects, 256 B (3.1 %)   class 8144:  1, 48 B (0.6 %)
  *
  * From 128 bytes up the trailer (48 bytes there) costs a whole object:
  * power-of-two objects fill the page exactly, so the last one gives way.
  * The 4096 class pays half a page for being naturally aligned in an
- * 8 KiB slab; the 8144 class is the one that uses the page whole.
+ * 8 KiB slab, so the sizes between 2048 and 4096 that need no such
+ * alignment (all but 4049..4096) go to the half-page class: two objects
+ * 4 KiB apart (the stride is still a power of two, which the free's
+ * checks and the object's index rely on), the second ending where the
+ * trailer's 48 bytes start. A 3000-byte object so takes half a page, not
+ * a whole one, and a refill of its cache gets two objects from a page.
+ * The 8144 class is the one that uses the page whole.
  */
 #include <string.h>
 
@@ -34,6 +40,12 @@ static unsigned int trailer_bytes(unsigned int n)
 	return 2 * 8 * ((n + 63) / 64) + sizeof(struct slab);
 }
 
+/* 8 << c up to 2048, then the half-page class (4 KiB apart, as 4096), 4096 and the largest. */
+#define HALF_CLASS 9
+static const uint32_t class_sizes[HEAP_NR_CLASSES] = {
+    8, 16, 32, 64, 128, 256, 512, 1024, 2048, HEAP_SLAB_HALF_SIZE, 4096, HEAP_SLAB_MAX_SIZE,
+};
+
 void slab_geom_init(void)
 {
 	unsigned int c, s = 0;
@@ -42,10 +54,13 @@ void slab_geom_init(void)
 		struct slab_geom *g = &slab_geom[c];
 		unsigned int n;
 
-		g->size = c + 1 < HEAP_NR_CLASSES ? 8u << c : HEAP_SLAB_MAX_SIZE;
-		g->shift = c + 1 < HEAP_NR_CLASSES ? (uint8_t)(3 + c) : 0;
-		n = HEAP_SLAB_SIZE / g->size;
-		while (n * g->size + trailer_bytes(n) > HEAP_SLAB_SIZE)
+		unsigned int stride;
+
+		g->size = class_sizes[c];
+		g->shift = c + 1 < HEAP_NR_CLASSES ? (uint8_t)(3 + c - (c > HALF_CLASS)) : 0;
+		stride = g->shift ? 1u << g->shift : HEAP_SLAB_SIZE;
+		n = HEAP_SLAB_SIZE / stride;
+		while ((n - 1) * stride + g->size + trailer_bytes(n) > HEAP_SLAB_SIZE)
 			n--;
 		g->nr_objs = (uint16_t)n;
 		g->words = (uint8_t)((n + 63) / 64);
