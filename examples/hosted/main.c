@@ -243,7 +243,7 @@ static int large_unmap(void *p, size_t nr, void (*give)(phys_addr_t pa, void *ar
 
 /* ---- 7. the heaps ----------------------------------------------------------------- */
 
-static const size_t sizes[] = {0, 1, 8, 24, 100, 512, 4096, 5000, 8144, 40000, 1 << 20};
+static const size_t sizes[] = {0, 1, 8, 24, 100, 512, 4096, 5000, 8136, 40000, 1 << 20};
 #define NR_SIZES (sizeof(sizes) / sizeof(sizes[0]))
 #define NR_CROSS 64 /* objects each hart hands the other to free */
 

@@ -13,12 +13,13 @@
 
 /*
  * Size classes of the per-hart heaps: 8, 16, ..., 2048, HEAP_SLAB_HALF_SIZE,
- * 4096, then HEAP_SLAB_MAX_SIZE.
+ * 4096, then HEAP_SLAB_MAX_SIZE (the trailer: 48 bytes of a one- or
+ * two-object page, its canary included).
  */
 #define HEAP_NR_CLASSES	    12
 #define HEAP_SLAB_SIZE 8192 /* a slab page: an order-1 block from the buddy */
-#define HEAP_SLAB_HALF_SIZE 4048 /* two objects 4 KiB apart, the trailer behind the second */
-#define HEAP_SLAB_MAX_SIZE 8144 /* the largest class: one object, the trailer behind it */
+#define HEAP_SLAB_HALF_SIZE 4040 /* two objects 4 KiB apart, the trailer behind the second */
+#define HEAP_SLAB_MAX_SIZE  8136 /* the largest class: one object, the trailer behind it */
 /*
  * A slab page's frame (frame_owner()): tag FRAME_SLAB, heap the hart's
  * index, aux its class as the class's offset in the heap's table of them

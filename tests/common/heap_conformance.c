@@ -74,7 +74,7 @@ static bool holds(const void *p, const void *origin, size_t n)
 static size_t boundary_size(unsigned int i)
 {
 	static const size_t odd[] = {24,    40,	   48,	       96,    100,   192,   320,
-				     1000,  1500,  3000,       3072,  6000,  8144,  8145,
+				     1000,  1500,  3000,       3072,  6000,  8136,  8137,
 				     12288, 16320, 16384 - 64, 20000, 65472, 100000};
 
 	if (i <= 72)

@@ -273,6 +273,52 @@ static void empty_push(struct heap *h, struct slab *s)
 static void release_empty(struct heap *h);
 static void drain_to_pages(struct heap *h);
 
+/* ---- the trailer's check ------------------------------------------------------ */
+
+/*
+ * slab_check() for a canary that did not match where the trailer's words
+ * put it: looked at again where the class's shape puts it. An overflow
+ * reaches the rest of the trailer only through the canary. If it is
+ * overwritten, the overflow is reported, naming the page's last object,
+ * and the trailer's fixed fields and canary are written back: a kernel has
+ * panicked at the report, and the host's tests go on after it, so one
+ * overflow is one report. A page between classes has no shape to check
+ * against.
+ */
+__attribute__((noinline)) bool slab_check_slow(struct slab *s)
+{
+	char *page = slab_page(s);
+	const struct slab_geom *g;
+	uint64_t *canary;
+
+	if (s->cls == SLAB_NO_CLASS)
+		return true;
+	if (s->cls >= HEAP_NR_CLASSES) { /* no class of ours: its shape is unknown */
+		heap_misuse("slab page trailer overwritten", page);
+		return false;
+	}
+	g = &slab_geom[s->cls];
+	canary = (uint64_t *)s - 2 * g->words - 1;
+	if (*canary == slab_canary_value(canary) && s->words == g->words)
+		return true;
+	heap_misuse("overflow into its slab page's trailer (past the page's last object)",
+		    page + ((size_t)(g->nr_objs - 1) << g->shift));
+	s->magic = slab_magic(virt_to_phys(page));
+	s->words = g->words;
+	*canary = slab_canary_value(canary);
+	return false;
+}
+
+/*
+ * A misuse the bitmaps of s seem to show, what about p: reported unless
+ * the trailer holding them is overwritten, which is reported instead.
+ */
+__attribute__((noinline)) void slab_report(struct slab *s, const char *what, const void *p)
+{
+	if (slab_check(s))
+		heap_misuse(what, p);
+}
+
 /* ---- getting a page for a class -------------------------------------------- */
 
 /* Formats s for (h, cls) and makes the frame metadata say so, if it said otherwise. */
@@ -427,13 +473,15 @@ void *heap_alloc(struct heap *h, unsigned int cls)
 		if (!s)
 			return NULL;
 	}
+	slab_check(s); /* before its bitmap says which objects are free */
 	p = class_take(k, s);
 	if (HEAP_FREE_TAGS)
 		*(uintptr_t *)p = 0; /* its tag, as cache_take() */
 	h->cls_objs[cls]++;
 	if (HEAP_COUNT_ALLOCS)
 		k->allocs++;
-	if (k->partial && cache_count(h, k) < cache_max(cls) / 2)
+	if (k->partial && cache_count(h, k) < cache_max(cls) / 2 &&
+	    (k->partial == s || slab_check(k->partial)))
 		cache_fill(h, k, k->partial, cache_max(cls) / 2 - cache_count(h, k));
 	return p;
 }
@@ -508,12 +556,21 @@ enum free_kind {
 static inline __attribute__((always_inline)) void
 local_free(struct heap *h, struct slab *s, unsigned int idx, void *p, enum free_kind kind)
 {
-	struct heap_class *k = &h->cls[s->cls];
+	/*
+	 * FREE_CLAIMED's caller found s in a class; for the others a page
+	 * between classes (SLAB_NO_CLASS) has no k: slab_claim() finds
+	 * nothing allocated.
+	 */
+	struct heap_class *k = &h->cls[kind == FREE_CLAIMED ? s->cls : MIN(s->cls, HEAP_NO_CLASS)];
 	unsigned int w = idx / 64;
 	uint64_t bit = 1ULL << (idx % 64), *alloc = &slab_alloc_map(s)[w], a;
-	/* a page between classes (SLAB_NO_CLASS) has no k: slab_claim() finds nothing allocated */
 	bool tagged = kind == FREE_OWN && HEAP_FREE_TAGS && s->cls < HEAP_NR_CLASSES;
 
+	if (kind != FREE_CLAIMED &&
+	    unlikely(s->cls >= HEAP_NR_CLASSES && s->cls != SLAB_NO_CLASS)) {
+		slab_check_slow(s); /* no class of ours: reported */
+		return;
+	}
 	if (tagged && !tag_claim(h, k, p))
 		return;
 	if (kind == FREE_QUEUED || kind == FREE_CACHED || kind == FREE_CLAIMED || tagged) {
@@ -526,7 +583,8 @@ local_free(struct heap *h, struct slab *s, unsigned int idx, void *p, enum free_
 			__atomic_fetch_and(&slab_pending_map(s)[w], ~bit, __ATOMIC_RELEASE);
 		}
 		if (!(a & bit)) { /* its tag was written over (a write after free), or a queue's */
-			heap_misuse(kind == FREE_QUEUED ? "queued free of an object already free"
+			slab_report(s,
+				    kind == FREE_QUEUED ? "queued free of an object already free"
 							: "double free",
 				    p);
 			return;
@@ -534,10 +592,11 @@ local_free(struct heap *h, struct slab *s, unsigned int idx, void *p, enum free_
 		if (kind == FREE_QUEUED)
 			h->cls_remote_frees[s->cls]++;
 	} else if (!slab_claim(s, w, bit)) {
-		heap_misuse(slab_bit(slab_alloc_map(s), idx) ?
-				    "double free (it is in the hart's cache, or another hart's free "
-				    "of it is queued or under way)" :
-				    "double free",
+		slab_report(s,
+			    slab_bit(slab_alloc_map(s), idx)
+				? "double free (it is in the hart's cache, or another hart's free "
+				  "of it is queued or under way)"
+				: "double free",
 			    p);
 		return;
 	}
@@ -578,7 +637,7 @@ bool tag_claim_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	if (d == 0) {
 		if (!(__atomic_load_n(alloc, __ATOMIC_RELAXED) & bit))
-			heap_misuse("double free", p);
+			slab_report(slab_of_page((void *)page), "double free", p);
 		else if (cached(h, k, p))
 			heap_misuse("double free (it is in the hart's cache)", p);
 		else
@@ -593,7 +652,8 @@ bool tag_claim_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old
 		 */
 		if (__atomic_load_n(alloc, __ATOMIC_RELAXED) & bit)
 			tag_unswap(h, p, old);
-		heap_misuse("double free (another hart's free of it is queued or under way)", p);
+		slab_report(slab_of_page((void *)page),
+			    "double free (another hart's free of it is queued or under way)", p);
 		return false;
 	}
 	return true;
@@ -637,7 +697,8 @@ void heap_free_remote_at(unsigned int owner, uintptr_t page, const struct heap_c
 		d = old ^ tag;
 		if (d == 0 || d == 1 ||
 		    (!(d >> HEAP_LINK_BITS) && __atomic_load_n(pending, __ATOMIC_ACQUIRE) & bit)) {
-			heap_misuse(d == 0
+			slab_report(slab_of_page((void *)page),
+				    d == 0
 					? "double free (it is in its hart's cache, or free)"
 					: "double free (another free of it is queued or under way)",
 				    p);
@@ -653,7 +714,8 @@ void heap_free_remote_at(unsigned int owner, uintptr_t page, const struct heap_c
 	 */
 	if (__atomic_fetch_or(pending, bit, __ATOMIC_SEQ_CST) & bit) {
 		__atomic_store_n(word, old, __ATOMIC_RELAXED); /* only a broken bitmap gets here */
-		heap_misuse("double free (another free of it is queued or under way)", p);
+		slab_report(slab_of_page((void *)page),
+			    "double free (another free of it is queued or under way)", p);
 		return;
 	}
 	h = &heaps[owner];
@@ -662,7 +724,7 @@ void heap_free_remote_at(unsigned int owner, uintptr_t page, const struct heap_c
 		/* free in its page, its tag written over after the free: the tag back */
 		__atomic_store_n(word, tag, __ATOMIC_RELAXED);
 		__atomic_fetch_and(pending, ~bit, __ATOMIC_RELEASE);
-		heap_misuse("double free", p);
+		slab_report(slab_of_page((void *)page), "double free", p);
 		return;
 	}
 	HEAP_RACE(RACE_REMOTE_CHECKED, p);
@@ -756,14 +818,14 @@ static inline __attribute__((always_inline)) void queued_free(struct heap *h, st
 	}
 	/* taken twice (a link forged to loop): the first time let the bit go */
 	if (unlikely(!(__atomic_load_n(&slab_pending_map(s)[idx / 64], __ATOMIC_RELAXED) & bit))) {
-		heap_misuse("queued free of an object not queued (its queue loops?)", p);
+		slab_report(s, "queued free of an object not queued (its queue loops?)", p);
 		return;
 	}
 	*(uintptr_t *)p = free_tag(heap_tag_key, p);
 	HEAP_RACE(RACE_DRAIN_TAGGED, p);
 	__atomic_fetch_and(&slab_pending_map(s)[idx / 64], ~bit, __ATOMIC_RELEASE);
 	if (unlikely(!(slab_alloc_map(s)[idx / 64] & bit))) {
-		heap_misuse("queued free of an object already free", p);
+		slab_report(s, "queued free of an object already free", p);
 		return;
 	}
 	h->cls_remote_frees[s->cls]++;

@@ -32,8 +32,20 @@
 /*
  * A slab page's trailer, the last bytes of the page:
  *
- *   [ objects: nr_objs * size ][ gap ][ alloc bitmap ][ pending bitmap ][ struct slab ]
- *                                      words * 8        words * 8          32 bytes
+ *   [ objects ][ gap ][ canary ][ alloc bitmap ][ pending bitmap ][ struct slab ]
+ *                        8 bytes   words * 8        words * 8          32 bytes
+ *
+ * The canary (slab_canary()) stands between the last object and the
+ * bitmaps, which in some classes (8 to 64, 4040 and 8136 bytes) follow it
+ * with no gap: an overflow past that object hits the canary first. The
+ * page's bitmaps are not trusted without it: every allocation from the
+ * page's bitmap and every misuse a bitmap seems to show look at it first
+ * (slab_check()), so the overflow is reported, naming the page's last
+ * object, where a corrupted bitmap would hand an object out twice or
+ * report a free of a live one as a double free. A page that empties
+ * before it is allocated from again is formatted again, trailer and all,
+ * so what the overflow hit is never trusted, and it is not reported. The
+ * fast paths, which work on the hart's cache, never look.
  *
  * alloc has a bit set per allocated object (and for the bits past nr_objs,
  * so a scan never finds them); only the owning hart writes it, others read
@@ -495,6 +507,28 @@ static inline void class_put(struct heap_class *k, struct slab *s, unsigned int 
 
 /* Set at the heaps' reset: a stray write is unlikely to forge a tag or a link. */
 extern uintptr_t heap_tag_key;
+
+/* The canary, the word before the bitmaps, and what it holds: the heaps' key and its address. */
+static inline uint64_t *slab_canary(const struct slab *s)
+{
+	return slab_alloc_map(s) - 1;
+}
+
+static inline uint64_t slab_canary_value(const uint64_t *canary)
+{
+	return ~(heap_tag_key ^ (uintptr_t)canary);
+}
+
+bool slab_check_slow(struct slab *s);
+void slab_report(struct slab *s, const char *what, const void *p);
+
+/* Whether s's trailer is whole (else reported, naming the page's last object). */
+static inline bool slab_check(struct slab *s)
+{
+	const uint64_t *canary = slab_canary(s);
+
+	return likely(*canary == slab_canary_value(canary)) || slab_check_slow(s);
+}
 
 /* A free tag or a queued free's link, decoded, is below 2^HEAP_LINK_BITS. */
 #define HEAP_LINK_BITS 54

@@ -347,7 +347,7 @@ bool heap_strategy_size(const void *p, size_t *size)
 	if (s && (!slab_bit(slab_alloc_map(s), idx) || slab_bit(slab_pending_map(s), idx) ||
 		  (HEAP_FREE_TAGS && *(const uintptr_t *)p == free_tag(heap_tag_key, p)) ||
 		  (!HEAP_FREE_TAGS && this_heap() && p == this_heap()->cls[s->cls].top[-1])))
-		heap_misuse("ksize or krealloc of a freed object", p);
+		slab_report(s, "ksize or krealloc of a freed object", p);
 	else if (s)
 		*size = slab_geom[s->cls].size;
 	return true;

@@ -8,23 +8,25 @@
  * half of an 8-byte class's page unused). What the trailer costs, in
  * bytes of the page that hold no object:
  *
- *   class   8: 988 objects, 288 B (3.5 %)   class  512: 15, 512 B (6.3 %)
- *   class  16: 502 objects, 160 B (2.0 %)   class 1024:  7, 1 KiB (12.5 %)
- *   class  32: 253 objects,  96 B (1.2 %)   class 2048:  3, 2 KiB (25 %)
- *   class  64: 127 objects,  64 B (0.8 %)   class 4048:  2, 96 B (1.2 %)
+ *   class   8: 987 objects, 296 B (3.6 %)   class  512: 15, 512 B (6.3 %)
+ *   class  16: 501 objects, 176 B (2.1 %)   class 1024:  7, 1 KiB (12.5 %)
+ *   class  32: 252 objects, 128 B (1.6 %)   class 2048:  3, 2 KiB (25 %)
+ *   class  64: 126 objects, 128 B (1.6 %)   class 4040:  2, 112 B (1.4 %)
  *   class 128:  63 objects, 128 B (1.6 %)   class 4096:  1, 4 KiB (50 %)
- *   class 256:  31 objects, 256 B (3.1 %)   class 8144:  1, 48 B (0.6 %)
+ *   class 256:  31 objects, 256 B (3.1 %)   class 8136:  1, 56 B (0.7 %)
  *
- * From 128 bytes up the trailer (48 bytes there) costs a whole object:
+ * The trailer's canary (heap_hart.h) costs the classes of 8 to 64 bytes
+ * an object each, whose pages were full to the bitmaps without it.
+ * From 128 bytes up the trailer (56 bytes there) costs a whole object:
  * power-of-two objects fill the page exactly, so the last one gives way.
  * The 4096 class pays half a page for being naturally aligned in an
  * 8 KiB slab, so the sizes between 2048 and 4096 that need no such
- * alignment (all but 4049..4096) go to the half-page class: two objects
+ * alignment (all but 4041..4096) go to the half-page class: two objects
  * 4 KiB apart (the stride is still a power of two, which the free's
  * checks and the object's index rely on), the second ending where the
- * trailer's 48 bytes start. A 3000-byte object so takes half a page, not
+ * trailer's 56 bytes start. A 3000-byte object so takes half a page, not
  * a whole one, and a refill of its cache gets two objects from a page.
- * The 8144 class is the one that uses the page whole.
+ * The 8136 class is the one that uses the page whole.
  */
 #include <string.h>
 
@@ -34,10 +36,10 @@ struct slab_geom slab_geom[HEAP_NR_CLASSES];
 uint8_t slab_class_of_8[HEAP_SLAB_MAX_SIZE / 8 + 1];
 uint8_t slab_class_of_size[HEAP_FAST_MAX_SIZE + 1];
 
-/* Bytes the trailer needs for n objects: two bitmaps of whole words, and struct slab. */
+/* Bytes the trailer needs for n objects: the canary, two bitmaps of whole words, struct slab. */
 static unsigned int trailer_bytes(unsigned int n)
 {
-	return 2 * 8 * ((n + 63) / 64) + sizeof(struct slab);
+	return 8 + 2 * 8 * ((n + 63) / 64) + sizeof(struct slab);
 }
 
 /* 8 << c up to 2048, then the half-page class (4 KiB apart, as 4096), 4096 and the largest. */
@@ -73,12 +75,12 @@ void slab_geom_init(void)
 		memset(&slab_class_of_size[s], (int)c,
 		       MIN(slab_geom[c].size, HEAP_FAST_MAX_SIZE) + 1 - s);
 }
-_Static_assert(HEAP_SLAB_MAX_SIZE + 2 * 8 + sizeof(struct slab) == HEAP_SLAB_SIZE,
+_Static_assert(HEAP_SLAB_MAX_SIZE + 8 + 2 * 8 + sizeof(struct slab) == HEAP_SLAB_SIZE,
 	       "the largest class is what one object leaves beside its trailer");
 
 /*
  * Makes an empty page of class cls for heap: bitmaps cleared, the bits past
- * the last object set, every object's free tag written.
+ * the last object set, the canary and every object's free tag written.
  */
 void slab_format(struct slab *s, unsigned int heap, unsigned int cls)
 {
@@ -98,6 +100,7 @@ void slab_format(struct slab *s, unsigned int heap, unsigned int cls)
 	s->nr_objs = g->nr_objs;
 	s->shift = g->shift;
 	s->magic = slab_magic(virt_to_phys(slab_page(s)));
+	*slab_canary(s) = slab_canary_value(slab_canary(s));
 	if (HEAP_FREE_TAGS) { /* every object free: each its tag (heap_hart.h) */
 		char *page = slab_page(s);
 

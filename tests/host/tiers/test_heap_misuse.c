@@ -179,6 +179,48 @@ static void overflow_into_neighbour(struct ktest *t)
 /* ---- after free ---------------------------------------------------------------------- */
 
 /*
+ * 8 bytes past the last object of a per-hart slab page: into the page's
+ * trailer, where the canary stands before the bitmaps. Every tier looks
+ * at it before a bitmap is trusted again (here: when the page's other
+ * object, freed into it, is allocated again) and reports the overflow,
+ * naming the page's last object; the debug tier reports it at that
+ * object's free, from its redzone. Unchecked, the bitmap's word would
+ * say the live object is free, and hand it out twice.
+ */
+static void overflow_into_the_trailer(struct ktest *t)
+{
+	uint8_t *a, *b, *again;
+
+	if (!is("per-hart slab"))
+		KT_SKIP(t, "not this heap's: %s keeps no trailer behind its pages' last objects",
+			early ? "the early heap" : heap_strategy());
+	a = kmalloc(4000);
+	b = kmalloc(4000);
+	KT_ASSERT(t, a && b);
+	if (!DEBUG) /* a fresh page of the 4040-byte class: the two objects, 4 KiB apart */
+		KT_ASSERT(t, b == a + 4096 && ksize(b) == 4040 && ((uintptr_t)b & 8191) == 4096);
+	memset(b + ksize(b), 0x5a, 8); /* the bug under test */
+	if (DEBUG) {
+		kfree(b);
+		expect_report(t, b, 4000, (void *)overflow_into_the_trailer, true);
+		kfree(a);
+		heap_quarantine_flush();
+		expect_none(t);
+		return;
+	}
+	kfree(a);
+	heap_flush(); /* a back into its page */
+	expect_none(t);
+	again = kmalloc(4000); /* from that page again: its trailer is looked at */
+	expect_report(t, b, 0, NULL, false);
+	KT_EXPECT(t, again == a);
+	kfree(again);
+	kfree(b);
+	heap_flush();
+	expect_none(t);
+}
+
+/*
  * A write after free over the first 16 bytes (where free lists keep their
  * links), then allocations of the same size: in every tier never a crash,
  * and every block handed out whole and apart; caught in the debug tier
@@ -336,6 +378,7 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(overflow_at_ksize),
     KTEST_CASE(write_before),
     KTEST_CASE(overflow_into_neighbour),
+    KTEST_CASE(overflow_into_the_trailer),
     KTEST_CASE(write_after_free),
     KTEST_CASE(stale_free_after_reuse),
     KTEST_CASE(double_free),
