@@ -29,7 +29,12 @@
  *
  * The header's magic includes the slab's frame number, so a header that
  * was overwritten, or belongs to another slab, is caught; the bitmap
- * catches double frees and pointers into an object. A level keeps a list
+ * catches double frees and pointers into an object. The header starts
+ * with a canary: a slab's last object ends at the slab's end, so an
+ * overflow past it lands in the next block, which may be another slab,
+ * whose list links it would otherwise bend. Every allocation from a slab
+ * and every free into one checks it first, and the overflow is reported
+ * naming the last object of the slab before (sp_check()). A level keeps a list
  * of partial slabs (allocation takes from the first); full slabs are on no
  * list; of the slabs that empty it keeps one spare and gives the rest back
  * to the buddy; heap_trim() gives back the spares too.
@@ -53,6 +58,7 @@ const char heap_strategy_name[] = "slab + pages";
 const size_t heap_strategy_large_above = SP_MAX_OBJ;
 
 struct sp_slab {
+	uint64_t canary; /* sp_canary() of the slab's address: what an overflow hits first */
 	struct sp_slab *next, *prev; /* the level's partial list */
 	uint32_t magic;		     /* SP_MAGIC ^ the slab's frame number */
 	uint16_t in_use;
@@ -110,6 +116,39 @@ static inline uint32_t slab_magic(phys_addr_t pa)
 	return SP_MAGIC ^ (uint32_t)pa_to_pfn(pa);
 }
 
+static inline uint64_t sp_canary(const struct sp_slab *s)
+{
+	return ~(uint64_t)(uintptr_t)s ^ (uint64_t)SP_MAGIC << 32;
+}
+
+#define SP_CANARY_HIT "overflow into a slab's header (past the last object of the block before it)"
+
+/*
+ * Under the lock, before s's header is trusted: NULL if its canary is
+ * whole. Else what to name in the report (SP_CANARY_HIT, made once the
+ * lock is let go): the last object of the slab right before s if there is
+ * one, whose overflow it most likely was, else s's header; the canary is
+ * then written back, so that one overflow is one report (a kernel has
+ * panicked at it; the host's tests go on).
+ */
+static const void *sp_check(struct sp_slab *s)
+{
+	phys_addr_t pa, before;
+	const void *at = s;
+	struct frame_owner o;
+
+	if (likely(s->canary == sp_canary(s)))
+		return NULL;
+	pa = virt_to_phys(s);
+	before = pa - SP_SLAB_SIZE;
+	if (pa >= SP_SLAB_SIZE && frame_owner(before, &o) == 0 && o.tag == FRAME_HEAP &&
+	    o.heap == SP_HEAP_ID && o.order == SP_SLAB_ORDER && o.aux < SP_LEVELS &&
+	    o.head == before)
+		at = (char *)phys_to_virt(before) + SP_SLAB_SIZE - geom[o.aux].size;
+	s->canary = sp_canary(s);
+	return at;
+}
+
 static void list_push(struct sp_slab **head, struct sp_slab *s)
 {
 	s->prev = NULL;
@@ -141,6 +180,7 @@ static struct sp_slab *slab_new(unsigned int level)
 	frame_set_owner(pa, SP_SLAB_ORDER, FRAME_HEAP, SP_HEAP_ID, level);
 	s = phys_to_virt(pa);
 	memset(s, 0, sizeof(*s) + g->words * sizeof(uint64_t));
+	s->canary = sp_canary(s);
 	s->magic = slab_magic(pa);
 	s->level = (uint8_t)level;
 	if (g->nr % 64)
@@ -207,11 +247,13 @@ static void *slab_alloc(unsigned int level)
 	struct sp_level *l = &levels[level];
 	struct sp_slab *s;
 	unsigned int w, b;
+	const void *hit = NULL;
 	void *p = NULL;
 
 	spin_lock(&lock);
 	s = slab_with_room(level);
 	if (s) {
+		hit = sp_check(s);
 		for (w = s->hint; s->map[w] == ~0ULL; w++)
 			;
 		b = low_bit64(~s->map[w]);
@@ -224,16 +266,20 @@ static void *slab_alloc(unsigned int level)
 		p = (char *)s + g->first + ((size_t)(w * 64 + b) << g->shift);
 	}
 	spin_unlock(&lock);
+	if (hit)
+		heap_misuse(SP_CANARY_HIT, hit);
 	return p;
 }
 
 /*
  * Under the lock. Whether p is in one of our slabs (false: not ours); if
- * so, *s and *idx are its slab and object, or *s NULL and *what the misuse.
+ * so, *s and *idx are its slab and object, or *s NULL and *what the misuse;
+ * *hit is what sp_check() found of the slab's canary.
  * Under the lock the tag cannot change under us: slabs come and go only
  * with it held, and another owner's frames are refused whatever they hold.
  */
-static bool slab_find(const void *p, struct sp_slab **s, unsigned int *idx, const char **what)
+static bool slab_find(const void *p, struct sp_slab **s, unsigned int *idx, const char **what,
+		      const void **hit)
 {
 	phys_addr_t pa = virt_to_phys(p);
 	const struct sp_geom *g;
@@ -248,6 +294,7 @@ static bool slab_find(const void *p, struct sp_slab **s, unsigned int *idx, cons
 	slab = phys_to_virt(o.head);
 	g = &geom[o.aux];
 	off = pa - o.head;
+	*hit = sp_check(slab);
 	if (slab->magic != slab_magic(o.head) || slab->level != o.aux)
 		*what = "slab header overwritten";
 	else if (off < g->first || off & (g->size - 1))
@@ -286,17 +333,20 @@ static void slab_put(struct sp_slab *s, unsigned int idx)
 static bool slab_free(void *p)
 {
 	const char *what = NULL;
+	const void *hit = NULL;
 	struct sp_slab *s;
 	unsigned int idx;
 	bool ours;
 
 	spin_lock(&lock);
-	ours = slab_find(p, &s, &idx, &what);
+	ours = slab_find(p, &s, &idx, &what, &hit);
 	if (s && !slab_bit(s, idx))
 		what = "double free";
 	else if (s)
 		slab_put(s, idx);
 	spin_unlock(&lock);
+	if (hit)
+		heap_misuse(SP_CANARY_HIT, hit);
 	if (what)
 		heap_misuse(what, p);
 	return ours;
@@ -388,18 +438,21 @@ bool heap_strategy_free(void *p)
 bool heap_strategy_size(const void *p, size_t *size)
 {
 	const char *what = NULL;
+	const void *hit = NULL;
 	struct sp_slab *s;
 	unsigned int idx;
 	bool ours;
 
 	*size = 0;
 	spin_lock(&lock);
-	ours = slab_find(p, &s, &idx, &what);
+	ours = slab_find(p, &s, &idx, &what, &hit);
 	if (s && !slab_bit(s, idx))
 		what = "ksize of a freed object";
 	else if (s)
 		*size = geom[s->level].size;
 	spin_unlock(&lock);
+	if (hit)
+		heap_misuse(SP_CANARY_HIT, hit);
 	if (what)
 		heap_misuse(what, p);
 	return ours;

@@ -179,35 +179,59 @@ static void overflow_into_neighbour(struct ktest *t)
 /* ---- after free ---------------------------------------------------------------------- */
 
 /*
- * 8 bytes past the last object of a per-hart slab page: into the page's
- * trailer, where the canary stands before the bitmaps. Every tier looks
- * at it before a bitmap is trusted again (here: when the page's other
- * object, freed into it, is allocated again) and reports the overflow,
- * naming the page's last object; the debug tier reports it at that
- * object's free, from its redzone. Unchecked, the bitmap's word would
- * say the live object is free, and hand it out twice.
+ * 8 bytes past the last object of a slab page, into the metadata behind it:
+ * the per-hart heap's trailer (its canary stands before the bitmaps), or
+ * slab + pages' next slab's header (its canary stands before the list
+ * links). Every tier looks at the canary before that metadata is trusted
+ * again (here: the page's other object allocated again, or a free into
+ * the next slab) and reports the overflow, naming the overflowing object;
+ * the debug tier reports it at that object's free, from its redzone.
+ * Unchecked, the per-hart bitmap would say the live object is free and
+ * hand it out twice; slab + pages' links would send a list walk astray.
  */
-static void overflow_into_the_trailer(struct ktest *t)
+static void overflow_past_a_slab_page(struct ktest *t)
 {
-	uint8_t *a, *b, *again;
+	uint8_t *v[64], *a, *b = NULL, *again;
 
-	if (!is("per-hart slab"))
-		KT_SKIP(t, "not this heap's: %s keeps no trailer behind its pages' last objects",
+	if (!is("per-hart slab") && !is("slab + pages"))
+		KT_SKIP(t, "not this heap's: %s keeps no metadata behind its slab pages",
 			early ? "the early heap" : heap_strategy());
-	a = kmalloc(4000);
-	b = kmalloc(4000);
-	KT_ASSERT(t, a && b);
-	if (!DEBUG) /* a fresh page of the 4040-byte class: the two objects, 4 KiB apart */
-		KT_ASSERT(t, b == a + 4096 && ksize(b) == 4040 && ((uintptr_t)b & 8191) == 4096);
-	memset(b + ksize(b), 0x5a, 8); /* the bug under test */
 	if (DEBUG) {
-		kfree(b);
-		expect_report(t, b, 4000, (void *)overflow_into_the_trailer, true);
+		a = kmalloc(1000);
+		KT_ASSERT(t, a != NULL);
+		memset(a + ksize(a), 0x5a, 8); /* the bug under test */
 		kfree(a);
+		expect_report(t, a, 1000, (void *)overflow_past_a_slab_page, true);
 		heap_quarantine_flush();
 		expect_none(t);
 		return;
 	}
+	if (is("slab + pages")) {
+		/* 16 KiB slabs of 15 1024-byte objects: one whose next block is a slab of ours */
+		for (unsigned int i = 0; i < ARRAY_SIZE(v); i++)
+			KT_ASSERT(t, (v[i] = kmalloc(1000)) != NULL);
+		a = NULL;
+		for (unsigned int i = 0; i < ARRAY_SIZE(v) && !b; i++)
+			for (unsigned int j = 0; j < ARRAY_SIZE(v) && !b; j++)
+				if (!((uintptr_t)(v[i] + 1024) & 16383) && v[j] > v[i] &&
+				    v[j] < v[i] + 1024 + 16384)
+					a = v[i], b = v[j];
+		KT_ASSERT(t, b != NULL);
+		memset(a + ksize(a), 0x5a, 8); /* the bug under test */
+		kfree(b);
+		expect_report(t, a, 0, NULL, false);
+		for (unsigned int i = 0; i < ARRAY_SIZE(v); i++)
+			if (v[i] != b)
+				kfree(v[i]);
+		expect_none(t);
+		return;
+	}
+	a = kmalloc(4000);
+	b = kmalloc(4000);
+	KT_ASSERT(t, a && b);
+	/* a fresh page of the 4040-byte class: the two objects, 4 KiB apart */
+	KT_ASSERT(t, b == a + 4096 && ksize(b) == 4040 && ((uintptr_t)b & 8191) == 4096);
+	memset(b + ksize(b), 0x5a, 8); /* the bug under test */
 	kfree(a);
 	heap_flush(); /* a back into its page */
 	expect_none(t);
@@ -378,7 +402,7 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(overflow_at_ksize),
     KTEST_CASE(write_before),
     KTEST_CASE(overflow_into_neighbour),
-    KTEST_CASE(overflow_into_the_trailer),
+    KTEST_CASE(overflow_past_a_slab_page),
     KTEST_CASE(write_after_free),
     KTEST_CASE(stale_free_after_reuse),
     KTEST_CASE(double_free),
