@@ -13,7 +13,7 @@
  *
  * 2. switch_to_multiple_heaps(): once the buddy, the mapper and the harts
  *    are up, kmalloc() goes to one heap per hart (this_hart_index()), each
- *    with 11 size classes in 8 KiB slab pages whose trailer names the heap
+ *    with 12 size classes in 8 KiB slab pages whose trailer names the heap
  *    and the class (mm/heap/hart/heap_hart_slab.c, mm/heap/hart/heap_hart.c). Beyond the largest
  *    class, frames from the buddy are mapped at fresh virtual addresses
  *    (mm/heap/heap_large.c, through vmap in the kernel).

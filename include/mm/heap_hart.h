@@ -13,7 +13,7 @@
 
 /*
  * Size classes of the per-hart heaps: 8, 16, ..., 2048, HEAP_SLAB_HALF_SIZE,
- * 4096, then HEAP_SLAB_MAX_SIZE (the trailer: 48 bytes of a one- or
+ * 4096, then HEAP_SLAB_MAX_SIZE (the trailer: 56 bytes of a one- or
  * two-object page, its canary included).
  */
 #define HEAP_NR_CLASSES	    12

@@ -20,6 +20,7 @@ static const struct {
     {2048, 2048, 3}, {4040, 4096, 2}, {4096, 4096, 1}, {8136, 8192, 1},
 };
 
+#define HEAP_HART_CLASS_4040 9	/* two objects a page, 4 KiB apart */
 #define HEAP_HART_CLASS_4096 10 /* one object per page: each allocation is a page */
 
 static inline unsigned int heap_hart_class_size(unsigned int c)

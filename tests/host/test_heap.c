@@ -50,7 +50,7 @@ static void heaps_for_the_harts_named(struct ktest *t)
 	uint64_t one = switch_cost(t, 1), eight = switch_cost(t, 8);
 
 	KT_EXPECT_GT(t, eight, one);
-	KT_EXPECT_LE(t, eight, one + 8 * 8); /* under 8 KiB a heap: at most 2 frames each */
+	KT_EXPECT_LE(t, eight, one + 8 * 8); /* about 8 KiB a heap: at most 2 frames each */
 	KT_EXPECT_EQ(t, heap_host_switch(MAX_HARTS + 1), -EINVAL);
 }
 
@@ -403,6 +403,38 @@ static void misuse_is_reported(struct ktest *t)
 }
 
 /*
+ * The trailer checked against the class the page was found under, not the
+ * class the trailer says: an overflow that reaches the trailer's class
+ * (here its canary and a class of "none", the bitmaps between them kept so
+ * that the heap can go on) is reported at the next allocation from the
+ * page, naming its last object, and the trailer is whole again after it.
+ */
+static void a_trailer_that_says_no_class_is_still_checked(struct ktest *t)
+{
+	unsigned char *a, *b, *again;
+	struct slab *s;
+
+	heap_flush(); /* the class's cached objects back in their pages: a and b from one */
+	a = kmalloc(4000);
+	b = kmalloc(4000);
+	KT_ASSERT(t, a && b && b == a + 4096); /* a fresh page of the 4040-byte class */
+	s = slab_of_page(a);
+	kfree(a);
+	heap_flush(); /* a back into its page */
+	*slab_canary(s) ^= 1;
+	s->cls = SLAB_NO_CLASS;
+	again = kmalloc(4000);
+	EXPECT_REPORT(t, b);
+	KT_EXPECT(t, again == a);
+	KT_EXPECT_EQ(t, s->cls, HEAP_HART_CLASS_4040);
+	KT_EXPECT_EQ(t, *slab_canary(s), slab_canary_value(slab_canary(s)));
+	kfree(again);
+	kfree(b);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
+/*
  * A user's first word that decodes as a free tag or a queued free's link
  * does (heap_hart.h: the tag itself, a small number xor the tag) sends
  * kfree() the slow way, which must let the free on: the object is neither
@@ -576,6 +608,7 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(realloc_grows_and_shrinks),
     KTEST_CASE(calloc_zeroes_and_checks_overflow),
     KTEST_CASE(misuse_is_reported),
+    KTEST_CASE(a_trailer_that_says_no_class_is_still_checked),
     KTEST_CASE(user_words_that_look_like_tags),
     KTEST_CASE(forged_links_in_the_same_page),
     KTEST_CASE(the_inlined_fast_paths_do_all_or_nothing),

@@ -103,9 +103,9 @@ static uint64_t heaps_with_empty[(MAX_HARTS + 63) / 64];
 
 /*
  * One heap per hart the switch names, not per hart there could be
- * (MAX_HARTS: under 8 KiB each), in pages of the buddy's. A reset forgets them:
- * the kernel switches once, and a test's next machine has a buddy of its
- * own (the old one's memory went with its arena).
+ * (MAX_HARTS: about 8 KiB each with the default Kconfig), in pages of the buddy's. A reset forgets
+ * them: the kernel switches once, and a test's next machine has a buddy of its own (the old one's
+ * memory went with its arena).
  */
 static struct heap *heaps_alloc(unsigned int nr_harts)
 {
@@ -276,47 +276,49 @@ static void drain_to_pages(struct heap *h);
 /* ---- the trailer's check ------------------------------------------------------ */
 
 /*
- * slab_check() for a canary that did not match where the trailer's words
- * put it: looked at again where the class's shape puts it. An overflow
- * reaches the rest of the trailer only through the canary. If it is
- * overwritten, the overflow is reported, naming the page's last object,
- * and the trailer's fixed fields and canary are written back: a kernel has
- * panicked at the report, and the host's tests go on after it, so one
- * overflow is one report. A page between classes has no shape to check
- * against.
+ * slab_check() found s's trailer not as a page of class cls has it (the
+ * class the caller knows from the frame or from how it found the page,
+ * out of the page's reach: an overflow long enough reaches the trailer's
+ * own class). The overflow is reported, naming the page's last object.
+ * The report is a panic in a kernel and an abort in libmemcore; the host's
+ * tests go on after it, so the trailer's fixed fields and canary are
+ * written back from the class's shape, which makes an overflow that
+ * stopped in the canary one report and no damage. One that went on into
+ * the bitmaps has done damage that nothing here can undo.
  */
-__attribute__((noinline)) bool slab_check_slow(struct slab *s)
+__attribute__((noinline)) bool slab_check_slow(struct slab *s, unsigned int cls)
 {
+	const struct slab_geom *g = &slab_geom[cls];
+	uint64_t *canary = (uint64_t *)s - 2 * g->words - 1;
 	char *page = slab_page(s);
-	const struct slab_geom *g;
-	uint64_t *canary;
 
-	if (s->cls == SLAB_NO_CLASS)
-		return true;
-	if (s->cls >= HEAP_NR_CLASSES) { /* no class of ours: its shape is unknown */
-		heap_misuse("slab page trailer overwritten", page);
-		return false;
-	}
-	g = &slab_geom[s->cls];
-	canary = (uint64_t *)s - 2 * g->words - 1;
-	if (*canary == slab_canary_value(canary) && s->words == g->words)
+	if (*canary == slab_canary_value(canary) && s->cls == cls && s->words == g->words)
 		return true;
 	heap_misuse("overflow into its slab page's trailer (past the page's last object)",
 		    page + ((size_t)(g->nr_objs - 1) << g->shift));
-	s->magic = slab_magic(virt_to_phys(page));
+	s->cls = (uint8_t)cls;
 	s->words = g->words;
+	s->nr_objs = g->nr_objs;
+	s->shift = g->shift;
+	s->magic = slab_magic(virt_to_phys(page));
 	*canary = slab_canary_value(canary);
 	return false;
 }
 
 /*
- * A misuse the bitmaps of s seem to show, what about p: reported unless
- * the trailer holding them is overwritten, which is reported instead.
+ * A misuse the bitmaps of s seem to show, what about p: reported, unless
+ * the trailer holding them is overwritten, which is reported instead. Only
+ * the owner looks (another hart's free may race with the owner formatting
+ * the page again, and must not write to it): the owner's next allocation
+ * from the page finds an overflow anyway.
  */
 __attribute__((noinline)) void slab_report(struct slab *s, const char *what, const void *p)
 {
-	if (slab_check(s))
-		heap_misuse(what, p);
+	const struct heap *h = this_heap();
+
+	if (h && s->heap == h->id && s->cls < HEAP_NR_CLASSES && !slab_check(s, s->cls))
+		return;
+	heap_misuse(what, p);
 }
 
 /* ---- getting a page for a class -------------------------------------------- */
@@ -473,7 +475,7 @@ void *heap_alloc(struct heap *h, unsigned int cls)
 		if (!s)
 			return NULL;
 	}
-	slab_check(s); /* before its bitmap says which objects are free */
+	slab_check(s, cls); /* before its bitmap says which objects are free */
 	p = class_take(k, s);
 	if (HEAP_FREE_TAGS)
 		*(uintptr_t *)p = 0; /* its tag, as cache_take() */
@@ -481,7 +483,7 @@ void *heap_alloc(struct heap *h, unsigned int cls)
 	if (HEAP_COUNT_ALLOCS)
 		k->allocs++;
 	if (k->partial && cache_count(h, k) < cache_max(cls) / 2 &&
-	    (k->partial == s || slab_check(k->partial)))
+	    (k->partial == s || slab_check(k->partial, cls)))
 		cache_fill(h, k, k->partial, cache_max(cls) / 2 - cache_count(h, k));
 	return p;
 }
@@ -568,7 +570,7 @@ local_free(struct heap *h, struct slab *s, unsigned int idx, void *p, enum free_
 
 	if (kind != FREE_CLAIMED &&
 	    unlikely(s->cls >= HEAP_NR_CLASSES && s->cls != SLAB_NO_CLASS)) {
-		slab_check_slow(s); /* no class of ours: reported */
+		heap_misuse("slab page trailer overwritten", slab_page(s));
 		return;
 	}
 	if (tagged && !tag_claim(h, k, p))

@@ -35,17 +35,20 @@
  *   [ objects ][ gap ][ canary ][ alloc bitmap ][ pending bitmap ][ struct slab ]
  *                        8 bytes   words * 8        words * 8          32 bytes
  *
- * The canary (slab_canary()) stands between the last object and the
- * bitmaps, which in some classes (8 to 64, 4040 and 8136 bytes) follow it
- * with no gap: an overflow past that object hits the canary first. The
- * page's bitmaps are not trusted without it: every allocation from the
- * page's bitmap and every misuse a bitmap seems to show look at it first
- * (slab_check()), so the overflow is reported, naming the page's last
- * object, where a corrupted bitmap would hand an object out twice or
- * report a free of a live one as a double free. A page that empties
- * before it is allocated from again is formatted again, trailer and all,
- * so what the overflow hit is never trusted, and it is not reported. The
- * fast paths, which work on the hart's cache, never look.
+ * The canary (slab_canary()) stands right before the bitmaps. In the
+ * classes of 8, 4040 and 8136 bytes the last object ends where it starts,
+ * so an overflow past that object hits the canary first; in the others a
+ * gap of 8 bytes or more comes first, and 8 bytes too many land there,
+ * harmless. The page's bitmaps are not trusted without it: every
+ * allocation from the page's bitmap and every misuse the owner's bitmaps
+ * seem to show look at it first (slab_check()), so the overflow is
+ * reported, naming the page's last object, where a corrupted bitmap would
+ * hand an object out twice or report a free of a live one as a double
+ * free. A page that empties and leaves its class is formatted again,
+ * trailer and all, before it is used again, so what the overflow hit is
+ * never trusted, and it is not reported; the class's spare is checked at
+ * its next allocation. The fast paths, which work on the hart's cache,
+ * never look.
  *
  * alloc has a bit set per allocated object (and for the bits past nr_objs,
  * so a scan never finds them); only the owning hart writes it, others read
@@ -519,15 +522,20 @@ static inline uint64_t slab_canary_value(const uint64_t *canary)
 	return ~(heap_tag_key ^ (uintptr_t)canary);
 }
 
-bool slab_check_slow(struct slab *s);
+bool slab_check_slow(struct slab *s, unsigned int cls);
 void slab_report(struct slab *s, const char *what, const void *p);
 
-/* Whether s's trailer is whole (else reported, naming the page's last object). */
-static inline bool slab_check(struct slab *s)
+/*
+ * Whether s's trailer is whole as a page of class cls, which the caller
+ * knows from elsewhere than the trailer (else reported, naming the page's
+ * last object).
+ */
+static inline bool slab_check(struct slab *s, unsigned int cls)
 {
-	const uint64_t *canary = slab_canary(s);
+	const uint64_t *canary = (const uint64_t *)s - 2 * slab_geom[cls].words - 1;
 
-	return likely(*canary == slab_canary_value(canary)) || slab_check_slow(s);
+	return likely(*canary == slab_canary_value(canary) && s->cls == cls) ||
+	       slab_check_slow(s, cls);
 }
 
 /* A free tag or a queued free's link, decoded, is below 2^HEAP_LINK_BITS. */

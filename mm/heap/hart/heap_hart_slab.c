@@ -20,8 +20,8 @@
  * From 128 bytes up the trailer (56 bytes there) costs a whole object:
  * power-of-two objects fill the page exactly, so the last one gives way.
  * The 4096 class pays half a page for being naturally aligned in an
- * 8 KiB slab, so the sizes between 2048 and 4096 that need no such
- * alignment (all but 4041..4096) go to the half-page class: two objects
+ * 8 KiB slab, so the sizes between 2048 and 4096 that fit beside the
+ * trailer (all but 4041..4096) go to the half-page class: two objects
  * 4 KiB apart (the stride is still a power of two, which the free's
  * checks and the object's index rely on), the second ending where the
  * trailer's 56 bytes start. A 3000-byte object so takes half a page, not

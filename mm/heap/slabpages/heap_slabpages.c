@@ -194,9 +194,11 @@ static struct sp_slab *slab_new(unsigned int level)
 	return s;
 }
 
-static void slab_release(struct sp_slab *s)
+/* s of level (the caller's, not the header's: a spare's header is not checked) back to the buddy.
+ */
+static void slab_release(struct sp_slab *s, unsigned int level)
 {
-	levels[s->level].slabs--;
+	levels[level].slabs--;
 	s->magic = 0; /* a stale pointer into it must not find a header */
 	buddy_free(virt_to_phys(s), SP_SLAB_ORDER);
 }
@@ -208,7 +210,7 @@ static unsigned int release_spares(void)
 
 	for (unsigned int l = 0; l < SP_LEVELS; l++) {
 		if (levels[l].spare) {
-			slab_release(levels[l].spare);
+			slab_release(levels[l].spare, l);
 			levels[l].spare = NULL;
 			n++;
 		}
@@ -330,7 +332,7 @@ static void slab_put(struct sp_slab *s, unsigned int idx)
 		return;
 	list_del(&l->partial, s);
 	if (l->spare)
-		slab_release(s);
+		slab_release(s, s->level);
 	else
 		l->spare = s;
 }

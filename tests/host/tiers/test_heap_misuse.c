@@ -186,8 +186,9 @@ static void overflow_into_neighbour(struct ktest *t)
  * again (here: the page's other object allocated again, or a free into
  * the next slab) and reports the overflow, naming the overflowing object;
  * the debug tier reports it at that object's free, from its redzone.
- * Unchecked, the per-hart bitmap would say the live object is free and
- * hand it out twice; slab + pages' links would send a list walk astray.
+ * The canary is what a longer overflow hits first too, on its way to the
+ * per-hart bitmaps (a live object said free, handed out twice) or slab +
+ * pages' list links (a list walk sent astray).
  */
 static void overflow_past_a_slab_page(struct ktest *t)
 {
