@@ -73,8 +73,8 @@ static bool holds(const void *p, const void *origin, size_t n)
 /* Sizes around every boundary any strategy has: classes, bins, levels, pages. */
 static size_t boundary_size(unsigned int i)
 {
-	static const size_t odd[] = {24,    40,	   48,	       96,    100,   192,   320,
-				     1000,  1500,  3000,       3072,  6000,  8136,  8137,
+	static const size_t odd[] = {24,    40,	   48,	       96,    100,   192,   320,  1000,
+				     1500,  3000,  3072,       4040,  4041,  6000,  8136, 8137,
 				     12288, 16320, 16384 - 64, 20000, 65472, 100000};
 
 	if (i <= 72)
@@ -85,7 +85,7 @@ static size_t boundary_size(unsigned int i)
 	i -= 3 * 14;
 	return i < ARRAY_SIZE(odd) ? odd[i] : 0;
 }
-#define NR_BOUNDARY_SIZES (73 + 3 * 14 + 20)
+#define NR_BOUNDARY_SIZES (73 + 3 * 14 + 22)
 
 static void *blocks[NR_BOUNDARY_SIZES];
 

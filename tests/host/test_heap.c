@@ -403,8 +403,9 @@ static void misuse_is_reported(struct ktest *t)
 }
 
 /*
- * The trailer checked against the class the page was found under, not the
- * class the trailer says: an overflow that reaches the trailer's class
+ * Frees inside the 4040-byte class's page that start no object are
+ * reported. The trailer is checked against the class the page was found
+ * under, not the class the trailer says: an overflow that reaches the trailer's class
  * (here its canary and a class of "none", the bitmaps between them kept so
  * that the heap can go on) is reported at the next allocation from the
  * page, naming its last object, and the trailer is whole again after it.
@@ -419,6 +420,13 @@ static void a_trailer_that_says_no_class_is_still_checked(struct ktest *t)
 	b = kmalloc(4000);
 	KT_ASSERT(t, a && b && b == a + 4096); /* a fresh page of the 4040-byte class */
 	s = slab_of_page(a);
+	kfree(a + 2048); /* inside the first object, on a 2 KiB boundary */
+	EXPECT_REPORT(t, a + 2048);
+	kfree(a + 4040); /* between the objects */
+	EXPECT_REPORT(t, a + 4040);
+	kfree(b + 4040); /* the canary's word */
+	EXPECT_REPORT(t, b + 4040);
+	KT_EXPECT_EQ(t, *slab_canary(s), slab_canary_value(slab_canary(s)));
 	kfree(a);
 	heap_flush(); /* a back into its page */
 	*slab_canary(s) ^= 1;
