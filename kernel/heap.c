@@ -67,6 +67,18 @@ static int vmap_large_unmap(void *p, size_t nr, void (*give)(phys_addr_t pa, voi
 	return n < 0 ? (int)n : 0;
 }
 
+/* In place if it can, else moved: the frames mapped again elsewhere, nothing copied. */
+static int vmap_large_grow(void *p, size_t nr, const phys_addr_t *more, size_t n_more, size_t align,
+			   void **np)
+{
+	uint64_t va;
+	int err = vmap_grow(&kernel_vmap, (uintptr_t)p, nr, more, n_more, align, true, &va);
+
+	if (!err)
+		*np = (void *)(uintptr_t)va;
+	return err;
+}
+
 /*
  * How long an allocation about to fail waits, in all, for the harts it
  * woke to take their queues: a time, not a count of loops, which a slow
@@ -189,11 +201,12 @@ void heap_kernel_init(struct mmu_space *space, unsigned int nr_harts)
 	struct bench_sample start = bench_now();
 	char guard[48] = "";
 	struct heap_large_ops ops = {
-		.base = (uintptr_t)HEAP_VMAP_BASE,
-		.size = (uintptr_t)HEAP_VMAP_SIZE,
-		.map = vmap_large_map,
-		.lookup = vmap_large_lookup,
-		.unmap = vmap_large_unmap,
+	    .base = (uintptr_t)HEAP_VMAP_BASE,
+	    .size = (uintptr_t)HEAP_VMAP_SIZE,
+	    .map = vmap_large_map,
+	    .lookup = vmap_large_lookup,
+	    .unmap = vmap_large_unmap,
+	    .grow = vmap_large_grow,
 	};
 	int err = vmap_init(&kernel_vmap, space, HEAP_VMAP_BASE, HEAP_VMAP_SIZE);
 

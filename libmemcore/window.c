@@ -140,6 +140,25 @@ static int window_unmap(void *p, size_t nr, void (*give)(phys_addr_t pa, void *a
 	return n < 0 ? (int)n : 0;
 }
 
+/*
+ * In place only: the bytes live at the host address of their VA, so a
+ * mapping that moved would have to take them along (a copy, which
+ * krealloc() does as well).
+ */
+static int window_grow(void *p, size_t nr, const phys_addr_t *more, size_t n_more, size_t align,
+		       void **np)
+{
+	uint64_t va;
+	int err;
+
+	if (!reach((char *)p + (nr + n_more) * PAGE_SIZE))
+		return -ENOMEM;
+	err = vmap_grow(&vmap, va_of(p), nr, more, n_more, align, false, &va);
+	if (!err)
+		*np = host_of(va);
+	return err;
+}
+
 bool shim_window_zero(void *p, size_t bytes)
 {
 	uint64_t off = (uint64_t)((char *)p - window);
@@ -181,6 +200,7 @@ const struct heap_large_ops *shim_window_init(void)
 	    .map = window_map,
 	    .lookup = window_lookup,
 	    .unmap = window_unmap,
+	    .grow = window_grow,
 	};
 
 	/*

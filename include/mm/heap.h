@@ -111,12 +111,19 @@ void heap_early_stats(struct heap_early_stats *s);
  * unmap: unmaps the mapping at p of nr pages and calls give() for each
  *   frame once no hart can reach it; an error (nothing done) if p is not
  *   such a mapping.
+ * grow (optional, NULL: krealloc() copies): the mapping at p of nr pages
+ *   with more[0..n_more) mapped after its pages, nothing copied: at p if
+ *   p is aligned to align and the addresses after it are free, else (if
+ *   the backend can) at fresh addresses aligned to align, p's frames
+ *   first and p's range unmapped: 0 and *np; an error, nothing changed.
  */
 struct heap_large_ops {
 	uintptr_t base, size;
 	int (*map)(const phys_addr_t *frames, size_t nr, size_t align, void **p);
 	int (*lookup)(const void *p, phys_addr_t *first);
 	int (*unmap)(void *p, size_t nr, void (*give)(phys_addr_t pa, void *arg), void *arg);
+	int (*grow)(void *p, size_t nr, const phys_addr_t *more, size_t n_more, size_t align,
+		    void **np);
 };
 
 /* ---- the per-hart heaps ---------------------------------------------------- */

@@ -88,6 +88,19 @@ long vmap_unmap(struct vmap *v, uint64_t va, uint64_t expect_pages, vmap_give_fn
 		void *arg);
 
 /*
+ * Grows the mapping of nr pages that starts at va by more[0..n_more)
+ * after its pages, nothing copied: in place if va is aligned to align and
+ * the range after its guard page is free (*new_va = va), else, if
+ * may_move, at a fresh range aligned to align with the same frames first,
+ * the old range then unmapped (its frames kept: they are the new
+ * mapping's). 0 and *new_va, or -EINVAL (va no mapping of nr pages, a bad
+ * frame or alignment), -ENOMEM (no room: in place, or anywhere with
+ * may_move; no table page or record). On error the mapping is as it was.
+ */
+int vmap_grow(struct vmap *v, uint64_t va, uint64_t nr, const phys_addr_t *more, size_t n_more,
+	      uint64_t align, bool may_move, uint64_t *new_va);
+
+/*
  * The first frame and the length of the mapping that starts at va: 0, or
  * -EINVAL as for vmap_unmap(). A snapshot: the caller serialises against
  * an unmap of the same mapping.

@@ -99,17 +99,26 @@ static void frame_list_free(phys_addr_t *list, int order)
 		buddy_free(virt_to_phys(list), (unsigned int)order);
 }
 
-/* nr frames, each tagged; false (none kept) if the buddy runs out. */
-static bool get_frames(phys_addr_t *frames, size_t nr)
+/*
+ * nr frames, each tagged, the first as an allocation's first of total
+ * pages (0: none is, the frames grow an allocation); false (none kept) if
+ * the buddy runs out.
+ */
+static bool get_frames(phys_addr_t *frames, size_t nr, size_t total)
 {
 	for (size_t i = 0; i < nr; i++) {
 		if (buddy_alloc(0, &frames[i]) < 0) {
 			free_frames(frames, i);
 			return false;
 		}
-		frame_set_owner(frames[i], 0, FRAME_LARGE, 0, i == 0 ? (uint32_t)nr : 0);
+		frame_set_owner(frames[i], 0, FRAME_LARGE, 0, i == 0 ? (uint32_t)total : 0);
 	}
 	return true;
+}
+
+static size_t pages_of(size_t size)
+{
+	return (size_t)(ALIGN_UP((uint64_t)MAX(size, (size_t)1), PAGE_SIZE) / PAGE_SIZE);
 }
 
 void *large_alloc(size_t size, size_t align)
@@ -122,13 +131,13 @@ void *large_alloc(size_t size, size_t align)
 	/* what can never fit is refused before any frame is taken */
 	if (!ops.map || size > UINT32_MAX * PAGE_SIZE || size >= ops.size)
 		return NULL;
-	nr = (size_t)(ALIGN_UP((uint64_t)MAX(size, (size_t)1), PAGE_SIZE) / PAGE_SIZE);
+	nr = pages_of(size);
 	if (buddy_ensure_free(nr) < 0)
 		return NULL;
 	frames = frame_list(nr, stack, &order);
 	if (!frames)
 		return NULL;
-	if (get_frames(frames, nr)) {
+	if (get_frames(frames, nr, nr)) {
 		if (ops.map(frames, nr, MAX(align, (size_t)PAGE_SIZE), &p) < 0) {
 			free_frames(frames, nr);
 			p = NULL;
@@ -178,6 +187,43 @@ void large_free(void *p)
 		return;
 	}
 	large_account(-1, -(long)n);
+}
+
+/*
+ * The large allocation p grown to size bytes with frames of its own, its
+ * bytes where they are (the backend maps the new frames after them, or
+ * all at fresh addresses): the new pointer, or NULL (nothing changed, no
+ * misuse reported: krealloc() copies, or reports p).
+ */
+void *large_grow(void *p, size_t size, size_t align)
+{
+	phys_addr_t stack[STACK_FRAMES], *frames, first;
+	uint32_t n = ops.grow ? large_pages(p, &first) : 0;
+	size_t nr, more;
+	int order;
+	void *np = NULL;
+
+	if (!n || size > UINT32_MAX * PAGE_SIZE || size >= ops.size || pages_of(size) <= n)
+		return NULL;
+	nr = pages_of(size);
+	more = nr - n;
+	if (buddy_ensure_free(more) < 0)
+		return NULL;
+	frames = frame_list(more, stack, &order);
+	if (!frames)
+		return NULL;
+	if (get_frames(frames, more, 0)) {
+		if (ops.grow(p, n, frames, more, MAX(align, (size_t)PAGE_SIZE), &np) < 0) {
+			free_frames(frames, more);
+			np = NULL;
+		} else {
+			/* the first frame says the length: a free unmaps that many */
+			frame_set_owner(first, 0, FRAME_LARGE, 0, (uint32_t)nr);
+			large_account(0, (long)more);
+		}
+	}
+	frame_list_free(frames, order);
+	return np;
 }
 
 size_t large_size(const void *p)

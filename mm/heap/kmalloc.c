@@ -169,6 +169,11 @@ __attribute__((weak)) size_t heap_strategy_large_size(const void *p)
 	return large_size(p);
 }
 
+__attribute__((weak)) void *heap_strategy_large_grow(void *p, size_t size, size_t align)
+{
+	return large_grow(p, size, align);
+}
+
 /* A large allocation first, whatever the strategy; then the strategy's; then the early heap's. */
 void kfree_inner(void *p)
 {
@@ -310,6 +315,10 @@ static void *krealloc_inner(void *p, size_t size)
 		return NULL;
 	if (stays(p, early, old, size))
 		return p;
+	/* a large allocation grows where its bytes are: no copy, no second copy held */
+	if (!early && size > old && large_owns(p) &&
+	    (n = heap_strategy_large_grow(p, size, natural_align(size, 0, true))))
+		return n;
 	n = kmalloc(size);
 	if (!n)
 		return NULL;

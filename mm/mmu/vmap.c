@@ -284,6 +284,117 @@ long vmap_unmap(struct vmap *v, uint64_t va, uint64_t expect_pages, vmap_give_fn
 	return (long)n;
 }
 
+/*
+ * Takes [va, va + len) out of the free extent that starts at va, if one
+ * does and is long enough (growing a mapping in place: its guard page
+ * moves to the end of what it takes).
+ */
+static bool range_take_at(struct vmap *v, uint64_t va, uint64_t len)
+{
+	for (struct vmap_extent **pp = &v->free, *e; (e = *pp) && e->start <= va; pp = &e->next) {
+		if (e->start != va || e->end - va < len)
+			continue;
+		if (e->end - va == len) {
+			*pp = e->next;
+			record_put(v, e);
+		} else {
+			e->start = va + len;
+		}
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The nr frames mapped from va, mapped again from to (the old mapping
+ * stays): a batch read from the tables at a time. On error nothing new
+ * stays mapped.
+ */
+static int map_copy(struct vmap *v, uint64_t va, uint64_t nr, uint64_t to)
+{
+	phys_addr_t batch[UNMAP_BATCH];
+
+	for (uint64_t done = 0; done < nr;) {
+		unsigned int k = (unsigned int)MIN(nr - done, UNMAP_BATCH);
+		int err;
+
+		for (unsigned int i = 0; i < k; i++)
+			mmu_translate(v->space, va + (done + i) * PAGE_SIZE, &batch[i], NULL, NULL);
+		err = map_frames(v, to + done * PAGE_SIZE, batch, k);
+		if (err) {
+			if (done)
+				mmu_unmap(v->space, to, done * PAGE_SIZE); /* 4 KiB leaves */
+			return err;
+		}
+		done += k;
+	}
+	return 0;
+}
+
+int vmap_grow(struct vmap *v, uint64_t va, uint64_t nr, const phys_addr_t *more, size_t n_more,
+	      uint64_t align, bool may_move, uint64_t *new_va)
+{
+	uint64_t len, to;
+	struct mmu_deferred d;
+	int err;
+
+	if (n_more == 0 || nr + n_more >= v->size / PAGE_SIZE || (align & (align - 1)))
+		return -EINVAL;
+	for (size_t i = 0; i < n_more; i++) {
+		if (!IS_ALIGNED(more[i], PAGE_SIZE))
+			return -EINVAL;
+	}
+	align = MAX(align, PAGE_SIZE);
+	len = (nr + n_more + 1) * PAGE_SIZE;
+	spin_lock(&v->lock);
+	err = is_start(v, va, NULL) && mapping_pages(v, va) == nr ? records_reserve(v) : -EINVAL;
+	if (err) {
+		spin_unlock(&v->lock);
+		return err;
+	}
+	/* in place: the range after the mapping's guard page is free */
+	if (IS_ALIGNED(va, align) &&
+	    range_take_at(v, va + (nr + 1) * PAGE_SIZE, n_more * PAGE_SIZE)) {
+		err = map_frames(v, va + nr * PAGE_SIZE, more, n_more);
+		if (err)
+			range_give(v, va + (nr + 1) * PAGE_SIZE, n_more * PAGE_SIZE);
+		else
+			v->nr_pages += n_more;
+		spin_unlock(&v->lock);
+		*new_va = va;
+		return err;
+	}
+	if (!may_move || !range_take(v, len, align, &to))
+		err = -ENOMEM;
+	if (!err) {
+		err = map_copy(v, va, nr, to);
+		if (!err) {
+			err = map_frames(v, to + nr * PAGE_SIZE, more, n_more);
+			if (err)
+				mmu_unmap(v->space, to, nr * PAGE_SIZE);
+		}
+		if (err)
+			range_give(v, to, len);
+	}
+	if (err) {
+		spin_unlock(&v->lock);
+		return err;
+	}
+	/*
+	 * The old range unmapped; held (as vmap_unmap() holds it) until no
+	 * hart can reach it through a stale entry, and only then free VA.
+	 */
+	mmu_unmap_deferred(v->space, va, nr * PAGE_SIZE, &d); /* 4 KiB leaves: cannot fail */
+	v->nr_pages += n_more;
+	spin_unlock(&v->lock);
+	mmu_finish(&d);
+	spin_lock(&v->lock);
+	range_give(v, va, (nr + 1) * PAGE_SIZE);
+	spin_unlock(&v->lock);
+	*new_va = to;
+	return 0;
+}
+
 void vmap_walk_free(struct vmap *v, void (*fn)(uint64_t start, uint64_t end, void *arg),
 		    void *arg)
 {

@@ -96,6 +96,39 @@ static int host_unmap(void *p, size_t nr, void (*give)(phys_addr_t pa, void *arg
 	return n < 0 ? (int)n : 0;
 }
 
+/* The frames mapped at va..va + nr pages aliased at their host addresses. */
+static void alias_mapped(uint64_t va, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++) {
+		phys_addr_t pa;
+
+		if (mmu_translate(&space, va + i * PAGE_SIZE, &pa, NULL, NULL) < 0 ||
+		    !arena_alias(host_of(va) + i * PAGE_SIZE, pa))
+			die("arena_alias");
+	}
+}
+
+/* As the kernel's: in place, else moved with the same frames (the aliases follow). */
+static int host_grow(void *p, size_t nr, const phys_addr_t *more, size_t n_more, size_t align,
+		     void **np)
+{
+	uint64_t va;
+	int err;
+
+	pthread_mutex_lock(&backend_lock);
+	err = vmap_grow(&heap_host_vmap, va_of(p), nr, more, n_more, align, true, &va);
+	if (!err && va == va_of(p)) {
+		alias_mapped(va + nr * PAGE_SIZE, n_more);
+	} else if (!err) {
+		alias_mapped(va, nr + n_more);
+		unalias(p, nr * PAGE_SIZE);
+	}
+	if (!err)
+		*np = host_of(va);
+	pthread_mutex_unlock(&backend_lock);
+	return err;
+}
+
 static void backend_init(void)
 {
 	/* aligned like the VA window, so a VA's alignment is its host address's */
@@ -118,11 +151,12 @@ static void backend_init(void)
 int heap_host_switch(unsigned int nr_harts)
 {
 	const struct heap_large_ops ops = {
-		.base = (uintptr_t)window,
-		.size = HEAP_HOST_VSIZE,
-		.map = host_map,
-		.lookup = host_lookup,
-		.unmap = host_unmap,
+	    .base = (uintptr_t)window,
+	    .size = HEAP_HOST_VSIZE,
+	    .map = host_map,
+	    .lookup = host_lookup,
+	    .unmap = host_unmap,
+	    .grow = host_grow,
 	};
 
 	return switch_to_multiple_heaps(nr_harts, &ops);

@@ -738,6 +738,76 @@ static void out_of_memory_recovers(struct ktest *t)
 	heap_host_expect_baseline(t, NR_HARTS);
 }
 
+/*
+ * krealloc() grows a large allocation without copying: its frames stay
+ * (mapped again, not copied), in place while the range after it is free,
+ * else at a fresh range, the old one unmapped; the first frame says the
+ * new length, and a free gives every frame back.
+ */
+static void large_krealloc_keeps_its_frames(struct ktest *t)
+{
+	enum { N1 = 40, N2 = 100, N3 = 300 };
+	static phys_addr_t f1[N1], f2[N2], f3[N3];
+	unsigned char *p = kmalloc(N1 * PAGE_SIZE), *q, *r, *blocker, *fill[64];
+	struct heap_large_stats ls;
+	unsigned int nfill;
+	struct frame_owner o;
+	unsigned int bad = 0;
+
+	KT_ASSERT(t, p != NULL);
+	heap_host_fill(p, N1 * PAGE_SIZE);
+	KT_ASSERT(t, frames_behind(p, N1, f1));
+	q = krealloc(p, N2 * PAGE_SIZE - 100);
+	KT_ASSERT(t, q != NULL);
+	KT_EXPECT(t, q == p); /* nothing after it: in place */
+	KT_ASSERT(t, frames_behind(q, N2, f2));
+	KT_EXPECT(t, memcmp(f1, f2, sizeof(f1)) == 0);
+	KT_EXPECT_EQ(t, ksize(q), N2 * PAGE_SIZE);
+	KT_EXPECT(t, heap_host_check(q, N1 * PAGE_SIZE));
+	heap_host_fill(q, N2 * PAGE_SIZE);
+
+	/* large allocations until one lands right after q's guard page (first fit: holes first) */
+	for (nfill = 0; nfill < 64; nfill++) {
+		blocker = kmalloc(17 * PAGE_SIZE); /* no power of two: no alignment beyond a page */
+		KT_ASSERT(t, blocker != NULL);
+		if (blocker == q + (N2 + 1) * PAGE_SIZE)
+			break;
+		fill[nfill] = blocker;
+	}
+	KT_ASSERT(t, nfill < 64);
+	r = krealloc(q, N3 * PAGE_SIZE);
+	KT_ASSERT(t, r != NULL);
+	KT_EXPECT(t, r > blocker); /* moved past it, with its frames */
+	KT_ASSERT(t, frames_behind(r, N3, f3));
+	KT_EXPECT(t, memcmp(f2, f3, sizeof(f2)) == 0);
+	KT_EXPECT(t, heap_host_check_as(r, q, N2 * PAGE_SIZE));
+	KT_EXPECT_EQ(t, ksize(r), N3 * PAGE_SIZE);
+	KT_EXPECT(t, frame_owner(f3[0], &o) == 0 && o.tag == FRAME_LARGE && o.aux == N3);
+	for (size_t f = 1; f < N3; f++)
+		bad += frame_owner(f3[f], &o) != 0 || o.tag != FRAME_LARGE || o.aux != 0;
+	KT_EXPECT_EQ(t, bad, 0);
+	heap_large_stats(&ls);
+	KT_EXPECT_EQ(t, ls.allocations, 2 + nfill);
+	KT_EXPECT_EQ(t, ls.pages, N3 + 17 * (1 + nfill));
+	KT_EXPECT_EQ(t, heap_host_vmap.nr_pages, N3 + 17 * (1 + nfill));
+	/* q's old range is free VA again: the next mapping of its size lands there */
+	p = kmalloc(N2 * PAGE_SIZE);
+	KT_EXPECT(t, p == q);
+	kfree(p);
+	kfree(blocker);
+	while (nfill)
+		kfree(fill[--nfill]);
+	kfree(r);
+	for (size_t f = 0; f < N3; f++) {
+		int tag = frame_tag(f3[f]);
+
+		bad += tag != FRAME_FREE && tag != FRAME_CACHED;
+	}
+	KT_EXPECT_EQ(t, bad, 0);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
 static const struct ktest_case cases[] = {
     KTEST_CASE(empty_page_goes_to_another_class),
     KTEST_CASE(a_page_at_the_boundary_stays_in_its_class),
@@ -754,6 +824,7 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(page_blocks_are_cached),
     KTEST_CASE(cached_page_blocks_given_back_when_out_of_memory),
     KTEST_CASE(large_allocations),
+    KTEST_CASE(large_krealloc_keeps_its_frames),
     KTEST_CASE(out_of_memory_recovers),
     {0},
 };

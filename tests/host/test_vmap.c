@@ -256,6 +256,94 @@ static void first_fit_reuse_and_merge(struct ktest *t)
 	expect_clean(t);
 }
 
+/* Every page of [va, va + n pages) mapped to f[0..n), the page after it unmapped. */
+static bool maps_exactly(uint64_t va, const phys_addr_t *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!mapped_as(va + i * PAGE_SIZE, f[i]))
+			return false;
+	}
+	return unmapped(va + n * PAGE_SIZE) && unmapped(va - PAGE_SIZE);
+}
+
+/*
+ * A mapping grows in place while the range after its guard is free (the
+ * guard moves to the new end), else moves with its frames (none copied,
+ * the old range unmapped and reused), or is refused with nothing changed.
+ */
+static void grow_in_place_or_moved(struct ktest *t)
+{
+	phys_addr_t f[12], first;
+	uint64_t a, b, va, n;
+	unsigned int bad = 0;
+
+	KT_ASSERT(t, scattered_frames(f, 8));
+	for (int i = 8; i < 12; i++)
+		f[i] = RAM_BASE + (i + 100) * PAGE_SIZE;
+	KT_ASSERT_EQ(t, vmap_map(&v, f, 3, 0, &a), 0);
+	KT_EXPECT_EQ(t, vmap_grow(&v, a, 3, &f[3], 2, 0, false, &va), 0);
+	KT_EXPECT_EQ(t, va, a); /* in place */
+	KT_EXPECT(t, maps_exactly(a, f, 5));
+	KT_EXPECT(t, vmap_lookup(&v, a, &first, &n) == 0 && first == f[0] && n == 5);
+	KT_EXPECT_EQ(t, v.nr_mappings, 1);
+	KT_EXPECT_EQ(t, v.nr_pages, 5);
+
+	b = map_n(t, 2); /* right after a's guard: a cannot grow in place any more */
+	KT_EXPECT_EQ(t, b, a + 6 * PAGE_SIZE);
+	KT_EXPECT_EQ(t, vmap_grow(&v, a, 5, &f[5], 1, 0, false, &va), -ENOMEM);
+	KT_EXPECT(t, maps_exactly(a, f, 5)); /* refused: as it was */
+	/* refused: not a mapping's start, a wrong length, no frames, a bad frame or alignment */
+	KT_EXPECT_EQ(t, vmap_grow(&v, a + PAGE_SIZE, 4, &f[5], 1, 0, true, &va), -EINVAL);
+	KT_EXPECT_EQ(t, vmap_grow(&v, a, 4, &f[5], 1, 0, true, &va), -EINVAL);
+	KT_EXPECT_EQ(t, vmap_grow(&v, a, 5, &f[5], 0, 0, true, &va), -EINVAL);
+	first = f[5] + 8;
+	KT_EXPECT_EQ(t, vmap_grow(&v, a, 5, &first, 1, 0, true, &va), -EINVAL);
+	KT_EXPECT_EQ(t, vmap_grow(&v, a, 5, &f[5], 1, 3 * PAGE_SIZE, true, &va), -EINVAL);
+	KT_EXPECT(t, maps_exactly(a, f, 5));
+
+	/* moved: the same frames at a fresh range after b, a's range unmapped */
+	KT_EXPECT_EQ(t, vmap_grow(&v, a, 5, &f[5], 3, 64 << 10, true, &va), 0);
+	KT_EXPECT(t, va > b && IS_ALIGNED(va, 64 << 10));
+	KT_EXPECT(t, maps_exactly(va, f, 8));
+	for (int i = 0; i < 6; i++)
+		bad += !unmapped(a + i * PAGE_SIZE);
+	KT_EXPECT_EQ(t, bad, 0);
+	KT_EXPECT_EQ(t, v.nr_mappings, 2);
+	KT_EXPECT_EQ(t, v.nr_pages, 10);
+	KT_EXPECT_EQ(t, map_n(t, 5), a); /* a's old range is free again, first fit */
+	KT_EXPECT_EQ(t, vmap_unmap(&v, a, 5, NULL, NULL), 5);
+	/* in place again: the range after the moved mapping is free */
+	KT_EXPECT_EQ(t, vmap_grow(&v, va, 8, &f[8], 4, 0, false, &a), 0);
+	KT_EXPECT(t, a == va && maps_exactly(va, f, 12));
+	KT_EXPECT_EQ(t, vmap_unmap(&v, va, 12, NULL, NULL), 12);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, b, 2, NULL, NULL), 2);
+	for (int i = 0; i < 8; i++)
+		buddy_free(f[i], 0);
+	KT_EXPECT(t, v.free && !v.free->next); /* one extent again */
+	expect_clean(t);
+}
+
+/* A move that finds no table page leaves the mapping where and as it was. */
+static void grow_without_tables(struct ktest *t)
+{
+	phys_addr_t f[600];
+	uint64_t a, b, va;
+
+	for (int i = 0; i < 600; i++)
+		f[i] = RAM_BASE + (i + 1) * PAGE_SIZE;
+	KT_ASSERT_EQ(t, vmap_map(&v, f, 4, 0, &a), 0);
+	b = map_n(t, 1);
+	tables_left = 0; /* a move to a range 2 MiB on needs a new last-level table */
+	KT_EXPECT_EQ(t, vmap_grow(&v, a, 4, &f[4], 596, 0, true, &va), -ENOMEM);
+	tables_left = -1;
+	KT_EXPECT(t, maps_exactly(a, f, 4));
+	KT_EXPECT_EQ(t, v.nr_pages, 5);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, a, 4, NULL, NULL), 4);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, b, 1, NULL, NULL), 1);
+	KT_EXPECT(t, v.free && !v.free->next);
+	expect_clean(t);
+}
+
 struct walked {
 	uint64_t start[8], end[8];
 	unsigned int n;
@@ -414,15 +502,17 @@ static void shootdown_without_the_lock(struct ktest *t)
 }
 
 static const struct ktest_case cases[] = {
-	KTEST_CASE(map_translate_unmap),
-	KTEST_CASE(bad_arguments),
-	KTEST_CASE(pages_only_and_alignment),
-	KTEST_CASE(first_fit_reuse_and_merge),
-	KTEST_CASE(walk_free_ranges),
-	KTEST_CASE(full_window_and_no_tables),
-	KTEST_CASE(many_mappings),
-	KTEST_CASE(shootdown_without_the_lock),
-	{ 0 },
+    KTEST_CASE(map_translate_unmap),
+    KTEST_CASE(bad_arguments),
+    KTEST_CASE(pages_only_and_alignment),
+    KTEST_CASE(first_fit_reuse_and_merge),
+    KTEST_CASE(walk_free_ranges),
+    KTEST_CASE(full_window_and_no_tables),
+    KTEST_CASE(many_mappings),
+    KTEST_CASE(shootdown_without_the_lock),
+    KTEST_CASE(grow_in_place_or_moved),
+    KTEST_CASE(grow_without_tables),
+    {0},
 };
 
 static const struct ktest_suite vmap_sv39_suite = { "vmap_sv39", cases, init_sv39, NULL };

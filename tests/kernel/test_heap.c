@@ -223,6 +223,75 @@ static void large_through_vmap(struct ktest *t)
 	expect_baseline(t);
 }
 
+/* The frames mapped behind the n pages at p (false if one is not mapped). */
+static bool frames_behind(const void *p, size_t n, phys_addr_t *pa)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (mmu_translate(&kernel_space, (uintptr_t)p + i * PAGE_SIZE, &pa[i], NULL, NULL))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * krealloc() grows a large allocation with the frames it has, nothing
+ * copied: in place while the range after it is free, else moved (every
+ * strategy but slab + pages, whose records would have to follow).
+ */
+static void large_krealloc_keeps_its_frames(struct ktest *t)
+{
+	enum { N1 = 40, N2 = 100, N3 = 300 };
+	static phys_addr_t f1[N1], f2[N2], f3[N3];
+	unsigned char *p, *q, *r, *blocker = NULL, *fill_in[64];
+	unsigned int bad = 0, nfill = 0;
+
+	if (strcmp(heap_strategy(), "slab + pages") == 0)
+		KT_SKIP(
+		    t,
+		    "slab + pages copies: its records of large allocations do not follow a move");
+	if (DEBUG_TIER)
+		KT_SKIP(
+		    t,
+		    "debug tier: every krealloc() moves the object (the old one is quarantined)");
+	p = kmalloc(N1 * PAGE_SIZE);
+	KT_ASSERT(t, p != NULL);
+	fill(p, N1 * PAGE_SIZE, 5);
+	KT_ASSERT(t, frames_behind(p, N1, f1));
+	q = krealloc(p, N2 * PAGE_SIZE - 100);
+	KT_ASSERT(t, q != NULL);
+	KT_ASSERT(t, frames_behind(q, N2, f2));
+	KT_EXPECT(t, memcmp(f1, f2, sizeof(f1)) == 0); /* the same frames first */
+	KT_EXPECT_EQ(t,
+		     mmu_translate(&kernel_space, (uintptr_t)q + N2 * PAGE_SIZE, NULL, NULL, NULL),
+		     -ENOENT); /* the guard page moved to the end */
+	bad += check(q, N1 * PAGE_SIZE, 5);
+	fill(q, N2 * PAGE_SIZE, 6);
+	/* grown in place: a mapping right after it (first fit: holes first) makes the next one move
+	 */
+	for (nfill = 0; q == p && nfill < 64; nfill++) {
+		blocker = kmalloc(17 * PAGE_SIZE); /* large on every strategy, no power of two */
+		KT_ASSERT(t, blocker != NULL);
+		if (blocker == q + (N2 + 1) * PAGE_SIZE)
+			break;
+		fill_in[nfill] = blocker;
+		blocker = NULL;
+	}
+	KT_ASSERT(t, q != p || blocker != NULL);
+	r = krealloc(q, N3 * PAGE_SIZE);
+	KT_ASSERT(t, r != NULL);
+	KT_ASSERT(t, frames_behind(r, N3, f3));
+	KT_EXPECT(t, memcmp(f2, f3, sizeof(f2)) == 0);
+	KT_EXPECT_EQ(t, ksize(r), N3 * PAGE_SIZE);
+	bad += check(r, N2 * PAGE_SIZE, 6);
+	KT_EXPECT_EQ(t, bad, 0);
+	KT_EXPECT(t, q != p || r != q); /* one of the two moved */
+	kfree(blocker);
+	while (nfill)
+		kfree(fill_in[--nfill]);
+	kfree(r);
+	expect_baseline(t);
+}
+
 /*
  * The per-hart strategy takes 8 KiB to 32 KiB as a run of contiguous
  * frames used through the direct map (a page block): no vmap mapping, its
@@ -545,6 +614,7 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(alignment),
     KTEST_CASE(realloc_and_calloc),
     KTEST_CASE(large_through_vmap),
+    KTEST_CASE(large_krealloc_keeps_its_frames),
     KTEST_CASE(page_blocks_in_the_direct_map),
     KTEST_CASE(early_blocks_freed_after_switch),
     KTEST_CASE(misuse_is_reported),

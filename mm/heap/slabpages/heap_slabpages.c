@@ -437,6 +437,17 @@ size_t heap_strategy_large_size(const void *p)
 	return n;
 }
 
+/*
+ * Not grown in place: the tree keys each allocation's length by its
+ * address, and setting the new key could fail once the mapping had moved;
+ * krealloc() copies.
+ */
+void *heap_strategy_large_grow(void *p, size_t size, size_t align)
+{
+	(void)p, (void)size, (void)align;
+	return NULL;
+}
+
 bool heap_strategy_free(void *p)
 {
 	return slab_free(p);
