@@ -31,6 +31,7 @@
 #include <kernel/errno.h>
 #include <mm/mmu.h>
 #include <mm/vmap.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "memcore.h"
@@ -110,11 +111,19 @@ struct unmapping {
 	void *arg;
 };
 
+/*
+ * A fresh mapping over the range rather than madvise(): the OS then merges
+ * it with its neighbours again, where pages mremap() moved in
+ * (window_moved()) are an OS mapping of their own, which would stay apart
+ * for good (2000 moves: 3000 mappings more, towards vm.max_map_count).
+ */
 static void purge(char *p, uint64_t bytes)
 {
 	int saved = errno;
 
-	if (madvise(p, bytes, MADV_DONTNEED) == 0)
+	if (mmap(p, bytes, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == p ||
+	    madvise(p, bytes, MADV_DONTNEED) == 0)
 		__atomic_fetch_add(&purged_bytes, bytes, __ATOMIC_RELAXED);
 	errno = saved;
 }
@@ -141,19 +150,54 @@ static int window_unmap(void *p, size_t nr, void (*give)(phys_addr_t pa, void *a
 }
 
 /*
- * In place only: the bytes live at the host address of their VA, so a
- * mapping that moved would have to take them along (a copy, which
- * krealloc() does as well).
+ * vmap_grow() moved a mapping: its bytes, which live at the host address
+ * of its VA, follow it. From PURGE_MIN up the OS moves the pages
+ * (mremap(), the old range left mapped and empty, as glibc's realloc()
+ * of an mmapped chunk does): nothing copied, nothing resident twice.
+ * Smaller ones, or where the OS cannot (a range over two OS mappings, a
+ * kernel before 5.7), are copied. The old range is not free VA yet.
+ */
+static void window_moved(struct vmap *v, uint64_t from, uint64_t to, uint64_t bytes)
+{
+	char *src = host_of(from), *dst = host_of(to);
+	int saved = errno;
+
+	(void)v;
+	if (!reach(dst + bytes))
+		shim_misuse("the OS refuses the memory a growing allocation moves to", src);
+	if (bytes < PURGE_MIN ||
+	    mremap(src, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, dst) != dst)
+		memcpy(dst, src, bytes);
+	if (bytes >= PURGE_MIN)
+		purge(src, bytes); /* emptied or copied: fresh, to merge with its neighbours */
+	errno = saved;
+}
+
+/* The end of the window's highest mapping: a range taken now starts below it or right after. */
+static void top_of(uint64_t start, uint64_t end, void *arg)
+{
+	(void)end;
+	*(uint64_t *)arg = start;
+}
+
+/*
+ * In place if it can, else moved (window_moved()). Whatever is reached
+ * when the move takes its range: first fit puts it in a hole below the
+ * highest mapping or right after it.
  */
 static int window_grow(void *p, size_t nr, const phys_addr_t *more, size_t n_more, size_t align,
 		       void **np)
 {
-	uint64_t va;
+	uint64_t va, top = WINDOW_VA, len = (nr + n_more + 1) * PAGE_SIZE;
 	int err;
 
 	if (!reach((char *)p + (nr + n_more) * PAGE_SIZE))
 		return -ENOMEM;
-	err = vmap_grow(&vmap, va_of(p), nr, more, n_more, align, false, &va);
+	vmap_walk_free(&vmap, top_of, &top);
+	if (!reach(host_of(
+		MIN(ALIGN_UP(top, MAX(align, (size_t)PAGE_SIZE)) + len, WINDOW_VA + window_size))))
+		return -ENOMEM;
+	err = vmap_grow(&vmap, va_of(p), nr, more, n_more, align, true, &va);
 	if (!err)
 		*np = host_of(va);
 	return err;
@@ -214,6 +258,7 @@ const struct heap_large_ops *shim_window_init(void)
 	if (mmu_space_init(&space, &pte_format_sv39, NULL, 0) < 0 ||
 	    vmap_init(&vmap, &space, WINDOW_VA, window_size) < 0)
 		return NULL;
+	vmap.moved = window_moved;
 	ops.base = (uintptr_t)window;
 	ops.size = window_size;
 	return &ops;

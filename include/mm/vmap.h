@@ -44,6 +44,13 @@ struct vmap {
 	uint64_t nr_records;	    /* records in those frames */
 	uint64_t nr_mappings;	    /* live mappings and their pages */
 	uint64_t nr_pages;
+	/*
+	 * NULL, or called by vmap_grow() when it moved a mapping of bytes from
+	 * from to to: after the old range is unmapped and flushed, before it
+	 * is free VA again, without the lock (a host whose bytes live at the
+	 * VA, not in the frames, takes them along). Set after vmap_init().
+	 */
+	void (*moved)(struct vmap *v, uint64_t from, uint64_t to, uint64_t bytes);
 };
 
 /*

@@ -388,6 +388,8 @@ int vmap_grow(struct vmap *v, uint64_t va, uint64_t nr, const phys_addr_t *more,
 	v->nr_pages += n_more;
 	spin_unlock(&v->lock);
 	mmu_finish(&d);
+	if (v->moved)
+		v->moved(v, va, to, nr * PAGE_SIZE);
 	spin_lock(&v->lock);
 	range_give(v, va, (nr + 1) * PAGE_SIZE);
 	spin_unlock(&v->lock);

@@ -514,6 +514,116 @@ static void grow_and_give_back(void)
 }
 
 /*
+ * Whether the preloaded library copies a large block that realloc() grows:
+ * slab + pages (its records of large blocks do not follow a move) and the
+ * debug tier (every realloc() moves the object, the old one quarantined).
+ */
+static bool copies_large_blocks(void)
+{
+	Dl_info info;
+
+	return dladdr((void *)malloc, &info) && info.dli_fname &&
+	       (strstr(info.dli_fname, "slabpages") || strstr(info.dli_fname, "debug"));
+}
+
+/*
+ * realloc() of a large block keeps its pages: grown in place, or, with a
+ * block right after it, moved by the OS (mremap()), as glibc's realloc()
+ * of an mmapped chunk: the call's peak RSS stays far below the block's
+ * size, where a copy would have both copies resident.
+ */
+static void realloc_large_keeps_its_pages(void)
+{
+	const size_t size = 64 * MiB + 3 * 4096, grown = 128 * MiB + 4096;
+	unsigned char *p = malloc(size), *q, *after[16];
+	long before, peak;
+	int n = 0, blocked = 0;
+	FILE *f;
+
+	CHECK(p != NULL, "malloc(64 MiB)");
+	if (!p)
+		return;
+	shim_fill(p, size, 11);
+	/* blocks until one lands right after p's guard page (first fit fills holes first) */
+	while (n < 16 && !blocked) {
+		after[n] = malloc(2 * MiB + 4096);
+		CHECK(after[n] != NULL, "malloc(2 MiB)");
+		blocked = after[n] == p + size + 4096;
+		n++;
+	}
+	f = fopen("/proc/self/clear_refs", "w"); /* resets VmHWM to VmRSS (Linux 4.0) */
+	CHECK(f && fputs("5", f) >= 0 && fclose(f) == 0, "resetting the peak RSS");
+	before = status_kib("VmRSS:");
+	q = realloc(p, grown);
+	peak = status_kib("VmHWM:");
+	CHECK(q != NULL, "realloc to 128 MiB");
+	if (!q)
+		return;
+	CHECK(!blocked || q != p, "a block follows it, yet it grew in place");
+	CHECK(shim_check(q, size, 11), "the contents did not follow");
+	if (!copies_large_blocks())
+		CHECK(peak - before < 16 * 1024, "realloc's peak RSS %ld KiB above the %ld before",
+		      peak - before, before);
+	shim_fill(q, grown, 12);
+	CHECK(shim_check(q, grown, 12), "the grown block");
+	free(q);
+	while (n)
+		free(after[--n]);
+}
+
+static int os_mappings(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	int n = 0, c;
+
+	while (f && (c = fgetc(f)) != EOF)
+		n += c == '\n';
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/*
+ * Blocks moved by realloc() (each with a block after it), half freed at
+ * once, the rest at the end: the OS mappings the moves split off merge
+ * back once the blocks are freed (vm.max_map_count is 65530).
+ */
+static void realloc_moves_leave_no_mappings(void)
+{
+	enum { N = 300 };
+	static void *grown[N], *after[N];
+	int before = os_mappings(), live, end;
+
+	for (int i = 0; i < N; i++) {
+		size_t size = MiB + 4096 * (i % 7 + 1);
+		unsigned char *p = malloc(size), *q;
+
+		CHECK(p != NULL, "malloc %d", i);
+		if (!p)
+			return;
+		memset(p, i, size);
+		after[i] = malloc(20 * 4096);
+		q = realloc(p, 2 * size);
+		CHECK(q != NULL && q[0] == (unsigned char)i && q[size - 1] == (unsigned char)i,
+		      "realloc %d", i);
+		grown[i] = q;
+		if (i % 2) {
+			free(q);
+			grown[i] = NULL;
+		}
+	}
+	live = os_mappings();
+	for (int i = 0; i < N; i++) {
+		free(grown[i]);
+		free(after[i]);
+	}
+	malloc_trim(0);
+	end = os_mappings();
+	CHECK(end - before < 16, "%d OS mappings before, %d with %d blocks live, %d after", before,
+	      live, N / 2, end);
+}
+
+/*
  * Sizes past 2 GiB (sort asks for 6.5 GB at its start; the kernel's large
  * path refused anything above 2 GiB), a power of two that must be aligned to
  * itself, and an alignment of 2 GiB: written at both ends.
@@ -619,6 +729,8 @@ int main(void)
 	    {"fork-with-threads", fork_with_threads},
 	    {"many-threads", many_threads},
 	    {"grow-and-give-back", grow_and_give_back},
+	    {"realloc-large-keeps-its-pages", realloc_large_keeps_its_pages},
+	    {"realloc-moves-leave-no-mappings", realloc_moves_leave_no_mappings},
 	    {"calloc-untouched", calloc_untouched},
 	    {"beyond-2-gib", beyond_2_gib},
 	    {"many-large-blocks", many_large_blocks},
