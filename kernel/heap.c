@@ -79,6 +79,14 @@ static int vmap_large_grow(void *p, size_t nr, const phys_addr_t *more, size_t n
 	return err;
 }
 
+static int vmap_large_shrink(void *p, size_t nr, size_t keep,
+			     void (*give)(phys_addr_t pa, void *arg), void *arg)
+{
+	long n = vmap_shrink(&kernel_vmap, (uintptr_t)p, nr, keep, give, arg);
+
+	return n < 0 ? (int)n : 0;
+}
+
 /*
  * How long an allocation about to fail waits, in all, for the harts it
  * woke to take their queues: a time, not a count of loops, which a slow
@@ -207,6 +215,7 @@ void heap_kernel_init(struct mmu_space *space, unsigned int nr_harts)
 	    .lookup = vmap_large_lookup,
 	    .unmap = vmap_large_unmap,
 	    .grow = vmap_large_grow,
+	    .shrink = vmap_large_shrink,
 	};
 	int err = vmap_init(&kernel_vmap, space, HEAP_VMAP_BASE, HEAP_VMAP_SIZE);
 

@@ -203,6 +203,21 @@ static int window_grow(void *p, size_t nr, const phys_addr_t *more, size_t n_mor
 	return err;
 }
 
+/*
+ * The tail's bytes, at the host addresses past the new end, are discarded
+ * as a freed mapping's are (from PURGE_MIN up; smaller tails stay resident
+ * for the next mapping there), before vmap frees their range.
+ */
+static int window_shrink(void *p, size_t nr, size_t keep, void (*give)(phys_addr_t pa, void *arg),
+			 void *arg)
+{
+	uint64_t bytes = (uint64_t)(nr - keep) * PAGE_SIZE;
+	struct unmapping u = {(char *)p + keep * PAGE_SIZE, bytes, bytes < PURGE_MIN, give, arg};
+	long n = vmap_shrink(&vmap, va_of(p), nr, keep, give_purged, &u);
+
+	return n < 0 ? (int)n : 0;
+}
+
 bool shim_window_zero(void *p, size_t bytes)
 {
 	uint64_t off = (uint64_t)((char *)p - window);
@@ -245,6 +260,7 @@ const struct heap_large_ops *shim_window_init(void)
 	    .lookup = window_lookup,
 	    .unmap = window_unmap,
 	    .grow = window_grow,
+	    .shrink = window_shrink,
 	};
 
 	/*

@@ -116,6 +116,9 @@ void heap_early_stats(struct heap_early_stats *s);
  *   p is aligned to align and the addresses after it are free, else (if
  *   the backend can) at fresh addresses aligned to align, p's frames
  *   first and p's range unmapped: 0 and *np; an error, nothing changed.
+ * shrink (optional, NULL: krealloc() copies): the mapping at p of nr pages
+ *   cut to its first keep, give() called for each frame of the rest once
+ *   no hart can reach it; an error, nothing changed.
  */
 struct heap_large_ops {
 	uintptr_t base, size;
@@ -124,6 +127,8 @@ struct heap_large_ops {
 	int (*unmap)(void *p, size_t nr, void (*give)(phys_addr_t pa, void *arg), void *arg);
 	int (*grow)(void *p, size_t nr, const phys_addr_t *more, size_t n_more, size_t align,
 		    void **np);
+	int (*shrink)(void *p, size_t nr, size_t keep, void (*give)(phys_addr_t pa, void *arg),
+		      void *arg);
 };
 
 /* ---- the per-hart heaps ---------------------------------------------------- */

@@ -108,6 +108,17 @@ int vmap_grow(struct vmap *v, uint64_t va, uint64_t nr, const phys_addr_t *more,
 	      uint64_t align, bool may_move, uint64_t *new_va);
 
 /*
+ * Shrinks the mapping of nr pages that starts at va to its first keep
+ * (0 < keep < nr): the rest unmapped as vmap_unmap() unmaps, give(pa, arg)
+ * called for each of their frames in order once flushed (give may be
+ * NULL), and their range free (the first of them is the guard page now).
+ * Returns the pages taken off, or -EINVAL (va no mapping of nr pages, keep
+ * out of range), nothing done.
+ */
+long vmap_shrink(struct vmap *v, uint64_t va, uint64_t nr, uint64_t keep, vmap_give_fn give,
+		 void *arg);
+
+/*
  * The first frame and the length of the mapping that starts at va: 0, or
  * -EINVAL as for vmap_unmap(). A snapshot: the caller serialises against
  * an unmap of the same mapping.

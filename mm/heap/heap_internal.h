@@ -55,14 +55,15 @@ void heap_strategy_usage(struct heap_usage *u);
  * blocks of its own, so that krealloc() keeps a large block only for a
  * size above it that needs as many pages. A strategy that keeps records
  * of its own for its large allocations (slab + pages: vystem's size tree)
- * defines heap_strategy_large_free(), heap_strategy_large_size() and
- * heap_strategy_large_grow() (kmalloc.c's, weak: large_free(),
- * large_size() and large_grow()).
+ * defines heap_strategy_large_free(), heap_strategy_large_size(),
+ * heap_strategy_large_grow() and heap_strategy_large_shrink() (kmalloc.c's,
+ * weak: large_free(), large_size(), large_grow() and large_shrink()).
  */
 extern const size_t heap_strategy_large_above;
 void heap_strategy_large_free(void *p);
 size_t heap_strategy_large_size(const void *p);
 void *heap_strategy_large_grow(void *p, size_t size, size_t align);
+void *heap_strategy_large_shrink(void *p, size_t size);
 /*
  * The rest of the contract, each strategy's own, declared in <mm/heap.h>
  * and <mm/heap_hart.h>: heap_trim(), heap_flush(), heap_idle(),
@@ -130,6 +131,7 @@ static inline bool large_owns(const void *p)
 void large_free(void *p);
 size_t large_size(const void *p);
 void *large_grow(void *p, size_t size, size_t align); /* NULL: not grown, nothing reported */
+void *large_shrink(void *p, size_t size);	      /* p cut to size's pages; NULL: not */
 /*
  * Counts an allocation of another kind (allocs, pages: +1/-1 and its
  * pages) in heap_large_stats(), on the running hart's own count.

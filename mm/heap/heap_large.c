@@ -226,6 +226,19 @@ void *large_grow(void *p, size_t size, size_t align)
 	return np;
 }
 
+void *large_shrink(void *p, size_t size)
+{
+	phys_addr_t first;
+	uint32_t n = ops.shrink ? large_pages(p, &first) : 0;
+	size_t keep = pages_of(size);
+
+	if (!n || keep >= n || ops.shrink(p, n, keep, give_frame, NULL) < 0)
+		return NULL;
+	frame_set_owner(first, 0, FRAME_LARGE, 0, (uint32_t)keep);
+	large_account(0, -(long)(n - keep));
+	return p;
+}
+
 size_t large_size(const void *p)
 {
 	phys_addr_t first;

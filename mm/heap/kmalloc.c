@@ -174,6 +174,11 @@ __attribute__((weak)) void *heap_strategy_large_grow(void *p, size_t size, size_
 	return large_grow(p, size, align);
 }
 
+__attribute__((weak)) void *heap_strategy_large_shrink(void *p, size_t size)
+{
+	return large_shrink(p, size);
+}
+
 /* A large allocation first, whatever the strategy; then the strategy's; then the early heap's. */
 void kfree_inner(void *p)
 {
@@ -315,10 +320,18 @@ static void *krealloc_inner(void *p, size_t size)
 		return NULL;
 	if (stays(p, early, old, size))
 		return p;
-	/* a large allocation grows where its bytes are: no copy, no second copy held */
-	if (!early && size > old && large_owns(p) &&
+	/*
+	 * A large allocation grows where its bytes are (no copy, no second
+	 * copy held) and shrinks where it is while it stays large (the pages
+	 * past its new end given back).
+	 */
+	if (!early && size > old && size > heap_strategy_large_above && large_owns(p) &&
 	    (n = heap_strategy_large_grow(p, size, natural_align(size, 0, true))))
 		return n;
+	if (!early && size < old && size > heap_strategy_large_above && large_owns(p) &&
+	    IS_ALIGNED((uintptr_t)p, natural_align(size, 0, true)) &&
+	    heap_strategy_large_shrink(p, size))
+		return p;
 	n = kmalloc(size);
 	if (!n)
 		return NULL;

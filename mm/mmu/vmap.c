@@ -338,7 +338,8 @@ int vmap_grow(struct vmap *v, uint64_t va, uint64_t nr, const phys_addr_t *more,
 	struct mmu_deferred d;
 	int err;
 
-	if (n_more == 0 || nr + n_more >= v->size / PAGE_SIZE || (align & (align - 1)))
+	if (n_more == 0 || n_more >= v->size / PAGE_SIZE || nr >= v->size / PAGE_SIZE - n_more ||
+	    (align & (align - 1)))
 		return -EINVAL;
 	for (size_t i = 0; i < n_more; i++) {
 		if (!IS_ALIGNED(more[i], PAGE_SIZE))
@@ -361,7 +362,8 @@ int vmap_grow(struct vmap *v, uint64_t va, uint64_t nr, const phys_addr_t *more,
 		else
 			v->nr_pages += n_more;
 		spin_unlock(&v->lock);
-		*new_va = va;
+		if (!err)
+			*new_va = va;
 		return err;
 	}
 	if (!may_move || !range_take(v, len, align, &to))
@@ -383,18 +385,57 @@ int vmap_grow(struct vmap *v, uint64_t va, uint64_t nr, const phys_addr_t *more,
 	/*
 	 * The old range unmapped; held (as vmap_unmap() holds it) until no
 	 * hart can reach it through a stale entry, and only then free VA.
+	 * Counted as a mapping meanwhile: records_reserve() keeps a record for
+	 * every range held, and other calls run while the lock is let go.
 	 */
 	mmu_unmap_deferred(v->space, va, nr * PAGE_SIZE, &d); /* 4 KiB leaves: cannot fail */
 	v->nr_pages += n_more;
+	v->nr_mappings++;
 	spin_unlock(&v->lock);
 	mmu_finish(&d);
 	if (v->moved)
 		v->moved(v, va, to, nr * PAGE_SIZE);
 	spin_lock(&v->lock);
 	range_give(v, va, (nr + 1) * PAGE_SIZE);
+	v->nr_mappings--;
 	spin_unlock(&v->lock);
 	*new_va = to;
 	return 0;
+}
+
+long vmap_shrink(struct vmap *v, uint64_t va, uint64_t nr, uint64_t keep, vmap_give_fn give,
+		 void *arg)
+{
+	phys_addr_t batch[UNMAP_BATCH];
+	struct mmu_deferred d;
+
+	if (keep == 0 || keep >= nr)
+		return -EINVAL;
+	spin_lock(&v->lock);
+	if (!is_start(v, va, NULL) || mapping_pages(v, va) != nr) {
+		spin_unlock(&v->lock);
+		return -EINVAL;
+	}
+	/* the tail batch by batch, as vmap_unmap() does; its range stays taken until the end */
+	for (uint64_t done = keep; done < nr;) {
+		unsigned int k = (unsigned int)MIN(nr - done, UNMAP_BATCH);
+		uint64_t at = va + done * PAGE_SIZE;
+
+		for (unsigned int i = 0; i < k; i++)
+			mmu_translate(v->space, at + i * PAGE_SIZE, &batch[i], NULL, NULL);
+		mmu_unmap_deferred(v->space, at, k * PAGE_SIZE, &d); /* 4 KiB leaves: cannot fail */
+		v->nr_pages -= k;
+		spin_unlock(&v->lock);
+		mmu_finish(&d);
+		for (unsigned int i = 0; give && i < k; i++)
+			give(batch[i], arg);
+		done += k;
+		spin_lock(&v->lock);
+	}
+	/* the first page unmapped is the guard now: free VA after it */
+	range_give(v, va + (keep + 1) * PAGE_SIZE, (nr - keep) * PAGE_SIZE);
+	spin_unlock(&v->lock);
+	return (long)(nr - keep);
 }
 
 void vmap_walk_free(struct vmap *v, void (*fn)(uint64_t start, uint64_t end, void *arg),

@@ -129,6 +129,19 @@ static int host_grow(void *p, size_t nr, const phys_addr_t *more, size_t n_more,
 	return err;
 }
 
+static int host_shrink(void *p, size_t nr, size_t keep, void (*give)(phys_addr_t pa, void *arg),
+		       void *arg)
+{
+	long n;
+
+	pthread_mutex_lock(&backend_lock);
+	n = vmap_shrink(&heap_host_vmap, va_of(p), nr, keep, give, arg);
+	if (n > 0)
+		unalias((char *)p + keep * PAGE_SIZE, (uint64_t)n * PAGE_SIZE);
+	pthread_mutex_unlock(&backend_lock);
+	return n < 0 ? (int)n : 0;
+}
+
 static void backend_init(void)
 {
 	/* aligned like the VA window, so a VA's alignment is its host address's */
@@ -157,6 +170,7 @@ int heap_host_switch(unsigned int nr_harts)
 	    .lookup = host_lookup,
 	    .unmap = host_unmap,
 	    .grow = host_grow,
+	    .shrink = host_shrink,
 	};
 
 	return switch_to_multiple_heaps(nr_harts, &ops);

@@ -742,7 +742,8 @@ static void out_of_memory_recovers(struct ktest *t)
  * krealloc() grows a large allocation without copying: its frames stay
  * (mapped again, not copied), in place while the range after it is free,
  * else at a fresh range, the old one unmapped; the first frame says the
- * new length, and a free gives every frame back.
+ * new length. It shrinks in place, its last frames given back, while it
+ * stays large; a free gives every frame back.
  */
 static void large_krealloc_keeps_its_frames(struct ktest *t)
 {
@@ -797,13 +798,66 @@ static void large_krealloc_keeps_its_frames(struct ktest *t)
 	kfree(blocker);
 	while (nfill)
 		kfree(fill[--nfill]);
-	kfree(r);
-	for (size_t f = 0; f < N3; f++) {
+
+	/* shrunk where it is while it stays large: the pages past its new end go back */
+	heap_host_fill(r, N1 * PAGE_SIZE);
+	KT_EXPECT(t, krealloc(r, N1 * PAGE_SIZE - 50) == r);
+	KT_EXPECT_EQ(t, ksize(r), N1 * PAGE_SIZE);
+	KT_EXPECT(t, frames_behind(r, N1, f1) && memcmp(f1, f3, sizeof(f1)) == 0);
+	KT_EXPECT(t, frame_owner(f3[0], &o) == 0 && o.aux == N1);
+	for (size_t f = N1; f < N3; f++) {
 		int tag = frame_tag(f3[f]);
 
 		bad += tag != FRAME_FREE && tag != FRAME_CACHED;
 	}
 	KT_EXPECT_EQ(t, bad, 0);
+	KT_EXPECT(t, heap_host_check(r, N1 * PAGE_SIZE));
+	heap_large_stats(&ls);
+	KT_EXPECT(t, ls.allocations == 1 && ls.pages == N1);
+	KT_EXPECT_EQ(t, heap_host_vmap.nr_pages, N1);
+	q = krealloc(r, 100); /* small: to a slab, copied */
+	KT_ASSERT(t, q != NULL);
+	KT_EXPECT(t, q != r && heap_host_check_as(q, r, 100));
+	KT_EXPECT_EQ(t, heap_host_vmap.nr_mappings, 0);
+	kfree(q);
+	for (size_t f = 0; f < N1; f++) {
+		int tag = frame_tag(f3[f]);
+
+		bad += tag != FRAME_FREE && tag != FRAME_CACHED;
+	}
+	KT_EXPECT_EQ(t, bad, 0);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
+/*
+ * krealloc() to a power of two keeps its promise of natural alignment
+ * when it grows or shrinks a large allocation where it is: grown to
+ * 1 MiB from an address that is not 1 MiB aligned, it moves to one that
+ * is; shrunk to 256 KiB from a 1 MiB aligned one, it stays.
+ */
+static void large_krealloc_keeps_natural_alignment(struct ktest *t)
+{
+	unsigned char *p = kmalloc(40 * PAGE_SIZE + 100), *q, *r, *pad = NULL;
+
+	KT_ASSERT(t, p != NULL);
+	if (IS_ALIGNED((uintptr_t)p, 1 << 20)) { /* one more, so that the block is not */
+		pad = p;
+		p = kmalloc(40 * PAGE_SIZE + 100);
+		KT_ASSERT(t, p != NULL && !IS_ALIGNED((uintptr_t)p, 1 << 20));
+	}
+	heap_host_fill(p, 40 * PAGE_SIZE);
+	q = krealloc(p, 1 << 20);
+	KT_ASSERT(t, q != NULL);
+	KT_EXPECT(t, IS_ALIGNED((uintptr_t)q, 1 << 20));
+	KT_EXPECT(t, heap_host_check_as(q, p, 40 * PAGE_SIZE));
+	heap_host_fill(q, 1 << 20);
+	r = krealloc(q, 256 << 10);
+	KT_EXPECT(t, r == q && IS_ALIGNED((uintptr_t)r, 256 << 10));
+	KT_EXPECT_EQ(t, ksize(r), 256 << 10);
+	KT_EXPECT(t, heap_host_check(r, 256 << 10));
+	kfree(r);
+	kfree(pad);
 	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
 	heap_host_expect_baseline(t, NR_HARTS);
 }
@@ -825,6 +879,7 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(cached_page_blocks_given_back_when_out_of_memory),
     KTEST_CASE(large_allocations),
     KTEST_CASE(large_krealloc_keeps_its_frames),
+    KTEST_CASE(large_krealloc_keeps_natural_alignment),
     KTEST_CASE(out_of_memory_recovers),
     {0},
 };

@@ -323,6 +323,45 @@ static void grow_in_place_or_moved(struct ktest *t)
 	expect_clean(t);
 }
 
+/*
+ * A mapping cut to its first pages: the rest unmapped and handed back in
+ * order, the first of them its guard now, the range after it free again.
+ */
+static void shrink_gives_back_the_tail(struct ktest *t)
+{
+	phys_addr_t f[8], first;
+	struct given g = {.n = 0};
+	uint64_t a, b, n;
+	unsigned int bad = 0;
+
+	KT_ASSERT(t, scattered_frames(f, 8));
+	KT_ASSERT_EQ(t, vmap_map(&v, f, 8, 0, &a), 0);
+	b = map_n(t, 2);
+	/* refused: not a start, a wrong length, nothing or everything kept */
+	KT_EXPECT_EQ(t, vmap_shrink(&v, a + PAGE_SIZE, 7, 3, record_and_free, &g), -EINVAL);
+	KT_EXPECT_EQ(t, vmap_shrink(&v, a, 7, 3, record_and_free, &g), -EINVAL);
+	KT_EXPECT_EQ(t, vmap_shrink(&v, a, 8, 0, record_and_free, &g), -EINVAL);
+	KT_EXPECT_EQ(t, vmap_shrink(&v, a, 8, 8, record_and_free, &g), -EINVAL);
+	KT_EXPECT(t, g.n == 0 && maps_exactly(a, f, 8));
+
+	KT_EXPECT_EQ(t, vmap_shrink(&v, a, 8, 3, record_and_free, &g), 5);
+	KT_EXPECT(t, maps_exactly(a, f, 3));
+	KT_ASSERT_EQ(t, g.n, 5);
+	for (int i = 0; i < 5; i++)
+		bad += g.pa[i] != f[3 + i] || !unmapped(a + (3 + i) * PAGE_SIZE);
+	KT_EXPECT_EQ(t, bad, 0);
+	KT_EXPECT(t, vmap_lookup(&v, a, &first, &n) == 0 && first == f[0] && n == 3);
+	KT_EXPECT_EQ(t, v.nr_pages, 5);
+	KT_EXPECT_EQ(t, v.nr_mappings, 2);
+	/* the freed range (5 pages after the new guard, up to b) is reused first fit */
+	KT_EXPECT_EQ(t, map_n(t, 3), a + 4 * PAGE_SIZE);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, a + 4 * PAGE_SIZE, 3, NULL, NULL), 3);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, a, 3, record_and_free, &g), 3);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, b, 2, NULL, NULL), 2);
+	KT_EXPECT(t, v.free && !v.free->next);
+	expect_clean(t);
+}
+
 /* A move that finds no table page leaves the mapping where and as it was. */
 static void grow_without_tables(struct ktest *t)
 {
@@ -501,6 +540,124 @@ static void shootdown_without_the_lock(struct ktest *t)
 	expect_clean(t);
 }
 
+/* What a move's shootdown saw: the lock, its old range, and another hart's map meanwhile. */
+static struct {
+	uint64_t old_va, map_va;
+	phys_addr_t frame;
+	int armed, err;
+	bool locked, old_free;
+} during;
+
+static bool range_is_free(uint64_t va)
+{
+	for (struct vmap_extent *e = v.free; e; e = e->next) {
+		if (va >= e->start && va < e->end)
+			return true;
+	}
+	return false;
+}
+
+static void during_flush(struct mmu_space *s)
+{
+	(void)s;
+	if (!during.armed)
+		return;
+	during.armed = 0;
+	during.locked = spin_is_locked(&v.lock);
+	during.old_free = range_is_free(during.old_va);
+	/* from the middle of an extent: it needs a record */
+	during.err = vmap_map(&v, &during.frame, 1, 16 * PAGE_SIZE, &during.map_va);
+}
+
+static void during_flush_page(struct mmu_space *s, uint64_t va)
+{
+	(void)va;
+	during_flush(s);
+}
+
+static void during_flush_pages(struct mmu_space *s, const uint64_t *va, unsigned int n)
+{
+	(void)va;
+	(void)n;
+	during_flush(s);
+}
+
+static const struct mmu_tlb_ops during_ops = {
+    .flush_page = during_flush_page,
+    .flush_pages = during_flush_pages,
+    .flush_all = during_flush,
+};
+
+/*
+ * A move's shootdown runs without the lock, its old range held (not free
+ * VA) until it is done; a map by another hart meanwhile finds a record
+ * for every extent it makes: 168 mappings 16 KiB apart take every record
+ * of the first frame (169 extents), and the old range counts as a mapping
+ * until it is given back.
+ */
+static void move_lets_the_lock_go_and_holds_its_range(struct ktest *t)
+{
+	enum { M = 168 };
+	static uint64_t va[M];
+	phys_addr_t f[8];
+	uint64_t nv;
+
+	for (int i = 0; i < 8; i++)
+		f[i] = RAM_BASE + (i + 1) * PAGE_SIZE;
+	for (int i = 0; i < M; i++)
+		KT_ASSERT_EQ(t, vmap_map(&v, f, 1, 4 * PAGE_SIZE, &va[i]), 0);
+	KT_ASSERT_EQ(t, v.nr_records, v.nr_mappings + 2);
+	memset(&during, 0, sizeof(during));
+	during.old_va = va[0];
+	during.frame = RAM_BASE + 100 * PAGE_SIZE;
+	during.armed = 1;
+	space.tlb = &during_ops;
+	KT_EXPECT_EQ(t, vmap_grow(&v, va[0], 1, &f[1], 4, 4 * PAGE_SIZE, true, &nv), 0);
+	space.tlb = NULL;
+	KT_EXPECT_EQ(t, during.armed, 0); /* the move flushed */
+	KT_EXPECT(t, !during.locked && !during.old_free);
+	KT_EXPECT_EQ(t, during.err, 0);
+	KT_EXPECT(t, nv != va[0] && maps_exactly(nv, f, 5));
+	KT_EXPECT(t, range_is_free(va[0]) && unmapped(va[0]));
+	KT_EXPECT_EQ(t, v.nr_mappings, M + 1);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, during.map_va, 1, NULL, NULL), 1);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, nv, 5, NULL, NULL), 5);
+	for (int i = 1; i < M; i++)
+		KT_EXPECT_EQ(t, vmap_unmap(&v, va[i], 1, NULL, NULL), 1);
+	KT_EXPECT(t, v.free && !v.free->next);
+	expect_clean(t);
+}
+
+/*
+ * Growing in place up to a 2 MiB boundary needs a table page; without one
+ * the grow fails with the mapping and the free VA as they were.
+ */
+static void grow_in_place_without_tables(struct ktest *t)
+{
+	static phys_addr_t f[512];
+	uint64_t a, pad, va;
+
+	for (int i = 0; i < 512; i++)
+		f[i] = RAM_BASE + (i + 1) * PAGE_SIZE;
+	/* a mapping ending 2 pages below the first 2 MiB boundary of the window */
+	KT_ASSERT_EQ(t, vmap_map(&v, f, 512 - 6, 0, &pad),
+		     0);			       /* window pages 1 .. 506, guard 507 */
+	KT_ASSERT_EQ(t, vmap_map(&v, f, 3, 0, &a), 0); /* 508 .. 510, guard 511 */
+	KT_ASSERT_EQ(t, a, win->base + 508 * PAGE_SIZE);
+	tables_left = 0;
+	KT_EXPECT_EQ(t, vmap_grow(&v, a, 3, &f[3], 4, 0, false, &va), -ENOMEM);
+	tables_left = -1;
+	KT_EXPECT(t, maps_exactly(a, f, 3));
+	KT_EXPECT(t, v.free && v.free->start == a + 4 * PAGE_SIZE); /* the range after it, whole */
+	KT_EXPECT_EQ(t, v.nr_pages, 506 + 3);
+	KT_EXPECT_EQ(t, map_n(t, 2), a + 4 * PAGE_SIZE);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, a + 4 * PAGE_SIZE, 2, NULL, NULL), 2);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, a, 3, NULL, NULL), 3);
+	KT_EXPECT_EQ(t, vmap_unmap(&v, pad, 512 - 6, NULL, NULL), 512 - 6);
+	KT_EXPECT(t, v.free && !v.free->next);
+	expect_clean(t);
+}
+
 static const struct ktest_case cases[] = {
     KTEST_CASE(map_translate_unmap),
     KTEST_CASE(bad_arguments),
@@ -512,6 +669,9 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(shootdown_without_the_lock),
     KTEST_CASE(grow_in_place_or_moved),
     KTEST_CASE(grow_without_tables),
+    KTEST_CASE(shrink_gives_back_the_tail),
+    KTEST_CASE(move_lets_the_lock_go_and_holds_its_range),
+    KTEST_CASE(grow_in_place_without_tables),
     {0},
 };
 

@@ -235,8 +235,9 @@ static bool frames_behind(const void *p, size_t n, phys_addr_t *pa)
 
 /*
  * krealloc() grows a large allocation with the frames it has, nothing
- * copied: in place while the range after it is free, else moved (every
- * strategy but slab + pages, whose records would have to follow).
+ * copied: in place while the range after it is free, else moved; it
+ * shrinks in place (every strategy but slab + pages, whose records would
+ * have to follow).
  */
 static void large_krealloc_keeps_its_frames(struct ktest *t)
 {
@@ -288,6 +289,20 @@ static void large_krealloc_keeps_its_frames(struct ktest *t)
 	kfree(blocker);
 	while (nfill)
 		kfree(fill_in[--nfill]);
+	/* shrunk where it is: the pages past its new end unmapped and given back */
+	KT_EXPECT(t, krealloc(r, N1 * PAGE_SIZE - 50) == r);
+	KT_EXPECT_EQ(t, ksize(r), N1 * PAGE_SIZE);
+	KT_EXPECT(t, frames_behind(r, N1, f1) && memcmp(f1, f3, sizeof(f1)) == 0);
+	KT_EXPECT_EQ(t,
+		     mmu_translate(&kernel_space, (uintptr_t)r + N1 * PAGE_SIZE, NULL, NULL, NULL),
+		     -ENOENT);
+	for (size_t i = N1; i < N3; i++) {
+		int tag = frame_tag(f3[i]);
+
+		bad += tag != FRAME_FREE && tag != FRAME_CACHED;
+	}
+	bad += check(r, N1 * PAGE_SIZE, 6);
+	KT_EXPECT_EQ(t, bad, 0);
 	kfree(r);
 	expect_baseline(t);
 }

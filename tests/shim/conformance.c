@@ -530,7 +530,8 @@ static bool copies_large_blocks(void)
  * realloc() of a large block keeps its pages: grown in place, or, with a
  * block right after it, moved by the OS (mremap()), as glibc's realloc()
  * of an mmapped chunk: the call's peak RSS stays far below the block's
- * size, where a copy would have both copies resident.
+ * size, where a copy would have both copies resident. Shrunk, it stays
+ * where it is and its tail's pages go back to the OS.
  */
 static void realloc_large_keeps_its_pages(void)
 {
@@ -566,7 +567,15 @@ static void realloc_large_keeps_its_pages(void)
 		      peak - before, before);
 	shim_fill(q, grown, 12);
 	CHECK(shim_check(q, grown, 12), "the grown block");
-	free(q);
+	/* shrunk where it is: the pages past its new end go back to the OS */
+	before = status_kib("VmRSS:");
+	p = realloc(q, size);
+	CHECK(p != NULL && shim_check(p, size, 12), "realloc back to 64 MiB");
+	if (!copies_large_blocks())
+		CHECK(p == q && status_kib("VmRSS:") < before - 48 * 1024,
+		      "shrunk from 128 to 64 MiB: moved %d, RSS %ld KiB after, %ld before", p != q,
+		      status_kib("VmRSS:"), before);
+	free(p ? p : q);
 	while (n)
 		free(after[--n]);
 }

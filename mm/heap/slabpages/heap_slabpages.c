@@ -438,13 +438,19 @@ size_t heap_strategy_large_size(const void *p)
 }
 
 /*
- * Not grown in place: the tree keys each allocation's length by its
- * address, and setting the new key could fail once the mapping had moved;
- * krealloc() copies.
+ * Neither grown nor shrunk in place: the tree keys each allocation's
+ * length by its address, and setting the new key could fail once the
+ * mapping had moved; krealloc() copies.
  */
 void *heap_strategy_large_grow(void *p, size_t size, size_t align)
 {
 	(void)p, (void)size, (void)align;
+	return NULL;
+}
+
+void *heap_strategy_large_shrink(void *p, size_t size)
+{
+	(void)p, (void)size;
 	return NULL;
 }
 
