@@ -237,32 +237,20 @@ int vmap_lookup(struct vmap *v, uint64_t va, phys_addr_t *first, uint64_t *nr_pa
 }
 
 /*
- * Batch by batch: the frames of a batch are read from the tables and the
- * batch unmapped with the lock held, then the lock is let go for the TLB
- * shootdown (with many harts, a remote fence is long, and every other
- * vmap call would queue behind it), and only after it are the frames
- * handed back, so no hart can still reach one through a stale entry once
- * it is reused. The range stays taken until the end, so nothing else is
- * mapped there meanwhile; a second unmap of the same va finds its first
- * page gone and is refused.
+ * The n pages mapped from va unmapped, batch by batch: the frames of a
+ * batch are read from the tables and the batch unmapped with the lock
+ * held, then the lock is let go for the TLB shootdown (with many harts, a
+ * remote fence is long, and every other vmap call would queue behind it),
+ * and only after it are the frames handed to give, so no hart can still
+ * reach one through a stale entry once it is reused. The caller holds
+ * the lock and keeps the range taken until this returns, so nothing else
+ * is mapped there meanwhile.
  */
-long vmap_unmap(struct vmap *v, uint64_t va, uint64_t expect_pages, vmap_give_fn give,
-		void *arg)
+static void unmap_pages(struct vmap *v, uint64_t va, uint64_t n, vmap_give_fn give, void *arg)
 {
 	phys_addr_t batch[UNMAP_BATCH];
 	struct mmu_deferred d;
-	uint64_t n;
 
-	spin_lock(&v->lock);
-	if (!is_start(v, va, NULL)) {
-		spin_unlock(&v->lock);
-		return -EINVAL;
-	}
-	n = mapping_pages(v, va);
-	if (expect_pages && n != expect_pages) {
-		spin_unlock(&v->lock);
-		return -EINVAL;
-	}
 	for (uint64_t done = 0; done < n;) {
 		unsigned int k = (unsigned int)MIN(n - done, UNMAP_BATCH);
 		uint64_t at = va + done * PAGE_SIZE;
@@ -277,6 +265,24 @@ long vmap_unmap(struct vmap *v, uint64_t va, uint64_t expect_pages, vmap_give_fn
 		done += k;
 		spin_lock(&v->lock);
 	}
+}
+
+/* A second unmap of the same va finds its first page gone and is refused. */
+long vmap_unmap(struct vmap *v, uint64_t va, uint64_t expect_pages, vmap_give_fn give, void *arg)
+{
+	uint64_t n;
+
+	spin_lock(&v->lock);
+	if (!is_start(v, va, NULL)) {
+		spin_unlock(&v->lock);
+		return -EINVAL;
+	}
+	n = mapping_pages(v, va);
+	if (expect_pages && n != expect_pages) {
+		spin_unlock(&v->lock);
+		return -EINVAL;
+	}
+	unmap_pages(v, va, n, give, arg);
 	range_give(v, va, (n + 1) * PAGE_SIZE);
 	v->nr_mappings--;
 	v->nr_pages -= n;
@@ -406,9 +412,6 @@ int vmap_grow(struct vmap *v, uint64_t va, uint64_t nr, const phys_addr_t *more,
 long vmap_shrink(struct vmap *v, uint64_t va, uint64_t nr, uint64_t keep, vmap_give_fn give,
 		 void *arg)
 {
-	phys_addr_t batch[UNMAP_BATCH];
-	struct mmu_deferred d;
-
 	if (keep == 0 || keep >= nr)
 		return -EINVAL;
 	spin_lock(&v->lock);
@@ -416,24 +419,10 @@ long vmap_shrink(struct vmap *v, uint64_t va, uint64_t nr, uint64_t keep, vmap_g
 		spin_unlock(&v->lock);
 		return -EINVAL;
 	}
-	/* the tail batch by batch, as vmap_unmap() does; its range stays taken until the end */
-	for (uint64_t done = keep; done < nr;) {
-		unsigned int k = (unsigned int)MIN(nr - done, UNMAP_BATCH);
-		uint64_t at = va + done * PAGE_SIZE;
-
-		for (unsigned int i = 0; i < k; i++)
-			mmu_translate(v->space, at + i * PAGE_SIZE, &batch[i], NULL, NULL);
-		mmu_unmap_deferred(v->space, at, k * PAGE_SIZE, &d); /* 4 KiB leaves: cannot fail */
-		v->nr_pages -= k;
-		spin_unlock(&v->lock);
-		mmu_finish(&d);
-		for (unsigned int i = 0; give && i < k; i++)
-			give(batch[i], arg);
-		done += k;
-		spin_lock(&v->lock);
-	}
+	unmap_pages(v, va + keep * PAGE_SIZE, nr - keep, give, arg);
 	/* the first page unmapped is the guard now: free VA after it */
 	range_give(v, va + (keep + 1) * PAGE_SIZE, (nr - keep) * PAGE_SIZE);
+	v->nr_pages -= nr - keep;
 	spin_unlock(&v->lock);
 	return (long)(nr - keep);
 }
