@@ -52,6 +52,11 @@
 # (the program exits 1 and says which), a crash, or a run that outlives
 # SHIM_THREAD_TIMEOUT (default 60 s; a hang) is marked in its cell.
 #
+# A third table: tests/bench/shim_regrow.c, realloc() growing a buffer from
+# 64 KiB to 512 MiB by doubling, 3 times, with a block allocated after each
+# step (one that lands right after the buffer keeps it from growing in
+# place): seconds (best of the runs) and peak RSS under each allocator.
+#
 # usage: bench-shim.sh [O=dir]
 # env: SHIM_LIBS, our libraries (space-separated; default the five
 #      $O/host/libmemcore*.so of make shim); BENCH_SHIM_RUNS (default 3);
@@ -152,6 +157,7 @@ per_pair() { # malloc|empty
 progress "building $O/host/shim_pair and shim_threads"
 gcc -O2 -Wall -Wextra -o "$O/host/shim_pair" tests/bench/shim_pair.c || exit 1
 gcc -O2 -Wall -Wextra -pthread -o "$O/host/shim_threads" tests/bench/shim_threads.c || exit 1
+gcc -O2 -Wall -Wextra -o "$O/host/shim_regrow" tests/bench/shim_regrow.c || exit 1
 progress "preparing the inputs"
 shim_prepare "$root" "$O" "$tmp/input" >&2 || exit 1
 export SHIM_TIMEOUT_SCALE=5 # a benchmark: slow is a figure, not a failure
@@ -279,6 +285,42 @@ for w in "${thread_workloads[@]}"; do
 	trows+=("$row")
 done
 
+# The realloc table: one row per allocator, runs interleaved as above.
+declare -A rbest rpeak rnote
+for i in $(seq "$runs"); do
+	for a in "${allocators[@]}"; do
+		name=${a%%|*}
+		export SHIM_PRELOAD=${a#*|}
+		[ -n "${rnote[$name]:-}" ] && continue
+		if [ -n "$SHIM_PRELOAD" ] && [ ! -f "$SHIM_PRELOAD" ]; then
+			rnote[$name]=missing
+			continue
+		fi
+		# shellcheck disable=SC2086 # an empty preload is no argument
+		/usr/bin/time -o "$tmp/time" -f '%M %x' timeout -k 5 "$thread_timeout" \
+			env ${SHIM_PRELOAD:+LD_PRELOAD="$SHIM_PRELOAD"} "$O/host/shim_regrow" \
+			</dev/null >"$tmp/out" 2>"$tmp/out.err"
+		read -r kb rc < <(tail -n 1 "$tmp/time")
+		secs=$(sed -n 's/^regrow seconds=\([0-9.]*\) .*/\1/p' "$tmp/out")
+		if [ "${rc:-1}" != 0 ] || [ -z "$secs" ]; then
+			rnote[$name]="**failed** ($(head -n 1 "$tmp/out.err"))"
+			continue
+		fi
+		progress "$name regrow run $i: $secs s, $((kb / 1024)) MiB"
+		rbest[$name]=$(awk -v a="${rbest[$name]:-}" -v b="$secs" 'BEGIN { print (a == "" || b < a) ? b : a }')
+		[ "$kb" -gt "${rpeak[$name]:-0}" ] && rpeak[$name]=$kb
+	done
+done
+rrows=()
+for a in "${allocators[@]}"; do
+	name=${a%%|*}
+	if [ -n "${rnote[$name]:-}" ]; then
+		rrows+=("| $name | ${rnote[$name]} |")
+	else
+		rrows+=("| $name | $(printf '%.2f s, %d MiB' "${rbest[$name]}" $((rpeak[$name] / 1024))) |")
+	fi
+done
+
 {
 	echo "Real programs with each malloc preloaded (scripts/bench-shim.sh): wall time,"
 	echo "best of $runs, and peak RSS of the workload's largest process; pair:"
@@ -299,5 +341,12 @@ done
 		printf '%s\n' "${trows[@]}"
 		echo
 	fi
+	echo "realloc() growing a buffer to 512 MiB by doubling, 3 times (tests/bench/shim_regrow.c):"
+	echo "seconds, best of $runs, and peak RSS."
+	echo
+	echo "| allocator | regrow |"
+	echo "|---|---|"
+	printf '%s\n' "${rrows[@]}"
+	echo
 	echo "$(nproc) cores, $(uname -m), $(date -u +%Y-%m-%d); $((SECONDS - start)) s."
 } | tee "$O/bench-shim.txt"
