@@ -21,10 +21,12 @@
  * The window is made writable from its bottom up as mappings reach
  * higher (vmap takes the lowest free range first), in WINDOW_STEP pieces
  * that merge into one OS mapping. A freed mapping of PURGE_MIN or more
- * has its pages given back to the OS (MADV_DONTNEED) before vmap can hand
- * its range out again (inside vmap_unmap(), under its lock); smaller ones
- * stay resident for the next allocation there, as a heap's free blocks
- * do, until shim_window_purge() (malloc_trim()).
+ * has its pages given back to the OS (a fresh mapping laid over it)
+ * before vmap can hand its range out again (inside vmap_unmap(), while
+ * it holds the range); smaller ones stay resident for the next
+ * allocation there, as a heap's free blocks do, until
+ * shim_window_purge() (malloc_trim()). realloc() moves a large block's
+ * pages rather than its bytes where it can (window_moved()).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -117,18 +119,31 @@ struct unmapping {
  * (window_moved()) are an OS mapping of their own, which would stay apart
  * for good (2000 moves: 3000 mappings more, towards vm.max_map_count).
  */
+static bool fresh(char *p, uint64_t bytes)
+{
+	return mmap(p, bytes, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == p;
+}
+
+/*
+ * A failed MAP_FIXED may have unmapped the range already (kernels before
+ * 6.12 unmap first): madvise() then fails too, and the range is tried
+ * again, since a hole left in the reached window would fault the next
+ * mapping placed there.
+ */
 static void purge(char *p, uint64_t bytes)
 {
 	int saved = errno;
 
-	if (mmap(p, bytes, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == p ||
-	    madvise(p, bytes, MADV_DONTNEED) == 0)
+	if (fresh(p, bytes) || madvise(p, bytes, MADV_DONTNEED) == 0 || fresh(p, bytes))
 		__atomic_fetch_add(&purged_bytes, bytes, __ATOMIC_RELAXED);
+	else
+		shim_misuse("the OS took back part of the large-allocation window", p);
 	errno = saved;
 }
 
-/* vmap calls give under its lock, before it frees the range: the one moment to purge it. */
+/* vmap calls give while it still holds the range, before it frees it: the one moment to purge it.
+ */
 static void give_purged(phys_addr_t pa, void *arg)
 {
 	struct unmapping *u = arg;
@@ -154,8 +169,9 @@ static int window_unmap(void *p, size_t nr, void (*give)(phys_addr_t pa, void *a
  * of its VA, follow it. From PURGE_MIN up the OS moves the pages
  * (mremap(), the old range left mapped and empty, as glibc's realloc()
  * of an mmapped chunk does): nothing copied, nothing resident twice.
- * Smaller ones, or where the OS cannot (a range over two OS mappings, a
- * kernel before 5.7), are copied. The old range is not free VA yet.
+ * Smaller ones, or where the OS cannot (a range over two OS mappings
+ * before Linux 6.16, a kernel before 5.7), are copied. The old range is
+ * not free VA yet.
  */
 static void window_moved(struct vmap *v, uint64_t from, uint64_t to, uint64_t bytes)
 {
@@ -165,42 +181,41 @@ static void window_moved(struct vmap *v, uint64_t from, uint64_t to, uint64_t by
 	(void)v;
 	if (!reach(dst + bytes))
 		shim_misuse("the OS refuses the memory a growing allocation moves to", src);
+	/*
+	 * A failed mremap() may have unmapped dst already (kernels before 6.16
+	 * unmap it before they refuse a source over two OS mappings, which a
+	 * block moved once is): laid over fresh for the copy.
+	 */
 	if (bytes < PURGE_MIN ||
-	    mremap(src, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, dst) != dst)
+	    mremap(src, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, dst) !=
+		dst) {
+		if (bytes >= PURGE_MIN && !fresh(dst, bytes))
+			shim_misuse("the OS refuses the memory a growing allocation moves to", src);
 		memcpy(dst, src, bytes);
+	}
 	if (bytes >= PURGE_MIN)
 		purge(src, bytes); /* emptied or copied: fresh, to merge with its neighbours */
 	errno = saved;
 }
 
-/* The end of the window's highest mapping: a range taken now starts below it or right after. */
-static void top_of(uint64_t start, uint64_t end, void *arg)
-{
-	(void)end;
-	*(uint64_t *)arg = start;
-}
-
 /*
- * In place if it can, else moved (window_moved()). Whatever is reached
- * when the move takes its range: first fit puts it in a hole below the
- * highest mapping or right after it.
+ * In place if it can, else moved (window_moved() takes the bytes along and
+ * makes their new place writable). The new pages are made writable once
+ * the place is known: refused (the OS out of mappings), the block would
+ * fault where its caller writes, so that is reported.
  */
 static int window_grow(void *p, size_t nr, const phys_addr_t *more, size_t n_more, size_t align,
 		       void **np)
 {
-	uint64_t va, top = WINDOW_VA, len = (nr + n_more + 1) * PAGE_SIZE;
-	int err;
+	uint64_t va;
+	int err = vmap_grow(&vmap, va_of(p), nr, more, n_more, align, true, &va);
 
-	if (!reach((char *)p + (nr + n_more) * PAGE_SIZE))
-		return -ENOMEM;
-	vmap_walk_free(&vmap, top_of, &top);
-	if (!reach(host_of(
-		MIN(ALIGN_UP(top, MAX(align, (size_t)PAGE_SIZE)) + len, WINDOW_VA + window_size))))
-		return -ENOMEM;
-	err = vmap_grow(&vmap, va_of(p), nr, more, n_more, align, true, &va);
-	if (!err)
-		*np = host_of(va);
-	return err;
+	if (err)
+		return err;
+	if (!reach(host_of(va) + (nr + n_more) * PAGE_SIZE))
+		shim_misuse("the OS refuses the memory of a growing allocation", p);
+	*np = host_of(va);
+	return 0;
 }
 
 /*
