@@ -477,6 +477,36 @@ static void many_mappings(struct ktest *t)
 	expect_clean(t);
 }
 
+/* What a move's shootdown saw: the lock, its old range, and another hart's map meanwhile. */
+static struct {
+	uint64_t old_va, map_va;
+	phys_addr_t frame;
+	int armed, err;
+	bool locked, old_free;
+} during;
+
+static bool range_is_free(uint64_t va)
+{
+	for (struct vmap_extent *e = v.free; e; e = e->next) {
+		if (va >= e->start && va < e->end)
+			return true;
+	}
+	return false;
+}
+
+/* Called from every logged flush: once armed, looks and maps. */
+static void during_flush(struct mmu_space *s)
+{
+	(void)s;
+	if (!during.armed)
+		return;
+	during.armed = 0;
+	during.locked = spin_is_locked(&v.lock);
+	during.old_free = range_is_free(during.old_va);
+	/* from the middle of an extent: it needs a record */
+	during.err = vmap_map(&v, &during.frame, 1, 16 * PAGE_SIZE, &during.map_va);
+}
+
 /* The shootdown (the TLB hooks), logged: how many, and how many with the vmap lock held. */
 static struct {
 	unsigned int flushes, locked, given, given_before_flush;
@@ -487,6 +517,7 @@ static void shoot_log(struct mmu_space *s)
 	(void)s;
 	shoot.flushes++;
 	shoot.locked += spin_is_locked(&v.lock);
+	during_flush(s);
 }
 
 static void shoot_page(struct mmu_space *s, uint64_t va)
@@ -540,54 +571,6 @@ static void shootdown_without_the_lock(struct ktest *t)
 	expect_clean(t);
 }
 
-/* What a move's shootdown saw: the lock, its old range, and another hart's map meanwhile. */
-static struct {
-	uint64_t old_va, map_va;
-	phys_addr_t frame;
-	int armed, err;
-	bool locked, old_free;
-} during;
-
-static bool range_is_free(uint64_t va)
-{
-	for (struct vmap_extent *e = v.free; e; e = e->next) {
-		if (va >= e->start && va < e->end)
-			return true;
-	}
-	return false;
-}
-
-static void during_flush(struct mmu_space *s)
-{
-	(void)s;
-	if (!during.armed)
-		return;
-	during.armed = 0;
-	during.locked = spin_is_locked(&v.lock);
-	during.old_free = range_is_free(during.old_va);
-	/* from the middle of an extent: it needs a record */
-	during.err = vmap_map(&v, &during.frame, 1, 16 * PAGE_SIZE, &during.map_va);
-}
-
-static void during_flush_page(struct mmu_space *s, uint64_t va)
-{
-	(void)va;
-	during_flush(s);
-}
-
-static void during_flush_pages(struct mmu_space *s, const uint64_t *va, unsigned int n)
-{
-	(void)va;
-	(void)n;
-	during_flush(s);
-}
-
-static const struct mmu_tlb_ops during_ops = {
-    .flush_page = during_flush_page,
-    .flush_pages = during_flush_pages,
-    .flush_all = during_flush,
-};
-
 /*
  * A move's shootdown runs without the lock, its old range held (not free
  * VA) until it is done; a map by another hart meanwhile finds a record
@@ -611,7 +594,7 @@ static void move_lets_the_lock_go_and_holds_its_range(struct ktest *t)
 	during.old_va = va[0];
 	during.frame = RAM_BASE + 100 * PAGE_SIZE;
 	during.armed = 1;
-	space.tlb = &during_ops;
+	space.tlb = &shoot_ops;
 	KT_EXPECT_EQ(t, vmap_grow(&v, va[0], 1, &f[1], 4, 4 * PAGE_SIZE, true, &nv), 0);
 	space.tlb = NULL;
 	KT_EXPECT_EQ(t, during.armed, 0); /* the move flushed */
