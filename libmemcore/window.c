@@ -142,8 +142,7 @@ static void purge(char *p, uint64_t bytes)
 	errno = saved;
 }
 
-/* vmap calls give while it still holds the range, before it frees it: the one moment to purge it.
- */
+/* vmap calls give while it holds the range, before it frees it: the moment to purge it. */
 static void give_purged(phys_addr_t pa, void *arg)
 {
 	struct unmapping *u = arg;

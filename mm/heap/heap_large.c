@@ -199,13 +199,12 @@ void *large_grow(void *p, size_t size, size_t align)
 {
 	phys_addr_t stack[STACK_FRAMES], *frames, first;
 	uint32_t n = ops.grow ? large_pages(p, &first) : 0;
-	size_t nr, more;
+	size_t nr = pages_of(size), more;
 	int order;
 	void *np = NULL;
 
-	if (!n || size > UINT32_MAX * PAGE_SIZE || size >= ops.size || pages_of(size) <= n)
+	if (!n || size > UINT32_MAX * PAGE_SIZE || size >= ops.size || nr <= n)
 		return NULL;
-	nr = pages_of(size);
 	more = nr - n;
 	if (buddy_ensure_free(more) < 0)
 		return NULL;

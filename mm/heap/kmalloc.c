@@ -325,13 +325,15 @@ static void *krealloc_inner(void *p, size_t size)
 	 * copy held) and shrinks where it is while it stays large (the pages
 	 * past its new end given back).
 	 */
-	if (!early && size > old && size > heap_strategy_large_above && large_owns(p) &&
-	    (n = heap_strategy_large_grow(p, size, natural_align(size, 0, true))))
-		return n;
-	if (!early && size < old && size > heap_strategy_large_above && large_owns(p) &&
-	    IS_ALIGNED((uintptr_t)p, natural_align(size, 0, true)) &&
-	    heap_strategy_large_shrink(p, size))
-		return p;
+	if (!early && size > heap_strategy_large_above && large_owns(p)) {
+		size_t align = natural_align(size, 0, true);
+
+		if (size > old && (n = heap_strategy_large_grow(p, size, align)))
+			return n;
+		if (size < old && IS_ALIGNED((uintptr_t)p, align) &&
+		    heap_strategy_large_shrink(p, size))
+			return p;
+	}
 	n = kmalloc(size);
 	if (!n)
 		return NULL;
