@@ -21,6 +21,13 @@
 #define HEAP_SLAB_HALF_SIZE 4040 /* two objects 4 KiB apart, the trailer behind the second */
 #define HEAP_SLAB_MAX_SIZE  8136 /* the largest class: one object, the trailer behind it */
 /*
+ * Mid blocks: objects of 4097 to HEAP_MID_MAX_SIZE bytes, several to a
+ * 32 KiB block, in HEAP_MID_CLASSES classes (mm/heap/hart/heap_hart_mid.c).
+ */
+#define HEAP_MID_CLASSES  3
+#define HEAP_MID_MAX_SIZE 6528
+
+/*
  * A slab page's frame (frame_owner()): tag FRAME_SLAB, heap the hart's
  * index, aux its class as the class's offset in the heap's table of them
  * (kfree()'s fast path adds it, no shift).
@@ -56,8 +63,14 @@ struct heap_class_stats {
 	uint64_t remote_frees; /* of those frees, sent by other harts */
 };
 
+struct heap_mid_stats {
+	uint32_t size, per_block; /* object size; objects in a 32 KiB block */
+	uint64_t in_use, blocks;  /* objects allocated; blocks held, the empty one kept included */
+};
+
 struct heap_hart_stats {
 	struct heap_class_stats cls[HEAP_NR_CLASSES];
+	struct heap_mid_stats mid[HEAP_MID_CLASSES];
 	uint64_t empty_pages;	   /* kept for reuse */
 	uint64_t pages_from_buddy, pages_to_buddy;
 	uint64_t pages_stolen;	   /* empty pages taken from other harts' heaps */

@@ -28,4 +28,22 @@ static inline unsigned int heap_hart_class_size(unsigned int c)
 	return heap_hart_classes[c].size;
 }
 
+/* The mid classes (4097 to HEAP_MID_MAX_SIZE bytes): objects in a 32 KiB block. */
+static const struct {
+	unsigned int size, per_block;
+} heap_hart_mid_classes[HEAP_MID_CLASSES] = {{4672, 7}, {5440, 6}, {6528, 5}};
+
+/* What ksize() says of kmalloc(size), size at most the largest slab class. */
+static inline unsigned int heap_hart_size_for(size_t size)
+{
+	unsigned int c = 0;
+
+	for (unsigned int m = 0; size > 4096 && m < HEAP_MID_CLASSES; m++)
+		if (size <= heap_hart_mid_classes[m].size)
+			return heap_hart_mid_classes[m].size;
+	while (heap_hart_classes[c].size < size)
+		c++;
+	return heap_hart_classes[c].size;
+}
+
 #endif

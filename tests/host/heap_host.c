@@ -267,6 +267,10 @@ void heap_host_expect_baseline(struct ktest *t, unsigned int nr_harts)
 			objs += s.cls[c].in_use;
 			pages += s.cls[c].pages;
 		}
+		for (unsigned int c = 0; c < HEAP_MID_CLASSES; c++) {
+			objs += s.mid[c].in_use;
+			pages += s.mid[c].blocks;
+		}
 		KT_EXPECT_EQ(t, objs, 0);
 		KT_EXPECT_EQ(t, pages, 0);
 		KT_EXPECT_EQ(t, s.empty_pages, 0);

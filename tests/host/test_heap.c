@@ -83,20 +83,20 @@ static void slab_geometry(struct ktest *t)
 	KT_EXPECT_GT(t, s.cls[0].per_page, 512 + 400);
 }
 
-/* kmalloc()'s class for every size (a table of its own up to 4 KiB): the smallest that fits. */
+/*
+ * kmalloc()'s class for every size (a table of its own up to 4 KiB): the
+ * smallest that fits, a mid class's from 4097 bytes on.
+ */
 static void every_size_gets_the_smallest_class(struct ktest *t)
 {
 	unsigned int wrong = 0;
 
 	for (size_t size = 0; size <= class_size(HEAP_NR_CLASSES - 1); size++) {
-		unsigned int c = 0;
 		void *p = kmalloc(size);
 
-		while (class_size(c) < size)
-			c++;
-		if (!p || ksize(p) != class_size(c)) {
+		if (!p || ksize(p) != heap_hart_size_for(size)) {
 			ktest_log(t, "kmalloc(%zu): %zu bytes, not %u", size, p ? ksize(p) : 0,
-				  class_size(c));
+				  heap_hart_size_for(size));
 			wrong++;
 		}
 		kfree(p);
@@ -119,6 +119,9 @@ static void every_class_alloc_free(struct ktest *t)
 	KT_ASSERT_EQ(t, heap_hart_stats(0, &s), 0);
 	for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++) {
 		unsigned int size = class_size(c), low = c ? class_size(c - 1) + 1 : 0;
+
+		if (c == HEAP_NR_CLASSES - 1) /* below it, the mid classes */
+			low = HEAP_MID_MAX_SIZE + 1;
 		unsigned int n = 2 * s.cls[c].per_page + 1;
 		void **v = calloc(n, sizeof(*v));
 
@@ -307,6 +310,187 @@ static void expect_report(struct ktest *t, const void *p, int line)
 		ktest_log(t, "the misuse at line %d", line);
 }
 #define EXPECT_REPORT(t, p) expect_report(t, p, __LINE__)
+
+/* The mid blocks that hold p's class in heap h, and its objects allocated. */
+static void mid_counts(unsigned int h, unsigned int m, uint64_t *blocks, uint64_t *in_use)
+{
+	struct heap_hart_stats s;
+
+	heap_hart_stats(h, &s);
+	*blocks = s.mid[m].blocks;
+	*in_use = s.mid[m].in_use;
+}
+
+/*
+ * Objects of 4097 to HEAP_MID_MAX_SIZE bytes: several to a 32 KiB block
+ * (an 8 KiB slab page would hold one), no two overlapping, and freed from
+ * any hart into the owner's block; a class keeps one empty block, a trim
+ * gives it back. Interior, header and double frees are reported and
+ * change nothing.
+ */
+static void mid_sizes_share_a_block(struct ktest *t)
+{
+	for (unsigned int m = 0; m < HEAP_MID_CLASSES; m++) {
+		unsigned int size = heap_hart_mid_classes[m].size,
+			     per = heap_hart_mid_classes[m].per_block;
+		unsigned int low = m ? heap_hart_mid_classes[m - 1].size + 1 : 4097,
+			     n = 2 * per + 1;
+		uintptr_t blocks[3] = {0};
+		unsigned int nr_blocks = 0, bad = 0;
+		uint64_t nb, used;
+		void *v[16];
+
+		KT_ASSERT(t, n <= ARRAY_SIZE(v));
+		for (unsigned int i = 0; i < n; i++) {
+			size_t want = low + (size_t)i * 7919 % (size - low + 1);
+			struct frame_owner o;
+			uintptr_t b;
+			unsigned int k;
+
+			v[i] = kmalloc(want);
+			KT_ASSERT(t, v[i] != NULL);
+			bad += ksize(v[i]) != size || ((uintptr_t)v[i] & 63);
+			bad += frame_owner(virt_to_phys(v[i]), &o) != 0 || o.tag != FRAME_HEAP ||
+			       o.order != HART_MID_ORDER;
+			b = ALIGN_DOWN((uintptr_t)v[i], HART_MID_BLOCK);
+			for (k = 0; k < nr_blocks && blocks[k] != b; k++)
+				;
+			if (k == nr_blocks && k < ARRAY_SIZE(blocks))
+				blocks[nr_blocks++] = b;
+			bad += k >= ARRAY_SIZE(blocks);
+			heap_host_fill(v[i], size);
+		}
+		KT_EXPECT_EQ(t, bad, 0);
+		KT_EXPECT_EQ(t, nr_blocks, 3); /* per a block, and one more */
+		mid_counts(0, m, &nb, &used);
+		KT_EXPECT_EQ(t, nb, 3);
+		KT_EXPECT_EQ(t, used, n);
+
+		/* misuse: nothing changes */
+		kfree((char *)v[0] + 16);
+		EXPECT_REPORT(t, (char *)v[0] + 16);
+		kfree((void *)blocks[0]); /* the block's header */
+		EXPECT_REPORT(t, (void *)blocks[0]);
+		KT_EXPECT_EQ(t, ksize((char *)v[1] + size / 2), 0);
+		EXPECT_REPORT(t, (char *)v[1] + size / 2);
+		mid_counts(0, m, &nb, &used);
+		KT_EXPECT_EQ(t, used, n);
+
+		/* the odd ones freed on hart 1: into hart 0's blocks */
+		arena_set_hart(1);
+		for (unsigned int i = 1; i < n; i += 2) {
+			bad += !heap_host_check(v[i], size);
+			kfree(v[i]);
+		}
+		arena_set_hart(0);
+		mid_counts(0, m, &nb, &used);
+		KT_EXPECT_EQ(t, used, n - n / 2);
+		mid_counts(1, m, &nb, &used);
+		KT_EXPECT_EQ(t, nb, 0);
+		kfree(v[1]);
+		EXPECT_REPORT(t, v[1]);
+		KT_EXPECT_EQ(t, ksize(v[1]), 0);
+		EXPECT_REPORT(t, v[1]);
+		for (unsigned int i = 0; i < n; i += 2) {
+			bad += !heap_host_check(v[i], size);
+			kfree(v[i]);
+		}
+		KT_EXPECT_EQ(t, bad, 0);
+		mid_counts(0, m, &nb, &used);
+		KT_EXPECT_EQ(t, used, 0);
+		KT_EXPECT_EQ(t, nb, 1); /* one empty block kept */
+		kfree(v[n - 1]);	/* in the empty block kept, or one given back */
+		EXPECT_REPORT(t, v[n - 1]);
+		heap_trim();
+		mid_counts(0, m, &nb, &used);
+		KT_EXPECT_EQ(t, nb, 0);
+	}
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
+/* A mid object resized: within its class it stays, else it moves with its bytes. */
+static void mid_sizes_realloc(struct ktest *t)
+{
+	char *p = kmalloc(4200), *q;
+
+	KT_ASSERT(t, p != NULL);
+	heap_host_fill(p, 4200);
+	q = krealloc(p, 4600);
+	KT_EXPECT(t, q == p);
+	q = krealloc(p, 6000); /* the 6528 class */
+	KT_ASSERT(t, q != NULL);
+	KT_EXPECT(t, q != p && ksize(q) == 6528);
+	KT_EXPECT(t, heap_host_check_as(q, p, 4200));
+	p = krealloc(q, 100);
+	KT_ASSERT(t, p != NULL);
+	KT_EXPECT(t, p != q && ksize(p) == 128);
+	kfree(p);
+	p = kmalloc_aligned(5000, 128); /* above the blocks' alignment: a slab page's object */
+	KT_EXPECT(t, p && IS_ALIGNED((uintptr_t)p, 128) && ksize(p) >= 5000);
+	kfree(p);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
+/*
+ * An 8-byte underflow of a mid block's first object hits the header's
+ * canary: the next free into the block and the next allocation from it
+ * are reported, the block given up (its header is not followed), and
+ * allocations go on from a new block.
+ */
+static void mid_header_underflow_is_reported(struct ktest *t)
+{
+	char *p = kmalloc(4200), *q = kmalloc(4200), *r;
+	uint64_t saved;
+
+	KT_ASSERT(t, p && q && ALIGN_DOWN((uintptr_t)p, HART_MID_BLOCK) + 64 == (uintptr_t)p);
+	memcpy(&saved, p - 8, 8);
+	memset(p - 8, 0x41, 8);
+	kfree(q);
+	EXPECT_REPORT(t, q);
+	r = kmalloc(4300);
+	EXPECT_REPORT(t, p); /* the block, named by its first object */
+	KT_ASSERT(t, r != NULL);
+	KT_EXPECT(t, ALIGN_DOWN((uintptr_t)r, HART_MID_BLOCK) !=
+			 ALIGN_DOWN((uintptr_t)p, HART_MID_BLOCK));
+	heap_host_fill(r, 4672);
+	kfree(r);
+	kfree(p); /* the block is given up: reported, never followed */
+	EXPECT_REPORT(t, p);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	memcpy(p - 8, &saved, 8); /* the test's own cleanup: the given-up block back to the buddy */
+	buddy_free(virt_to_phys(p - 64), HART_MID_ORDER);
+	heap_host_switch(NR_HARTS); /* its class's counts are lost with it: new heaps */
+}
+
+static void *in_handler;
+
+/* A misuse handler that allocates and frees an object of the class that was misused. */
+static void allocating_handler(const char *what, const void *p)
+{
+	(void)what, (void)p;
+	in_handler = kmalloc(4200);
+	kfree(in_handler);
+}
+
+/* A report is made with the class's lock let go: a handler may allocate from it. */
+static void mid_report_lets_the_lock_go(struct ktest *t)
+{
+	char *p = kmalloc(4200), *q = kmalloc(4200);
+	heap_misuse_fn old;
+
+	KT_ASSERT(t, p && q);
+	kfree(p);
+	old = heap_set_misuse_handler(allocating_handler);
+	KT_EXPECT_EQ(t, ksize(p), 0); /* a freed object: reported, the handler allocates */
+	kfree(p);		      /* and a double free */
+	heap_set_misuse_handler(old);
+	KT_EXPECT(t, in_handler != NULL);
+	kfree(q);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
 
 static void misuse_is_reported(struct ktest *t)
 {
@@ -615,6 +799,10 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(a_freed_object_comes_back_from_the_cache),
     KTEST_CASE(realloc_grows_and_shrinks),
     KTEST_CASE(calloc_zeroes_and_checks_overflow),
+    KTEST_CASE(mid_sizes_share_a_block),
+    KTEST_CASE(mid_sizes_realloc),
+    KTEST_CASE(mid_header_underflow_is_reported),
+    KTEST_CASE(mid_report_lets_the_lock_go),
     KTEST_CASE(misuse_is_reported),
     KTEST_CASE(a_trailer_that_says_no_class_is_still_checked),
     KTEST_CASE(user_words_that_look_like_tags),

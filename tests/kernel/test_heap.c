@@ -4,7 +4,8 @@
  * slab class, alignment, krealloc and kcalloc, large allocations mapped
  * through kernel_vmap (their pages translated in kernel_space and read back
  * through the direct map), blocks the early heap handed out at boot freed
- * now, misuse reported, and a free sent to another hart when there is one.
+ * now, misuse reported, a free sent to another hart when there is one, and
+ * the mid blocks (objects of 4097 to HEAP_MID_MAX_SIZE bytes).
  * Each case ends with the heaps trimmed and the buddy's free count back
  * where it started.
  */
@@ -502,6 +503,66 @@ static void free_from_another_hart(struct ktest *t)
 	expect_baseline(t);
 }
 
+/* Frees the odd objects of the array arg ends with NULL: another hart's frees. */
+static void free_odd_there(void *arg)
+{
+	void **v = arg;
+
+	for (unsigned int i = 1; v[i - 1] && v[i]; i += 2)
+		kfree(v[i]);
+}
+
+/*
+ * Objects of 4097 to HEAP_MID_MAX_SIZE bytes: several to a 32 KiB block of
+ * the buddy, not a slab page each; half of them freed on another hart
+ * (when there is one) go back to this hart's blocks.
+ */
+static void mid_sizes_share_a_block(struct ktest *t)
+{
+	unsigned int me = this_hart_index(), other = me ? 0 : 1, bad = 0;
+	bool two = smp_nr_online() >= 2 && smp_hart_online(other);
+
+	PER_HART_ONLY(t);
+	for (unsigned int m = 0; m < HEAP_MID_CLASSES; m++) {
+		unsigned int size = heap_hart_mid_classes[m].size;
+		unsigned int per = heap_hart_mid_classes[m].per_block, n = 2 * per + 1;
+		struct heap_hart_stats s;
+		void *v[16] = {NULL};
+		uintptr_t first;
+
+		for (unsigned int i = 0; i < n; i++) {
+			struct frame_owner o;
+
+			v[i] = kmalloc(size - i * 40);
+			KT_ASSERT(t, v[i] != NULL);
+			bad += ksize(v[i]) != size;
+			bad += frame_owner(virt_to_phys(v[i]), &o) != 0 || o.tag != FRAME_HEAP ||
+			       o.order != 3;
+			fill(v[i], size, i + m);
+		}
+		/* the first block's objects in it, one after another */
+		first = ALIGN_DOWN((uintptr_t)v[0], 32768);
+		for (unsigned int i = 1; i < per; i++)
+			bad += ALIGN_DOWN((uintptr_t)v[i], 32768) != first || v[i] <= v[i - 1];
+		KT_ASSERT_EQ(t, heap_hart_stats(me, &s), 0);
+		KT_EXPECT_EQ(t, s.mid[m].blocks, 3);
+		KT_EXPECT_EQ(t, s.mid[m].in_use, n);
+		for (unsigned int i = 0; i < n; i++)
+			bad += check(v[i], size, i + m);
+		if (two)
+			KT_ASSERT(t, smp_call(other, free_odd_there, v));
+		for (unsigned int i = two ? 0 : 1; i < n; i += two ? 2 : 1)
+			kfree(v[i]);
+		if (!two)
+			kfree(v[0]);
+		KT_ASSERT_EQ(t, heap_hart_stats(me, &s), 0);
+		KT_EXPECT_EQ(t, s.mid[m].in_use, 0);
+		KT_EXPECT_EQ(t, s.mid[m].blocks, 1); /* one empty block kept until a trim */
+	}
+	KT_EXPECT_EQ(t, bad, 0);
+	expect_baseline(t);
+}
+
 /* ---- frees waiting for an idle hart ------------------------------------------ */
 
 #define IDLE_OBJS 1024
@@ -635,6 +696,7 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(misuse_is_reported),
     KTEST_CASE(overflow_into_the_trailer),
     KTEST_CASE(free_from_another_hart),
+    KTEST_CASE(mid_sizes_share_a_block),
     KTEST_CASE(frees_for_an_idle_hart_are_reclaimed),
     KTEST_CASE(stats_and_dump),
     {0},

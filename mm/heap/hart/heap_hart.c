@@ -962,6 +962,7 @@ void *cache_refill(struct heap *h, unsigned int cls)
 static void release_empty(struct heap *h)
 {
 	hart_pages_flush(h);
+	hart_mid_flush(h);
 	for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++) {
 		struct heap_class *k = &h->cls[c];
 		struct slab *s, *next;
@@ -989,6 +990,7 @@ void heap_trim(void)
 	for (unsigned int i = 0; i < heap_nr_harts; i++) {
 		struct slab *all;
 
+		hart_mid_flush(&heaps[i]);
 		tas_lock(&heaps[i].lock);
 		all = empty_cut(&heaps[i], 0);
 		tas_unlock(&heaps[i].lock);

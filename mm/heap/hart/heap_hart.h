@@ -278,6 +278,19 @@ _Static_assert(sizeof(struct heap_class) == HEAP_SLAB_FRAME_AUX(1),
 #endif
 #define HART_PAGES_SLOTS (HART_PAGES_CACHED / 4 > 4 ? HART_PAGES_CACHED / 4 : 4)
 
+/* Mid blocks (heap_hart_mid.c): buddy blocks of this order, objects aligned so. */
+#define HART_MID_ORDER 3
+#define HART_MID_BLOCK (PAGE_SIZE << HART_MID_ORDER)
+#define HART_MID_ALIGN 64
+
+/* A mid class of a heap: its lock is taken by every free of one of its objects. */
+struct hart_mid_class {
+	tas_lock_t lock;
+	struct mid_block *partial; /* blocks with a free object, the empty ones included */
+	uint64_t objs, blocks;	   /* objects allocated; blocks held */
+	uint64_t empty;		   /* blocks of it that are empty: at most one stays */
+} __aligned(64);
+
 /*
  * A class's cache holds up to HEAP_CACHE_BYTES of objects, at least 4 and
  * at most HEAP_CACHE_SLOTS (heap_hart.c's cache_max()).
@@ -316,6 +329,7 @@ struct heap {
 	tas_lock_t lock __aligned(64);
 	struct slab *empty;
 	uint64_t nr_empty, pages_to_buddy;
+	struct hart_mid_class mid[HEAP_MID_CLASSES];
 	/*
 	 * The owner's: the classes' caches, NULL at the bottom. Last, so that
 	 * the fields above stay near the start (a load's immediate reaches them).
@@ -753,6 +767,15 @@ void hart_pages_free(void *p);	       /* p: a block's first byte (HART_PAGES_HEA
 bool hart_pages_free_at(struct heap *h, void *p, struct frame *f);
 void hart_pages_flush(struct heap *h); /* h's cached blocks back to the buddy */
 bool hart_pages_fit(size_t size, unsigned int pages);
+
+/* heap_hart_mid.c: objects of 4097 to HEAP_MID_MAX_SIZE bytes, several to a block */
+void *hart_mid_alloc(size_t size, size_t align); /* NULL: not a mid size, or no block */
+bool hart_mid_free(void *p); /* false: p is in no mid block; true: freed or reported */
+bool hart_mid_size(const void *p, size_t *size); /* the same; *size 0 if reported */
+bool hart_mid_fit(size_t old, size_t size);	 /* whether a mid object of ksize old takes size */
+void hart_mid_flush(struct heap *h);		 /* h's empty mid blocks back to the buddy */
+void hart_mid_usage(struct heap *h, struct heap_usage *u);
+void hart_mid_stats(struct heap *h, struct heap_mid_stats *s);
 
 /* heap_hart.c: the cache's slow paths */
 void cache_flush(struct heap *h, struct heap_class *k, unsigned int n);

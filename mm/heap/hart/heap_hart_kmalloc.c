@@ -84,6 +84,8 @@ static __attribute__((noinline)) void *alloc_slow(size_t size, size_t align)
 	/* a power-of-two class is aligned to its size, the largest to the slab page */
 	if (MAX(size, align) <= 4096)
 		return cache_refill(h, slab_class(MAX(size, align)));
+	if (size <= HEAP_MID_MAX_SIZE && (p = hart_mid_alloc(size, align)))
+		return p;
 	if (size <= HEAP_SLAB_MAX_SIZE && align <= HEAP_SLAB_SIZE)
 		return cache_refill(h, HEAP_NR_CLASSES - 1); /* its cache first, too */
 	p = hart_pages_alloc(size, align);
@@ -138,6 +140,8 @@ static __attribute__((noinline)) void *kmalloc_beyond(size_t size)
 		return kmalloc_inner(size, 0);
 	if (size > HEAP_SLAB_MAX_SIZE)
 		return alloc_slow(size, IS_POWER_OF_2(size) ? size : 1);
+	if (size <= HEAP_MID_MAX_SIZE && (p = hart_mid_alloc(size, 1)))
+		return p;
 	/* the largest class (no power of two: 8192 is beyond it), its cache first */
 	_Static_assert(HEAP_SLAB_MAX_SIZE < 8192,
 		       "a power of two would want its natural alignment");
@@ -168,14 +172,16 @@ void *kmalloc(size_t size) __attribute__((alias("heap_strategy_kmalloc")));
 
 /* ---- free and size --------------------------------------------------------------- */
 
-/* Everything but the fast path's case, each misuse reported. */
-static __attribute__((noinline)) bool free_slow(void *p)
+/* Everything but the fast path's case, each misuse reported (mid: a mid object still possible). */
+static __attribute__((noinline)) bool free_slow(void *p, bool mid)
 {
 	struct heap *h = this_heap();
 	struct slab *s;
 	unsigned int idx = 0; /* set when s is */
 	unsigned int pages;
 
+	if (mid && hart_mid_free(p))
+		return true;
 	switch (hart_pages_of(p, &pages)) {
 	case HART_PAGES_HEAD: hart_pages_free(p); return true;
 	case HART_PAGES_INSIDE:
@@ -234,15 +240,16 @@ bool heap_free_remote_window(struct heap *h, uintptr_t a, const struct frame *f)
 /*
  * kfree_remote()'s way for a in h's window that is no slab object: the
  * first byte of a page block (its page's frame found through the window
- * too), else a misuse of this strategy's (free_slow() at once: a in the
- * direct map is no large allocation), else the early heap's or a foreign
- * pointer (kfree_other()).
+ * too), a mid block's object (heap_hart_mid.c), else a misuse of this
+ * strategy's (free_slow() at once: a in the direct map is no large
+ * allocation), else the early heap's or a foreign pointer (kfree_other()).
  */
 static __attribute__((noinline)) void kfree_no_object(struct heap *h, uintptr_t a)
 {
-	if (hart_pages_free_at(h, (void *)a, heap_window_page_frame(h, a)))
+	if (hart_pages_free_at(h, (void *)a, heap_window_page_frame(h, a)) ||
+	    hart_mid_free((void *)a))
 		return;
-	if (!free_slow((void *)a))
+	if (!free_slow((void *)a, false))
 		kfree_other((void *)a);
 }
 
@@ -311,7 +318,7 @@ static inline __attribute__((always_inline)) bool free_fast(void *p, bool for_kf
 
 bool heap_strategy_free(void *p)
 {
-	return free_fast(p, false) || free_slow(p);
+	return free_fast(p, false) || free_slow(p, true);
 }
 
 /* kfree() itself, the fast path first (no call but a tail call in between). */
@@ -332,6 +339,8 @@ bool heap_strategy_size(const void *p, size_t *size)
 	unsigned int idx = 0; /* set when s is */
 	unsigned int pages;
 
+	if (hart_mid_size(p, size))
+		return true;
 	*size = 0;
 	switch (hart_pages_of(p, &pages)) {
 	case HART_PAGES_HEAD: *size = (size_t)pages * PAGE_SIZE; return true;
@@ -358,6 +367,8 @@ bool heap_strategy_fits(const void *p, size_t old, size_t size)
 {
 	unsigned int pages;
 
+	if (old > HEAP_FAST_MAX_SIZE && old <= HEAP_MID_MAX_SIZE) /* only a mid class's ksize() */
+		return hart_mid_fit(old, size);
 	if (hart_pages_of(p, &pages) != HART_PAGES_NONE)
 		return hart_pages_fit(size, pages);
 	return size <= HEAP_SLAB_MAX_SIZE && slab_class(size) == slab_class(old);

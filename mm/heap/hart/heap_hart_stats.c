@@ -30,6 +30,7 @@ int heap_hart_stats(unsigned int hart, struct heap_hart_stats *s)
 		    .remote_frees = h->cls_remote_frees[c],
 		};
 	}
+	hart_mid_stats(h, s->mid);
 	tas_lock(&h->lock);
 	s->empty_pages = h->nr_empty;
 	s->pages_to_buddy = h->pages_to_buddy;
@@ -61,6 +62,14 @@ static void dump_hart(unsigned int hart)
 			       (unsigned long long)k->pages, "-", "-",
 			       (unsigned long long)k->remote_frees);
 	}
+	for (unsigned int c = 0; c < HEAP_MID_CLASSES; c++) {
+		const struct heap_mid_stats *m = &s.mid[c];
+
+		if (m->blocks)
+			printk("heap: %4u %6u %5u %10llu %6llu (mid: 32 KiB blocks)\n", hart,
+			       m->size, m->per_block, (unsigned long long)m->in_use,
+			       (unsigned long long)m->blocks);
+	}
 	printk("heap: %4u empty pages %llu, from buddy %llu, to buddy %llu, stolen %llu, "
 	       "reused %llu\n",
 	       hart, (unsigned long long)s.empty_pages, (unsigned long long)s.pages_from_buddy,
@@ -90,5 +99,6 @@ void heap_strategy_usage(struct heap_usage *u)
 		}
 		u->frames += s.empty_pages << SLAB_ORDER;
 		u->frames += __atomic_load_n(&heaps[hart].block_frames, __ATOMIC_RELAXED);
+		hart_mid_usage(&heaps[hart], u);
 	}
 }
