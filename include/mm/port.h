@@ -23,7 +23,9 @@
  *                           a pointer through which pa can be read and
  *                           written (the direct map). mm/ calls it only for
  *                           RAM the memory map listed, the page tables it
- *                           builds included.
+ *                           builds included. It keeps alignment up to 32
+ *                           KiB at least (the heaps round pointers down to
+ *                           a slab page's or a mid block's head).
  *   phys_addr_t virt_to_phys(const void *p)
  *                           its inverse, for pointers phys_to_virt() gave.
  *                           kfree() also calls it on a pointer the heap

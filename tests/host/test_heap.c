@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
  * The heap on one thread: the slab classes and their trailer, alignment,
- * krealloc/kcalloc, and misuse reports. Every case ends with the heaps empty and the buddy back to its
- * baseline (test_heap_early.c has the early heap, test_heap_pages.c page
- * movement, large allocations and out-of-memory, test_heap_smp.c threads).
+ * krealloc/kcalloc, and misuse reports. Every case ends with the heaps empty and the buddy back to
+ * its baseline (test_heap_early.c has the early heap, test_heap_pages.c page movement, large
+ * allocations and out-of-memory, test_heap_smp.c threads).
  */
-#include <mm/heap_hart.h>
 #include <kernel/errno.h>
-#include <mm/harts.h>
 #include <kernel/ktest.h>
 #include <mm/buddy.h>
+#include <mm/harts.h>
 #include <mm/heap.h>
+#include <mm/heap_hart.h>
 #include <mm/kmalloc.h>
 #include <mm/phys.h>
 #include <stdlib.h>
@@ -22,8 +22,8 @@
 #include "arena.h"
 #include "heap_host.h"
 
-#define NR_HARTS 4
-#define RAM (64ULL << 20)
+#define NR_HARTS   4
+#define RAM	   (64ULL << 20)
 #define EARLY_SIZE (256ULL << 10)
 
 static int boot(struct ktest *t)
@@ -148,7 +148,8 @@ static void every_class_alloc_free(struct ktest *t)
 		heap_flush(); /* the hart's cache lets its objects go: the pages empty */
 		KT_ASSERT_EQ(t, heap_hart_stats(0, &s), 0);
 		KT_EXPECT_EQ(t, s.cls[c].in_use, 0);
-		KT_EXPECT_EQ(t, s.cls[c].pages, 1); /* the class keeps one empty page until a trim */
+		KT_EXPECT_EQ(t, s.cls[c].pages,
+			     1); /* the class keeps one empty page until a trim */
 		KT_EXPECT_EQ(t, s.cls[c].allocs, n);
 		KT_EXPECT_EQ(t, s.cls[c].frees, n);
 	}
@@ -396,6 +397,24 @@ static void mid_sizes_share_a_block(struct ktest *t)
 			kfree(v[i]);
 		}
 		KT_EXPECT_EQ(t, bad, 0);
+		/* the first evens wait in hart 0's cache: a second free, from either hart */
+		kfree(v[0]);
+		EXPECT_REPORT(t, v[0]);
+		arena_set_hart(1);
+		kfree(v[2]);
+		EXPECT_REPORT(t, v[2]);
+		KT_EXPECT_EQ(t, ksize(v[2]), 0);
+		EXPECT_REPORT(t, v[2]);
+		arena_set_hart(0);
+		mid_counts(0, m, &nb, &used);
+		KT_EXPECT_EQ(t, used, 0);
+		/* one empty block kept, and the blocks of the cached v[0], v[2], v[4], v[6] */
+		KT_EXPECT_EQ(t, nb,
+			     1 +
+				 (ALIGN_DOWN((uintptr_t)v[0], HART_MID_BLOCK) !=
+				  ALIGN_DOWN((uintptr_t)v[6], HART_MID_BLOCK)) +
+				 1);
+		heap_flush(); /* the cache back to the blocks: they empty */
 		mid_counts(0, m, &nb, &used);
 		KT_EXPECT_EQ(t, used, 0);
 		KT_EXPECT_EQ(t, nb, 1); /* one empty block kept */
@@ -435,9 +454,9 @@ static void mid_sizes_realloc(struct ktest *t)
 
 /*
  * An 8-byte underflow of a mid block's first object hits the header's
- * canary: the next free into the block and the next allocation from it
- * are reported, the block given up (its header is not followed), and
- * allocations go on from a new block.
+ * canary: the next free of one of its objects (the owner's cache checks
+ * it too) and the next allocation from it are reported, the block given up (its header is not
+ * followed), and allocations go on from a new block.
  */
 static void mid_header_underflow_is_reported(struct ktest *t)
 {
@@ -510,7 +529,8 @@ static void misuse_is_reported(struct ktest *t)
 	EXPECT_REPORT(t, l + PAGE_SIZE);
 	kfree(l + 16);
 	EXPECT_REPORT(t, l + 16);
-	KT_ASSERT_EQ(t, buddy_alloc(0, &pa), 0); /* a frame of the buddy's, through the direct map */
+	KT_ASSERT_EQ(t, buddy_alloc(0, &pa),
+		     0); /* a frame of the buddy's, through the direct map */
 	kfree(phys_to_virt(pa));
 	EXPECT_REPORT(t, phys_to_virt(pa));
 	buddy_free(pa, 0);
@@ -811,7 +831,7 @@ static const struct ktest_case cases[] = {
     {0},
 };
 
-static const struct ktest_suite heap_suite = { "heap", cases, boot, NULL };
+static const struct ktest_suite heap_suite = {"heap", cases, boot, NULL};
 
-const struct ktest_suite *const test_suites[] = { &heap_suite };
+const struct ktest_suite *const test_suites[] = {&heap_suite};
 const unsigned int test_nr_suites = ARRAY_SIZE(test_suites);

@@ -143,6 +143,8 @@ int heaps_reset(unsigned int nr_harts)
 
 		/* a cache's slots above its top are never read: only the bottom one is set */
 		memset(h, 0, offsetof(struct heap, mag));
+		memset(h->mid, 0, sizeof(h->mid));
+		memset(h->mid_nr, 0, sizeof(h->mid_nr));
 		for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++)
 			h->mag[c][0] = NULL;
 
@@ -962,6 +964,7 @@ void *cache_refill(struct heap *h, unsigned int cls)
 static void release_empty(struct heap *h)
 {
 	hart_pages_flush(h);
+	hart_mid_cache_flush(h);
 	hart_mid_flush(h);
 	for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++) {
 		struct heap_class *k = &h->cls[c];
@@ -1007,6 +1010,7 @@ void heap_flush(void)
 	for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++)
 		cache_flush(h, &h->cls[c], HEAP_CACHE_SLOTS);
 	hart_pages_flush(h);
+	hart_mid_cache_flush(h);
 }
 
 /* ---- frees waiting for an idle hart ------------------------------------------ */

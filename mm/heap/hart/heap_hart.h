@@ -282,6 +282,8 @@ _Static_assert(sizeof(struct heap_class) == HEAP_SLAB_FRAME_AUX(1),
 #define HART_MID_ORDER 3
 #define HART_MID_BLOCK (PAGE_SIZE << HART_MID_ORDER)
 #define HART_MID_ALIGN 64
+/* objects a class's cache holds: up to 66 KiB a hart, which may keep 12 blocks (384 KiB) */
+#define HART_MID_CACHE 4
 
 /* A mid class of a heap: its lock is taken by every free of one of its objects. */
 struct hart_mid_class {
@@ -329,12 +331,17 @@ struct heap {
 	tas_lock_t lock __aligned(64);
 	struct slab *empty;
 	uint64_t nr_empty, pages_to_buddy;
-	struct hart_mid_class mid[HEAP_MID_CLASSES];
 	/*
-	 * The owner's: the classes' caches, NULL at the bottom. Last, so that
-	 * the fields above stay near the start (a load's immediate reaches them).
+	 * The owner's: the classes' caches, NULL at the bottom. After the
+	 * fields above, so that they stay near the start (a load's immediate
+	 * reaches them).
 	 */
 	void *mag[HEAP_NR_CLASSES][HEAP_CACHE_SLOTS + 1] __aligned(64);
+	/* the mid blocks' classes: taken by every hart that frees one of their objects */
+	struct hart_mid_class mid[HEAP_MID_CLASSES];
+	/* the owner's: mid objects it freed, for its next allocations */
+	void *mid_cache[HEAP_MID_CLASSES][HART_MID_CACHE];
+	uint8_t mid_nr[HEAP_MID_CLASSES];
 } __aligned(64);
 
 /* The frame of the head of a's slab page, a inside h's window (heap_set_window()). */
@@ -774,6 +781,7 @@ bool hart_mid_free(void *p); /* false: p is in no mid block; true: freed or repo
 bool hart_mid_size(const void *p, size_t *size); /* the same; *size 0 if reported */
 bool hart_mid_fit(size_t old, size_t size);	 /* whether a mid object of ksize old takes size */
 void hart_mid_flush(struct heap *h);		 /* h's empty mid blocks back to the buddy */
+void hart_mid_cache_flush(struct heap *h);	 /* the running hart's cached mid objects too */
 void hart_mid_usage(struct heap *h, struct heap_usage *u);
 void hart_mid_stats(struct heap *h, struct heap_mid_stats *s);
 

@@ -8,10 +8,15 @@
  * and 4368 bytes) took twice their size; jemalloc's classes between 4 and
  * 8 KiB (5, 6, 7 KiB) exist for the same reason.
  *
- * These sizes are rare next to small objects and each is a few thousand
- * bytes written, so they take no cache: a class of each hart's heap has a
- * lock, taken by the owner's allocations and by every free of one of its
- * objects, whichever hart frees it (the block's header names the owner).
+ * These sizes are rare next to small objects, so a class of each hart's
+ * heap has a lock, taken by the owner's allocations from its blocks and by
+ * every free into them, whichever hart frees (the block's header names
+ * the owner). In front of the blocks the owner keeps a few objects it
+ * freed (HART_MID_CACHE a class) for its next allocations, without the
+ * lock, as a slab class's cache: to its block a cached object stays
+ * allocated, and holds its free tag (heap_hart.h) in the tiers with them,
+ * so that ksize() of it from anywhere is reported. A cached object's
+ * second free is found in the cache.
  *
  * The block's head frame says what it is (FRAME_HEAP, HART_MID_HEAP_ID,
  * HART_MID_MARK | class), out of the block's reach; its first 64 bytes
@@ -38,9 +43,9 @@ struct mid_block {
 	uint64_t magic;		       /* mid_magic() of its address */
 	struct mid_block *next, *prev; /* the class's blocks with a free object */
 	uint32_t owner;		       /* the heap's id */
+	uint32_t free; /* bit i: object i is free (a word: riscv64 has no byte-wide atomics) */
 	uint8_t cls;
-	uint8_t free; /* bit i: object i is free */
-	uint8_t unused[HART_MID_HEADER - 38];
+	uint8_t unused[HART_MID_HEADER - 41];
 	uint64_t canary; /* mid_canary(): next to the first object */
 };
 _Static_assert(sizeof(struct mid_block) == HART_MID_HEADER, "the mid block's header");
@@ -81,9 +86,9 @@ static unsigned int mid_class(size_t size)
 	return c;
 }
 
-static uint8_t all_free(unsigned int c)
+static uint32_t all_free(unsigned int c)
 {
-	return (uint8_t)((1u << mid_geom[c].per_block) - 1);
+	return (1u << mid_geom[c].per_block) - 1;
 }
 
 static void *mid_object(struct mid_block *b, unsigned int i)
@@ -209,15 +214,28 @@ static bool block_retire(struct hart_mid_class *m, struct mid_block *b, unsigned
 	return true;
 }
 
+static void set_nr(struct heap *h, unsigned int c, unsigned int n)
+{
+	__atomic_store_n(&h->mid_nr[c], (uint8_t)n, __ATOMIC_RELAXED); /* the stats read it */
+}
+
 void *hart_mid_alloc(size_t size, size_t align)
 {
 	struct heap *h = this_heap();
 	unsigned int c = mid_class(size), i;
 	struct hart_mid_class *m;
 	struct mid_block *b;
+	void *p;
 
 	if (!h || size <= HEAP_FAST_MAX_SIZE || c >= HEAP_MID_CLASSES || align > HART_MID_ALIGN)
 		return NULL;
+	if (h->mid_nr[c]) {
+		p = h->mid_cache[c][h->mid_nr[c] - 1u];
+		set_nr(h, c, h->mid_nr[c] - 1u);
+		if (HEAP_FREE_TAGS)
+			*(uintptr_t *)p = 0;
+		return p;
+	}
 	m = &h->mid[c];
 	tas_lock(&m->lock);
 	while ((b = m->partial) && (!header_ok(b, h->id, c) || !b->free)) {
@@ -240,16 +258,19 @@ void *hart_mid_alloc(size_t size, size_t align)
 	if (b->free == all_free(c))
 		m->empty--;
 	i = low_bit64(b->free);
-	b->free &= (uint8_t) ~(1u << i);
+	__atomic_store_n(&b->free, b->free & ~(1u << i), __ATOMIC_RELAXED);
 	m->objs++;
+	p = mid_object(b, i);
+	if (HEAP_FREE_TAGS) /* no free tag: a stale one would say it is cached */
+		*(uintptr_t *)p = 0;
 	if (!b->free && !list_unlink(m, b, c)) { /* full: off the list until a free */
 		list_broken(m, b);
 		tas_unlock(&m->lock);
 		heap_misuse(mid_list_broken, (char *)b + HART_MID_HEADER);
-		return mid_object(b, i);
+		return p;
 	}
 	tas_unlock(&m->lock);
-	return mid_object(b, i);
+	return p;
 }
 
 /*
@@ -304,29 +325,86 @@ static struct hart_mid_class *lock_owner(struct mid_block *b, unsigned int c, co
 	return NULL;
 }
 
-bool hart_mid_free(void *p)
+/* Whether p is in h's cache of class c (the owner's). */
+static bool mid_cached(const struct heap *h, unsigned int c, const void *p)
 {
-	struct hart_mid_class *m;
-	struct mid_block *b, *gone = NULL;
-	unsigned int i, c = 0;
-	bool broken = false;
-	uint8_t bit;
-	int r = mid_of(p, &b, &i, &c, "kfree of a pointer that starts no object");
+	for (unsigned int j = 0; j < h->mid_nr[c]; j++)
+		if (h->mid_cache[c][j] == p)
+			return true;
+	return false;
+}
 
-	if (r <= 0)
-		return r < 0;
-	m = lock_owner(b, c, p);
-	if (!m)
-		return true;
-	bit = (uint8_t)(1u << i);
-	if (b->free & bit) {
-		tas_unlock(&m->lock);
-		heap_misuse("double free (of a mid block's object)", p);
+/*
+ * The owner's free of p, object i of b (class c), into its cache if it has
+ * room: true once cached or reported; false for the block's way (which
+ * reports a double free). The block's lock is not taken: its header is
+ * checked (a block given up, or written over, takes the block's way, which
+ * reports it), and p's bit says whether it is free in its block, which
+ * only the lock's holders change; p's being allocated keeps the block and
+ * its owner. With free tags, the tag is swapped in before the bit is read
+ * and another hart's free sets the bit before it reads the word (both
+ * sequentially consistent, block_free()): of two racing frees at least one
+ * sees the other, and the object is never both cached and free.
+ */
+static bool cache_free(struct heap *h, struct mid_block *b, unsigned int i, unsigned int c, void *p)
+{
+	uintptr_t tag = free_tag(heap_tag_key, p);
+
+	if (b->owner != h->id || b->magic != mid_magic(b) || b->canary != mid_canary(b) ||
+	    __atomic_load_n(&b->free, __ATOMIC_RELAXED) & (1u << i))
+		return false;
+	if (mid_cached(h, c, p)) {
+		heap_misuse("double free (of a mid block's object in the hart's cache)", p);
 		return true;
 	}
-	if (!b->free)
+	if (h->mid_nr[c] >= HART_MID_CACHE)
+		return false;
+	if (HEAP_FREE_TAGS) {
+		__atomic_exchange_n((uintptr_t *)p, tag, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&b->free, __ATOMIC_SEQ_CST) & (1u << i)) {
+			/* another hart's free of it got there first: the tag stays, as in a free
+			 * object */
+			heap_misuse("double free (of a mid block's object, by two harts at once)",
+				    p);
+			return true;
+		}
+	}
+	h->mid_cache[c][h->mid_nr[c]] = p;
+	set_nr(h, c, h->mid_nr[c] + 1u);
+	return true;
+}
+
+/*
+ * p, object i of b (class c), back to its block under the owner's lock;
+ * from the owner's cache (cached), or its user's: then holding its free
+ * tag, it is in the owner's cache (a double free, reported).
+ */
+static void block_free(struct mid_block *b, unsigned int i, unsigned int c, void *p, bool cached)
+{
+	struct hart_mid_class *m;
+	struct mid_block *gone = NULL;
+	bool broken = false;
+	uint32_t bit = 1u << i, was;
+
+	m = lock_owner(b, c, p);
+	if (!m)
+		return;
+	was = __atomic_fetch_or(&b->free, bit, __ATOMIC_SEQ_CST);
+	if (was & bit) {
+		tas_unlock(&m->lock);
+		heap_misuse("double free (of a mid block's object)", p);
+		return;
+	}
+	/* its free tag: cached by its owner, or being so (cache_free()) */
+	if (HEAP_FREE_TAGS && !cached &&
+	    __atomic_load_n((const uintptr_t *)p, __ATOMIC_SEQ_CST) == free_tag(heap_tag_key, p)) {
+		__atomic_fetch_and(&b->free, ~bit, __ATOMIC_RELAXED);
+		tas_unlock(&m->lock);
+		heap_misuse("double free (of a mid block's object in its hart's cache)", p);
+		return;
+	}
+	if (!was)
 		list_push(m, b);
-	b->free |= bit;
 	m->objs--;
 	if (b->free == all_free(c) && m->empty++) { /* the class keeps one empty block */
 		if (block_retire(m, b, c))
@@ -339,7 +417,36 @@ bool hart_mid_free(void *p)
 		buddy_free(virt_to_phys(gone), HART_MID_ORDER);
 	if (broken)
 		heap_misuse(mid_list_broken, (char *)b + HART_MID_HEADER);
+}
+
+bool hart_mid_free(void *p)
+{
+	struct heap *h = this_heap();
+	struct mid_block *b;
+	unsigned int i, c = 0;
+	int r = mid_of(p, &b, &i, &c, "kfree of a pointer that starts no object");
+
+	if (r <= 0)
+		return r < 0;
+	if (!h || !cache_free(h, b, i, c, p))
+		block_free(b, i, c, p, false);
 	return true;
+}
+
+/* The running hart's cached mid objects back to their blocks. */
+void hart_mid_cache_flush(struct heap *h)
+{
+	for (unsigned int c = 0; c < HEAP_MID_CLASSES; c++) {
+		while (h->mid_nr[c]) {
+			void *p = h->mid_cache[c][h->mid_nr[c] - 1u];
+			struct mid_block *b;
+			unsigned int i, k;
+
+			set_nr(h, c, h->mid_nr[c] - 1u);
+			if (mid_of(p, &b, &i, &k, "cached mid object lost its block") > 0)
+				block_free(b, i, k, p, true);
+		}
+	}
 }
 
 bool hart_mid_size(const void *p, size_t *size)
@@ -355,7 +462,10 @@ bool hart_mid_size(const void *p, size_t *size)
 	m = lock_owner(b, c, p);
 	if (!m)
 		return true;
-	if (!(b->free & (1u << i)))
+	/* cached: its tag, or in the tier without, in this hart's cache */
+	if (!(b->free & (1u << i)) &&
+	    !(HEAP_FREE_TAGS ? *(const uintptr_t *)p == free_tag(heap_tag_key, p)
+			     : this_heap() && mid_cached(this_heap(), c, p)))
 		*size = mid_geom[c].size;
 	tas_unlock(&m->lock);
 	if (!*size) /* reported with the lock let go: a handler may allocate */
@@ -409,9 +519,13 @@ void hart_mid_usage(struct heap *h, struct heap_usage *u)
 	for (unsigned int c = 0; c < HEAP_MID_CLASSES; c++) {
 		struct hart_mid_class *m = &h->mid[c];
 
+		uint64_t objs;
+
 		tas_lock(&m->lock);
-		u->blocks += m->objs;
-		u->bytes += m->objs * mid_geom[c].size;
+		objs =
+		    m->objs - __atomic_load_n(&h->mid_nr[c], __ATOMIC_RELAXED); /* cached: free */
+		u->blocks += objs;
+		u->bytes += objs * mid_geom[c].size;
 		u->frames += m->blocks << HART_MID_ORDER;
 		tas_unlock(&m->lock);
 	}
@@ -423,10 +537,11 @@ void hart_mid_stats(struct heap *h, struct heap_mid_stats *s)
 		struct hart_mid_class *m = &h->mid[c];
 
 		tas_lock(&m->lock);
-		s[c] = (struct heap_mid_stats){.size = mid_geom[c].size,
-					       .per_block = mid_geom[c].per_block,
-					       .in_use = m->objs,
-					       .blocks = m->blocks};
+		s[c] = (struct heap_mid_stats){
+		    .size = mid_geom[c].size,
+		    .per_block = mid_geom[c].per_block,
+		    .in_use = m->objs - __atomic_load_n(&h->mid_nr[c], __ATOMIC_RELAXED),
+		    .blocks = m->blocks};
 		tas_unlock(&m->lock);
 	}
 }

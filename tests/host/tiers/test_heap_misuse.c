@@ -375,6 +375,64 @@ static void double_free_from_another_hart(struct ktest *t)
 	expect_none(t);
 }
 
+/*
+ * The same at 4300 bytes (the per-hart heaps' mid blocks: several objects
+ * to a 32 KiB block, a small cache of the owner's in front): a second
+ * free of the object freed last, with the cache full, is reported, and
+ * no object is handed out twice after it.
+ */
+static void double_free_of_a_mid_size(struct ktest *t)
+{
+	uint8_t *a[7], *x[7];
+
+	for (unsigned int i = 0; i < 7; i++)
+		KT_ASSERT(t, (a[i] = kmalloc(4300)) != NULL);
+	for (unsigned int i = 0; i < 4; i++)
+		kfree(a[i]);
+	expect_none(t);
+	kfree(a[3]); /* the bug under test */
+	expect_report(t, a[3], 4300, (void *)double_free_of_a_mid_size, true);
+	for (unsigned int i = 4; i < 7; i++)
+		kfree(a[i]);
+	heap_quarantine_flush();
+	expect_none(t);
+	for (unsigned int i = 0; i < 7; i++) {
+		KT_ASSERT(t, (x[i] = kmalloc(4300)) != NULL);
+		for (unsigned int j = 0; j < i; j++)
+			KT_EXPECT(t, x[j] != x[i]);
+	}
+	for (unsigned int i = 0; i < 7; i++)
+		kfree(x[i]);
+	heap_quarantine_flush();
+	expect_none(t);
+}
+
+/* A 4300-byte object freed by its owner (into its cache), then again from another hart. */
+static void double_free_of_a_mid_size_from_another_hart(struct ktest *t)
+{
+	uint8_t *p, *q, *r;
+
+	if (early)
+		KT_SKIP(t, "one hart before the switch");
+	if (HEAP_HARDEN == HEAP_HARDEN_OFF && is("per-hart slab"))
+		KT_SKIP(t,
+			"no free tags in tier off: an object in its owner's cache looks allocated");
+	p = kmalloc(4300);
+	KT_ASSERT(t, p != NULL);
+	kfree(p);
+	arena_set_hart(1);
+	kfree(p); /* the bug under test */
+	arena_set_hart(0);
+	expect_report(t, p, 4300, (void *)double_free_of_a_mid_size_from_another_hart, true);
+	q = kmalloc(4300);
+	r = kmalloc(4300);
+	KT_EXPECT(t, q && r && q != r);
+	kfree(q);
+	kfree(r);
+	heap_quarantine_flush();
+	expect_none(t);
+}
+
 /* ---- pointers the heap never handed out ---------------------------------------------- */
 
 static void interior_free(struct ktest *t)
@@ -411,6 +469,8 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(stale_free_after_reuse),
     KTEST_CASE(double_free),
     KTEST_CASE(double_free_from_another_hart),
+    KTEST_CASE(double_free_of_a_mid_size),
+    KTEST_CASE(double_free_of_a_mid_size_from_another_hart),
     KTEST_CASE(interior_free),
     KTEST_CASE(foreign_free),
     {0},
