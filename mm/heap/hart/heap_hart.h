@@ -176,6 +176,9 @@ enum heap_race_point {
 	RACE_REMOTE_LINKED,  /* ... and has linked it (its first word), not yet pushed it */
 	RACE_DRAIN_CLEARED,  /* the drain or the flush cleared the allocation bit, no more */
 	RACE_DRAIN_TAGGED,   /* the drain wrote the tag of an object bound for the cache, no more */
+	RACE_MID_OWNER_CHECKED, /* the owner found a mid object allocated, its tag not yet in */
+	RACE_MID_OWNER_TAGGED,	/* the owner swapped a mid object's tag in, its bit not yet read */
+	RACE_MID_REMOTE_SET, /* a free into a mid block set the object's bit, its word not read */
 };
 extern void (*heap_race_hook)(enum heap_race_point pt, const void *obj);
 #define HEAP_RACE(pt, obj)                          \

@@ -344,7 +344,8 @@ static bool mid_cached(const struct heap *h, unsigned int c, const void *p)
  * its owner. With free tags, the tag is swapped in before the bit is read
  * and another hart's free sets the bit before it reads the word (both
  * sequentially consistent, block_free()): of two racing frees at least one
- * sees the other, and the object is never both cached and free.
+ * sees the other, and the object is never both cached and free (where
+ * both do, both are reported and the object stays allocated: lost).
  */
 static bool cache_free(struct heap *h, struct mid_block *b, unsigned int i, unsigned int c, void *p)
 {
@@ -360,10 +361,17 @@ static bool cache_free(struct heap *h, struct mid_block *b, unsigned int i, unsi
 	if (h->mid_nr[c] >= HART_MID_CACHE)
 		return false;
 	if (HEAP_FREE_TAGS) {
-		__atomic_exchange_n((uintptr_t *)p, tag, __ATOMIC_SEQ_CST);
+		uintptr_t old;
+
+		HEAP_RACE(RACE_MID_OWNER_CHECKED, p);
+		old = __atomic_exchange_n((uintptr_t *)p, tag, __ATOMIC_SEQ_CST);
+		HEAP_RACE(RACE_MID_OWNER_TAGGED, p);
 		if (__atomic_load_n(&b->free, __ATOMIC_SEQ_CST) & (1u << i)) {
-			/* another hart's free of it got there first: the tag stays, as in a free
-			 * object */
+			/*
+			 * Another hart's free of it got there first: its word back, so
+			 * that free, unless it read the tag already, goes on alone.
+			 */
+			__atomic_store_n((uintptr_t *)p, old, __ATOMIC_SEQ_CST);
 			heap_misuse("double free (of a mid block's object, by two harts at once)",
 				    p);
 			return true;
@@ -390,6 +398,7 @@ static void block_free(struct mid_block *b, unsigned int i, unsigned int c, void
 	if (!m)
 		return;
 	was = __atomic_fetch_or(&b->free, bit, __ATOMIC_SEQ_CST);
+	HEAP_RACE(RACE_MID_REMOTE_SET, p);
 	if (was & bit) {
 		tas_unlock(&m->lock);
 		heap_misuse("double free (of a mid block's object)", p);

@@ -593,6 +593,88 @@ static int boot(struct ktest *t)
 	return heap_host_ready(t, NR_HARTS) ? 0 : -1;
 }
 
+/* ---- the mid blocks' cache ---------------------------------------------------------- */
+
+#define MID_SIZE 4300
+
+/* p, a mid object, is free now, once: taking its class's objects hands it out exactly once. */
+static void mid_freed_once(struct ktest *t, void *p)
+{
+	enum { N = 20 }; /* more than the cache and a block hold */
+	void *v[N];
+	unsigned int seen = 0;
+
+	heap_host_quiesce(NR_HARTS);
+	for (int i = 0; i < N; i++) {
+		v[i] = kmalloc(MID_SIZE);
+		seen += v[i] == p;
+	}
+	KT_EXPECT_EQ(t, seen, 1);
+	for (int i = 0; i < N; i++)
+		kfree(v[i]);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+}
+
+/*
+ * The owner has swapped its tag into a mid object on its way into its
+ * cache, its bit not yet read; hart 1's free into the block sets the bit,
+ * finds the tag, lets the bit go and is reported; the owner's goes on.
+ */
+static void a_free_into_the_block_cuts_into_the_owners_cache_free(struct ktest *t)
+{
+	void *keep = kmalloc(MID_SIZE), *p = kmalloc(MID_SIZE);
+	struct freer owner = {.hart = 0, .p = p}, remote = {.hart = 1, .p = p};
+	bool stopped;
+
+	KT_ASSERT(t, keep && p);
+	KT_EXPECT_EQ(t, race(t, &owner, RACE_MID_OWNER_TAGGED, &remote, NO_STOP, p, &stopped), 1);
+	mid_freed_once(t, p);
+	finish(t, keep);
+}
+
+/*
+ * The owner has found a mid object allocated on its way into its cache,
+ * its tag not yet in; hart 1's free into the block sets the object's bit
+ * and stops before it reads the word (holding the class's lock); the
+ * owner swaps its tag in, finds the bit, puts the word back and is
+ * reported; hart 1's goes on, finding no tag.
+ */
+static void a_free_into_the_block_between_the_owners_check_and_its_tag(struct ktest *t)
+{
+	void *keep = kmalloc(MID_SIZE), *p = kmalloc(MID_SIZE);
+	struct freer owner = {.hart = 0, .p = p}, remote = {.hart = 1, .p = p};
+	bool stopped;
+
+	KT_ASSERT(t, keep && p);
+	KT_EXPECT_EQ(
+	    t, race(t, &owner, RACE_MID_OWNER_CHECKED, &remote, RACE_MID_REMOTE_SET, p, &stopped),
+	    1);
+	KT_EXPECT(t, stopped); /* the order asked for did happen */
+	mid_freed_once(t, p);
+	finish(t, keep);
+}
+
+/*
+ * Not a race, the order the two above cannot force (hart 1 would stop
+ * holding the class's lock, which the owner's free then waits for): hart
+ * 1's free into the block done, the owner's finds the bit set before it
+ * swaps anything in and takes the block's way, which reports it.
+ */
+static void the_owners_free_after_a_free_into_the_block(struct ktest *t)
+{
+	void *keep = kmalloc(MID_SIZE), *p = kmalloc(MID_SIZE);
+
+	KT_ASSERT(t, keep && p);
+	arena_set_hart(1);
+	kfree(p);
+	arena_set_hart(0);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	kfree(p);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 1);
+	mid_freed_once(t, p);
+	finish(t, keep);
+}
+
 static const struct ktest_case cases[] = {
     KTEST_CASE(remote_cuts_into_the_owners_free),
     KTEST_CASE(owner_cuts_into_a_remote_free),
@@ -614,6 +696,9 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(a_free_cuts_into_the_cache_flush),
     KTEST_CASE(a_remote_free_of_a_cached_object),
     KTEST_CASE(a_free_after_the_queue_was_taken),
+    KTEST_CASE(a_free_into_the_block_cuts_into_the_owners_cache_free),
+    KTEST_CASE(a_free_into_the_block_between_the_owners_check_and_its_tag),
+    KTEST_CASE(the_owners_free_after_a_free_into_the_block),
     {0},
 };
 
