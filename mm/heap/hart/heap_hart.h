@@ -360,6 +360,13 @@ static inline struct frame *heap_window_page_frame(const struct heap *h, uintptr
 }
 
 /*
+ * heap_hart_pages.c: the frame of p's page, through h's window if p is in
+ * it (no search of the banks), else the buddy's lookup (NULL: no RAM); h
+ * may be NULL.
+ */
+struct frame *heap_page_frame(const struct heap *h, const void *p);
+
+/*
  * The class a slab page's frame f names, in h's table (every heap's has
  * the same shape): read from the frame, out of the page's reach. The
  * offset is taken as a signed word, which riscv64's load extends for free
@@ -785,7 +792,6 @@ bool hart_mid_size(const void *p, size_t *size); /* the same; *size 0 if reporte
 bool hart_mid_fit(size_t old, size_t size);	 /* whether a mid object of ksize old takes size */
 void hart_mid_flush(struct heap *h);		 /* h's empty mid blocks back to the buddy */
 void hart_mid_cache_flush(struct heap *h);	 /* the running hart's cached mid objects too */
-void hart_mid_usage(struct heap *h, struct heap_usage *u);
 void hart_mid_stats(struct heap *h, struct heap_mid_stats *s);
 
 /* heap_hart.c: the cache's slow paths */

@@ -112,10 +112,7 @@ static void list_push(struct hart_mid_class *m, struct mid_block *b)
  */
 static int block_class(uintptr_t base)
 {
-	const struct heap *h = this_heap();
-	const struct frame *f = h && base - h->win_lo < h->win_size
-				    ? heap_window_page_frame(h, base)
-				    : frame_of(virt_to_phys((void *)base));
+	const struct frame *f = heap_page_frame(this_heap(), (void *)base);
 	uint32_t aux;
 
 	if (!f || __atomic_load_n(&f->state, __ATOMIC_RELAXED) !=
@@ -520,23 +517,6 @@ void hart_mid_flush(struct heap *h)
 			next = gone->next;
 			buddy_free(virt_to_phys(gone), HART_MID_ORDER);
 		}
-	}
-}
-
-void hart_mid_usage(struct heap *h, struct heap_usage *u)
-{
-	for (unsigned int c = 0; c < HEAP_MID_CLASSES; c++) {
-		struct hart_mid_class *m = &h->mid[c];
-
-		uint64_t objs;
-
-		tas_lock(&m->lock);
-		objs =
-		    m->objs - __atomic_load_n(&h->mid_nr[c], __ATOMIC_RELAXED); /* cached: free */
-		u->blocks += objs;
-		u->bytes += objs * mid_geom[c].size;
-		u->frames += m->blocks << HART_MID_ORDER;
-		tas_unlock(&m->lock);
 	}
 }
 

@@ -60,8 +60,7 @@ static bool block_swap_frame(struct frame *f, unsigned int from, unsigned int to
 					   false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 }
 
-/* The frame of p's page: through h's window if p is in it (no search of the banks). */
-static struct frame *block_frame(const struct heap *h, const void *p)
+struct frame *heap_page_frame(const struct heap *h, const void *p)
 {
 	if (h && (uintptr_t)p - h->win_lo < h->win_size)
 		return heap_window_page_frame(h, (uintptr_t)p);
@@ -73,7 +72,7 @@ static void *cache_take_block(struct heap *h, unsigned int n, size_t align)
 {
 	while (h->nr_blocks[n] && !((uintptr_t)h->blocks[n][h->nr_blocks[n] - 1] & (align - 1))) {
 		void *p = h->blocks[n][--h->nr_blocks[n]];
-		struct frame *f = block_frame(h, p);
+		struct frame *f = heap_page_frame(h, p);
 
 		h->block_frames -= n;
 		if (f && block_swap_frame(f, HART_PAGES_CACHED_ID, HART_PAGES_HEAP_ID))
@@ -196,7 +195,7 @@ bool hart_pages_free_at(struct heap *h, void *p, struct frame *f)
 void hart_pages_free(void *p)
 {
 	struct heap *h = this_heap();
-	struct frame *f = block_frame(h, p);
+	struct frame *f = heap_page_frame(h, p);
 
 	if (!f || !hart_pages_free_at(h, p, f))
 		heap_misuse("double free (of a page block)", p);

@@ -97,8 +97,12 @@ void heap_strategy_usage(struct heap_usage *u)
 			u->bytes += s.cls[c].in_use * s.cls[c].size;
 			u->frames += s.cls[c].pages << SLAB_ORDER;
 		}
+		for (unsigned int c = 0; c < HEAP_MID_CLASSES; c++) {
+			u->blocks += s.mid[c].in_use;
+			u->bytes += s.mid[c].in_use * s.mid[c].size;
+			u->frames += s.mid[c].blocks << HART_MID_ORDER;
+		}
 		u->frames += s.empty_pages << SLAB_ORDER;
 		u->frames += __atomic_load_n(&heaps[hart].block_frames, __ATOMIC_RELAXED);
-		hart_mid_usage(&heaps[hart], u);
 	}
 }
