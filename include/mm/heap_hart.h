@@ -43,6 +43,13 @@ bool heap_hart_has_queue(unsigned int hart);
 uint64_t heap_hart_drains(unsigned int hart);
 
 /*
+ * A heap's inbox of other harts' frees: a ring of this many objects (2
+ * KiB), taken in order; frees beyond it wait on a stack of links in the
+ * objects themselves (mm/heap/hart/heap_hart.c).
+ */
+#define HEAP_INBOX_SLOTS 256
+
+/*
  * Empty slab pages a heap keeps for reuse: above HIGH it gives pages back
  * to the buddy until LOW remain, so allocating and freeing at a page
  * boundary never goes to the buddy each time.

@@ -470,6 +470,43 @@ static void cross_hart_frees(struct ktest *t)
 	expect_back_at(t, &b);
 }
 
+static void free_all_on(void *arg)
+{
+	struct cross *c = arg;
+
+	for (unsigned int i = 0; i < CROSS_BLOCKS; i++)
+		kfree(c->p[i]);
+}
+
+/*
+ * Blocks freed on another hart, then handed out again untouched (whatever
+ * the heap left in them is the new user's data) and freed on another hart
+ * again: plain frees, never a report (a queued free's mark left in a
+ * block would make the second free look like a double free).
+ */
+static void untouched_blocks_freed_on_other_harts(struct ktest *t)
+{
+	static struct cross c;
+	heap_misuse_fn old;
+	struct baseline b;
+
+	if (env->nr_harts < 2)
+		KT_SKIP(t, "one hart: no other hart to free on");
+	b = settled();
+	old = heap_set_misuse_handler(record);
+	reports = 0;
+	for (int round = 0; round < 4; round++) {
+		for (unsigned int i = 0; i < CROSS_BLOCKS; i++)
+			c.p[i] = kmalloc(48);
+		env->on_other_hart(1, free_all_on, &c);
+	}
+	heap_set_misuse_handler(old);
+	if (!KT_EXPECT_EQ(t, reports, 0))
+		ktest_log(t, "reported: %s", last_report);
+	reports = 0;
+	expect_back_at(t, &b);
+}
+
 static struct heap_stress_worker workers[64];
 
 static void stress_on(unsigned int hart, void *arg)
@@ -663,6 +700,7 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(write_after_free_never_crashes),
     KTEST_CASE(overflow_into_the_next_header),
     KTEST_CASE(cross_hart_frees),
+    KTEST_CASE(untouched_blocks_freed_on_other_harts),
     KTEST_CASE(stress_all_harts),
     KTEST_CASE(exhaustion_and_recovery),
     KTEST_CASE(small_then_large),

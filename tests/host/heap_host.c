@@ -236,6 +236,20 @@ void heap_host_quiesce(unsigned int nr_harts)
 	buddy_drain_caches();
 }
 
+void heap_host_fill_inbox(unsigned int owner, unsigned int from)
+{
+	static void *v[HEAP_INBOX_SLOTS];
+	unsigned int me = this_hart_index();
+
+	arena_set_hart(owner);
+	for (unsigned int i = 0; i < HEAP_INBOX_SLOTS; i++)
+		v[i] = kmalloc(8);
+	arena_set_hart(from);
+	for (unsigned int i = 0; i < HEAP_INBOX_SLOTS; i++)
+		kfree(v[i]);
+	arena_set_hart(me);
+}
+
 uint64_t heap_host_free0;
 
 bool heap_host_ready(struct ktest *t, unsigned int nr_harts)

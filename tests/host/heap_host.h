@@ -45,6 +45,13 @@ unsigned int heap_host_misuses(const void **last, const char **what);
  */
 void heap_host_quiesce(unsigned int nr_harts);
 
+/*
+ * The per-hart heaps: owner's inbox filled with frees from hart from (of
+ * 8-byte objects), so that the next frees queued for owner go on its
+ * stack of links; the running hart stays.
+ */
+void heap_host_fill_inbox(unsigned int owner, unsigned int from);
+
 struct ktest;
 
 /*

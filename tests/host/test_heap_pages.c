@@ -246,8 +246,9 @@ static void frees_from_other_harts_are_queued(struct ktest *t)
 
 /*
  * A write after free over a queued object's first word (its link in the
- * owner's queue): the drain frees that object, reports the damage once
- * and follows no garbage; the objects behind it stay allocated (lost).
+ * owner's stack): the drain reports the damage once and follows no
+ * garbage; that object and the ones behind it stay allocated (lost: a
+ * double free the write let through may have cached it).
  */
 static void overwritten_queue_link_is_reported(struct ktest *t)
 {
@@ -256,6 +257,7 @@ static void overwritten_queue_link_is_reported(struct ktest *t)
 	const char *what;
 
 	KT_ASSERT(t, a && b && c);
+	heap_host_fill_inbox(0, 1); /* so that a and b take the stack of links */
 	arena_set_hart(1);
 	kfree(a);
 	kfree(b); /* the queue: b, then a */
@@ -265,11 +267,11 @@ static void overwritten_queue_link_is_reported(struct ktest *t)
 	heap_idle(); /* the owner takes its queue */
 	KT_EXPECT_EQ(t, heap_host_misuses(&at, &what), 1);
 	KT_EXPECT(t, at == b && strstr(what, "overwritten"));
-	KT_EXPECT_EQ(t, stats(0).cls[3].in_use, 1); /* a: lost, neither free nor handed out */
+	KT_EXPECT_EQ(t, stats(0).cls[3].in_use, 2); /* a and b: lost, neither free nor handed out */
 	for (int i = 0; i < 300; i++) {
 		uint8_t *p = kmalloc(64);
 
-		KT_ASSERT(t, p && p != a);
+		KT_ASSERT(t, p && p != a && p != b);
 		memset(p, 0x5a, 64);
 		kfree(p);
 	}
@@ -277,8 +279,44 @@ static void overwritten_queue_link_is_reported(struct ktest *t)
 }
 
 /*
+ * A write after free over an object's mark while its free from another
+ * hart waits in the owner's inbox, then the owner's own free of it (a
+ * double free the write lets through: the object goes into the cache):
+ * the drain, run by an allocation that finds the cache empty, reports the
+ * damage once and does not put the object into the cache again, so it is
+ * handed out once.
+ */
+static void overwritten_inbox_mark_is_reported(struct ktest *t)
+{
+	uint8_t *keep = kmalloc(64), *a = kmalloc(64);
+	static void *v[300];
+	unsigned int seen = 0;
+	const void *at;
+	const char *what;
+
+	KT_ASSERT(t, keep && a);
+	arena_set_hart(1);
+	kfree(a); /* in hart 0's inbox, its mark in its first word */
+	arena_set_hart(0);
+	memset(a, 0x41, 8); /* the bug under test */
+	kfree(a);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0); /* not seen yet */
+	for (int i = 0; i < 300; i++)
+		seen += (v[i] = kmalloc(64)) == a;
+	KT_EXPECT_EQ(t, seen, 1);
+	KT_EXPECT_EQ(t, heap_host_misuses(&at, &what), 1);
+	KT_EXPECT(t, at == a && what && strstr(what, "overwritten"));
+	for (int i = 0; i < 300; i++)
+		kfree(v[i]);
+	kfree(keep);
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
+/*
  * Pages that fill and empty while a whole queue of another hart's frees is
- * drained: the owner's pages go from full to the partial list, one stays
+ * drained (1024 frees: the inbox's HEAP_INBOX_SLOTS, the rest on the stack
+ * of links): the owner's pages go from full to the partial list, one stays
  * as the spare, the others leave for the empty list, round after round.
  */
 static void queued_frees_of_many_pages(struct ktest *t)
@@ -287,6 +325,7 @@ static void queued_frees_of_many_pages(struct ktest *t)
 	static void *v[N];
 	unsigned int bad = 0;
 
+	_Static_assert(N > HEAP_INBOX_SLOTS, "both ways of the queue");
 	for (int round = 0; round < 5; round++) {
 		for (int i = 0; i < N; i++) /* on hart 0, freed there */
 			bad += !(v[i] = kmalloc(64));
@@ -870,6 +909,7 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(empty_pages_go_back_with_hysteresis),
     KTEST_CASE(frees_from_other_harts_are_queued),
     KTEST_CASE(overwritten_queue_link_is_reported),
+    KTEST_CASE(overwritten_inbox_mark_is_reported),
     KTEST_CASE(queued_frees_of_many_pages),
     KTEST_CASE(queued_free_is_a_free),
     KTEST_CASE(frees_waiting_for_an_idle_hart_are_reclaimed),

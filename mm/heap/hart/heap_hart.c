@@ -6,16 +6,18 @@
  * partial list, the page's bitmap and counts are its own. A hart freeing an
  * object of another heap's page swaps its mark into the object's first
  * word (heap_hart.h: which also catches a second free of it), marks the
- * object in the page's pending bitmap (one atomic OR) and pushes it on that
- * heap's remote stack (a compare-and-swap); the owner takes
- * the whole stack with one exchange when a cache of it runs dry or
- * overflows, at a free that misses the fast path, when it goes idle
- * (heap_idle()) or when a class runs short, and frees each object as its
- * own: into its class's cache while that has room when a cache ran dry or
- * a free took the queue (the next allocations hand it out from there),
- * else, and always when idle, trimming or short of pages, into its page.
- * Its fast paths do not look. Pushes only and a
- * take-all never meet the ABA problem of a lock-free pop.
+ * object in the page's pending bitmap (one atomic OR) and puts it in that
+ * heap's inbox, a ring of objects (a compare-and-swap of its tail, then a
+ * store); the inbox full, it pushes it on the heap's remote stack (a
+ * compare-and-swap). The owner takes the inbox in order and the whole
+ * stack with one exchange (drain()) when a cache of it runs dry, at a
+ * free that misses its fast paths, when it goes idle (heap_idle()) or
+ * when a class runs short, and frees each object as its own: into its
+ * class's cache while that has room when a cache ran dry or a free took
+ * the queue (the next allocations hand it out from there), else, and
+ * always when idle, trimming or short of pages, into its page. Its fast
+ * paths do not look. Pushes only and a take-all never meet the ABA
+ * problem of a lock-free pop.
  *
  * In front of the pages, each class has the hart's cache of free objects,
  * a stack of them (heap_hart.h says how it keeps every double free
@@ -103,7 +105,7 @@ static uint64_t heaps_with_empty[(MAX_HARTS + 63) / 64];
 
 /*
  * One heap per hart the switch names, not per hart there could be
- * (MAX_HARTS: about 8 KiB each with the default Kconfig), in pages of the buddy's. A reset forgets
+ * (MAX_HARTS: about 10 KiB each with the default Kconfig), in pages of the buddy's. A reset forgets
  * them: the kernel switches once, and a test's next machine has a buddy of its own (the old one's
  * memory went with its arena).
  */
@@ -145,6 +147,7 @@ int heaps_reset(unsigned int nr_harts)
 		memset(h, 0, offsetof(struct heap, mag));
 		memset(h->mid, 0, sizeof(h->mid));
 		memset(h->mid_nr, 0, sizeof(h->mid_nr));
+		memset(h->in_slot, 0, sizeof(h->in_slot));
 		for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++)
 			h->mag[c][0] = NULL;
 
@@ -400,7 +403,7 @@ static __attribute__((noinline)) struct slab *class_refill(struct heap *h, unsig
 	 * into the pages, where this looks (not the cache, which an
 	 * allocation short of memory would pass by).
 	 */
-	if (__atomic_load_n(&h->remote, __ATOMIC_RELAXED)) {
+	if (heap_has_queue(h)) {
 		drain_to_pages(h);
 		if (k->partial)
 			return k->partial;
@@ -463,7 +466,7 @@ void *heap_alloc(struct heap *h, unsigned int cls)
 	struct slab *s;
 	void *p;
 
-	if (unlikely(__atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
+	if (unlikely(heap_has_queue(h)))
 		drain_to_pages(h); /* the class's cache is empty: its pages are what is taken */
 	s = k->partial;
 	if (unlikely(!s)) {
@@ -582,8 +585,9 @@ local_free(struct heap *h, struct slab *s, unsigned int idx, void *p, enum free_
 		HEAP_WRITE_ONCE(*alloc, a & ~bit);
 		HEAP_RACE(RACE_DRAIN_CLEARED, p);
 		if (kind == FREE_QUEUED) {
-			if (HEAP_FREE_TAGS)
-				*(uintptr_t *)p = free_tag(heap_tag_key, p);
+			/* without tags, 0: not the mark an inbox's free left, which a free would
+			 * take for one */
+			*(uintptr_t *)p = HEAP_FREE_TAGS ? free_tag(heap_tag_key, p) : 0;
 			__atomic_fetch_and(&slab_pending_map(s)[w], ~bit, __ATOMIC_RELEASE);
 		}
 		if (!(a & bit)) { /* its tag was written over (a write after free), or a queue's */
@@ -674,6 +678,36 @@ void tag_cache_again(void *p)
 	heap_misuse("double free (of the object freed last)", p);
 }
 
+#ifdef HEAP_RACE_HOOKS
+bool heap_race_no_inbox; /* the race tests' way to the stack of links */
+#else
+#define heap_race_no_inbox false
+#endif
+
+/*
+ * p, a committed remote free (its mark in, its pending bit held), into a
+ * slot of h's inbox: false if the inbox is full. The slot is reserved with
+ * a compare-and-swap of the tail, then filled: the owner stops at a
+ * reserved slot it finds empty, and takes it at a later drain.
+ */
+static bool inbox_put(struct heap *h, void *p)
+{
+	unsigned long t = __atomic_load_n(&h->in_tail, __ATOMIC_RELAXED);
+
+	if (heap_race_no_inbox)
+		return false;
+	do {
+		/* a t already old may be behind the head: the swap fails and reads it anew */
+		if ((long)(t - __atomic_load_n(&h->in_head, __ATOMIC_ACQUIRE)) >= HEAP_INBOX_SLOTS)
+			return false;
+	} while (!__atomic_compare_exchange_n(&h->in_tail, &t, t + 1, true, __ATOMIC_RELAXED,
+					      __ATOMIC_RELAXED));
+	HEAP_RACE(RACE_REMOTE_RESERVED, p);
+	/* release: its pending bit and mark, seen with it */
+	__atomic_store_n(&h->in_slot[t % HEAP_INBOX_SLOTS], p, __ATOMIC_RELEASE);
+	return true;
+}
+
 /*
  * Another hart's free of object idx (p) of the page at page, of class k
  * (its shape) of heap owner's: the object's first word read and, unless it
@@ -723,7 +757,6 @@ void heap_free_remote_at(unsigned int owner, uintptr_t page, const struct heap_c
 		return;
 	}
 	h = &heaps[owner];
-	head = __atomic_load_n(&h->remote, __ATOMIC_RELAXED);
 	if (!(__atomic_load_n(alloc, __ATOMIC_SEQ_CST) & bit)) {
 		/* free in its page, its tag written over after the free: the tag back */
 		__atomic_store_n(word, tag, __ATOMIC_RELAXED);
@@ -732,6 +765,9 @@ void heap_free_remote_at(unsigned int owner, uintptr_t page, const struct heap_c
 		return;
 	}
 	HEAP_RACE(RACE_REMOTE_CHECKED, p);
+	if (inbox_put(h, p))
+		return; /* its mark stays in its first word until the owner takes it */
+	head = __atomic_load_n(&h->remote, __ATOMIC_RELAXED);
 	__atomic_store_n(word, heap_link(p, head), __ATOMIC_RELEASE);
 	HEAP_RACE(RACE_REMOTE_LINKED, p);
 	while (!__atomic_compare_exchange_n(&h->remote, &head, p, true, __ATOMIC_RELEASE,
@@ -756,7 +792,7 @@ void heap_free(struct heap *h, struct slab *s, unsigned int idx, void *p)
 			heap_misuse("double free (of the object freed last)", p);
 		else if (!HEAP_FREE_TAGS || tag_claim(h, k, p))
 			cache_push(k, p);
-		if (unlikely(__atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
+		if (unlikely(heap_has_queue(h)))
 			heap_drain_remote(h);
 	} else {
 		heap_free_remote(s, idx, p);
@@ -768,24 +804,22 @@ static __attribute__((noinline)) void free_own_slow(struct heap *h, struct slab 
 						    unsigned int idx, void *p)
 {
 	local_free(h, s, idx, p, FREE_OWN);
-	if (unlikely(__atomic_load_n(&h->remote, __ATOMIC_RELAXED)))
-		heap_drain_remote(h);
 }
 
 /*
  * The owner's free of object idx (p) of s when its class's cache is full:
  * straight into its page (a burst of frees passes the cache by, rather
- * than pushing it out), and the queue taken if there is one. Its common
- * case (a tagged object, claimed at once, no queue) is a leaf but for the
- * tail calls of its rare ends (a report, a page emptied): a burst of frees
- * saves no registers.
+ * than pushing it out). It leaves the queue to the next allocation that
+ * refills a cache (its frees would go to the pages too, the cache being
+ * full). Its common case (a tagged object, claimed at once) is a leaf but
+ * for the tail calls of its rare ends (a report, a page emptied): a burst
+ * of frees saves no registers.
  */
 void heap_free_own(struct heap *h, struct slab *s, unsigned int idx, void *p)
 {
 	uintptr_t old;
 
-	if (HEAP_FREE_TAGS && likely(s->cls < HEAP_NR_CLASSES) &&
-	    likely(!__atomic_load_n(&h->remote, __ATOMIC_RELAXED))) {
+	if (HEAP_FREE_TAGS && likely(s->cls < HEAP_NR_CLASSES)) {
 		if (likely(tag_swap(h, p, &old))) {
 			local_free(h, s, idx, p, FREE_CLAIMED);
 			return;
@@ -811,10 +845,10 @@ static inline __attribute__((always_inline)) void queued_free(struct heap *h, st
 
 	/*
 	 * Without free tags (tier off) the object would keep the queue's link
-	 * in the cache, which a second remote free reads as its user's data:
-	 * there only its page, whose cleared allocation bit that free finds
-	 * (until a refill takes the object into the cache, link and all: tier
-	 * off does not promise it).
+	 * or the inbox's mark in the cache, which a second remote free reads
+	 * as its user's data or as a free under way: there only its page,
+	 * which clears the word (local_free()) and whose cleared allocation
+	 * bit that free finds.
 	 */
 	if (!HEAP_FREE_TAGS || unlikely(s->cls >= HEAP_NR_CLASSES || k->top == k->full)) {
 		local_free(h, s, idx, p, FREE_QUEUED);
@@ -870,21 +904,100 @@ queued_next_object(const struct heap *h, const void *p, struct slab *s, const vo
 	return slab_bit(slab_pending_map(s), *nidx) && slab_bit(slab_alloc_map(s), *nidx);
 }
 
+/* A queued free taken, p: into its class's cache (to_cache, while it has room), else its page. */
+static inline __attribute__((always_inline)) void
+drain_one(struct heap *h, struct slab *s, unsigned int idx, void *p, bool to_cache)
+{
+	if (to_cache)
+		queued_free(h, s, idx, p);
+	else
+		local_free(h, s, idx, p, FREE_QUEUED);
+}
+
+/* Objects the drain takes from the inbox at a time, before it frees them. */
+#define INBOX_BATCH 32
+
+/*
+ * A queued object of s (idx) whose first word no longer holds its free's
+ * mark or link: written after its free. The owner's free of it is refused
+ * while the word holds them, but not once a write after free took them:
+ * such a double free may have cached the object, or it may have been
+ * handed out again since. So it is not freed: its pending bit goes, and it
+ * stays allocated (lost, never handed out twice).
+ */
+static __attribute__((noinline)) void queue_overwritten(struct slab *s, unsigned int idx, void *p)
+{
+	__atomic_fetch_and(&slab_pending_map(s)[idx / 64], ~(1ULL << (idx % 64)), __ATOMIC_RELEASE);
+	slab_report(s, "queued free overwritten (a write after free?)", p);
+}
+
+/*
+ * The inbox's frees, a batch at a time: the slots read in order and
+ * emptied, the head moved past them, then the objects freed (so that a
+ * report's handler that comes back here finds the inbox as it is). A slot
+ * reserved and not yet filled ends the take; it is taken at a later drain.
+ * An object is checked as the first of the stack is (the slots are out of
+ * its reach, not of every stray write), and its mark must still be in its
+ * first word. At most a ring's worth, so that harts that keep freeing
+ * cannot keep the owner here. false: a slot not yet filled was left.
+ */
+static inline __attribute__((always_inline)) bool inbox_take(struct heap *h, bool to_cache)
+{
+	void *batch[INBOX_BATCH];
+
+	for (unsigned int taken = 0; taken < HEAP_INBOX_SLOTS;) {
+		unsigned long hd = h->in_head, t = __atomic_load_n(&h->in_tail, __ATOMIC_ACQUIRE);
+		unsigned int n = 0;
+
+		for (; hd != t && n < INBOX_BATCH; hd++) {
+			void **slot = &h->in_slot[hd % HEAP_INBOX_SLOTS];
+			void *p = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+
+			if (!p)
+				break;
+			__atomic_store_n(slot, NULL, __ATOMIC_RELAXED);
+			batch[n++] = p;
+		}
+		if (!n)
+			return hd == t;
+		/* release: a hart that sees the head sees its slots emptied */
+		__atomic_store_n(&h->in_head, hd, __ATOMIC_RELEASE);
+		taken += n;
+		for (unsigned int i = 0; i < n; i++) {
+			struct slab *s = NULL;
+			unsigned int idx = 0;
+			void *p = batch[i];
+
+			if (!heap_queued_object(h, p, &s, &idx))
+				heap_misuse("queued free lost its slab page", p);
+			else if (unlikely(__atomic_load_n((const uintptr_t *)p, __ATOMIC_RELAXED) !=
+					  heap_mark(p)))
+				queue_overwritten(s, idx, p);
+			else
+				drain_one(h, s, idx, p, to_cache);
+		}
+	}
+	return true;
+}
+
 /*
  * Takes every free other harts queued for h and frees each as the owner:
  * into its class's cache while that has room (to_cache, queued_free()),
- * else into its page.
- * The first object was checked when it was queued; each link after it
+ * else into its page. The inbox first (inbox_take()), then the stack.
+ * The stack's first object was checked when it was queued; each link after it
  * lives in a freed object, where a write after free may have changed it,
  * so it is checked before it is followed. A bad link ends the walk (the
- * objects behind it stay allocated: lost, not handed out twice).
+ * objects behind it stay allocated: lost, not handed out twice); a word
+ * that is no link at all loses its object too (queue_overwritten()).
  */
 static inline __attribute__((always_inline)) void drain(struct heap *h, bool to_cache)
 {
-	void *p = __atomic_exchange_n(&h->remote, NULL, __ATOMIC_ACQUIRE);
 	struct slab *s = NULL;
 	unsigned int idx = 0;
+	bool whole = inbox_take(h, to_cache);
+	void *p;
 
+	p = __atomic_exchange_n(&h->remote, NULL, __ATOMIC_ACQUIRE);
 	if (p && !heap_queued_object(h, p, &s, &idx)) {
 		heap_misuse("queued free lost its slab page", p);
 		p = NULL;
@@ -894,24 +1007,26 @@ static inline __attribute__((always_inline)) void drain(struct heap *h, bool to_
 		struct slab *ns = NULL;
 		unsigned int nidx = 0;
 
-		if (!queue_next(p, &next) ||
-		    (next && !queued_next_object(h, p, s, next, &ns, &nidx))) {
-			/* reported after p's free: the report may use the heap */
+		if (!queue_next(p, &next)) {
+			queue_overwritten(s, idx, p); /* p's own word: p is lost too */
+			break;
+		}
+		if (next && !queued_next_object(h, p, s, next, &ns, &nidx)) {
+			/* p's word is a link (a free of p was refused): reported after p's free */
 			next = NULL;
 		} else {
 			at = NULL;
 		}
-		if (to_cache)
-			queued_free(h, s, idx, p);
-		else
-			local_free(h, s, idx, p, FREE_QUEUED);
+		drain_one(h, s, idx, p, to_cache);
 		if (at)
 			heap_misuse("queued free overwritten (a write after free?)", at);
 		p = next;
 		s = ns;
 		idx = nidx;
 	}
-	__atomic_fetch_add(&h->drains, 1, __ATOMIC_RELEASE);
+	/* counted once it is whole: a reclaim waiting on it may count on the frees being done */
+	if (whole)
+		__atomic_fetch_add(&h->drains, 1, __ATOMIC_RELEASE);
 }
 
 void heap_drain_remote(struct heap *h)
@@ -948,7 +1063,7 @@ void *cache_refill(struct heap *h, unsigned int cls)
 {
 	void *p;
 
-	if (__atomic_load_n(&h->remote, __ATOMIC_RELAXED))
+	if (heap_has_queue(h))
 		heap_drain_remote(h);
 	p = cache_take(&h->cls[cls]);
 	return p ? p : heap_alloc(h, cls);
@@ -1022,14 +1137,14 @@ void heap_idle(void)
 
 	if (!h)
 		return;
-	if (__atomic_load_n(&h->remote, __ATOMIC_RELAXED))
+	if (heap_has_queue(h))
 		drain_to_pages(h);
 	release_empty(h);
 }
 
 bool heap_hart_has_queue(unsigned int hart)
 {
-	return hart < heap_nr_harts && __atomic_load_n(&heaps[hart].remote, __ATOMIC_RELAXED);
+	return hart < heap_nr_harts && heap_has_queue(&heaps[hart]);
 }
 
 uint64_t heap_hart_drains(unsigned int hart)

@@ -171,16 +171,20 @@ static inline unsigned int slab_take(struct slab *s)
 enum heap_race_point {
 	RACE_OWNER_CHECKED, /* the owner has swapped its tag in (tier off: taken the pending bit) */
 	RACE_REMOTE_READ,   /* a remote free has read the first word, not yet swapped it */
-	RACE_REMOTE_CLAIMED, /* ... and has swapped its mark in, no more */
-	RACE_REMOTE_CHECKED, /* ... and holds the pending bit, the allocation bit checked */
-	RACE_REMOTE_LINKED,  /* ... and has linked it (its first word), not yet pushed it */
-	RACE_DRAIN_CLEARED,  /* the drain or the flush cleared the allocation bit, no more */
-	RACE_DRAIN_TAGGED,   /* the drain wrote the tag of an object bound for the cache, no more */
+	RACE_REMOTE_CLAIMED,  /* ... and has swapped its mark in, no more */
+	RACE_REMOTE_CHECKED,  /* ... and holds the pending bit, the allocation bit checked */
+	RACE_REMOTE_RESERVED, /* ... and has reserved a slot of the owner's inbox, not yet filled it
+			       */
+	RACE_REMOTE_LINKED, /* ... or, the inbox full, has linked it (its first word), not pushed it
+			     */
+	RACE_DRAIN_CLEARED, /* the drain or the flush cleared the allocation bit, no more */
+	RACE_DRAIN_TAGGED,  /* the drain wrote the tag of an object bound for the cache, no more */
 	RACE_MID_OWNER_CHECKED, /* the owner found a mid object allocated, its tag not yet in */
 	RACE_MID_OWNER_TAGGED,	/* the owner swapped a mid object's tag in, its bit not yet read */
 	RACE_MID_REMOTE_SET, /* a free into a mid block set the object's bit, its word not read */
 };
 extern void (*heap_race_hook)(enum heap_race_point pt, const void *obj);
+extern bool heap_race_no_inbox; /* set: remote frees take the stack of links, as if it were full */
 #define HEAP_RACE(pt, obj)                          \
 	do {                                        \
 		if (heap_race_hook)                 \
@@ -327,9 +331,16 @@ struct heap {
 	void *blocks[HART_PAGES_MAX + 1][HART_PAGES_SLOTS];
 	uint8_t nr_blocks[HART_PAGES_MAX + 1];
 	unsigned int block_frames; /* their frames in all, at most HART_PAGES_CACHED */
-	/* frees from other harts: they push (a compare-and-swap), the owner takes the lot */
+	/*
+	 * Frees from other harts: into the inbox, a ring of the objects
+	 * (in_slot[], at the end); the inbox full, pushed on remote (a
+	 * compare-and-swap, each object's link in its first word). The owner
+	 * takes both (heap_hart.c's drain()).
+	 */
 	void *remote __aligned(64);
-	uint64_t drains; /* queues taken and freed, for those waiting on it */
+	unsigned long in_tail; /* the inbox's slots other harts reserved */
+	unsigned long in_head; /* the slots the owner took: NULL again below it */
+	uint64_t drains;       /* queues taken and freed, for those waiting on it */
 	/* empty pages: the owner's classes take them first, then other harts steal them */
 	tas_lock_t lock __aligned(64);
 	struct slab *empty;
@@ -345,7 +356,26 @@ struct heap {
 	/* the owner's: mid objects it freed, for its next allocations */
 	void *mid_cache[HEAP_MID_CLASSES][HART_MID_CACHE];
 	uint8_t mid_nr[HEAP_MID_CLASSES];
+	/*
+	 * The inbox's ring (HEAP_INBOX_SLOTS): each slot an object or NULL
+	 * (free, or reserved and not yet filled). The owner takes it in order,
+	 * the objects named out of their own reach, so that it walks no chain
+	 * of links in objects other harts wrote last (a cache miss each, which
+	 * the next could not overlap).
+	 */
+	void *in_slot[HEAP_INBOX_SLOTS] __aligned(64);
 } __aligned(64);
+
+/*
+ * Whether h has frees from other harts to take: in its inbox (a slot
+ * reserved counts, filled or not) or on its stack.
+ */
+static inline bool heap_has_queue(const struct heap *h)
+{
+	return __atomic_load_n(&h->remote, __ATOMIC_RELAXED) ||
+	       __atomic_load_n(&h->in_tail, __ATOMIC_RELAXED) !=
+		   __atomic_load_n(&h->in_head, __ATOMIC_RELAXED);
+}
 
 /* The frame of the head of a's slab page, a inside h's window (heap_set_window()). */
 static inline const struct frame *heap_window_frame(const struct heap *h, uintptr_t a)
@@ -518,8 +548,10 @@ static inline void class_put(struct heap_class *k, struct slab *s, unsigned int 
  * tag, a mark, or a link whose pending bit is set; otherwise it swaps in
  * its mark with a compare-and-swap from what it read, and with that it
  * has committed: it takes the pending bit (which the drain and the page's
- * release look at), checks the allocation bit, writes its link over its
- * mark and pushes the object. Every free commits by its swap on the one
+ * release look at), checks the allocation bit and puts the object in the
+ * owner's inbox, its mark left in the word until the owner takes it (or,
+ * the inbox full, writes its link over its mark and pushes the object on
+ * the owner's stack). Every free commits by its swap on the one
  * word and decides on what that swap took out (a compare-and-swap that
  * fails reads the word again): of two racing frees, the second to swap
  * finds the first one's tag or mark, so exactly one goes on and the other
@@ -528,7 +560,10 @@ static inline void class_put(struct heap_class *k, struct slab *s, unsigned int 
  * allocated it again (the word back to what it read, 0 say) frees the new
  * allocation, a stale free, as in any heap without a quarantine.
  *
- * A write after free over a free object's tag leaves the heap's bitmaps
+ * A write after free over a queued free's mark or link is reported when
+ * the owner takes the queue; the object is not freed then (lost, never
+ * handed out twice, even if a double free the write let through cached
+ * it). A write after free over a free object's tag leaves the heap's bitmaps
  * and stack intact; a double free that follows it is caught only if it is
  * of the object freed last (the naive check, as SLUB's); otherwise it goes
  * unseen, which the debug tier catches.
@@ -591,7 +626,8 @@ static inline uintptr_t heap_link(const void *p, const void *next)
 	return n ^ free_tag(heap_tag_key, p);
 }
 
-/* A remote free's mark in p's first word, from its commit to its link. */
+/* A remote free's mark in p's first word, from its commit to its link (in the inbox: until taken).
+ */
 static inline uintptr_t heap_mark(const void *p)
 {
 	return 1 ^ free_tag(heap_tag_key, p);

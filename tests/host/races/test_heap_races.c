@@ -170,6 +170,7 @@ static void *setup_object(void **keep)
 
 static void finish(struct ktest *t, void *keep)
 {
+	heap_race_no_inbox = false;
 	kfree(keep);
 	heap_host_expect_baseline(t, NR_HARTS);
 }
@@ -325,6 +326,8 @@ static void the_owner_swaps_over_a_mark_then_the_remote_links(struct ktest *t)
 	struct freer owner = {.hart = 0, .p = p}, remote = {.hart = 1, .p = p};
 	bool stopped;
 
+	heap_race_no_inbox = true; /* the stack of links, as if the inbox were full */
+
 	KT_EXPECT_EQ(
 	    t, race(t, &remote, RACE_REMOTE_CLAIMED, &owner, RACE_OWNER_CHECKED, p, &stopped), 1);
 	KT_EXPECT(t, stopped);
@@ -344,6 +347,8 @@ static void the_owner_swaps_over_a_link_then_the_remote_pushes(struct ktest *t)
 	void *keep, *p = setup_object(&keep);
 	struct freer owner = {.hart = 0, .p = p}, remote = {.hart = 1, .p = p};
 	bool stopped;
+
+	heap_race_no_inbox = true; /* the stack of links, as if the inbox were full */
 
 	KT_EXPECT_EQ(
 	    t, race(t, &remote, RACE_REMOTE_LINKED, &owner, RACE_OWNER_CHECKED, p, &stopped), 1);
@@ -415,6 +420,8 @@ static void owner_cuts_in_before_the_push(struct ktest *t)
 	struct freer owner = { .hart = 0, .p = p }, remote = { .hart = 1, .p = p };
 	bool stopped;
 
+	heap_race_no_inbox = true; /* the stack of links, as if the inbox were full */
+
 	KT_EXPECT_EQ(t, race(t, &remote, RACE_REMOTE_LINKED, &owner, NO_STOP, p, &stopped), 1);
 	KT_EXPECT(t, heap_hart_has_queue(0));
 	freed_once(t, p);
@@ -433,8 +440,55 @@ static void a_push_retried_after_the_owner_was_refused(struct ktest *t)
 		     remote = {.hart = 1, .p = p};
 	bool stopped;
 
+	heap_race_no_inbox = true; /* the stack of links, as if the inbox were full */
+
 	KT_EXPECT_EQ(t, race(t, &remote, RACE_REMOTE_LINKED, &owner, NO_STOP, p, &stopped), 1);
 	freed_once(t, p); /* and q freed: finish() finds every heap empty */
+	finish(t, keep);
+}
+
+/*
+ * Hart 1 has committed and reserved a slot of the owner's inbox, not yet
+ * filled it: the owner's free finds the mark, puts it back and is
+ * refused; hart 1 fills the slot, and the drain frees the object once.
+ */
+static void the_owner_finds_the_mark_of_a_free_in_the_inbox(struct ktest *t)
+{
+	void *keep, *p = setup_object(&keep);
+	struct freer owner = {.hart = 0, .p = p}, remote = {.hart = 1, .p = p};
+	bool stopped;
+
+	KT_EXPECT_EQ(t, race(t, &remote, RACE_REMOTE_RESERVED, &owner, NO_STOP, p, &stopped), 1);
+	KT_EXPECT(t, heap_hart_has_queue(0));
+	KT_EXPECT_EQ(t, *(uintptr_t *)p, heap_mark(p)); /* the mark, back in */
+	freed_once(t, p);
+	finish(t, keep);
+}
+
+/*
+ * Hart 1 has reserved a slot, not yet filled it, when hart 2 queues
+ * another object behind it and the owner takes its queue and allocates:
+ * the drain stops at the empty slot, taking neither (the object is not
+ * handed out while its free is under way, nor is the one behind it
+ * skipped past it), and a later drain takes both, once each.
+ */
+static void the_drain_stops_at_a_slot_not_yet_filled(struct ktest *t)
+{
+	void *keep, *p = setup_object(&keep), *q = kmalloc(32);
+	struct freer owner = {.hart = 0, .drain = true, .before = q, .before_hart = 2},
+		     remote = {.hart = 1, .p = p};
+	struct heap_hart_stats s;
+	bool stopped;
+
+	KT_ASSERT(t, q != NULL);
+	KT_EXPECT_EQ(t, race(t, &remote, RACE_REMOTE_RESERVED, &owner, NO_STOP, p, &stopped), 0);
+	KT_EXPECT(t, owner.got != NULL && owner.got != p && owner.got != q);
+	KT_EXPECT(t, heap_hart_has_queue(0)); /* the slot, filled since */
+	KT_ASSERT_EQ(t, heap_hart_stats(0, &s), 0);
+	KT_EXPECT_EQ(t, s.cls[2].remote_frees, 0);
+	kfree(owner.got);
+	freed_once(t, p);
+	freed_once(t, q);
 	finish(t, keep);
 }
 
@@ -519,7 +573,7 @@ static void queued_frees_go_to_the_cache(struct ktest *t)
 	KT_ASSERT(t, keep != NULL);
 	heap_flush(); /* hart 0's cache empty */
 	arena_set_hart(1);
-	for (int i = N - 1; i >= 0; i--) /* queued: v[0] first in the queue, v[N - 1] last */
+	for (int i = 0; i < N; i++) /* queued in the inbox in order: v[N - 1] taken last */
 		kfree(v[i]);
 	arena_set_hart(0);
 	heap_host_misuses(NULL, NULL);
@@ -690,6 +744,8 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(the_owner_swaps_over_a_link_then_the_remote_pushes),
     KTEST_CASE(two_frees_of_an_object_free_in_its_page),
     KTEST_CASE(two_remote_frees),
+    KTEST_CASE(the_owner_finds_the_mark_of_a_free_in_the_inbox),
+    KTEST_CASE(the_drain_stops_at_a_slot_not_yet_filled),
     KTEST_CASE(a_free_cuts_into_the_drain_to_the_cache),
     KTEST_CASE(a_free_cuts_into_the_drain_to_the_page),
     KTEST_CASE(queued_frees_go_to_the_cache),
