@@ -585,8 +585,7 @@ local_free(struct heap *h, struct slab *s, unsigned int idx, void *p, enum free_
 		HEAP_WRITE_ONCE(*alloc, a & ~bit);
 		HEAP_RACE(RACE_DRAIN_CLEARED, p);
 		if (kind == FREE_QUEUED) {
-			/* without tags, 0: not the mark an inbox's free left, which a free would
-			 * take for one */
+			/* tier off: 0, not the inbox's mark, which a later free would refuse */
 			*(uintptr_t *)p = HEAP_FREE_TAGS ? free_tag(heap_tag_key, p) : 0;
 			__atomic_fetch_and(&slab_pending_map(s)[w], ~bit, __ATOMIC_RELEASE);
 		}

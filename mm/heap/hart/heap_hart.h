@@ -173,12 +173,10 @@ enum heap_race_point {
 	RACE_REMOTE_READ,   /* a remote free has read the first word, not yet swapped it */
 	RACE_REMOTE_CLAIMED,  /* ... and has swapped its mark in, no more */
 	RACE_REMOTE_CHECKED,  /* ... and holds the pending bit, the allocation bit checked */
-	RACE_REMOTE_RESERVED, /* ... and has reserved a slot of the owner's inbox, not yet filled it
-			       */
-	RACE_REMOTE_LINKED, /* ... or, the inbox full, has linked it (its first word), not pushed it
-			     */
-	RACE_DRAIN_CLEARED, /* the drain or the flush cleared the allocation bit, no more */
-	RACE_DRAIN_TAGGED,  /* the drain wrote the tag of an object bound for the cache, no more */
+	RACE_REMOTE_RESERVED, /* ... and has reserved an inbox slot, not yet filled it */
+	RACE_REMOTE_LINKED,   /* ... or, the inbox full, has linked it, not yet pushed it */
+	RACE_DRAIN_CLEARED,   /* the drain or the flush cleared the allocation bit, no more */
+	RACE_DRAIN_TAGGED, /* the drain wrote the tag of an object bound for the cache, no more */
 	RACE_MID_OWNER_CHECKED, /* the owner found a mid object allocated, its tag not yet in */
 	RACE_MID_OWNER_TAGGED,	/* the owner swapped a mid object's tag in, its bit not yet read */
 	RACE_MID_REMOTE_SET, /* a free into a mid block set the object's bit, its word not read */

@@ -224,11 +224,13 @@ static void remote_cuts_into_the_owners_free_to_the_page(struct ktest *t)
 }
 
 /*
- * Hart 1 has swapped its mark into the object's first word and done no
- * more: the owner's free reads the mark and is refused; hart 1's free goes
- * on. to_page: the owner's cache is full, its free goes to the page.
+ * Hart 1 has swapped its mark into the object's first word and stopped at
+ * pt (no more, or a slot of the owner's inbox reserved, not yet filled):
+ * the owner's free reads the mark, puts it back and is refused; hart 1's
+ * free goes on, the object in the inbox with its mark. to_page: the
+ * owner's cache is full, its free goes to the page.
  */
-static void owner_cuts_in(struct ktest *t, bool to_page)
+static void owner_cuts_in(struct ktest *t, bool to_page, enum heap_race_point pt)
 {
 	void *keep, *p = setup_object(&keep);
 	struct freer owner = { .hart = 0, .p = p }, remote = { .hart = 1, .p = p };
@@ -236,20 +238,26 @@ static void owner_cuts_in(struct ktest *t, bool to_page)
 
 	if (to_page)
 		fill_cache();
-	KT_EXPECT_EQ(t, race(t, &remote, RACE_REMOTE_CLAIMED, &owner, NO_STOP, p, &stopped), 1);
+	KT_EXPECT_EQ(t, race(t, &remote, pt, &owner, NO_STOP, p, &stopped), 1);
 	KT_EXPECT(t, heap_hart_has_queue(0));
+	KT_EXPECT_EQ(t, *(uintptr_t *)p, heap_mark(p)); /* the mark, back in */
 	freed_once(t, p);
 	finish(t, keep);
 }
 
 static void owner_cuts_into_a_remote_free(struct ktest *t)
 {
-	owner_cuts_in(t, false);
+	owner_cuts_in(t, false, RACE_REMOTE_CLAIMED);
 }
 
 static void owner_cuts_into_a_remote_free_to_the_page(struct ktest *t)
 {
-	owner_cuts_in(t, true);
+	owner_cuts_in(t, true, RACE_REMOTE_CLAIMED);
+}
+
+static void the_owner_finds_the_mark_of_a_free_in_the_inbox(struct ktest *t)
+{
+	owner_cuts_in(t, false, RACE_REMOTE_RESERVED);
 }
 
 /*
@@ -444,24 +452,6 @@ static void a_push_retried_after_the_owner_was_refused(struct ktest *t)
 
 	KT_EXPECT_EQ(t, race(t, &remote, RACE_REMOTE_LINKED, &owner, NO_STOP, p, &stopped), 1);
 	freed_once(t, p); /* and q freed: finish() finds every heap empty */
-	finish(t, keep);
-}
-
-/*
- * Hart 1 has committed and reserved a slot of the owner's inbox, not yet
- * filled it: the owner's free finds the mark, puts it back and is
- * refused; hart 1 fills the slot, and the drain frees the object once.
- */
-static void the_owner_finds_the_mark_of_a_free_in_the_inbox(struct ktest *t)
-{
-	void *keep, *p = setup_object(&keep);
-	struct freer owner = {.hart = 0, .p = p}, remote = {.hart = 1, .p = p};
-	bool stopped;
-
-	KT_EXPECT_EQ(t, race(t, &remote, RACE_REMOTE_RESERVED, &owner, NO_STOP, p, &stopped), 1);
-	KT_EXPECT(t, heap_hart_has_queue(0));
-	KT_EXPECT_EQ(t, *(uintptr_t *)p, heap_mark(p)); /* the mark, back in */
-	freed_once(t, p);
 	finish(t, keep);
 }
 
