@@ -12,12 +12,16 @@
 #include <mm/port.h>
 
 /*
- * Size classes of the per-hart heaps: 8, 16, ..., 2048, HEAP_SLAB_HALF_SIZE,
- * 4096, then HEAP_SLAB_MAX_SIZE (the trailer: 56 bytes of a one- or
- * two-object page, its canary included).
+ * Size classes of the per-hart heaps: 8, 16, ..., 512, HEAP_SLAB_1K_SIZE,
+ * 1024, HEAP_SLAB_2K_SIZE, 2048, HEAP_SLAB_HALF_SIZE, 4096, then
+ * HEAP_SLAB_MAX_SIZE (the trailer: 56 bytes of a one- or two-object page,
+ * its canary included). Each shrunk class lays its objects out as the
+ * power of two above it does, one more to a page.
  */
-#define HEAP_NR_CLASSES	    12
+#define HEAP_NR_CLASSES	    14
 #define HEAP_SLAB_SIZE 8192 /* a slab page: an order-1 block from the buddy */
+#define HEAP_SLAB_1K_SIZE   968	 /* eight objects 1 KiB apart, the trailer behind the last */
+#define HEAP_SLAB_2K_SIZE   1992 /* four objects 2 KiB apart, the trailer behind the last */
 #define HEAP_SLAB_HALF_SIZE 4040 /* two objects 4 KiB apart, the trailer behind the second */
 #define HEAP_SLAB_MAX_SIZE  8136 /* the largest class: one object, the trailer behind it */
 /*

@@ -8,20 +8,22 @@
  * the distance between its objects in a slab page and how many a page
  * holds. The half-page class has two objects 4 KiB apart, so that a size
  * between 2 and 4 KiB other than 4096 itself takes half a page, not a
- * whole one.
+ * whole one; the classes of 968 and 1992 bytes, one object more to a
+ * page than 1024 and 2048, lay theirs out as those do.
  */
 #include <mm/heap_hart.h>
 
 static const struct {
 	unsigned int size, stride, per_page;
 } heap_hart_classes[HEAP_NR_CLASSES] = {
-    {8, 8, 987},     {16, 16, 501},   {32, 32, 252},   {64, 64, 126},
-    {128, 128, 63},  {256, 256, 31},  {512, 512, 15},  {1024, 1024, 7},
+    {8, 8, 987},     {16, 16, 501},   {32, 32, 252},   {64, 64, 126},	{128, 128, 63},
+    {256, 256, 31},  {512, 512, 15},  {968, 1024, 8},  {1024, 1024, 7}, {1992, 2048, 4},
     {2048, 2048, 3}, {4040, 4096, 2}, {4096, 4096, 1}, {8136, 8192, 1},
 };
 
-#define HEAP_HART_CLASS_4040 9	/* two objects a page, 4 KiB apart */
-#define HEAP_HART_CLASS_4096 10 /* one object per page: each allocation is a page */
+#define HEAP_HART_CLASS_1024 8
+#define HEAP_HART_CLASS_4040 11 /* two objects a page, 4 KiB apart */
+#define HEAP_HART_CLASS_4096 12 /* one object per page: each allocation is a page */
 
 static inline unsigned int heap_hart_class_size(unsigned int c)
 {

@@ -73,7 +73,7 @@ static void empty_page_goes_to_another_class(struct ktest *t)
 	KT_EXPECT_EQ(t, stats(0).pages_from_buddy, 2);
 	KT_ASSERT_EQ(t, frame_owner(second, &o), 0);
 	KT_EXPECT(t, o.tag == FRAME_SLAB && o.heap == 0 &&
-			 o.aux == HEAP_SLAB_FRAME_AUX(7)); /* the class of 1024 */
+			 o.aux == HEAP_SLAB_FRAME_AUX(HEAP_HART_CLASS_1024));
 	kfree(q);
 	heap_host_expect_baseline(t, NR_HARTS);
 }

@@ -431,33 +431,56 @@ static void misuse_is_reported(struct ktest *t)
 /*
  * 8 bytes past the last object of a slab page, into its trailer's canary:
  * reported, naming that object, before the page's bitmap is trusted again
- * (its other object, freed into it, allocated again).
+ * (another of its objects, freed into it, allocated again). In each class
+ * whose last object ends at the canary (968, 1992 and 4040 bytes), in a
+ * page whose objects are all this test's, so that the free makes it the
+ * first of its class with room.
  */
 static void overflow_into_the_trailer(struct ktest *t)
 {
+	static const unsigned int sizes[] = {900, 1500, 4000};
 	heap_misuse_fn old;
-	unsigned char *a, *b, *again;
 
 	PER_HART_ONLY(t);
-	heap_flush(); /* the class's cached objects back in their pages: a and b from one */
-	a = kmalloc(4000);
-	b = kmalloc(4000);
-	KT_ASSERT(t, a && b);
-	/* a fresh page of the 4040-byte class: the two objects, 4 KiB apart */
-	KT_ASSERT(t, b == a + 4096 && ksize(b) == 4040);
 	old = heap_set_misuse_handler(record_misuse);
 	misuse_reports = 0;
-	memset(b + ksize(b), 0x5a, 8); /* the bug under test */
-	kfree(a);
-	heap_flush(); /* a back into its page */
-	KT_EXPECT_EQ(t, misuse_reports, 0);
-	again = kmalloc(4000);
-	KT_EXPECT(t, reported(b));
-	KT_EXPECT(t, again == a);
-	kfree(again);
-	kfree(b);
-	heap_flush();
-	KT_EXPECT_EQ(t, misuse_reports, 0);
+	for (unsigned int z = 0; z < ARRAY_SIZE(sizes); z++) {
+		unsigned int c = 0, n = 0, held = 0;
+		unsigned char *v[64], *a = NULL, *b = NULL, *again;
+		uintptr_t page = 0;
+
+		while (heap_hart_classes[c].size < sizes[z])
+			c++;
+		heap_flush(); /* the class's cached objects back in their pages */
+		/* until one page's every object is ours */
+		for (; n < ARRAY_SIZE(v) && held < heap_hart_classes[c].per_page; n++) {
+			KT_ASSERT(t, (v[n] = kmalloc(sizes[z])) != NULL);
+			page = ALIGN_DOWN((uintptr_t)v[n], HEAP_SLAB_SIZE);
+			held = 0;
+			for (unsigned int i = 0; i <= n; i++)
+				held += ALIGN_DOWN((uintptr_t)v[i], HEAP_SLAB_SIZE) == page;
+		}
+		KT_ASSERT(t, held == heap_hart_classes[c].per_page);
+		KT_EXPECT_EQ(t, ksize(v[n - 1]), heap_hart_classes[c].size);
+		a = (unsigned char *)page;
+		b = a + (heap_hart_classes[c].per_page - 1) * heap_hart_classes[c].stride;
+		KT_EXPECT_EQ(t, b + ksize(b) + 56,
+			     a + HEAP_SLAB_SIZE); /* the trailer right behind */
+		heap_flush();
+		memset(b + ksize(b), 0x5a, 8); /* the bug under test */
+		kfree(a);
+		heap_flush(); /* a back into its page */
+		KT_EXPECT_EQ(t, misuse_reports, 0);
+		again = kmalloc(sizes[z]);
+		KT_EXPECT(t, reported(b));
+		KT_EXPECT(t, again == a);
+		kfree(again);
+		for (unsigned int i = 0; i < n; i++)
+			if (v[i] != a)
+				kfree(v[i]);
+		heap_flush();
+		KT_EXPECT_EQ(t, misuse_reports, 0);
+	}
 	heap_set_misuse_handler(old);
 	expect_baseline(t);
 }

@@ -59,7 +59,7 @@ uintptr_t heap_tag_key;
  * A class's cache holds up to 64 objects and HEAP_CACHE_BYTES (32 KiB by
  * default), at least 4: enough that a burst of frees and allocations of a
  * few dozen objects stays in it, little enough that a hart's caches hold
- * at most ~220 KiB (CONFIG_HEAP_CACHE_KB says what more buys).
+ * at most ~285 KiB (CONFIG_HEAP_CACHE_KB says what more buys).
  */
 static uint32_t cache_max(unsigned int cls)
 {

@@ -36,8 +36,8 @@
  *                        8 bytes   words * 8        words * 8          32 bytes
  *
  * The canary (slab_canary()) stands right before the bitmaps. In the
- * classes of 8, 4040 and 8136 bytes the last object ends where it starts,
- * so an overflow past that object hits the canary first; in the others a
+ * classes of 8, 968, 1992, 4040 and 8136 bytes the last object ends where
+ * it starts, so an overflow past that object hits the canary first; in the others a
  * gap of 8 bytes or more comes first, and 8 bytes too many land there,
  * harmless. The page's bitmaps are not trusted without it: every
  * allocation from the page's bitmap and every misuse the owner's bitmaps

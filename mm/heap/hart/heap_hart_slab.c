@@ -8,24 +8,31 @@
  * half of an 8-byte class's page unused). What the trailer costs, in
  * bytes of the page that hold no object:
  *
- *   class   8: 987 objects, 296 B (3.6 %)   class  512: 15, 512 B (6.3 %)
+ *   class   8: 987 objects, 296 B (3.6 %)   class  968:  8, 448 B (5.5 %)
  *   class  16: 501 objects, 176 B (2.1 %)   class 1024:  7, 1 KiB (12.5 %)
- *   class  32: 252 objects, 128 B (1.6 %)   class 2048:  3, 2 KiB (25 %)
- *   class  64: 126 objects, 128 B (1.6 %)   class 4040:  2, 112 B (1.4 %)
- *   class 128:  63 objects, 128 B (1.6 %)   class 4096:  1, 4 KiB (50 %)
- *   class 256:  31 objects, 256 B (3.1 %)   class 8136:  1, 56 B (0.7 %)
+ *   class  32: 252 objects, 128 B (1.6 %)   class 1992:  4, 224 B (2.7 %)
+ *   class  64: 126 objects, 128 B (1.6 %)   class 2048:  3, 2 KiB (25 %)
+ *   class 128:  63 objects, 128 B (1.6 %)   class 4040:  2, 112 B (1.4 %)
+ *   class 256:  31 objects, 256 B (3.1 %)   class 4096:  1, 4 KiB (50 %)
+ *   class 512:  15 objects, 512 B (6.3 %)   class 8136:  1, 56 B (0.7 %)
  *
  * The trailer's canary (heap_hart.h) costs the classes of 8 to 64 bytes
  * an object each, whose pages were full to the bitmaps without it.
  * From 128 bytes up the trailer (56 bytes there) costs a whole object:
  * power-of-two objects fill the page exactly, so the last one gives way.
- * The 4096 class pays half a page for being naturally aligned in an
- * 8 KiB slab, so the sizes between 2048 and 4096 that fit beside the
- * trailer (all but 4041..4096) go to the half-page class: two objects
- * 4 KiB apart (the stride is still a power of two, which the free's
- * checks and the object's index rely on), the second ending where the
- * trailer's 56 bytes start. A 3000-byte object so takes half a page, not
- * a whole one, and a refill of its cache gets two objects from a page.
+ * From 1 KiB up that is an eighth of the page or more, so beside each
+ * power of two stands a shrunk class laid out as it is, whose last object
+ * ends where the trailer starts: one object more to a page. The sizes
+ * between 512 and 968 bytes so take 1 KiB of a page, not 1170 bytes, and
+ * those between 1 KiB and 1992 bytes (sqlite3's 1032-byte page-cache
+ * headers) 2 KiB, not 2730. The 4096 class pays half a page for being
+ * naturally aligned in an 8 KiB slab, so the sizes between 2048 and 4096
+ * that fit beside the trailer (all but 4041..4096) go to the half-page
+ * class: two objects 4 KiB apart (the stride is still a power of two,
+ * which the free's checks and the object's index rely on), the second
+ * ending where the trailer's 56 bytes start. A 3000-byte object so takes
+ * half a page, not a whole one, and a refill of its cache gets two
+ * objects from a page.
  * The 8136 class is the one that uses the page whole.
  */
 #include <string.h>
@@ -42,10 +49,23 @@ static unsigned int trailer_bytes(unsigned int n)
 	return 8 + 2 * 8 * ((n + 63) / 64) + sizeof(struct slab);
 }
 
-/* 8 << c up to 2048, then the half-page class (4 KiB apart, as 4096), 4096 and the largest. */
-#define HALF_CLASS 9
-static const uint32_t class_sizes[HEAP_NR_CLASSES] = {
-    8, 16, 32, 64, 128, 256, 512, 1024, 2048, HEAP_SLAB_HALF_SIZE, 4096, HEAP_SLAB_MAX_SIZE,
+/*
+ * Each class's size and the log2 of its stride: 8 << c up to 512, then
+ * beside each power of two from 1024 up the shrunk class that gives its
+ * page one object more (the last one ends where the trailer starts), and
+ * the largest (stride 0: one object).
+ */
+static const struct {
+	uint16_t size;
+	uint8_t shift;
+} class_shapes[HEAP_NR_CLASSES] = {
+    {8, 3},	{16, 4},
+    {32, 5},	{64, 6},
+    {128, 7},	{256, 8},
+    {512, 9},	{HEAP_SLAB_1K_SIZE, 10},
+    {1024, 10}, {HEAP_SLAB_2K_SIZE, 11},
+    {2048, 11}, {HEAP_SLAB_HALF_SIZE, 12},
+    {4096, 12}, {HEAP_SLAB_MAX_SIZE, 0},
 };
 
 void slab_geom_init(void)
@@ -54,12 +74,10 @@ void slab_geom_init(void)
 
 	for (c = 0; c < HEAP_NR_CLASSES; c++) {
 		struct slab_geom *g = &slab_geom[c];
-		unsigned int n;
+		unsigned int n, stride;
 
-		unsigned int stride;
-
-		g->size = class_sizes[c];
-		g->shift = c + 1 < HEAP_NR_CLASSES ? (uint8_t)(3 + c - (c > HALF_CLASS)) : 0;
+		g->size = class_shapes[c].size;
+		g->shift = class_shapes[c].shift;
 		stride = g->shift ? 1u << g->shift : HEAP_SLAB_SIZE;
 		n = HEAP_SLAB_SIZE / stride;
 		while ((n - 1) * stride + g->size + trailer_bytes(n) > HEAP_SLAB_SIZE)
