@@ -20,13 +20,15 @@
  *
  * The window is made writable from its bottom up as mappings reach
  * higher (vmap takes the lowest free range first), in WINDOW_STEP pieces
- * that merge into one OS mapping. A freed mapping of PURGE_MIN or more
- * has its pages given back to the OS (a fresh mapping laid over it)
- * before vmap can hand its range out again (inside vmap_unmap(), while
- * it holds the range); smaller ones stay resident for the next
- * allocation there, as a heap's free blocks do, until
- * shim_window_purge() (malloc_trim()). realloc() moves a large block's
- * pages rather than its bytes where it can (window_moved()).
+ * that merge into one OS mapping. A freed mapping below PURGE_MIN stays
+ * resident for the next allocation there, as a heap's free blocks do,
+ * until shim_window_purge() (malloc_trim()); one up to PURGE_KEEP too,
+ * until those freed pass PURGE_KEEP and a sweep gives every free range
+ * from PURGE_MIN up back to the OS (a fresh mapping laid over it, under
+ * vmap's lock); a larger one is given back at once, inside vmap_unmap()
+ * while it holds the range, before vmap can hand it out again.
+ * realloc() moves a large block's pages rather than its bytes where it
+ * can (window_moved()).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -43,6 +45,8 @@
 #define WINDOW_SIZE_MIN (256ULL << 20)
 #define WINDOW_STEP	(64ULL << 20)
 #define PURGE_MIN	(1ULL << 20)
+/* freed mappings left resident, at most: glibc's largest mmap threshold */
+#define PURGE_KEEP (32ULL << 20)
 
 static struct mmu_space space;
 static struct vmap vmap;
@@ -51,6 +55,75 @@ static uint64_t window_size;
 static uint64_t reached; /* [window, window + reached) is writable; grows under reach_lock */
 static uint64_t purged_bytes;
 static spinlock_t reach_lock = SPINLOCK_INIT;
+
+/*
+ * The freed mappings from PURGE_MIN up left resident (their ranges, less
+ * what was mapped there again since), which decide when to sweep: a
+ * count of them alone would sweep a buffer freed and allocated again
+ * over and over, never more than one resident. What races here only
+ * moves a sweep, which vmap's lock makes safe whenever it comes.
+ */
+#define KEPT_RANGES 32
+static struct {
+	uint64_t start, end;
+} kept[KEPT_RANGES];
+static unsigned int nr_kept;
+static bool kept_lost; /* a range not noted (no room): sweep at the next free */
+static spinlock_t kept_lock = SPINLOCK_INIT;
+
+/* [start, end) mapped again: no longer kept. */
+static void kept_mapped(uint64_t start, uint64_t end)
+{
+	if (!__atomic_load_n(&nr_kept, __ATOMIC_RELAXED))
+		return;
+	spin_lock(&kept_lock);
+	for (unsigned int i = 0; i < nr_kept; i++) {
+		uint64_t s = kept[i].start, e = kept[i].end;
+
+		if (e <= start || s >= end)
+			continue;
+		if (s < start && e > end) { /* the mapping inside: the range in two */
+			if (nr_kept < KEPT_RANGES) {
+				kept[nr_kept].start = end;
+				kept[nr_kept].end = e;
+				__atomic_store_n(&nr_kept, nr_kept + 1, __ATOMIC_RELAXED);
+			} else {
+				kept_lost = true;
+			}
+			kept[i].end = start;
+		} else if (s < start) {
+			kept[i].end = start;
+		} else if (e > end) {
+			kept[i].start = end;
+		} else {
+			__atomic_store_n(&nr_kept, nr_kept - 1, __ATOMIC_RELAXED);
+			kept[i--] = kept[nr_kept];
+		}
+	}
+	spin_unlock(&kept_lock);
+}
+
+/* [start, end) freed, left resident: true if a sweep is due. */
+static bool kept_freed(uint64_t start, uint64_t end)
+{
+	uint64_t bytes = end - start;
+	bool due;
+
+	spin_lock(&kept_lock);
+	for (unsigned int i = 0; i < nr_kept; i++)
+		bytes += kept[i].end - kept[i].start;
+	due = kept_lost || nr_kept == KEPT_RANGES || bytes > PURGE_KEEP;
+	if (due) {
+		__atomic_store_n(&nr_kept, 0, __ATOMIC_RELAXED);
+		kept_lost = false;
+	} else {
+		kept[nr_kept].start = start;
+		kept[nr_kept].end = end;
+		__atomic_store_n(&nr_kept, nr_kept + 1, __ATOMIC_RELAXED);
+	}
+	spin_unlock(&kept_lock);
+	return due;
+}
 
 static char *host_of(uint64_t va)
 {
@@ -96,6 +169,7 @@ static int window_map(const phys_addr_t *frames, size_t nr, size_t align, void *
 		vmap_unmap(&vmap, va, nr, NULL, NULL);
 		return -ENOMEM;
 	}
+	kept_mapped(va, va + nr * PAGE_SIZE);
 	*p = host_of(va);
 	return 0;
 }
@@ -154,12 +228,26 @@ static void give_purged(phys_addr_t pa, void *arg)
 	u->give(pa, u->arg);
 }
 
+static void sweep(uint64_t min);
+
+/*
+ * A freed mapping up to PURGE_KEEP stays resident, for the next mapping
+ * there (vmap takes the lowest free range first: a buffer freed and
+ * allocated again lands where it was, and its pages do not fault in
+ * again, at a page fault each); once those freed since the last sweep
+ * pass PURGE_KEEP, a sweep purges every free range from PURGE_MIN up. So
+ * at most PURGE_KEEP of them stay resident, as glibc keeps a freed chunk
+ * below its mmap threshold in its heap. A larger one is purged at once.
+ */
 static int window_unmap(void *p, size_t nr, void (*give)(phys_addr_t pa, void *arg), void *arg)
 {
 	uint64_t bytes = (uint64_t)nr * PAGE_SIZE;
-	struct unmapping u = {p, bytes, bytes < PURGE_MIN, give, arg};
+	bool keep = bytes >= PURGE_MIN && bytes <= PURGE_KEEP;
+	struct unmapping u = {p, bytes, bytes < PURGE_MIN || keep, give, arg};
 	long n = vmap_unmap(&vmap, va_of(p), nr, give_purged, &u);
 
+	if (n >= 0 && keep && kept_freed(va_of(p), va_of(p) + bytes))
+		sweep(PURGE_MIN);
 	return n < 0 ? (int)n : 0;
 }
 
@@ -213,6 +301,7 @@ static int window_grow(void *p, size_t nr, const phys_addr_t *more, size_t n_mor
 		return err;
 	if (!reach(host_of(va) + (nr + n_more) * PAGE_SIZE))
 		shim_misuse("the OS refuses the memory of a growing allocation", p);
+	kept_mapped(va, va + (nr + n_more) * PAGE_SIZE);
 	*np = host_of(va);
 	return 0;
 }
@@ -245,19 +334,35 @@ bool shim_window_zero(void *p, size_t bytes)
 	return done;
 }
 
+struct sweep {
+	uint64_t top; /* the window's reached part ends here */
+	uint64_t min; /* free ranges smaller than this stay */
+};
+
 static void purge_free(uint64_t start, uint64_t end, void *arg)
 {
-	uint64_t top = WINDOW_VA + *(uint64_t *)arg;
+	const struct sweep *s = arg;
 
-	if (start < top)
-		purge(host_of(start), MIN(end, top) - start);
+	end = MIN(end, s->top);
+	if (start < end && end - start >= s->min)
+		purge(host_of(start), end - start);
+}
+
+/* Free ranges of min bytes or more given back (vmap's lock held: none is mapped meanwhile). */
+static void sweep(uint64_t min)
+{
+	struct sweep s = {WINDOW_VA + __atomic_load_n(&reached, __ATOMIC_ACQUIRE), min};
+
+	vmap_walk_free(&vmap, purge_free, &s);
 }
 
 void shim_window_purge(void)
 {
-	uint64_t top = __atomic_load_n(&reached, __ATOMIC_ACQUIRE);
-
-	vmap_walk_free(&vmap, purge_free, &top);
+	spin_lock(&kept_lock);
+	__atomic_store_n(&nr_kept, 0, __ATOMIC_RELAXED);
+	kept_lost = false;
+	spin_unlock(&kept_lock);
+	sweep(0);
 }
 
 void shim_window_stats(struct shim_window_stats *s)
