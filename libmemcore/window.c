@@ -23,10 +23,10 @@
  * that merge into one OS mapping. A freed mapping below PURGE_MIN stays
  * resident for the next allocation there, as a heap's free blocks do,
  * until shim_window_purge() (malloc_trim()); one up to PURGE_KEEP too,
- * until those freed pass PURGE_KEEP and a sweep gives every free range
- * from PURGE_MIN up back to the OS (a fresh mapping laid over it, under
- * vmap's lock); a larger one is given back at once, inside vmap_unmap()
- * while it holds the range, before vmap can hand it out again.
+ * until what those left resident passes PURGE_KEEP and a sweep gives it
+ * back to the OS (a fresh mapping laid over each free part, under vmap's
+ * lock); a larger one is given back at once, inside vmap_unmap() while
+ * it holds the range, before vmap can hand it out again.
  * realloc() moves a large block's pages rather than its bytes where it
  * can (window_moved()).
  */
@@ -57,69 +57,89 @@ static uint64_t purged_bytes;
 static spinlock_t reach_lock = SPINLOCK_INIT;
 
 /*
- * The freed mappings from PURGE_MIN up left resident (their ranges, less
- * what was mapped there again since), which decide when to sweep: a
- * count of them alone would sweep a buffer freed and allocated again
- * over and over, never more than one resident. What races here only
- * moves a sweep, which vmap's lock makes safe whenever it comes.
+ * What freed mappings from PURGE_MIN up left resident, less what was
+ * mapped there again since: their ranges of PURGE_MIN or more, and the
+ * pieces below that which a new mapping cut from them, as one span and
+ * a count of their bytes (a range that finds no room in the list joins
+ * them too). A sweep purges the free parts of these and nothing else. A
+ * count of the bytes freed alone would sweep a buffer freed and
+ * allocated again over and over, never more than one resident. What
+ * races here only moves a sweep, which vmap's lock makes safe whenever
+ * it comes (it purges only what is free then).
  */
 #define KEPT_RANGES 32
-static struct {
+struct kept_range {
 	uint64_t start, end;
-} kept[KEPT_RANGES];
-static unsigned int nr_kept;
-static bool kept_lost; /* a range not noted (no room): sweep at the next free */
+};
+struct kept {
+	struct kept_range r[KEPT_RANGES + 1]; /* + the one freed last, in a sweep's copy */
+	unsigned int n;
+	uint64_t cut_lo, cut_hi, cut_bytes;
+};
+static struct kept kept = {.cut_lo = UINT64_MAX};
 static spinlock_t kept_lock = SPINLOCK_INIT;
 
-/* [start, end) mapped again: no longer kept. */
+static void kept_clear(void)
+{
+	__atomic_store_n(&kept.n, 0, __ATOMIC_RELAXED);
+	kept.cut_lo = UINT64_MAX;
+	kept.cut_hi = kept.cut_bytes = 0;
+}
+
+/* [s, e) resident and free, noted (kept_lock held). */
+static void kept_note(uint64_t s, uint64_t e)
+{
+	if (e - s >= PURGE_MIN && kept.n < KEPT_RANGES) {
+		kept.r[kept.n] = (struct kept_range){s, e};
+		__atomic_store_n(&kept.n, kept.n + 1, __ATOMIC_RELAXED);
+	} else {
+		kept.cut_lo = MIN(kept.cut_lo, s);
+		kept.cut_hi = MAX(kept.cut_hi, e);
+		kept.cut_bytes += e - s;
+	}
+}
+
+/* [start, end) mapped again: no longer kept (the pieces beside it are). */
 static void kept_mapped(uint64_t start, uint64_t end)
 {
-	if (!__atomic_load_n(&nr_kept, __ATOMIC_RELAXED))
+	if (!__atomic_load_n(&kept.n, __ATOMIC_RELAXED))
 		return;
 	spin_lock(&kept_lock);
-	for (unsigned int i = 0; i < nr_kept; i++) {
-		uint64_t s = kept[i].start, e = kept[i].end;
+	for (unsigned int i = 0; i < kept.n; i++) {
+		uint64_t s = kept.r[i].start, e = kept.r[i].end;
 
 		if (e <= start || s >= end)
 			continue;
-		if (s < start && e > end) { /* the mapping inside: the range in two */
-			if (nr_kept < KEPT_RANGES) {
-				kept[nr_kept].start = end;
-				kept[nr_kept].end = e;
-				__atomic_store_n(&nr_kept, nr_kept + 1, __ATOMIC_RELAXED);
-			} else {
-				kept_lost = true;
-			}
-			kept[i].end = start;
-		} else if (s < start) {
-			kept[i].end = start;
-		} else if (e > end) {
-			kept[i].start = end;
-		} else {
-			__atomic_store_n(&nr_kept, nr_kept - 1, __ATOMIC_RELAXED);
-			kept[i--] = kept[nr_kept];
-		}
+		__atomic_store_n(&kept.n, kept.n - 1, __ATOMIC_RELAXED);
+		kept.r[i--] = kept.r[kept.n];
+		if (s < start)
+			kept_note(s, start);
+		if (e > end)
+			kept_note(end, e); /* past i: not looked at again (it starts at end) */
 	}
 	spin_unlock(&kept_lock);
 }
 
-/* [start, end) freed, left resident: true if a sweep is due. */
-static bool kept_freed(uint64_t start, uint64_t end)
+/*
+ * [start, end) freed, left resident: true if a sweep is due, with what
+ * it is to purge copied to *sweep and the notes cleared.
+ */
+static bool kept_freed(uint64_t start, uint64_t end, struct kept *sweep)
 {
 	uint64_t bytes = end - start;
 	bool due;
 
 	spin_lock(&kept_lock);
-	for (unsigned int i = 0; i < nr_kept; i++)
-		bytes += kept[i].end - kept[i].start;
-	due = kept_lost || nr_kept == KEPT_RANGES || bytes > PURGE_KEEP;
+	bytes += kept.cut_bytes;
+	for (unsigned int i = 0; i < kept.n; i++)
+		bytes += kept.r[i].end - kept.r[i].start;
+	due = bytes > PURGE_KEEP;
 	if (due) {
-		__atomic_store_n(&nr_kept, 0, __ATOMIC_RELAXED);
-		kept_lost = false;
+		*sweep = kept;
+		sweep->r[sweep->n++] = (struct kept_range){start, end};
+		kept_clear();
 	} else {
-		kept[nr_kept].start = start;
-		kept[nr_kept].end = end;
-		__atomic_store_n(&nr_kept, nr_kept + 1, __ATOMIC_RELAXED);
+		kept_note(start, end);
 	}
 	spin_unlock(&kept_lock);
 	return due;
@@ -228,16 +248,16 @@ static void give_purged(phys_addr_t pa, void *arg)
 	u->give(pa, u->arg);
 }
 
-static void sweep(uint64_t min);
+static void sweep(const struct kept *k);
 
 /*
  * A freed mapping up to PURGE_KEEP stays resident, for the next mapping
  * there (vmap takes the lowest free range first: a buffer freed and
  * allocated again lands where it was, and its pages do not fault in
- * again, at a page fault each); once those freed since the last sweep
- * pass PURGE_KEEP, a sweep purges every free range from PURGE_MIN up. So
- * at most PURGE_KEEP of them stay resident, as glibc keeps a freed chunk
- * below its mmap threshold in its heap. A larger one is purged at once.
+ * again, at a page fault each); once what those left resident passes
+ * PURGE_KEEP, a sweep purges it. So at most about PURGE_KEEP of them stays
+ * resident, as glibc keeps a freed chunk below its mmap threshold in its
+ * heap. A larger one is purged at once.
  */
 static int window_unmap(void *p, size_t nr, void (*give)(phys_addr_t pa, void *arg), void *arg)
 {
@@ -245,9 +265,10 @@ static int window_unmap(void *p, size_t nr, void (*give)(phys_addr_t pa, void *a
 	bool keep = bytes >= PURGE_MIN && bytes <= PURGE_KEEP;
 	struct unmapping u = {p, bytes, bytes < PURGE_MIN || keep, give, arg};
 	long n = vmap_unmap(&vmap, va_of(p), nr, give_purged, &u);
+	struct kept k;
 
-	if (n >= 0 && keep && kept_freed(va_of(p), va_of(p) + bytes))
-		sweep(PURGE_MIN);
+	if (n >= 0 && keep && kept_freed(va_of(p), va_of(p) + bytes, &k))
+		sweep(&k);
 	return n < 0 ? (int)n : 0;
 }
 
@@ -335,23 +356,39 @@ bool shim_window_zero(void *p, size_t bytes)
 }
 
 struct sweep {
-	uint64_t top; /* the window's reached part ends here */
-	uint64_t min; /* free ranges smaller than this stay */
+	uint64_t top;	      /* the window's reached part ends here */
+	const struct kept *k; /* the parts to purge; NULL: every free range */
 };
+
+static void purge_part(uint64_t start, uint64_t end, uint64_t s, uint64_t e)
+{
+	s = MAX(s, start);
+	e = MIN(e, end);
+	if (s < e)
+		purge(host_of(s), e - s);
+}
 
 static void purge_free(uint64_t start, uint64_t end, void *arg)
 {
 	const struct sweep *s = arg;
 
 	end = MIN(end, s->top);
-	if (start < end && end - start >= s->min)
+	if (start >= end)
+		return;
+	if (!s->k) {
 		purge(host_of(start), end - start);
+		return;
+	}
+	for (unsigned int i = 0; i < s->k->n; i++)
+		purge_part(start, end, s->k->r[i].start, s->k->r[i].end);
+	purge_part(start, end, s->k->cut_lo, s->k->cut_hi);
 }
 
-/* Free ranges of min bytes or more given back (vmap's lock held: none is mapped meanwhile). */
-static void sweep(uint64_t min)
+/* The free parts of k (NULL: every free range) given back (vmap's lock held: none is mapped
+ * meanwhile). */
+static void sweep(const struct kept *k)
 {
-	struct sweep s = {WINDOW_VA + __atomic_load_n(&reached, __ATOMIC_ACQUIRE), min};
+	struct sweep s = {WINDOW_VA + __atomic_load_n(&reached, __ATOMIC_ACQUIRE), k};
 
 	vmap_walk_free(&vmap, purge_free, &s);
 }
@@ -359,10 +396,9 @@ static void sweep(uint64_t min)
 void shim_window_purge(void)
 {
 	spin_lock(&kept_lock);
-	__atomic_store_n(&nr_kept, 0, __ATOMIC_RELAXED);
-	kept_lost = false;
+	kept_clear();
 	spin_unlock(&kept_lock);
-	sweep(0);
+	sweep(NULL);
 }
 
 void shim_window_stats(struct shim_window_stats *s)
