@@ -114,8 +114,8 @@ static void kept_mapped(uint64_t start, uint64_t end)
 		kept.r[i--] = kept.r[kept.n];
 		if (s < start)
 			kept_note(s, start);
-		if (e > end)
-			kept_note(end, e); /* past i: not looked at again (it starts at end) */
+		if (e > end) /* at the list's end, where the loop skips it (it starts at end) */
+			kept_note(end, e);
 	}
 	spin_unlock(&kept_lock);
 }
@@ -384,8 +384,7 @@ static void purge_free(uint64_t start, uint64_t end, void *arg)
 	purge_part(start, end, s->k->cut_lo, s->k->cut_hi);
 }
 
-/* The free parts of k (NULL: every free range) given back (vmap's lock held: none is mapped
- * meanwhile). */
+/* The free parts of k (NULL: every free range) back to the OS, under vmap's lock (none mapped). */
 static void sweep(const struct kept *k)
 {
 	struct sweep s = {WINDOW_VA + __atomic_load_n(&reached, __ATOMIC_ACQUIRE), k};
