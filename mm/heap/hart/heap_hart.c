@@ -105,7 +105,7 @@ static uint64_t heaps_with_empty[(MAX_HARTS + 63) / 64];
 
 /*
  * One heap per hart the switch names, not per hart there could be
- * (MAX_HARTS: about 10 KiB each with the default Kconfig), in pages of the buddy's. A reset forgets
+ * (MAX_HARTS: about 15 KiB each with the default Kconfig), in pages of the buddy's. A reset forgets
  * them: the kernel switches once, and a test's next machine has a buddy of its own (the old one's
  * memory went with its arena).
  */
@@ -154,6 +154,7 @@ int heaps_reset(unsigned int nr_harts)
 		h->id = i;
 		h->frame_state = frame_state_make(FRAME_SLAB, SLAB_ORDER, i);
 		h->tag_key = heap_tag_key;
+		memcpy(h->class_of_size, slab_class_of_size, sizeof(h->class_of_size));
 		heap_set_window(h, buddy_top()); /* the buddy has a bank: it gave us these */
 		for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++) {
 			struct heap_class *k = &h->cls[c];
@@ -666,7 +667,7 @@ bool tag_claim_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old
 	return true;
 }
 
-void tag_cache_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old)
+void tag_cache_slow(void *p, struct heap *h, struct heap_class *k, uintptr_t old)
 {
 	if (tag_claim_slow(h, k, p, old))
 		cache_push(k, p);
@@ -814,7 +815,7 @@ static __attribute__((noinline)) void free_own_slow(struct heap *h, struct slab 
  * for the tail calls of its rare ends (a report, a page emptied): a burst
  * of frees saves no registers.
  */
-void heap_free_own(struct heap *h, struct slab *s, unsigned int idx, void *p)
+void heap_free_own(void *p, struct heap *h, struct slab *s, unsigned int idx)
 {
 	uintptr_t old;
 

@@ -325,10 +325,6 @@ struct heap {
 	uint64_t cls_objs[HEAP_NR_CLASSES];
 	struct slab *spare[HEAP_NR_CLASSES]; /* a page of the class kept when it emptied */
 	unsigned int id;
-	/* page blocks freed here, by length in frames, kept for the next (heap_hart_pages.c) */
-	void *blocks[HART_PAGES_MAX + 1][HART_PAGES_SLOTS];
-	uint8_t nr_blocks[HART_PAGES_MAX + 1];
-	unsigned int block_frames; /* their frames in all, at most HART_PAGES_CACHED */
 	/*
 	 * Frees from other harts: into the inbox, a ring of the objects
 	 * (in_slot[], at the end); the inbox full, pushed on remote (a
@@ -344,10 +340,19 @@ struct heap {
 	struct slab *empty;
 	uint64_t nr_empty, pages_to_buddy;
 	/*
-	 * The owner's: the classes' caches, NULL at the bottom. After the
-	 * fields above, so that they stay near the start (a load's immediate
-	 * reaches them).
+	 * The owner's: slab_class_of_size[], the heap's own copy, so that
+	 * kmalloc()'s fast path reads its size's class at an offset from the
+	 * heap it loaded anyway rather than first address a table (two
+	 * instructions on riscv64, one on arm64). It starts within a load's
+	 * immediate (riscv64: 2 KiB) of the heap: every field above has a
+	 * size no Kconfig option changes.
 	 */
+	uint8_t class_of_size[HEAP_FAST_MAX_SIZE + 1] __aligned(64);
+	/* page blocks freed here, by length in frames, kept for the next (heap_hart_pages.c) */
+	void *blocks[HART_PAGES_MAX + 1][HART_PAGES_SLOTS];
+	uint8_t nr_blocks[HART_PAGES_MAX + 1];
+	unsigned int block_frames; /* their frames in all, at most HART_PAGES_CACHED */
+	/* the owner's: the classes' caches, NULL at the bottom */
 	void *mag[HEAP_NR_CLASSES][HEAP_CACHE_SLOTS + 1] __aligned(64);
 	/* the mid blocks' classes: taken by every hart that frees one of their objects */
 	struct hart_mid_class mid[HEAP_MID_CLASSES];
@@ -373,6 +378,15 @@ static inline bool heap_has_queue(const struct heap *h)
 	return __atomic_load_n(&h->remote, __ATOMIC_RELAXED) ||
 	       __atomic_load_n(&h->in_tail, __ATOMIC_RELAXED) !=
 		   __atomic_load_n(&h->in_head, __ATOMIC_RELAXED);
+}
+
+_Static_assert(offsetof(struct heap, class_of_size) < 2048,
+	       "kmalloc()'s table is out of a riscv64 load's reach from the heap");
+
+/* The class of an object of size bytes, at most HEAP_FAST_MAX_SIZE, in h (slab_class_fast()). */
+static inline size_t heap_class_fast(const struct heap *h, size_t size)
+{
+	return h->class_of_size[size];
 }
 
 /* The frame of the head of a's slab page, a inside h's window (heap_set_window()). */
@@ -673,8 +687,11 @@ static inline void cache_push(struct heap_class *k, void *p)
 
 /* heap_hart.c: old, swapped out for the tag, is a tag, a mark or a link; false: reported */
 bool tag_claim_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old);
-/* ... and then p onto k's cache, if it goes on */
-void tag_cache_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old);
+/*
+ * ... and then p onto k's cache, if it goes on (p first, as in
+ * heap_free_own(): kfree()'s fast path has it in that register already)
+ */
+void tag_cache_slow(void *p, struct heap *h, struct heap_class *k, uintptr_t old);
 /* the object freed last freed again: reported (its tag may have been written over) */
 void tag_cache_again(void *p);
 
@@ -734,7 +751,7 @@ static inline void tag_cache(struct heap *h, struct heap_class *k, void *p)
 		*top = p;
 		k->top = top + 1;
 	} else {
-		tag_cache_slow(h, k, p, old);
+		tag_cache_slow(p, h, k, old);
 	}
 }
 
@@ -757,7 +774,7 @@ static inline void *heap_kmalloc_cached_class(struct heap *h, unsigned int cls)
 
 static inline void *heap_kmalloc_cached(struct heap *h, size_t size)
 {
-	return heap_kmalloc_cached_class(h, (unsigned int)slab_class_fast(size));
+	return heap_kmalloc_cached_class(h, (unsigned int)heap_class_fast(h, size));
 }
 
 /*
@@ -831,6 +848,6 @@ void hart_mid_stats(struct heap *h, struct heap_mid_stats *s);
 /* heap_hart.c: the cache's slow paths */
 void cache_flush(struct heap *h, struct heap_class *k, unsigned int n);
 void *cache_refill(struct heap *h, unsigned int cls);
-void heap_free_own(struct heap *h, struct slab *s, unsigned int idx, void *p);
+void heap_free_own(void *p, struct heap *h, struct slab *s, unsigned int idx);
 
 #endif

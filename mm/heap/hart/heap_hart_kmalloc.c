@@ -117,7 +117,7 @@ void *heap_strategy_alloc(size_t size, size_t align)
 	 * looked for here, and taken in larger batches.
 	 */
 	if (likely(h && MAX(size, align) <= HEAP_FAST_MAX_SIZE)) {
-		size_t cls = slab_class_fast(MAX(size, align));
+		size_t cls = heap_class_fast(h, MAX(size, align));
 		void *p = cache_take(&h->cls[cls]);
 
 		return likely(p) ? p : cache_refill(h, (unsigned int)cls);
@@ -158,7 +158,7 @@ void *heap_strategy_kmalloc(size_t size)
 	struct heap *h = this_heap();
 
 	if (likely(h && size <= HEAP_FAST_MAX_SIZE)) {
-		size_t cls = slab_class_fast(size);
+		size_t cls = heap_class_fast(h, size);
 		void *p = cache_take(&h->cls[cls]);
 
 		return likely(p) ? p : cache_refill(h, (unsigned int)cls);
@@ -259,7 +259,7 @@ static __attribute__((noinline)) void kfree_no_object(struct heap *h, uintptr_t 
  * kfree_no_object(); tail calls both, so that a remote free sets up no
  * stack frame here.
  */
-static __attribute__((noinline)) void kfree_remote(struct heap *h, uintptr_t a,
+static __attribute__((noinline)) void kfree_remote(uintptr_t a, struct heap *h,
 						   const struct frame *f)
 {
 	const struct heap_class *k;
@@ -295,15 +295,15 @@ static inline __attribute__((always_inline)) bool free_fast(void *p, bool for_kf
 	if (unlikely(__atomic_load_n(&f->state, __ATOMIC_RELAXED) != h->frame_state)) {
 		if (!for_kfree)
 			return heap_free_remote_window(h, a, f);
-		kfree_remote(h, a, f);
+		kfree_remote(a, h, f);
 		return true;
 	}
 	k = heap_frame_class(h, f);
 	if (unlikely(!heap_starts_object(k, a)))
 		return false;
 	if (unlikely(k->top == k->full)) {
-		heap_free_own(h, slab_of_page((void *)(a - off)), (unsigned int)(off >> k->shift),
-			      p);
+		heap_free_own(p, h, slab_of_page((void *)(a - off)),
+			      (unsigned int)(off >> k->shift));
 		return true;
 	}
 	if (HEAP_FREE_TAGS) {
