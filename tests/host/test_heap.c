@@ -748,7 +748,7 @@ static void the_inlined_fast_paths_do_all_or_nothing(struct ktest *t)
 	uintptr_t *other, word;
 	const struct frame *f;
 	void *v[HEAP_CACHE_SLOTS + 1];
-	unsigned int taken = 0;
+	unsigned int taken = 0, cached;
 	uintptr_t local = 0;
 
 	KT_ASSERT(t, h && a && b && c && big);
@@ -780,6 +780,7 @@ static void the_inlined_fast_paths_do_all_or_nothing(struct ktest *t)
 	}
 	KT_EXPECT(t, !heap_kfree_cached(h, (char *)b + 8, &f) && !f);
 	KT_EXPECT(t, !heap_kfree_cached(h, &local, &f) && !f);
+	KT_EXPECT(t, !heap_kfree_cached(h, NULL, &f) && !f);
 	KT_EXPECT(t, !heap_kfree_cached(h, big, &f)); /* a page block or a large allocation */
 	KT_EXPECT(t, !f || !heap_free_remote_window(h, (uintptr_t)big, f));
 	KT_EXPECT(t, !heap_kfree_cached(h, other, &f) && f);
@@ -797,10 +798,12 @@ static void the_inlined_fast_paths_do_all_or_nothing(struct ktest *t)
 	KT_EXPECT(t, heap_kmalloc_cached(h, 64) == NULL); /* an empty cache */
 	for (unsigned int i = 0; i < ARRAY_SIZE(v); i++)
 		KT_ASSERT(t, (v[i] = kmalloc(64)) != NULL);
+	cached = cache_count(&h->cls[heap_class_fast(h, 64)]); /* what the last refill left */
 	while (taken < ARRAY_SIZE(v) && heap_kfree_cached(h, v[taken], &f))
 		taken++;
-	KT_EXPECT_GE(t, taken, 4u); /* then full */
-	KT_EXPECT_LT(t, taken, ARRAY_SIZE(v));
+	KT_EXPECT_EQ(t, cached + taken, HEAP_CACHE_MAX(64)); /* then full */
+	/* the next class's stack, whose bottom is the slot past the full one's last: still empty */
+	KT_EXPECT(t, heap_kmalloc_cached(h, 128) == NULL);
 	for (unsigned int i = taken; i < ARRAY_SIZE(v); i++) {
 		KT_EXPECT(t, !heap_kfree_cached(h, v[i], &f));
 		kfree(v[i]);

@@ -63,7 +63,7 @@ uintptr_t heap_tag_key;
  */
 static uint32_t cache_max(unsigned int cls)
 {
-	return MIN(MAX(HEAP_CACHE_BYTES / slab_geom[cls].size, 4u), (uint32_t)HEAP_CACHE_SLOTS);
+	return HEAP_CACHE_MAX(slab_geom[cls].size);
 }
 
 /*
@@ -144,26 +144,30 @@ int heaps_reset(unsigned int nr_harts)
 		struct heap *h = &all[i];
 
 		/* a cache's slots above its top are never read: only the bottom one is set */
-		memset(h, 0, offsetof(struct heap, mag));
+		/* the table of classes is copied over, not cleared first: 4 KiB a hart */
+		memset(h, 0, offsetof(struct heap, class_of_size));
+		memset(h->blocks, 0, offsetof(struct heap, mag) - offsetof(struct heap, blocks));
 		memset(h->mid, 0, sizeof(h->mid));
 		memset(h->mid_nr, 0, sizeof(h->mid_nr));
 		memset(h->in_slot, 0, sizeof(h->in_slot));
-		for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++)
-			h->mag[c][0] = NULL;
 
 		h->id = i;
 		h->frame_state = frame_state_make(FRAME_SLAB, SLAB_ORDER, i);
 		h->tag_key = heap_tag_key;
 		memcpy(h->class_of_size, slab_class_of_size, sizeof(h->class_of_size));
 		heap_set_window(h, buddy_top()); /* the buddy has a bank: it gave us these */
+		void **slot = h->mag;
+
 		for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++) {
 			struct heap_class *k = &h->cls[c];
 
 			k->objs_end =
 			    ((uint64_t)(slab_geom[c].nr_objs - 1) << slab_geom[c].shift | 1)
 			    << HEAP_OFF_SHIFT;
-			k->top = &h->mag[c][1]; /* empty: mag[c][0] is NULL */
-			k->full = &h->mag[c][1 + cache_max(c)];
+			*slot = NULL; /* its bottom: the cache is empty */
+			k->top = k->base = slot + 1;
+			k->full = k->base + cache_max(c);
+			slot = k->full; /* HEAP_MAG_SLOTS counts them so: at most mag[]'s end */
 			k->link_mask = slab_geom[c].shift ? (1u << slab_geom[c].shift) - 1
 							  : HEAP_SLAB_SIZE - 1;
 			k->shift = slab_geom[c].shift;
@@ -171,7 +175,8 @@ int heaps_reset(unsigned int nr_harts)
 			k->alloc_at = k->pending_at - 8 * slab_geom[c].words;
 		}
 		/* HEAP_NO_CLASS caches nothing: empty and full */
-		h->cls[HEAP_NO_CLASS].top = h->cls[HEAP_NO_CLASS].full = (void **)&no_cache[1];
+		h->cls[HEAP_NO_CLASS].top = h->cls[HEAP_NO_CLASS].full =
+		    h->cls[HEAP_NO_CLASS].base = (void **)&no_cache[1];
 	}
 	/* last: this_heap() finds the heaps ready once it sees them */
 	__atomic_store_n(&heaps, all, __ATOMIC_RELEASE);
@@ -488,9 +493,9 @@ void *heap_alloc(struct heap *h, unsigned int cls)
 	h->cls_objs[cls]++;
 	if (HEAP_COUNT_ALLOCS)
 		k->allocs++;
-	if (k->partial && cache_count(h, k) < cache_max(cls) / 2 &&
+	if (k->partial && cache_count(k) < cache_max(cls) / 2 &&
 	    (k->partial == s || slab_check(k->partial, cls)))
-		cache_fill(h, k, k->partial, cache_max(cls) / 2 - cache_count(h, k));
+		cache_fill(h, k, k->partial, cache_max(cls) / 2 - cache_count(k));
 	return p;
 }
 
@@ -615,9 +620,9 @@ local_free(struct heap *h, struct slab *s, unsigned int idx, void *p, enum free_
 }
 
 /* Whether p is in k's cache (the owner's slow paths). */
-static bool cached(const struct heap *h, const struct heap_class *k, const void *p)
+static bool cached(const struct heap_class *k, const void *p)
 {
-	for (void *const *t = &h->mag[k - h->cls][1]; t < k->top; t++)
+	for (void *const *t = k->base; t < k->top; t++)
 		if (*t == p)
 			return true;
 	return false;
@@ -646,7 +651,7 @@ bool tag_claim_slow(struct heap *h, struct heap_class *k, void *p, uintptr_t old
 	if (d == 0) {
 		if (!(__atomic_load_n(alloc, __ATOMIC_RELAXED) & bit))
 			slab_report(slab_of_page((void *)page), "double free", p);
-		else if (cached(h, k, p))
+		else if (cached(k, p))
 			heap_misuse("double free (it is in the hart's cache)", p);
 		else
 			return true; /* its user wrote the tag: it stays */

@@ -76,6 +76,24 @@ struct slab {
 };
 _Static_assert(sizeof(struct slab) == 32, "the trailer's fixed part grew");
 
+/*
+ * Each class's size and the log2 of its stride (heap_hart_slab.c): 8 << c
+ * up to 512, then beside each power of two from 1024 up the shrunk class
+ * that gives its page one object more (the last one ends where the
+ * trailer starts), and the largest (stride 0: one object). A list, so
+ * that what is sized by the classes (the caches' slots) is known when
+ * compiling.
+ */
+// clang-format off
+#define HEAP_CLASS_SHAPES(X) \
+	X(8, 3) X(16, 4) X(32, 5) X(64, 6) X(128, 7) X(256, 8) X(512, 9) \
+	X(HEAP_SLAB_1K_SIZE, 10) X(1024, 10) X(HEAP_SLAB_2K_SIZE, 11) X(2048, 11) \
+	X(HEAP_SLAB_HALF_SIZE, 12) X(4096, 12) X(HEAP_SLAB_MAX_SIZE, 0)
+// clang-format on
+#define HEAP_CLASS_SHAPE_ONE(size, shift) +1
+_Static_assert((0 HEAP_CLASS_SHAPES(HEAP_CLASS_SHAPE_ONE)) == HEAP_NR_CLASSES,
+	       "a class shape for every class, no more");
+
 /* A class's shape in a slab page. */
 struct slab_geom {
 	uint32_t size;
@@ -247,6 +265,7 @@ struct heap_class {
 	 */
 	void **top;
 	void **full;	     /* top == full: a free goes to its page instead */
+	void **base;	     /* the slot above the bottom one: top == base, the cache is empty */
 	uint32_t link_mask;  /* an object's address has these bits clear */
 	uint16_t pending_at, alloc_at; /* offsets of the bitmaps in the class's pages */
 	uint8_t shift;	     /* an object's index is its offset in the page >> shift */
@@ -300,7 +319,9 @@ struct hart_mid_class {
 
 /*
  * A class's cache holds up to HEAP_CACHE_BYTES of objects, at least 4 and
- * at most HEAP_CACHE_SLOTS (heap_hart.c's cache_max()).
+ * at most HEAP_CACHE_SLOTS (HEAP_CACHE_MAX()); its stack has a slot more,
+ * the NULL at its bottom. The stacks lie side by side in struct heap's
+ * mag[], HEAP_MAG_SLOTS in all.
  */
 #define HEAP_CACHE_SLOTS 64
 #ifdef CONFIG_HEAP_CACHE_KB
@@ -308,6 +329,9 @@ struct hart_mid_class {
 #else
 #define HEAP_CACHE_BYTES 32768u
 #endif
+#define HEAP_CACHE_MAX(size)	       MIN(MAX(HEAP_CACHE_BYTES / (size), 4u), (unsigned int)HEAP_CACHE_SLOTS)
+#define HEAP_MAG_SLOTS_OF(size, shift) +HEAP_CACHE_MAX(size) + 1
+#define HEAP_MAG_SLOTS		       (0 HEAP_CLASS_SHAPES(HEAP_MAG_SLOTS_OF))
 
 struct heap {
 	/* the owner's alone */
@@ -352,8 +376,8 @@ struct heap {
 	void *blocks[HART_PAGES_MAX + 1][HART_PAGES_SLOTS];
 	uint8_t nr_blocks[HART_PAGES_MAX + 1];
 	unsigned int block_frames; /* their frames in all, at most HART_PAGES_CACHED */
-	/* the owner's: the classes' caches, NULL at the bottom */
-	void *mag[HEAP_NR_CLASSES][HEAP_CACHE_SLOTS + 1] __aligned(64);
+	/* the owner's: the classes' caches, each NULL at its bottom, class 0's first */
+	void *mag[HEAP_MAG_SLOTS] __aligned(64);
 	/* the mid blocks' classes: taken by every hart that frees one of their objects */
 	struct hart_mid_class mid[HEAP_MID_CLASSES];
 	/* the owner's: mid objects it freed, for its next allocations */
@@ -652,9 +676,9 @@ static inline void *heap_link_next(uintptr_t n)
 }
 
 /* How many objects k's cache holds. */
-static inline unsigned int cache_count(const struct heap *h, const struct heap_class *k)
+static inline unsigned int cache_count(const struct heap_class *k)
 {
-	return (unsigned int)(k->top - &h->mag[k - h->cls][1]);
+	return (unsigned int)(k->top - k->base);
 }
 
 /* Whether the classes count their allocations (heap_hart_stats()'s allocs and frees). */

@@ -49,24 +49,12 @@ static unsigned int trailer_bytes(unsigned int n)
 	return 8 + 2 * 8 * ((n + 63) / 64) + sizeof(struct slab);
 }
 
-/*
- * Each class's size and the log2 of its stride: 8 << c up to 512, then
- * beside each power of two from 1024 up the shrunk class that gives its
- * page one object more (the last one ends where the trailer starts), and
- * the largest (stride 0: one object).
- */
+/* Each class's size and the log2 of its stride (HEAP_CLASS_SHAPES()). */
+#define CLASS_SHAPE(size, shift) {(size), (shift)},
 static const struct {
 	uint16_t size;
 	uint8_t shift;
-} class_shapes[HEAP_NR_CLASSES] = {
-    {8, 3},	{16, 4},
-    {32, 5},	{64, 6},
-    {128, 7},	{256, 8},
-    {512, 9},	{HEAP_SLAB_1K_SIZE, 10},
-    {1024, 10}, {HEAP_SLAB_2K_SIZE, 11},
-    {2048, 11}, {HEAP_SLAB_HALF_SIZE, 12},
-    {4096, 12}, {HEAP_SLAB_MAX_SIZE, 0},
-};
+} class_shapes[HEAP_NR_CLASSES] = {HEAP_CLASS_SHAPES(CLASS_SHAPE)};
 
 void slab_geom_init(void)
 {

@@ -18,7 +18,7 @@ int heap_hart_stats(unsigned int hart, struct heap_hart_stats *s)
 		 * No count on the fast paths but allocs (CONFIG_HEAP_STATS): a
 		 * free is what left the objects in use.
 		 */
-		uint64_t in_use = h->cls_objs[c] - cache_count(h, k);
+		uint64_t in_use = h->cls_objs[c] - cache_count(k);
 
 		s->cls[c] = (struct heap_class_stats){
 		    .size = slab_geom[c].size,
