@@ -57,7 +57,15 @@ static struct hart_slot slots[SHIM_HARTS];
 static spinlock_t attach_lock = SPINLOCK_INIT; /* picking a hart; fork */
 
 __thread struct hart_slot *shim_cur TLS_IE;
-__thread struct hart_slot *shim_bias TLS_IE;
+/*
+ * Every thread's stub until its first call that takes the slow way in
+ * (written by that call, so by each thread a few times at most), then
+ * each thread's own: a stub's busy is written on every call of a thread
+ * that holds no bias, so it must not be a line all of them share.
+ */
+struct hart_slot shim_no_bias = {.revoke = SHIM_REVOKE_GONE};
+static __thread struct hart_slot no_bias_mine TLS_IE;
+__thread struct hart_slot *shim_bias TLS_IE = &shim_no_bias;
 __thread const char *shim_op TLS_IE;
 static __thread bool borrowing TLS_IE;	      /* its hart is lent for this call alone */
 static __thread struct hart_slot *own TLS_IE; /* the hart this thread is attached to */
@@ -72,6 +80,19 @@ void **hart_mm_slot(unsigned int index)
 }
 
 /* ---- taking a hart ------------------------------------------------------------ */
+
+/* Whether this thread holds a hart's bias (shim_bias is no stub). */
+static bool holds_bias(void)
+{
+	return shim_bias != &shim_no_bias && shim_bias != &no_bias_mine;
+}
+
+/* This thread holds no bias any more: its own stub, which every call refuses. */
+static void drop_bias(void)
+{
+	no_bias_mine.revoke = SHIM_REVOKE_GONE;
+	shim_bias = &no_bias_mine;
+}
 
 static bool have_membarrier; /* registered for MEMBARRIER_CMD_PRIVATE_EXPEDITED */
 static int membarrier_errno; /* why not */
@@ -270,10 +291,12 @@ struct hart_slot *shim_enter_slow(void)
 			pthread_setspecific(exit_key, h);
 	}
 	hart_take(h);
+	if (shim_bias == &shim_no_bias)
+		drop_bias(); /* a stub of its own from now on */
 	if (h == shim_bias && __atomic_load_n(&h->revoke, __ATOMIC_RELAXED) == SHIM_REVOKE_GONE)
-		shim_bias = NULL; /* a second thread came: the lock while it stays */
+		drop_bias(); /* a second thread came: the lock while it stays */
 	/* alone on it again: an attach counts itself before it waits for h, so this is exact */
-	else if (!shim_bias && h == own && have_membarrier &&
+	else if (!holds_bias() && h == own && have_membarrier &&
 		 __atomic_load_n(&h->users, __ATOMIC_RELAXED) == 1)
 		bias_again(h);
 	return h;
@@ -291,7 +314,7 @@ void shim_leave_slow(struct hart_slot *h)
 void shim_let_go(void)
 {
 	struct hart_slot *b = shim_bias;
-	bool in_bias = b && bias_busy(b);
+	bool in_bias = holds_bias() && bias_busy(b);
 
 	if (shim_cur && (shim_cur != b || !in_bias))
 		spin_unlock(&shim_cur->lock);
@@ -312,7 +335,7 @@ static void thread_exit(void *arg)
 	}
 	if (h == shim_bias) {
 		h->biased = false;
-		shim_bias = NULL;
+		drop_bias();
 	}
 	__atomic_fetch_sub(&h->users, 1, __ATOMIC_RELEASE);
 	hart_give(h);
@@ -451,9 +474,12 @@ static void fork_child(void)
 	shim_forking = 0; /* nobody else to wake */
 	/* the only thread: its hart its own, biased if the child may use membarrier */
 	have_membarrier = have_membarrier && membarrier_register();
-	shim_bias = own && have_membarrier ? own : NULL;
-	if (shim_bias)
-		shim_bias->biased = true;
+	if (own && have_membarrier) {
+		shim_bias = own;
+		own->biased = true;
+	} else {
+		drop_bias();
+	}
 }
 
 /* ---- for the tests and MEMCORE_STATS ------------------------------------------- */

@@ -185,7 +185,7 @@ static inline __attribute__((always_inline)) void do_free(void *p, const void *c
 	struct hart_slot *h;
 	const struct frame *other;
 
-	if (!p)
+	if (!p) /* before the bias: a signal handler's inside a call must not let it go */
 		return;
 	if (DEBUG_TIER || !(h = shim_bias_enter())) {
 		free_slow(p, caller);

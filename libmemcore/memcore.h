@@ -101,7 +101,14 @@ enum { SHIM_REVOKE_NONE, SHIM_REVOKE_PAUSE, SHIM_REVOKE_GONE };
 #define SHIM_HARTS MAX_HARTS
 
 extern __thread struct hart_slot *shim_cur TLS_IE; /* the hart this thread acts as, or NULL */
-extern __thread struct hart_slot *shim_bias TLS_IE; /* the hart whose bias it holds, or NULL */
+/*
+ * The hart whose bias this thread holds, or, holding none, a stub whose
+ * revoke is SHIM_REVOKE_GONE (every thread's first is shim_no_bias, then
+ * one of its own): shim_bias_enter() refuses it as it would a revoked
+ * bias, so that it needs no test for NULL.
+ */
+extern __thread struct hart_slot *shim_bias TLS_IE;
+extern struct hart_slot shim_no_bias;
 /* The API call under way, for misuse reports: set by each but free, NULL again at its end. */
 extern __thread const char *shim_op TLS_IE;
 
@@ -134,13 +141,13 @@ static inline struct hart_slot *shim_bias_enter(void)
 {
 	struct hart_slot *h = shim_bias;
 
-	if (likely(h)) {
-		__atomic_store_n(&h->busy, 1, __ATOMIC_RELAXED);
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		if (likely(!__atomic_load_n(&h->revoke, __ATOMIC_ACQUIRE)))
-			return h;
-		__atomic_store_n(&h->busy, 0, __ATOMIC_RELEASE);
-	}
+	if (!h) /* never: a stub at worst, so that the compiler tests only what this returns */
+		__builtin_unreachable();
+	__atomic_store_n(&h->busy, 1, __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (likely(!__atomic_load_n(&h->revoke, __ATOMIC_ACQUIRE)))
+		return h;
+	__atomic_store_n(&h->busy, 0, __ATOMIC_RELEASE);
 	return NULL;
 }
 

@@ -460,6 +460,96 @@ static void many_threads(void)
 	free(t);
 }
 
+/*
+ * Calls in every state a thread's link to its hart goes through: free(NULL)
+ * as a thread's first call (before it has a hart), then blocks, with more
+ * threads alive than harts (some share one, holding no bias); calls from a
+ * key destructor that runs after the library's own (which detached the
+ * thread); and in a child forked meanwhile. Every block comes back whole.
+ */
+static pthread_key_t late_key;
+static pthread_barrier_t states_alive;
+
+static void late_destructor(void *v)
+{
+	unsigned char *p;
+
+	free(NULL);
+	p = malloc(300);
+	CHECK(p != NULL, "malloc in a late key destructor");
+	shim_fill(p, 300, 7);
+	CHECK(shim_check(v, 64, 5) && shim_check(p, 300, 7), "blocks in a late key destructor");
+	free(p);
+	free(NULL);
+	free(v);
+}
+
+static void *first_call_free_null(void *arg)
+{
+	unsigned char *v, *p[16] = {0};
+
+	(void)arg;
+	free(NULL);
+	v = malloc(64);
+	if (!v)
+		return (void *)1;
+	shim_fill(v, 64, 5);
+	pthread_setspecific(late_key, v);
+	pthread_barrier_wait(&states_alive);
+	for (int i = 0; i < 2000; i++) {
+		size_t n = (size_t)(i * 37 % 700) + 1;
+
+		if (i >= 16) {
+			if (!shim_check(p[i % 16], (size_t)((i - 16) * 37 % 700) + 1,
+					(uint64_t)i - 16))
+				return (void *)1;
+			free(p[i % 16]);
+		}
+		free(NULL);
+		p[i % 16] = malloc(n);
+		if (!p[i % 16])
+			return (void *)1;
+		shim_fill(p[i % 16], n, (uint64_t)i);
+	}
+	for (int k = 0; k < 16; k++)
+		free(p[k]);
+	return NULL;
+}
+
+static void calls_in_every_thread_state(void)
+{
+	enum { N = 100 };
+	pthread_t t[N];
+	int status;
+	pid_t pid;
+
+	free(malloc(1)); /* the library's key first: its destructor runs before late_key's */
+	CHECK(pthread_key_create(&late_key, late_destructor) == 0, "pthread_key_create");
+	pthread_barrier_init(&states_alive, NULL, N + 1);
+	for (int i = 0; i < N; i++)
+		CHECK(pthread_create(&t[i], NULL, first_call_free_null, NULL) == 0,
+		      "pthread_create");
+	pthread_barrier_wait(&states_alive);
+	pid = fork();
+	if (pid == 0) {
+		alarm(10);
+		free(NULL);
+		for (int i = 0; i < 1000; i++)
+			free(malloc((size_t)i * 13 % 5000));
+		_exit(0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && !WEXITSTATUS(status),
+	      "child: status %#x", status);
+	for (int i = 0; i < N; i++) {
+		void *r;
+
+		pthread_join(t[i], &r);
+		CHECK(r == NULL, "thread %d: a block came back damaged or NULL", i);
+	}
+	pthread_barrier_destroy(&states_alive);
+	pthread_key_delete(late_key);
+}
+
 /* ---- memory from and back to the OS -------------------------------------------- */
 
 static long status_kib(const char *field)
@@ -871,6 +961,7 @@ int main(void)
 	    {"fork-child-heap", fork_child_heap},
 	    {"fork-with-threads", fork_with_threads},
 	    {"many-threads", many_threads},
+	    {"calls-in-every-thread-state", calls_in_every_thread_state},
 	    {"grow-and-give-back", grow_and_give_back},
 	    {"realloc-large-keeps-its-pages", realloc_large_keeps_its_pages},
 	    {"realloc-moves-leave-no-mappings", realloc_moves_leave_no_mappings},
