@@ -25,7 +25,11 @@
  *                           RAM the memory map listed, the page tables it
  *                           builds included. It keeps alignment up to 32
  *                           KiB at least (the heaps round pointers down to
- *                           a slab page's or a mid block's head).
+ *                           a slab page's or a mid block's head), and is
+ *                           never NULL: a direct map that would put RAM at
+ *                           address 0 (identity mapped, RAM at physical 0)
+ *                           must leave that page out of the memory map, or
+ *                           an object there would be NULL.
  *   phys_addr_t virt_to_phys(const void *p)
  *                           its inverse, for pointers phys_to_virt() gave.
  *                           kfree() also calls it on a pointer the heap
