@@ -105,7 +105,7 @@ static uint64_t heaps_with_empty[(MAX_HARTS + 63) / 64];
 
 /*
  * One heap per hart the switch names, not per hart there could be
- * (MAX_HARTS: about 15 KiB each with the default Kconfig), in pages of the buddy's. A reset forgets
+ * (MAX_HARTS: about 13 KiB each with the default Kconfig), in pages of the buddy's. A reset forgets
  * them: the kernel switches once, and a test's next machine has a buddy of its own (the old one's
  * memory went with its arena).
  */
