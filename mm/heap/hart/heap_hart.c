@@ -142,9 +142,13 @@ int heaps_reset(unsigned int nr_harts)
 	    (mix64((uintptr_t)all ^ (uintptr_t)&heap_tag_key) & ~(1ULL << 61)) | 1ULL << 60;
 	for (unsigned int i = 0; i < nr_harts; i++) {
 		struct heap *h = &all[i];
+		void **slot = h->mag;
 
-		/* a cache's slots above its top are never read: only the bottom one is set */
-		/* the table of classes is copied over, not cleared first: 4 KiB a hart */
+		/*
+		 * The table of classes is copied over, not cleared first (4 KiB a
+		 * hart); a cache's slots above its top are never read: only its
+		 * bottom is set, below.
+		 */
 		memset(h, 0, offsetof(struct heap, class_of_size));
 		memset(h->blocks, 0, offsetof(struct heap, mag) - offsetof(struct heap, blocks));
 		memset(h->mid, 0, sizeof(h->mid));
@@ -156,8 +160,6 @@ int heaps_reset(unsigned int nr_harts)
 		h->tag_key = heap_tag_key;
 		memcpy(h->class_of_size, slab_class_of_size, sizeof(h->class_of_size));
 		heap_set_window(h, buddy_top()); /* the buddy has a bank: it gave us these */
-		void **slot = h->mag;
-
 		for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++) {
 			struct heap_class *k = &h->cls[c];
 
