@@ -720,6 +720,24 @@ void tag_cache_slow(void *p, struct heap *h, struct heap_class *k, uintptr_t old
 void tag_cache_again(void *p);
 
 /*
+ * A relaxed atomic exchange, and a barrier to the compiler. On riscv64
+ * GCC's own ties the new value's register to the result's, which costs a
+ * move wherever the value is used again (tag_swap() checks against it):
+ * amoswap takes them apart.
+ */
+static inline uintptr_t heap_swap_relaxed(uintptr_t *p, uintptr_t v)
+{
+#if defined(__riscv) && __riscv_xlen == 64 && !defined(__SANITIZE_THREAD__)
+	uintptr_t old;
+
+	__asm__ volatile("amoswap.d %0, %2, %1" : "=&r"(old), "+A"(*p) : "r"(v) : "memory");
+	return old;
+#else
+	return __atomic_exchange_n(p, v, __ATOMIC_RELAXED);
+#endif
+}
+
+/*
  * The owner's claim's common case: p's tag swapped into its first word
  * (*old: what that held), which was its user's data (nothing that decodes
  * below 2^HEAP_LINK_BITS). false otherwise, the tag in the word all the
@@ -731,7 +749,7 @@ static inline bool tag_swap(const struct heap *h, void *p, uintptr_t *old)
 {
 	uintptr_t tag = free_tag(h->tag_key, p); /* kept: the swap is a barrier to the compiler */
 
-	*old = __atomic_exchange_n((uintptr_t *)p, tag, __ATOMIC_RELAXED);
+	*old = heap_swap_relaxed((uintptr_t *)p, tag);
 	HEAP_RACE(RACE_OWNER_CHECKED, p);
 	return likely((*old ^ tag) >> HEAP_LINK_BITS);
 }
