@@ -360,6 +360,25 @@ static void page_assign(struct heap *h, struct slab *s, unsigned int cls, bool n
 }
 
 /*
+ * Whether a heap but h may have empty pages: a load per 64 heaps, where
+ * steal()'s round costs a division per word it looks at. When none has
+ * (one hart allocates, the others are idle or trimmed), every page that
+ * hart takes from the buddy would otherwise pay for that round first.
+ */
+static bool others_have_empty(const struct heap *h, unsigned int n)
+{
+	for (unsigned int w = 0; w < (n + 63) / 64; w++) {
+		uint64_t bits = __atomic_load_n(&heaps_with_empty[w], __ATOMIC_RELAXED);
+
+		if (w == h->id / 64)
+			bits &= ~(1ULL << (h->id % 64));
+		if (bits)
+			return true;
+	}
+	return false;
+}
+
+/*
  * An empty page of another heap on h's NUMA node (near), or on another
  * node (!near): a page of a far heap is taken only once the buddy has
  * nothing, not even on the other nodes.
@@ -368,6 +387,8 @@ static struct slab *steal(struct heap *h, bool near)
 {
 	unsigned int node = numa_hart_node(h->id), n = heap_nr_harts;
 
+	if (n < 2 || !others_have_empty(h, n))
+		return NULL;
 	for (unsigned int i = 1; i < n; i++) {
 		unsigned int id;
 		struct slab *s;
