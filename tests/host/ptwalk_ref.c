@@ -2,6 +2,7 @@
 /* The reference walker (see ptwalk_ref.h). */
 #include <mm/phys.h>
 #include <mm/pte.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,10 +141,19 @@ int ref_walk(enum ref_fmt fmt, uint64_t root, uint64_t va, struct ref_leaf *out,
 	}
 }
 
+/* Room for twice as many at a time: a tree of 1024 tables copied page by page is 2 GiB of copies.
+ */
 static void dump_add(struct ref_dump *d, uint64_t pa)
 {
-	d->pa = realloc(d->pa, (d->nr + 1) * sizeof(*d->pa));
-	d->bytes = realloc(d->bytes, (d->nr + 1) * 4096);
+	if (d->nr == d->cap) {
+		d->cap = d->cap ? 2 * d->cap : 16;
+		d->pa = realloc(d->pa, d->cap * sizeof(*d->pa));
+		d->bytes = realloc(d->bytes, d->cap * 4096);
+		if (!d->pa || !d->bytes) {
+			fprintf(stderr, "ref_dump_tables: out of memory at %zu tables\n", d->nr);
+			abort();
+		}
+	}
 	d->pa[d->nr] = pa;
 	memcpy(d->bytes + d->nr * 4096, page(pa), 4096);
 	d->nr++;

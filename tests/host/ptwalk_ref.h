@@ -31,7 +31,7 @@ int ref_walk(enum ref_fmt fmt, uint64_t root, uint64_t va, struct ref_leaf *out,
 
 /* Every table page reachable from root, in walk order: pa then 4096 bytes. */
 struct ref_dump {
-	size_t nr;
+	size_t nr, cap;
 	uint64_t *pa;
 	unsigned char *bytes;
 };
