@@ -128,7 +128,11 @@ bool smp_call(unsigned int index, void (*fn)(void *), void *arg)
 	return true;
 }
 
-/* A stack of buddy frames at its place in the stacks window, the page below left unmapped. */
+/*
+ * A stack of buddy frames at its place in the stacks window, the page below
+ * left unmapped. New entries only: smp_boot() calls it while harts are up
+ * that are not yet in the kernel space's shootdowns.
+ */
 static int map_stack(unsigned int index, uintptr_t *top)
 {
 	uintptr_t base = smp_stack_base(index);
@@ -206,6 +210,11 @@ static bool stray_test(unsigned int index)
 	return index == 1 && cmdline_has(cmdline(), "test.stray_hart");
 }
 
+/*
+ * True: the firmware has it on its way, for smp_boot() to wait for along
+ * with the others. False: not started, or started alone (ARCH_START_ALONE)
+ * and waited for here already.
+ */
 static bool start_hart(unsigned int index, uint64_t hartid)
 {
 	struct hart_local *h = &hart_locals[index];
@@ -226,15 +235,19 @@ static bool start_hart(unsigned int index, uint64_t hartid)
 			      kimage_to_phys(h));
 	if (err == -ENODEV) { /* the arch said why */
 		h->online = HART_NO_METHOD;
-		unmap_stack(index);
 		return false;
 	}
-	if (err) {
+	if (err < 0) { /* waiting still: its stack goes at the end, as the one above */
 		printk("smp: the firmware did not start hart %#llx (error %d)\n",
 		       (unsigned long long)hartid, err);
 		return false;
 	}
-	return wait_online(h);
+	if (err == ARCH_START_ALONE) {
+		if (wait_online(h))
+			mmu_space_add_hart(&kernel_space, index);
+		return false;
+	}
+	return true;
 }
 
 static void park_one(uint64_t id, void *arg)
@@ -245,15 +258,31 @@ static void park_one(uint64_t id, void *arg)
 void smp_boot(void)
 {
 	const struct hart_table *t = &boot_info.harts;
+	uint64_t started[(MAX_HARTS + 63) / 64] = {0};
 
 	hart_locals[0].hartid = t->id[0];
 	hart_locals[0].online = HART_ONLINE;
 	mmu_space_add_hart(&kernel_space, 0);
 	arch_hart_up();
-	/* each as it comes up: from then on it may cache the kernel's entries */
+	/*
+	 * Every hart started, then each waited for in turn, so that their ways
+	 * up overlap (under QEMU, OpenSBI's harts spin until started: one at a
+	 * time, 128 took 38 s). Each joins the kernel space's shootdowns as it
+	 * is found up; until the last has, nothing may be unmapped (a hart up
+	 * and not yet in the mask would miss the fence), so the stacks of
+	 * harts that were never started go after, and of those given up never
+	 * (they may come up yet).
+	 */
 	for (unsigned int i = 1; i < t->nr; i++)
 		if (start_hart(i, t->id[i]))
+			started[i / 64] |= 1ULL << (i % 64);
+	for (unsigned int i = 1; i < t->nr; i++)
+		if ((started[i / 64] >> (i % 64) & 1) && wait_online(&hart_locals[i]))
 			mmu_space_add_hart(&kernel_space, i);
+	for (unsigned int i = 1; i < t->nr; i++)
+		if (hart_locals[i].online == HART_NO_METHOD ||
+		    hart_locals[i].online == HART_WAITING)
+			unmap_stack(i);
 	if (t->nr_ignored) {
 		unsigned int parked = 0;
 

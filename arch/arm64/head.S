@@ -87,13 +87,25 @@ high_entry:
  * A hart released from a spin table (arch/arm64/smp.c): the firmware jumps
  * here with nothing of ours in a register; the entry and the argument are
  * in spin_table_args, read with the MMU off (at their physical address).
+ * They are the hart_local of the hart released last: one that arrives
+ * after the boot hart gave up on it, or that shares its release address
+ * with another, finds another hart's ID there and waits (parked, as it
+ * must be) rather than run on that hart's stack.
  */
 	.globl	spin_table_entry
 spin_table_entry:
-	adrp	x1, spin_table_args
+	mrs	x2, mpidr_el1
+	ldr	x3, =MPIDR_HWID_MASK
+	and	x2, x2, x3
+1:	adrp	x1, spin_table_args
 	add	x1, x1, :lo12:spin_table_args
 	ldp	x1, x0, [x1]
-	br	x1
+	ldr	x3, [x0, #HL_HARTID]
+	cmp	x3, x2
+	b.eq	2f
+	wfe
+	b	1b
+2:	br	x1
 
 /*
  * A hart started by smp_boot() through PSCI CPU_ON (or the spin table, above):

@@ -5,25 +5,60 @@
  * firmware parks the hart reading cpu-release-addr; we write our entry
  * there and send an event), and waking them (events).
  */
+#include "platform.h"
 #include <kernel/boot.h>
+#include <kernel/cmdline.h>
 #include <kernel/errno.h>
-#include <mm/harts.h>
 #include <kernel/kmap.h>
 #include <kernel/printk.h>
 #include <kernel/smp.h>
 #include <libfdt.h>
+#include <mm/harts.h>
 #include <mm/mmu.h>
 #include <mm/phys.h>
 #include <string.h>
-#include "platform.h"
 
 /*
  * What a spin-table hart runs with: it arrives at spin_table_entry (head.S)
  * with nothing of ours in a register, and reads these with its MMU and
- * caches off. One hart is released at a time (smp_boot() waits for each).
+ * caches off. One hart is released at a time (ARCH_START_ALONE: smp_boot()
+ * waits for each); one that arrives late finds another's ID there and
+ * waits (head.S).
  */
 uint64_t spin_table_args[2] __aligned(64); /* entry, opaque */
 extern char spin_table_entry[];
+
+/*
+ * test.spin_late: the second hart released reads a copy of its hart_local
+ * that names no core (as one that arrives after the boot hart gave up on
+ * it reads the next hart's): it must wait there for good, never run as
+ * that hart. The third release says which it did.
+ */
+static struct hart_local spin_decoy __aligned(64);
+
+static phys_addr_t spin_table_test_late(phys_addr_t opaque)
+{
+	static unsigned int released;
+	static int online; /* the decoy's, as copied */
+	const struct hart_local *h =
+	    (const void *)((uintptr_t)hart_locals + (opaque - kimage_to_phys(hart_locals)));
+
+	if (!cmdline_has(cmdline(), "test.spin_late"))
+		return opaque;
+	if (++released == 3)
+		printk("smp: test.spin_late: the hart released second %s\n",
+		       __atomic_load_n(&spin_decoy.online, __ATOMIC_ACQUIRE) == online
+			   ? "waited, as it should"
+			   : "came up as the hart it read");
+	if (released != 2)
+		return opaque;
+	spin_decoy = *h;
+	spin_decoy.hartid = ~0ULL;
+	spin_decoy.boot_self = (uintptr_t)&spin_decoy; /* a hart that takes it marks it */
+	online = spin_decoy.online;
+	arch_clean_for_mmu_off(&spin_decoy, sizeof(spin_decoy));
+	return kimage_to_phys(&spin_decoy);
+}
 
 /* The 64-bit word at pa, through the direct map where it is RAM, else ioremap(). */
 static uint64_t *release_word(phys_addr_t pa)
@@ -57,17 +92,18 @@ static int spin_table_release(uint64_t hartid, int node, phys_addr_t entry, phys
 		return -ENODEV;
 	}
 	spin_table_args[0] = entry;
-	spin_table_args[1] = opaque;
+	spin_table_args[1] = spin_table_test_late(opaque);
 	arch_clean_for_mmu_off(spin_table_args, sizeof(spin_table_args));
 	__atomic_store_n(word, kimage_to_phys(spin_table_entry), __ATOMIC_RELEASE);
 	arch_clean_for_mmu_off(word, sizeof(*word)); /* ends with dsb sy */
 	__asm__ volatile("sev" ::: "memory");
-	return 0;
+	return ARCH_START_ALONE;
 }
 
 /*
- * 0, or -ENODEV (said why) for a hart nothing here can start: no method, or
- * one we lack the means for. Anything else: the firmware refused.
+ * 0, ARCH_START_ALONE (spin-table), or -ENODEV (said why) for a hart
+ * nothing here can start: no method, or one we lack the means for.
+ * Another negative error: the firmware refused.
  */
 int arch_start_hart(uint64_t hartid, phys_addr_t entry, phys_addr_t opaque)
 {

@@ -63,10 +63,13 @@ void smp_wait(unsigned int index);
 uintptr_t smp_stack_base(unsigned int index);
 
 /*
- * Arch: start hartid at entry (physical) with opaque in a1 / x0; 0 or a
- * negative error: -ENODEV (having printed why) when the DT gives no way to
- * start it that the arch has, so the boot goes on without it.
+ * Arch: start hartid at entry (physical) with opaque in a1 / x0; 0 (the
+ * next may be started while it comes up), ARCH_START_ALONE (the next must
+ * wait until it is up: what it reads on its way is shared), or a negative
+ * error: -ENODEV (having printed why) when the DT gives no way to start it
+ * that the arch has, so the boot goes on without it.
  */
+#define ARCH_START_ALONE 1
 int arch_start_hart(uint64_t hartid, phys_addr_t entry, phys_addr_t opaque);
 /*
  * Arch: a started hart that has not said it is up (opaque: what

@@ -285,6 +285,12 @@ arm64)
 	boot raspi3b-linux-dtb-spin-table-ram-at-0 \
 		pass:'console: bcm2835-aux at 0x3f215040' --board raspi3b --dtb "$pi_dtb" --console-serial 1 \
 		--mem 1G --smp 4 --timeout 120 --append "$(expect 960M 1 4)"
+	# The second hart released reads a hart_local that is not its own (as one
+	# that arrives after the boot hart gave up on it reads the next one's): it
+	# waits for good instead of coming up as that hart.
+	boot raspi3b-spin-table-late-hart fail:'test.spin_late: the hart released second waited' \
+		--board raspi3b --dtb "$pi_dtb" --console-serial 1 --mem 1G --smp 4 --timeout 120 \
+		--append "smp.online_wait=2 test.spin_late test.skip=all"
 	# Without semihosting (a DTB of ours, its console the PL011) it has no way off:
 	# it says so and halts, and the runner ends QEMU on that line with the status
 	# it gives, long before the timeout.
