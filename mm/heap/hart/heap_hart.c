@@ -85,7 +85,7 @@ static void heap_set_window(struct heap *h, const struct buddy_bank *b)
 	h->frame_bias = (uintptr_t)b->frames - (va0 >> PAGE_SHIFT) * sizeof(struct frame);
 }
 
-static void *const no_cache[1];
+static void *const no_cache[2]; /* its bottom, and the NULL past it: full (cache_full()) */
 
 /* splitmix64's finaliser */
 static uint64_t mix64(uint64_t x)
@@ -160,6 +160,9 @@ int heaps_reset(unsigned int nr_harts)
 		h->tag_key = heap_tag_key;
 		memcpy(h->class_of_size, slab_class_of_size, sizeof(h->class_of_size));
 		heap_set_window(h, buddy_top()); /* the buddy has a bank: it gave us these */
+		/* not NULL: a slot above a stack's top, which cache_full() reads */
+		for (unsigned int j = 0; j < HEAP_MAG_SLOTS; j++)
+			h->mag[j] = (void *)1;
 		for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++) {
 			struct heap_class *k = &h->cls[c];
 
@@ -176,6 +179,7 @@ int heaps_reset(unsigned int nr_harts)
 			k->pending_at = HEAP_SLAB_SIZE - sizeof(struct slab) - 8 * slab_geom[c].words;
 			k->alloc_at = k->pending_at - 8 * slab_geom[c].words;
 		}
+		*slot = NULL; /* past the last stack: it is full at its end too */
 		/* HEAP_NO_CLASS caches nothing: empty and full */
 		h->cls[HEAP_NO_CLASS].top = h->cls[HEAP_NO_CLASS].full =
 		    h->cls[HEAP_NO_CLASS].base = (void **)&no_cache[1];

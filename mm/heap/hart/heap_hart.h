@@ -321,7 +321,11 @@ struct hart_mid_class {
  * A class's cache holds up to HEAP_CACHE_BYTES of objects, at least 4 and
  * at most HEAP_CACHE_SLOTS (HEAP_CACHE_MAX()); its stack has a slot more,
  * the NULL at its bottom. The stacks lie side by side in struct heap's
- * mag[], HEAP_MAG_SLOTS in all.
+ * mag[], HEAP_MAG_SLOTS in all and a NULL after them, so that the slot
+ * just past a full stack is a NULL (the next one's bottom) and every slot
+ * from the top of one not full up to there is not (heaps_reset() fills
+ * them, and only objects are stored there after): the free's fast path
+ * reads the slot at the top rather than the stack's end (cache_full()).
  */
 #define HEAP_CACHE_SLOTS 64
 #ifdef CONFIG_HEAP_CACHE_KB
@@ -377,7 +381,7 @@ struct heap {
 	uint8_t nr_blocks[HART_PAGES_MAX + 1];
 	unsigned int block_frames; /* their frames in all, at most HART_PAGES_CACHED */
 	/* the owner's: the classes' caches, each NULL at its bottom, class 0's first */
-	void *mag[HEAP_MAG_SLOTS] __aligned(64);
+	void *mag[HEAP_MAG_SLOTS + 1] __aligned(64);
 	/* the mid blocks' classes: taken by every hart that frees one of their objects */
 	struct hart_mid_class mid[HEAP_MID_CLASSES];
 	/* the owner's: mid objects it freed, for its next allocations */
@@ -681,6 +685,16 @@ static inline unsigned int cache_count(const struct heap_class *k)
 	return (unsigned int)(k->top - k->base);
 }
 
+/*
+ * Whether the cache whose top is top is full (top == its class's full):
+ * the slot there is NULL only then (mag[]), a load and a test against 0
+ * where comparing with full loads full too (arm64: one instruction fewer).
+ */
+static inline bool cache_full(void *const *top)
+{
+	return !*top;
+}
+
 /* Whether the classes count their allocations (heap_hart_stats()'s allocs and frees). */
 #ifdef CONFIG_HEAP_STATS
 #define HEAP_COUNT_ALLOCS 1
@@ -852,7 +866,7 @@ static inline bool heap_kfree_cached(struct heap *h, void *p, const struct frame
 	}
 	k = heap_frame_class(h, f);
 	top = k->top;
-	if (!heap_starts_object(k, a) || top == k->full || p == top[-1])
+	if (!heap_starts_object(k, a) || cache_full(top) || p == top[-1])
 		return false;
 	if (HEAP_FREE_TAGS && !tag_swap(h, p, &old)) {
 		tag_unswap(h, p, old); /* kfree() decides */

@@ -301,7 +301,7 @@ static inline __attribute__((always_inline)) bool free_fast(void *p, bool for_kf
 	k = heap_frame_class(h, f);
 	if (unlikely(!heap_starts_object(k, a)))
 		return false;
-	if (unlikely(k->top == k->full)) {
+	if (unlikely(cache_full(k->top))) {
 		heap_free_own(p, h, slab_of_page((void *)(a - off)),
 			      (unsigned int)(off >> k->shift));
 		return true;
