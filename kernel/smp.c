@@ -53,6 +53,12 @@ bool smp_hart_online(unsigned int index)
 	       __atomic_load_n(&hart_locals[index].online, __ATOMIC_ACQUIRE) == HART_ONLINE;
 }
 
+bool smp_hart_given_up(unsigned int index)
+{
+	return index < MAX_HARTS &&
+	       __atomic_load_n(&hart_locals[index].online, __ATOMIC_ACQUIRE) == HART_GIVEN_UP;
+}
+
 unsigned int smp_nr_unstartable(void)
 {
 	unsigned int n = 0;

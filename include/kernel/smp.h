@@ -50,6 +50,9 @@ void smp_boot(void);
 
 unsigned int smp_nr_online(void);
 bool smp_hart_online(unsigned int index);
+/* Started, but not up by the time the boot hart gave up on it: its stack stays (it may come yet).
+ */
+bool smp_hart_given_up(unsigned int index);
 /* Harts of the table that the DT gives no way to start (arch_start_hart() said -ENODEV). */
 unsigned int smp_nr_unstartable(void);
 
