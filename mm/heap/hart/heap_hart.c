@@ -818,7 +818,7 @@ void heap_free(struct heap *h, struct slab *s, unsigned int idx, void *p)
 	if (likely(h && s->heap == h->id)) {
 		struct heap_class *k = &h->cls[s->cls];
 
-		if (s->cls >= HEAP_NR_CLASSES || k->top == k->full)
+		if (s->cls >= HEAP_NR_CLASSES || cache_full(k->top))
 			local_free(h, s, idx, p, FREE_OWN); /* it reports what is wrong */
 		else if (!HEAP_FREE_TAGS && p == k->top[-1])
 			heap_misuse("double free (of the object freed last)", p);
@@ -882,7 +882,7 @@ static inline __attribute__((always_inline)) void queued_free(struct heap *h, st
 	 * which clears the word (local_free()) and whose cleared allocation
 	 * bit that free finds.
 	 */
-	if (!HEAP_FREE_TAGS || unlikely(s->cls >= HEAP_NR_CLASSES || k->top == k->full)) {
+	if (!HEAP_FREE_TAGS || unlikely(s->cls >= HEAP_NR_CLASSES || cache_full(k->top))) {
 		local_free(h, s, idx, p, FREE_QUEUED);
 		return;
 	}
