@@ -285,10 +285,12 @@ void smp_boot(void)
 	for (unsigned int i = 1; i < t->nr; i++)
 		if ((started[i / 64] >> (i % 64) & 1) && wait_online(&hart_locals[i]))
 			mmu_space_add_hart(&kernel_space, i);
-	for (unsigned int i = 1; i < t->nr; i++)
-		if (hart_locals[i].online == HART_NO_METHOD ||
-		    hart_locals[i].online == HART_WAITING)
+	for (unsigned int i = 1; i < t->nr; i++) {
+		int state = __atomic_load_n(&hart_locals[i].online, __ATOMIC_ACQUIRE);
+
+		if (state == HART_NO_METHOD || state == HART_WAITING)
 			unmap_stack(i);
+	}
 	if (t->nr_ignored) {
 		unsigned int parked = 0;
 
