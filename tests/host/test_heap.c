@@ -815,6 +815,78 @@ static void the_inlined_fast_paths_do_all_or_nothing(struct ktest *t)
 	heap_host_expect_baseline(t, NR_HARTS);
 }
 
+/*
+ * What cache_full() rests on, for every class of h: the slot at a stack's
+ * top is NULL exactly when the stack is full, its bottom's slot is NULL,
+ * and below the top only objects (never heaps_reset()'s filler).
+ */
+static bool caches_sound(struct ktest *t, const struct heap *h)
+{
+	bool ok = h->cls[HEAP_NO_CLASS].top[0] == NULL && h->cls[HEAP_NO_CLASS].top[-1] == NULL;
+
+	for (unsigned int c = 0; c < HEAP_NR_CLASSES; c++) {
+		const struct heap_class *k = &h->cls[c];
+		bool sound = k->base[-1] == NULL && k->top >= k->base && k->top <= k->full &&
+			     (*k->top == NULL) == (k->top == k->full);
+
+		for (void *const *s = k->base; sound && s < k->top; s++)
+			sound = *s && *s != (void *)1;
+		if (!sound)
+			ktest_log(t,
+				  "class %u (%u B): its cache stack is not as cache_full() needs",
+				  c, heap_hart_class_size(c));
+		ok &= sound;
+	}
+	return ok;
+}
+
+/* Random allocations and frees (a third from another hart), flushes and trims: the stacks stay
+ * sound. */
+static void cache_stacks_stay_sound(struct ktest *t)
+{
+	static void *v[2000];
+	struct heap *h = this_heap();
+	uint64_t rng = 0x9e3779b97f4a7c15ULL;
+	bool sound = true;
+
+	KT_ASSERT(t, h != NULL);
+	for (unsigned int step = 0; step < 60000 && sound; step++) {
+		unsigned int i;
+
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		i = (unsigned int)(rng % ARRAY_SIZE(v));
+		if (v[i]) {
+			arena_set_hart(rng >> 40 & 1 && rng >> 41 & 1 ? 1 : 0);
+			kfree(v[i]);
+			arena_set_hart(0);
+			v[i] = NULL;
+		} else {
+			size_t size = 1 + (rng >> 20) % (rng >> 30 & 3 ? 256 : HEAP_SLAB_MAX_SIZE);
+
+			KT_ASSERT(t, (v[i] = kmalloc(size)) != NULL);
+			memset(v[i], 0xa5, size);
+		}
+		if (step % 997 == 0)
+			heap_flush();
+		if (step % 4999 == 0)
+			heap_trim();
+		if (step % 50 == 0)
+			sound = caches_sound(t, h);
+	}
+	KT_EXPECT(t, sound);
+	for (unsigned int i = 0; i < ARRAY_SIZE(v); i++) {
+		kfree(v[i]);
+		v[i] = NULL;
+	}
+	KT_EXPECT(t, caches_sound(t, h));
+	KT_EXPECT_EQ(t, heap_host_misuses(NULL, NULL), 0);
+	arena_set_hart(1);
+	heap_idle(); /* hart 1's caches, and its queue */
+	arena_set_hart(0);
+	heap_flush();
+	heap_host_expect_baseline(t, NR_HARTS);
+}
+
 static const struct ktest_case cases[] = {
     KTEST_CASE(heaps_for_the_harts_named),
     KTEST_CASE(slab_geometry),
@@ -833,6 +905,7 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(user_words_that_look_like_tags),
     KTEST_CASE(forged_links_in_the_same_page),
     KTEST_CASE(the_inlined_fast_paths_do_all_or_nothing),
+    KTEST_CASE(cache_stacks_stay_sound),
     {0},
 };
 

@@ -146,8 +146,8 @@ int heaps_reset(unsigned int nr_harts)
 
 		/*
 		 * The table of classes is copied over, not cleared first (4 KiB a
-		 * hart); a cache's slots above its top are never read: only its
-		 * bottom is set, below.
+		 * hart); the caches' slots are all set below (heap_hart.h says
+		 * why the ones above a top must not be NULL).
 		 */
 		memset(h, 0, offsetof(struct heap, class_of_size));
 		memset(h->blocks, 0, offsetof(struct heap, mag) - offsetof(struct heap, blocks));
