@@ -264,8 +264,7 @@ struct heap_class {
 	 * bottom slot holds NULL, so an empty cache is found by what it holds.
 	 */
 	void **top;
-	void *
-	    *full; /* top == full, which cache_full() reads as !*top: for the slow paths' checks */
+	void **full;	     /* the end: cache_full(top), !*top, is top == full */
 	void **base;	     /* the slot above the bottom one: top == base, the cache is empty */
 	uint32_t link_mask;  /* an object's address has these bits clear */
 	uint16_t pending_at, alloc_at; /* offsets of the bitmaps in the class's pages */
