@@ -217,6 +217,16 @@ static bool stray_test(unsigned int index)
 }
 
 /*
+ * test.start_lied: hart 1's start is taken for refused once the firmware
+ * has it on its way, as a firmware that errs and starts it all the same:
+ * given up at once, it must park when it comes up.
+ */
+static bool lied_test(unsigned int index)
+{
+	return index == 1 && cmdline_has(cmdline(), "test.start_lied");
+}
+
+/*
  * True: the firmware has it on its way, for smp_boot() to wait for along
  * with the others. False: not started, or started alone (ARCH_START_ALONE)
  * and waited for here already.
@@ -239,12 +249,25 @@ static bool start_hart(unsigned int index, uint64_t hartid)
 	arch_clean_for_mmu_off(h, sizeof(*h));
 	err = arch_start_hart(hartid, kimage_to_phys(stray_test(index) ? _start : secondary_entry),
 			      kimage_to_phys(h));
+	if (err >= 0 && lied_test(index))
+		err = -EIO;
 	if (err == -ENODEV) { /* the arch said why */
 		h->online = HART_NO_METHOD;
 		return false;
 	}
-	if (err < 0) { /* waiting still: its stack goes at the end, as the one above */
-		printk("smp: the firmware did not start hart %#llx (error %d)\n",
+	if (err < 0) {
+		int waiting = HART_WAITING;
+
+		/*
+		 * Given up at once, its stack kept: should the firmware have
+		 * started it all the same, it parks (secondary_start()) rather
+		 * than fault on a stack unmapped; found up already, waited for.
+		 */
+		if (!__atomic_compare_exchange_n(&h->online, &waiting, HART_GIVEN_UP, false,
+						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return true;
+		printk("smp: the firmware did not start hart %#llx (error %d); it will park if "
+		       "it ever comes up\n",
 		       (unsigned long long)hartid, err);
 		return false;
 	}
