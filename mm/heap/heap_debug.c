@@ -114,7 +114,7 @@ struct dbg_hdr {
 	size_t size; /* asked for (0 counts as 1) */
 	size_t pre;  /* from the block's start to the object; TRAILER | from the object to here */
 	uint32_t state;
-	uint32_t check; /* of the header's place, size and pre */
+	uint32_t check; /* of the header's place, size, pre, and next while in the quarantine */
 };
 _Static_assert(sizeof(struct dbg_hdr) + DBG_RZ == DBG_META, "header + redzone before p");
 
@@ -158,10 +158,18 @@ static inline size_t block_bytes(const struct dbg_hdr *h)
 				: h->pre + h->size + rear(h->size);
 }
 
+/*
+ * The link counts only in the quarantine, where it is followed: once
+ * freed, the heap below may write over it (the block's first word) and the
+ * header must still say whose it was.
+ */
 static uint32_t check_of(const struct dbg_hdr *h)
 {
-	uint64_t x =
-	    ((uintptr_t)h ^ h->size * 0x9e3779b97f4a7c15ULL ^ h->pre << 17) * 0xff51afd7ed558ccdULL;
+	uintptr_t next =
+	    __atomic_load_n(&h->state, __ATOMIC_RELAXED) == ST_QUARANTINED ? (uintptr_t)h->next : 0;
+	uint64_t x = ((uintptr_t)h ^ h->size * 0x9e3779b97f4a7c15ULL ^ h->pre << 17 ^
+		      next * 0xc2b2ae3d27d4eb4fULL) *
+		     0xff51afd7ed558ccdULL;
 
 	return (uint32_t)(x >> 32) ^ 0x5afe4ea9u;
 }
@@ -295,6 +303,23 @@ static struct dbg_hdr *header_of(const void *p)
 	return h && valid(h, p) ? h : NULL;
 }
 
+/*
+ * header_of(), again under the lock if it found nothing: a quarantined
+ * header's link and check word change together under the lock (a free
+ * appended after it), so a read of them racing that is retried.
+ */
+static struct dbg_hdr *find_header(const void *p)
+{
+	struct dbg_hdr *h = header_of(p);
+
+	if (!h) {
+		spin_lock(&lock);
+		h = header_of(p);
+		spin_unlock(&lock);
+	}
+	return h;
+}
+
 /* A call on an object that is not live: reported with its call sites. */
 static void report_not_live(struct dbg_hdr *h, uint32_t st, const char *call, const void *caller)
 {
@@ -325,14 +350,55 @@ static void release(struct dbg_hdr *h)
 	kfree_inner(block_of(h));
 }
 
-/* Takes the oldest objects off the quarantine until it holds at most max bytes: a list. */
-static struct dbg_hdr *evict(uint64_t max)
+/*
+ * Whether h, a header in the quarantine, is as we left it: its check word
+ * covers its link too, so an overflow from the block before it (which
+ * reaches the link first) is found before the link is followed or its
+ * size trusted.
+ */
+static bool quarantined_sound(const struct dbg_hdr *h)
+{
+	return h->check == check_of(h) &&
+	       __atomic_load_n(&h->state, __ATOMIC_RELAXED) == ST_QUARANTINED;
+}
+
+/*
+ * The quarantine given up from a header found overwritten, h (with the
+ * lock held): its objects are dropped, never freed (lost, never handed
+ * out twice); *bad = h, for the caller to report once the lock is let go.
+ */
+static void quarantine_drop(struct dbg_hdr *h, struct dbg_hdr **bad)
+{
+	*bad = h;
+	q.head = q.tail = NULL;
+	q.bytes = q.blocks = 0;
+}
+
+static void report_overwritten(struct dbg_hdr *bad)
+{
+	if (bad)
+		heap_misusef((uint8_t *)bad + DBG_META,
+			     "header of a freed object in the quarantine overwritten at %p (an "
+			     "overflow from the block before it?): the quarantine's objects are "
+			     "dropped, not freed",
+			     (void *)bad);
+}
+
+/*
+ * Takes the oldest objects off the quarantine until it holds at most max
+ * bytes: a list. A header found overwritten drops the rest (*bad).
+ */
+static struct dbg_hdr *evict(uint64_t max, struct dbg_hdr **bad)
 {
 	struct dbg_hdr *out = NULL, **tail = &out;
 
 	while (q.head && q.bytes > max) {
 		struct dbg_hdr *h = q.head;
 
+		if (!quarantined_sound(h)) {
+			quarantine_drop(h, bad);
+			break;
+		}
 		q.head = h->next;
 		if (!q.head)
 			q.tail = NULL;
@@ -340,13 +406,16 @@ static struct dbg_hdr *evict(uint64_t max)
 		q.blocks--;
 		__atomic_store_n(&h->state, ST_FREED, __ATOMIC_RELAXED);
 		h->next = NULL;
+		h->check =
+		    check_of(h); /* freed: the link no longer counts (the list below is ours) */
 		*tail = h;
 		tail = &h->next;
 	}
 	return out;
 }
 
-static void release_all(struct dbg_hdr *h)
+/* The evicted objects, checked and freed in order; then bad reported. */
+static void release_all(struct dbg_hdr *h, struct dbg_hdr *bad)
 {
 	while (h) {
 		struct dbg_hdr *next = h->next;
@@ -354,16 +423,17 @@ static void release_all(struct dbg_hdr *h)
 		release(h);
 		h = next;
 	}
+	report_overwritten(bad);
 }
 
 void heap_quarantine_flush(void)
 {
-	struct dbg_hdr *out;
+	struct dbg_hdr *out, *bad = NULL;
 
 	spin_lock(&lock);
-	out = evict(0);
+	out = evict(0, &bad);
 	spin_unlock(&lock);
-	release_all(out);
+	release_all(out, bad);
 }
 
 void debug_reset(void)
@@ -376,7 +446,7 @@ void debug_quarantined(uint64_t *blocks, uint64_t *bytes)
 {
 	*blocks = *bytes = 0;
 	spin_lock(&lock);
-	for (struct dbg_hdr *h = q.head; h; h = h->next) {
+	for (struct dbg_hdr *h = q.head; h && quarantined_sound(h); h = h->next) {
 		uint8_t *b = block_of(h);
 
 		if (early_contains(b)) /* heap_usage() counts no block of the early heap */
@@ -433,12 +503,12 @@ void *debug_alloc(size_t size, size_t align, const void *caller)
 
 void debug_free(void *p, const void *caller)
 {
-	struct dbg_hdr *h, *out = NULL;
+	struct dbg_hdr *h, *out = NULL, *bad = NULL;
 	uint32_t st;
 
 	if (!p)
 		return;
-	h = header_of(p);
+	h = find_header(p);
 	if (!h) { /* not ours: the heap below reports it as it always did */
 		kfree_inner(p);
 		return;
@@ -461,17 +531,22 @@ void debug_free(void *p, const void *caller)
 		return;
 	}
 	memset(p, POISON_BYTE, h->size);
-	spin_lock(&lock);
-	if (q.tail)
+	spin_lock(&lock); /* h->next is NULL: its check word, which covers it, said so */
+	/* the tail's header checked before its link is written (and its check word made anew) */
+	if (q.tail && !quarantined_sound(q.tail))
+		quarantine_drop(q.tail, &bad);
+	if (q.tail) {
 		q.tail->next = h;
-	else
+		q.tail->check = check_of(q.tail);
+	} else {
 		q.head = h;
+	}
 	q.tail = h;
 	q.bytes += block_bytes(h);
 	q.blocks++;
-	out = evict(HEAP_QUARANTINE_BYTES);
+	out = evict(HEAP_QUARANTINE_BYTES, &bad);
 	spin_unlock(&lock);
-	release_all(out);
+	release_all(out, bad);
 }
 
 size_t debug_size(const void *p)
@@ -481,7 +556,7 @@ size_t debug_size(const void *p)
 
 	if (!p)
 		return 0;
-	h = header_of(p);
+	h = find_header(p);
 	if (!h)
 		return ksize_inner(p); /* reported below, or a block we did not wrap */
 	st = __atomic_load_n(&h->state, __ATOMIC_RELAXED);
@@ -504,7 +579,7 @@ void *debug_realloc(void *p, size_t size, const void *caller)
 		debug_free(p, caller);
 		return NULL;
 	}
-	h = header_of(p);
+	h = find_header(p);
 	if (!h) {
 		(void)ksize_inner(p); /* reported below */
 		return NULL;

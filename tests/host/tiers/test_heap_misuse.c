@@ -176,6 +176,46 @@ static void overflow_into_neighbour(struct ktest *t)
 	expect_none(t);
 }
 
+/*
+ * An overflow from a live object across its redzone into the header of a
+ * freed neighbour waiting in the debug tier's quarantine (the header's
+ * link comes first): found when the quarantine reaches that header,
+ * reported once naming the neighbour, never followed (a wild link).
+ */
+static void overflow_into_a_quarantined_header(struct ktest *t)
+{
+	uint8_t *v[16], *victim = NULL, *next = NULL;
+
+	if (!DEBUG)
+		KT_SKIP(t,
+			"the %s tier keeps no quarantine (overflow_into_neighbour covers the rest)",
+			HEAP_HARDEN_NAME);
+	for (unsigned int j = 0; j < ARRAY_SIZE(v); j++) {
+		v[j] = kmalloc(100);
+		KT_ASSERT(t, v[j] != NULL);
+	}
+	/* a block with the next one's header within 128 bytes of its end */
+	for (unsigned int j = 0; j < ARRAY_SIZE(v) && !victim; j++)
+		for (unsigned int k = 0; k < ARRAY_SIZE(v); k++)
+			if (v[k] > v[j] + 100 + 64 && v[k] <= v[j] + 100 + 64 + 128) {
+				victim = v[j];
+				next = v[k];
+			}
+	KT_ASSERT(t, victim != NULL);
+	kfree(next);
+	expect_none(t);
+	memset(victim + 100, 0x41, (size_t)(next - 56 - (victim + 100))); /* the bug under test */
+	heap_quarantine_flush();
+	expect_report(t, next, 0, NULL, false);
+	kfree(victim); /* its own redzone says so too */
+	expect_report(t, victim, 100, (void *)overflow_into_a_quarantined_header, true);
+	for (unsigned int j = 0; j < ARRAY_SIZE(v); j++)
+		if (v[j] != victim && v[j] != next)
+			kfree(v[j]);
+	heap_quarantine_flush();
+	expect_none(t);
+}
+
 /* ---- after free ---------------------------------------------------------------------- */
 
 /*
@@ -339,6 +379,10 @@ static void double_free(struct ktest *t)
 	expect_report(t, p, 64, (void *)double_free, true);
 	heap_quarantine_flush();
 	expect_none(t);
+	if (DEBUG) { /* once out of the quarantine, its block not reused yet: still said */
+		kfree(p);
+		expect_report(t, p, 64, (void *)double_free, true);
+	}
 }
 
 /*
@@ -464,6 +508,7 @@ static const struct ktest_case cases[] = {
     KTEST_CASE(overflow_at_ksize),
     KTEST_CASE(write_before),
     KTEST_CASE(overflow_into_neighbour),
+    KTEST_CASE(overflow_into_a_quarantined_header),
     KTEST_CASE(overflow_past_a_slab_page),
     KTEST_CASE(write_after_free),
     KTEST_CASE(stale_free_after_reuse),
