@@ -573,8 +573,9 @@ void *debug_realloc(void *p, size_t size, const void *caller)
 	uint32_t st;
 	void *n;
 
+	/* kmalloc_caller(): sampled for the guard pool, as any allocation (else debug_alloc()) */
 	if (!p)
-		return debug_alloc(size, 0, caller);
+		return kmalloc_caller(size, 0, caller);
 	if (!size) {
 		debug_free(p, caller);
 		return NULL;
@@ -589,7 +590,7 @@ void *debug_realloc(void *p, size_t size, const void *caller)
 		report_not_live(h, st, "krealloc", caller);
 		return NULL;
 	}
-	n = debug_alloc(size, 0, caller);
+	n = kmalloc_caller(size, 0, caller);
 	if (!n)
 		return NULL;
 	memcpy(n, p, MIN(h->size, size));

@@ -57,8 +57,8 @@ size_t heap_natural_align(size_t size, size_t align)
 
 /*
  * A sampled allocation: a slot of the guard pool, aligned as kmalloc()
- * promises (kmalloc.h: natural alignment, 16 from 16 bytes up, else 8),
- * else the usual way.
+ * promises (kmalloc.h: natural alignment, 16 from 16 bytes up, else 8;
+ * 16 before the switch), else the usual way.
  */
 static __attribute__((noinline)) void *kmalloc_sampled(size_t size, size_t align,
 						       const void *caller)
@@ -66,8 +66,9 @@ static __attribute__((noinline)) void *kmalloc_sampled(size_t size, size_t align
 	void *p = NULL;
 
 	if (!(align & (align - 1)))
-		p = guard_alloc(size, MAX(natural_align(size, align, true), size >= 16 ? 16 : 8),
-				caller);
+		p = guard_alloc(
+		    size, MAX(natural_align(size, align, true), size >= 16 || !switched() ? 16 : 8),
+		    caller);
 	if (p)
 		return p;
 	return DEBUG_TIER ? debug_alloc(size, align, caller) : kmalloc_inner(size, align);
@@ -303,16 +304,17 @@ static __attribute__((noinline)) void *krealloc_guarded(void *p, size_t size, co
 	return n;
 }
 
-static void *krealloc_inner(void *p, size_t size)
+/* caller: whose call it is, for a sampled allocation's report (kmalloc_caller()) */
+static void *krealloc_inner(void *p, size_t size, const void *caller)
 {
 	bool early;
 	size_t old;
 	void *n;
 
 	if (!p)
-		return kmalloc(size);
+		return kmalloc_caller(size, 0, caller);
 	if (!size) {
-		kfree(p);
+		kfree_caller(p, caller);
 		return NULL;
 	}
 	old = size_of(p, &early);
@@ -334,11 +336,11 @@ static void *krealloc_inner(void *p, size_t size)
 		    heap_strategy_large_shrink(p, size))
 			return p;
 	}
-	n = kmalloc(size);
+	n = kmalloc_caller(size, 0, caller);
 	if (!n)
 		return NULL;
 	memcpy(n, p, MIN(old, size));
-	kfree(p);
+	kfree_caller(p, caller);
 	return n;
 }
 
@@ -348,7 +350,7 @@ void *krealloc(void *p, size_t size)
 		return krealloc_guarded(p, size, CALLER);
 	if (DEBUG_TIER)
 		return debug_realloc(p, size, CALLER);
-	return krealloc_inner(p, size);
+	return krealloc_inner(p, size, CALLER);
 }
 
 void *krealloc_caller(void *p, size_t size, const void *caller)
@@ -357,8 +359,7 @@ void *krealloc_caller(void *p, size_t size, const void *caller)
 		return krealloc_guarded(p, size, caller);
 	if (DEBUG_TIER)
 		return debug_realloc(p, size, caller);
-	(void)caller;
-	return krealloc_inner(p, size);
+	return krealloc_inner(p, size, caller);
 }
 
 /* ---- the switch ------------------------------------------------------------------ */

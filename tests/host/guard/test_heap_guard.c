@@ -211,6 +211,33 @@ static void zeroed_and_moved(struct ktest *t)
 	expect_none(t);
 }
 
+/*
+ * krealloc() that allocates (from NULL, or moving an object that is not
+ * sampled) samples as kmalloc() does, in every tier, and the object's
+ * report names krealloc()'s caller as where it was allocated.
+ */
+static void realloc_sampled_names_its_caller(struct ktest *t)
+{
+	uint8_t *p = krealloc(NULL, 128), *big, *q;
+
+	KT_ASSERT(t, p && in_pool(p));
+	KT_EXPECT(t, faults(true, p + 128));
+	expect_report(t, p, (void *)realloc_sampled_names_its_caller, false, "out-of-bounds write",
+		      "(size 128, at +128)", NULL);
+	kfree(p);
+	big = kmalloc(3 * PAGE_SIZE); /* beyond a page: never sampled */
+	KT_ASSERT(t, big && !in_pool(big));
+	memset(big, 0x3c, 64);
+	q = krealloc(big, 64);
+	KT_ASSERT(t, q && in_pool(q));
+	KT_EXPECT(t, q[0] == 0x3c && q[63] == 0x3c);
+	KT_EXPECT(t, faults(true, q + 64));
+	expect_report(t, q, (void *)realloc_sampled_names_its_caller, false, "out-of-bounds write",
+		      "(size 64, at +64)", NULL);
+	kfree(q);
+	expect_none(t);
+}
+
 /* ---- faults -------------------------------------------------------------------------- */
 
 static void overflow_faults(struct ktest *t)
@@ -384,6 +411,11 @@ static void before_the_switch(struct ktest *t)
 	heap_host_boot(64ULL << 20, 512 << 10);
 	KT_ASSERT_EQ(t, heap_guard_init(&ops), 0);
 	heap_guard_set_rate(1);
+	p = kmalloc(1); /* 16-aligned before the switch, as kmalloc.h promises, 8 after */
+	KT_EXPECT(t, in_pool(p));
+	KT_EXPECT_EQ(t, (uintptr_t)p % 16, 0);
+	kfree(p);
+	expect_none(t);
 	p = kmalloc(40);
 	KT_EXPECT(t, in_pool(p));
 	KT_ASSERT_EQ(t, heap_host_switch(HARTS), 0);
@@ -395,6 +427,7 @@ static void before_the_switch(struct ktest *t)
 static const struct ktest_case cases[] = {
     KTEST_CASE(placed_at_page_end),
     KTEST_CASE(zeroed_and_moved),
+    KTEST_CASE(realloc_sampled_names_its_caller),
     KTEST_CASE(overflow_faults),
     KTEST_CASE(underflow_faults),
     KTEST_CASE(use_after_free_faults),
