@@ -20,13 +20,14 @@
  *
  * The window is made writable from its bottom up as mappings reach
  * higher (vmap takes the lowest free range first), in WINDOW_STEP pieces
- * that merge into one OS mapping. A freed mapping below PURGE_MIN stays
- * resident for the next allocation there, as a heap's free blocks do,
- * until shim_window_purge() (malloc_trim()); one up to PURGE_KEEP too,
- * until what those left resident passes PURGE_KEEP and a sweep gives it
- * back to the OS (a fresh mapping laid over each free part, under vmap's
- * lock); a larger one is given back at once, inside vmap_unmap() while
- * it holds the range, before vmap can hand it out again.
+ * that merge into one OS mapping. A freed mapping up to PURGE_KEEP (and
+ * a realloc()'s tail or small move's old place) stays resident for the
+ * next allocation there, as a heap's free blocks do, until what those
+ * left resident passes PURGE_KEEP and a sweep gives it back to the OS (a
+ * fresh mapping laid over each free part, under vmap's lock), or
+ * shim_window_purge() (malloc_trim()); a larger one is given back at
+ * once, inside vmap_unmap() while it holds the range, before vmap can
+ * hand it out again.
  * realloc() moves a large block's pages rather than its bytes where it
  * can (window_moved()).
  */
@@ -250,6 +251,15 @@ static void give_purged(phys_addr_t pa, void *arg)
 
 static void sweep(const struct kept *k);
 
+/* [start, end) of the window freed and left resident: noted, and a sweep made if one is due. */
+static void left_resident(uint64_t start, uint64_t end)
+{
+	struct kept k;
+
+	if (kept_freed(start, end, &k))
+		sweep(&k);
+}
+
 /*
  * A freed mapping up to PURGE_KEEP stays resident, for the next mapping
  * there (vmap takes the lowest free range first: a buffer freed and
@@ -262,13 +272,12 @@ static void sweep(const struct kept *k);
 static int window_unmap(void *p, size_t nr, void (*give)(phys_addr_t pa, void *arg), void *arg)
 {
 	uint64_t bytes = (uint64_t)nr * PAGE_SIZE;
-	bool keep = bytes >= PURGE_MIN && bytes <= PURGE_KEEP;
-	struct unmapping u = {p, bytes, bytes < PURGE_MIN || keep, give, arg};
+	bool keep = bytes <= PURGE_KEEP;
+	struct unmapping u = {p, bytes, keep, give, arg};
 	long n = vmap_unmap(&vmap, va_of(p), nr, give_purged, &u);
-	struct kept k;
 
-	if (n >= 0 && keep && kept_freed(va_of(p), va_of(p) + bytes, &k))
-		sweep(&k);
+	if (n >= 0 && keep)
+		left_resident(va_of(p), va_of(p) + bytes);
 	return n < 0 ? (int)n : 0;
 }
 
@@ -303,6 +312,8 @@ static void window_moved(struct vmap *v, uint64_t from, uint64_t to, uint64_t by
 	}
 	if (bytes >= PURGE_MIN)
 		purge(src, bytes); /* emptied or copied: fresh, to merge with its neighbours */
+	else /* copied, left resident: noted (a sweep now finds it not free yet, and leaves it) */
+		left_resident(from, from + bytes);
 	errno = saved;
 }
 
@@ -335,10 +346,12 @@ static int window_grow(void *p, size_t nr, const phys_addr_t *more, size_t n_mor
 static int window_shrink(void *p, size_t nr, size_t keep, void (*give)(phys_addr_t pa, void *arg),
 			 void *arg)
 {
-	uint64_t bytes = (uint64_t)(nr - keep) * PAGE_SIZE;
+	uint64_t bytes = (uint64_t)(nr - keep) * PAGE_SIZE, tail = va_of(p) + keep * PAGE_SIZE;
 	struct unmapping u = {(char *)p + keep * PAGE_SIZE, bytes, bytes < PURGE_MIN, give, arg};
 	long n = vmap_shrink(&vmap, va_of(p), nr, keep, give_purged, &u);
 
+	if (n >= 0 && bytes < PURGE_MIN)
+		left_resident(tail, tail + bytes);
 	return n < 0 ? (int)n : 0;
 }
 
