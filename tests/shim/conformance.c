@@ -918,65 +918,54 @@ static void a_freed_buffer_comes_back_resident(void)
 }
 
 /*
- * What freed large blocks leave resident is bounded (32 MiB, glibc's
- * largest mmap threshold), without malloc_trim(): 96 MiB of 4 MiB blocks
- * written and freed leave at most that much more than before.
+ * Written and freed, n blocks of size bytes (every other one shrunk to a
+ * quarter first, with shrink) leave at most 40 MiB more resident than
+ * before: what freed large blocks leave is bounded (32 MiB, glibc's
+ * largest mmap threshold), without malloc_trim().
  */
-static void freed_blocks_resident_are_bounded(void)
+static void freed_resident_bounded(int n, size_t size, bool shrink)
 {
-	enum { N = 24, SIZE = 4 << 20 };
-	unsigned char *b[N];
+	unsigned char **b = calloc((size_t)n, sizeof(*b));
 	long before, peak, after;
 
+	CHECK(b != NULL, "the array");
+	if (!b)
+		return;
 	malloc_trim(0); /* what earlier cases left free and resident: not where these land */
 	before = status_kib("VmRSS:");
-	for (int i = 0; i < N; i++) {
-		b[i] = malloc(SIZE);
+	for (int i = 0; i < n; i++) {
+		b[i] = malloc(size);
 		CHECK(b[i] != NULL, "block %d", i);
 		if (b[i])
-			memset(b[i], i, SIZE);
+			memset(b[i], i, size);
 	}
 	peak = status_kib("VmRSS:");
-	for (int i = 0; i < N; i++)
+	for (int i = 0; i < n; i++) {
+		if (shrink && i & 1) /* the tail goes as a freed block's would */
+			b[i] = realloc(b[i], size / 4);
 		free(b[i]);
+	}
 	after = status_kib("VmRSS:");
-	CHECK(peak - before > 80L * 1024, "96 MiB written, RSS grew by %ld KiB only",
-	      peak - before);
+	free(b);
+	CHECK(peak - before > 80L * 1024, "%zu MiB written, RSS grew by %ld KiB only",
+	      (size_t)n * size >> 20, peak - before);
 	CHECK(after - before < 40L * 1024,
 	      "RSS %ld KiB before, %ld at the peak, %ld after the frees", before, peak, after);
 }
 
+/* 96 MiB of 4 MiB blocks. */
+static void freed_blocks_resident_are_bounded(void)
+{
+	freed_resident_bounded(24, 4 << 20, false);
+}
+
 /*
- * The same for large blocks under a MiB (and a realloc()'s tails), which
- * were left resident without bound: 96 MiB of 200 000-byte blocks written
- * and freed leave at most about 32 MiB more than before.
+ * 96 MiB of 200 000-byte blocks, half of them shrunk first: large blocks
+ * under a MiB and realloc()'s tails were left resident without bound.
  */
 static void freed_small_large_blocks_resident_are_bounded(void)
 {
-	enum { N = 480, SIZE = 200000 };
-	static unsigned char *b[N];
-	long before, peak, after;
-
-	malloc_trim(0);
-	before = status_kib("VmRSS:");
-	for (int i = 0; i < N; i++) {
-		b[i] = malloc(SIZE);
-		CHECK(b[i] != NULL, "block %d", i);
-		if (b[i])
-			memset(b[i], i, SIZE);
-	}
-	peak = status_kib("VmRSS:");
-	for (int i = 0; i < N; i++) {
-		/* half shrunk first: the tail goes as a freed block's would */
-		if (i & 1)
-			b[i] = realloc(b[i], SIZE / 4);
-		free(b[i]);
-	}
-	after = status_kib("VmRSS:");
-	CHECK(peak - before > 80L * 1024, "96 MiB written, RSS grew by %ld KiB only",
-	      peak - before);
-	CHECK(after - before < 40L * 1024,
-	      "RSS %ld KiB before, %ld at the peak, %ld after the frees", before, peak, after);
+	freed_resident_bounded(480, 200000, true);
 }
 
 int main(void)
