@@ -217,9 +217,9 @@ static bool stray_test(unsigned int index)
 }
 
 /*
- * test.start_lied: hart 1's start is taken for refused once the firmware
- * has it on its way, as a firmware that errs and starts it all the same:
- * given up at once, it must park when it comes up.
+ * test.start_lied: hart 1's start is said refused, and made after that
+ * has been taken, as a firmware that errs and starts it all the same: the
+ * hart, given up at once, must park when it comes up.
  */
 static bool lied_test(unsigned int index)
 {
@@ -247,10 +247,11 @@ static bool start_hart(unsigned int index, uint64_t hartid)
 	h->boot_mmu = arch_mmu_boot_value(kernel_space.root);
 	h->boot_stack = top;
 	arch_clean_for_mmu_off(h, sizeof(*h));
-	err = arch_start_hart(hartid, kimage_to_phys(stray_test(index) ? _start : secondary_entry),
-			      kimage_to_phys(h));
-	if (err >= 0 && lied_test(index))
-		err = -EIO;
+	err = lied_test(index)
+		  ? -EIO
+		  : arch_start_hart(hartid,
+				    kimage_to_phys(stray_test(index) ? _start : secondary_entry),
+				    kimage_to_phys(h));
 	if (err == -ENODEV) { /* the arch said why */
 		h->online = HART_NO_METHOD;
 		return false;
@@ -269,6 +270,8 @@ static bool start_hart(unsigned int index, uint64_t hartid)
 		printk("smp: the firmware did not start hart %#llx (error %d); it will park if "
 		       "it ever comes up\n",
 		       (unsigned long long)hartid, err);
+		if (lied_test(index)) /* the firmware's start after all */
+			arch_start_hart(hartid, kimage_to_phys(secondary_entry), kimage_to_phys(h));
 		return false;
 	}
 	if (err == ARCH_START_ALONE) {
