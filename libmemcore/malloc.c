@@ -15,8 +15,9 @@
  *   (glibc's choice); realloc(NULL, n) is malloc(n); a failed realloc()
  *   leaves p as it was;
  * - memalign(): an alignment of 16 or less is malloc() (0 included, as in
- *   glibc), otherwise it must be a power of two (EINVAL); aligned_alloc()
- *   wants a power of two (EINVAL for 0 and others, as glibc 2.38 and C17);
+ *   glibc), another is rounded up to a power of two, as glibc does (EINVAL
+ *   beyond SIZE_MAX / 2 + 1); aligned_alloc() wants a power of two
+ *   (EINVAL for 0 and others, as glibc 2.38 and C17);
  *   valloc() and pvalloc() align to the page, pvalloc() rounds the size up
  *   to whole pages;
  * - free() of a pointer the heap did not hand out, a double free, or
@@ -27,10 +28,16 @@
  *   the call sites a report gives are the program's: each API function
  *   passes its return address down.
  *
- * C++'s operator new and delete reach these through libstdc++.
+ * C++'s operator new and delete reach these through libstdc++. glibc's
+ * own names for them (__libc_malloc() and the rest, which some programs
+ * and libraries call) are ours too, so no pointer of ours reaches glibc's
+ * free() nor one of glibc's ours; mallinfo2(), mallinfo(), malloc_stats()
+ * and mallopt() (accepted, ignored) answer for our heap.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
+#include <malloc.h>
 #include <mm/buddy.h>
 #include <mm/kmalloc.h>
 #include <string.h>
@@ -330,10 +337,12 @@ API void *aligned_alloc(size_t align, size_t size)
 
 API void *memalign(size_t align, size_t size)
 {
-	if (align > SHIM_MIN_ALIGN && !IS_POWER_OF_2(align)) {
+	if (align > SIZE_MAX / 2 + 1) {
 		errno = EINVAL;
 		return NULL;
 	}
+	if (align > SHIM_MIN_ALIGN && !IS_POWER_OF_2(align))
+		align = (size_t)1 << (64 - __builtin_clzl(align)); /* the next power of two */
 	return do_aligned(align, size, CALLER);
 }
 
@@ -385,6 +394,97 @@ API int malloc_trim(size_t pad)
 	shim_op = NULL;
 	shim_leave(h);
 	return buddy_free_frames() > before || reported > 0;
+}
+
+/*
+ * What glibc's mallinfo2() says of its arenas, of our heap: arena the
+ * memory it holds, uordblks what is allocated of it (its blocks' sizes),
+ * fordblks the rest; hblks and hblkhd the large blocks and their bytes,
+ * as glibc's mmapped chunks.
+ */
+API struct mallinfo2 mallinfo2(void)
+{
+	struct mallinfo2 m = {0};
+	struct heap_large_stats l;
+	struct heap_usage u;
+
+	heap_usage(&u);
+	heap_large_stats(&l);
+	m.arena = (size_t)u.frames * PAGE_SIZE;
+	m.uordblks = (size_t)u.bytes;
+	m.fordblks = m.arena > m.uordblks ? m.arena - m.uordblks : 0;
+	m.ordblks = 1;
+	m.hblks = (size_t)l.allocations;
+	m.hblkhd = (size_t)l.pages * PAGE_SIZE;
+	return m;
+}
+
+/* mallinfo2() in glibc's older ints, which it clamps as glibc does (at INT_MAX). */
+API struct mallinfo mallinfo(void)
+{
+	struct mallinfo2 m2 = mallinfo2();
+	struct mallinfo m = {0};
+
+	m.arena = (int)MIN(m2.arena, (size_t)INT_MAX);
+	m.uordblks = (int)MIN(m2.uordblks, (size_t)INT_MAX);
+	m.fordblks = (int)MIN(m2.fordblks, (size_t)INT_MAX);
+	m.ordblks = (int)m2.ordblks;
+	m.hblks = (int)MIN(m2.hblks, (size_t)INT_MAX);
+	m.hblkhd = (int)MIN(m2.hblkhd, (size_t)INT_MAX);
+	return m;
+}
+
+/* glibc's tuning knobs have nothing to tune here: accepted (1), as tcmalloc does. */
+API int mallopt(int param, int value)
+{
+	(void)param;
+	(void)value;
+	return 1;
+}
+
+/* What the heap holds, on stderr (MEMCORE_STATS=1's lines). */
+API void malloc_stats(void)
+{
+	shim_print_stats();
+}
+
+/*
+ * glibc's internal names, which some programs call: tail calls (the
+ * caller's return address is the program's, for the debug tier's sites).
+ */
+API void *__libc_malloc(size_t size)
+{
+	return malloc(size);
+}
+
+API void __libc_free(void *p)
+{
+	free(p);
+}
+
+API void *__libc_calloc(size_t n, size_t size)
+{
+	return calloc(n, size);
+}
+
+API void *__libc_realloc(void *p, size_t size)
+{
+	return realloc(p, size);
+}
+
+API void *__libc_memalign(size_t align, size_t size)
+{
+	return memalign(align, size);
+}
+
+API void *__libc_valloc(size_t size)
+{
+	return valloc(size);
+}
+
+API void *__libc_pvalloc(size_t size)
+{
+	return pvalloc(size);
 }
 
 /* Boots at load time, on the main thread, before the program's first call. */

@@ -195,6 +195,8 @@ void shim_print(const char *fmt, ...) __printf(1, 2);
 void shim_misuse(const char *what, const void *p) __noreturn;
 /* With MEMCORE_STATS=1 in the environment: a summary on stderr at exit. */
 void shim_stats_at_exit(void);
+/* That summary now (malloc_stats()): reads counters, changes nothing. */
+void shim_print_stats(void);
 
 /* ---- malloc.c -------------------------------------------------------------- */
 

@@ -71,7 +71,7 @@ void shim_misuse(const char *what, const void *p)
 
 /* ---- MEMCORE_STATS=1: what the heap did, on stderr at exit ------------------- */
 
-static void print_stats(void)
+void shim_print_stats(void)
 {
 	struct shim_arena_stats a;
 	struct shim_window_stats w;
@@ -109,5 +109,5 @@ void shim_stats_at_exit(void)
 	const char *v = getenv("MEMCORE_STATS");
 
 	if (v && *v && *v != '0')
-		atexit(print_stats);
+		atexit(shim_print_stats);
 }

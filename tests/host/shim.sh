@@ -24,7 +24,7 @@ bin=$host/shim/test
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-api="aligned_alloc calloc free malloc malloc_trim malloc_usable_size memalign posix_memalign pvalloc realloc reallocarray valloc"
+api="__libc_calloc __libc_free __libc_malloc __libc_memalign __libc_pvalloc __libc_realloc __libc_valloc aligned_alloc calloc free mallinfo mallinfo2 malloc malloc_stats malloc_trim malloc_usable_size mallopt memalign posix_memalign pvalloc realloc reallocarray valloc"
 misuses="double-free interior foreign usable-size-of-freed realloc-of-freed large-double-free large-interior"
 debug_misuses="overflow write-after-free stale-free"
 guard_misuses="guard-overflow guard-use-after-free"
@@ -82,7 +82,7 @@ for lib in "${libs[@]}"; do
 		continue
 	fi
 
-	exported=$(nm -D --defined-only "$lib" | awk '{ print $3 }' | sort | xargs)
+	exported=$(nm -D --defined-only "$lib" | awk '{ print $3 }' | LC_ALL=C sort | xargs)
 	[ "$exported" = "$api" ]
 	result exports-only-the-allocation-api $? "exported: $exported"
 

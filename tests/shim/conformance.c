@@ -89,11 +89,16 @@ static void bad_alignment(void)
 		free(p);
 		if (bad_pow2[i] <= 16)
 			continue; /* memalign takes these as malloc, as glibc does */
-		errno = 0;
+		/* and rounds the others up to a power of two, as glibc does */
 		p = memalign(bad_pow2[i], 64);
-		CHECK(!p && errno == EINVAL, "memalign(%zu): %p errno %d", bad_pow2[i], p, errno);
+		CHECK(p &&
+			  !((uintptr_t)p & (((size_t)2 << (63 - __builtin_clzl(bad_pow2[i]))) - 1)),
+		      "memalign(%zu): %p", bad_pow2[i], p);
 		free(p);
 	}
+	errno = 0;
+	p = memalign(SIZE_MAX / 2 + 2, 64);
+	CHECK(!p && errno == EINVAL, "memalign(SIZE_MAX / 2 + 2): %p errno %d", p, errno);
 	for (size_t a = 0; a <= 16; a++) {
 		p = memalign(a, 40);
 		CHECK(p && ((uintptr_t)p & 15) == 0, "memalign(%zu, 40) = %p", a, p);
@@ -968,6 +973,48 @@ static void freed_small_large_blocks_resident_are_bounded(void)
 	freed_resident_bounded(480, 200000, true);
 }
 
+/* glibc's internal names (not in its headers), which some programs call. */
+extern void *__libc_malloc(size_t size);
+extern void __libc_free(void *p);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t size);
+extern void *__libc_memalign(size_t align, size_t size);
+
+/*
+ * glibc's names for the API are ours (a block from one freed by the other
+ * is no misuse, where glibc's own would abort on ours), and mallinfo2()
+ * and mallopt() answer for our heap.
+ */
+static void glibc_names_and_queries(void)
+{
+	unsigned char *p = __libc_malloc(100), *q = malloc(100), *z = __libc_calloc(10, 10);
+	struct mallinfo2 before = mallinfo2(), live, after;
+	void *big = malloc(8 << 20);
+
+	CHECK(p && q && z && big, "allocations");
+	if (!p || !q || !z || !big)
+		return;
+	CHECK(!z[0] && !z[99], "__libc_calloc zeroes");
+	memset(p, 1, 100);
+	p = __libc_realloc(p, 5000);
+	CHECK(p && p[99] == 1, "__libc_realloc keeps the bytes");
+	free(p);
+	__libc_free(q);
+	__libc_free(z);
+	p = __libc_memalign(256, 10);
+	CHECK(p && !((uintptr_t)p & 255), "__libc_memalign(256): %p", (void *)p);
+	free(p);
+	live = mallinfo2();
+	CHECK(live.hblkhd >= before.hblkhd + (8 << 20) && live.hblks >= 1,
+	      "mallinfo2 with 8 MiB live: hblks %zu, hblkhd %zu (before %zu)", live.hblks,
+	      live.hblkhd, before.hblkhd);
+	free(big);
+	after = mallinfo2();
+	CHECK(after.hblkhd + (8 << 20) <= live.hblkhd, "mallinfo2 after the free: hblkhd %zu",
+	      after.hblkhd);
+	CHECK(mallopt(M_MMAP_THRESHOLD, 1 << 20) == 1, "mallopt");
+}
+
 int main(void)
 {
 	static const struct shim_case cases[] = {
@@ -993,6 +1040,7 @@ int main(void)
 	    {"many-large-blocks", many_large_blocks},
 	    {"a-freed-buffer-comes-back-resident", a_freed_buffer_comes_back_resident},
 	    {"freed-blocks-resident-are-bounded", freed_blocks_resident_are_bounded},
+	    {"glibc-names-and-queries", glibc_names_and_queries},
 	    {"freed-small-large-blocks-resident-are-bounded",
 	     freed_small_large_blocks_resident_are_bounded},
 	};
