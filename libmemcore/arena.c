@@ -28,6 +28,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <kernel/errno.h>
 #include <libfdt.h>
 #include <mm/bootmem.h>
@@ -37,12 +38,14 @@
 #include <mm/phys.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "memcore.h"
 
 #define ARENA_PA	  0x80000000ULL /* RAM starts here, as on QEMU virt */
 #define ARENA_RESERVE_MAX (1ULL << 40)	/* address space asked for, halved until the OS agrees */
-#define ARENA_RESERVE_MIN (256ULL << 20)
+#define ARENA_RESERVE_MIN (64ULL << 20)
 #define ARENA_FIRST_SIZE  (32ULL << 20) /* the boot's RAM */
 #define ARENA_GROW_MAX	  (4ULL << 30)	/* the most one hot-add adds beyond a request's need */
 #define ARENA_GRANULE	  (PAGE_SIZE << BUDDY_MAX_ORDER) /* banks in whole largest blocks */
@@ -73,8 +76,39 @@ static __noreturn void boot_failed(const char *what, long err)
 	abort();
 }
 
-char *shim_reserve(uint64_t max, uint64_t min, uint64_t align, uint64_t *size)
+/*
+ * The address space RLIMIT_AS (ulimit -v) leaves this process, UINT64_MAX
+ * without one: the limit less what is mapped now (/proc/self/statm's
+ * first number; read(), as stdio may allocate).
+ */
+static uint64_t as_left(void)
 {
+	struct rlimit r;
+	char buf[64];
+	uint64_t mapped = 0;
+	ssize_t n;
+	int fd;
+
+	if (getrlimit(RLIMIT_AS, &r) || r.rlim_cur == RLIM_INFINITY)
+		return UINT64_MAX;
+	fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+		mapped = mapped * 10 + (uint64_t)(buf[i] - '0');
+	mapped *= (uint64_t)sysconf(_SC_PAGESIZE);
+	return r.rlim_cur > mapped ? r.rlim_cur - mapped : 0;
+}
+
+char *shim_reserve(uint64_t max, uint64_t min, uint64_t align, uint64_t share, uint64_t *size)
+{
+	uint64_t left = as_left();
+
+	/* under a limit: the largest power of two whose reservation (and its slack) fits the share
+	 */
+	while (left != UINT64_MAX && max > min && max + (align ? align : max) > left / share)
+		max /= 2;
 	for (*size = max; *size >= min; *size /= 2) {
 		uint64_t a = align ? align : *size;
 		/* over-reserved by the alignment, then trimmed to an aligned start */
@@ -196,7 +230,8 @@ void shim_arena_boot(void)
 	int err;
 
 	/* aligned to the largest block, as ARENA_PA is: a block's address keeps its alignment */
-	arena = shim_reserve(ARENA_RESERVE_MAX, ARENA_RESERVE_MIN, ARENA_GRANULE, &arena_reserved);
+	arena =
+	    shim_reserve(ARENA_RESERVE_MAX, ARENA_RESERVE_MIN, ARENA_GRANULE, 2, &arena_reserved);
 	if (!arena)
 		boot_failed("no address space for the arena", errno);
 	if (!arena_commit(0, ARENA_FIRST_SIZE))

@@ -45,9 +45,11 @@ void shim_arena_boot(void);
  * Address space from the OS, inaccessible (PROT_NONE, MAP_NORESERVE):
  * max bytes (a power of two), halved down to min until the OS agrees, the
  * start aligned to align (0: to the size itself); *size says how much.
- * NULL if not even min.
+ * NULL if not even min. Under RLIMIT_AS (ulimit -v), at most 1/share of
+ * what the limit leaves is asked for, alignment slack included, so that
+ * the program keeps the rest.
  */
-char *shim_reserve(uint64_t max, uint64_t min, uint64_t align, uint64_t *size);
+char *shim_reserve(uint64_t max, uint64_t min, uint64_t align, uint64_t share, uint64_t *size);
 
 /* What the arena has done, for MEMCORE_STATS and the tests. */
 struct shim_arena_stats {

@@ -43,7 +43,7 @@
 
 #define WINDOW_VA	0xffffffc000000000ULL /* the bottom of Sv39's upper half */
 #define WINDOW_SIZE_MAX (128ULL << 30)	      /* the largest allocation is below this */
-#define WINDOW_SIZE_MIN (256ULL << 20)
+#define WINDOW_SIZE_MIN (32ULL << 20)
 #define WINDOW_STEP	(64ULL << 20)
 #define PURGE_MIN	(1ULL << 20)
 /* freed mappings left resident, at most: glibc's largest mmap threshold */
@@ -435,7 +435,7 @@ const struct heap_large_ops *shim_window_init(void)
 	 * every alignment its VA has (a power-of-two size is aligned to
 	 * itself: malloc(8 GiB) wants 8 GiB)
 	 */
-	window = shim_reserve(WINDOW_SIZE_MAX, WINDOW_SIZE_MIN, 0, &window_size);
+	window = shim_reserve(WINDOW_SIZE_MAX, WINDOW_SIZE_MIN, 0, 2, &window_size);
 	if (!window)
 		return NULL;
 	if (mmu_space_init(&space, &pte_format_sv39, NULL, 0) < 0 ||

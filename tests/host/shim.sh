@@ -29,7 +29,7 @@ misuses="double-free interior foreign usable-size-of-freed realloc-of-freed larg
 debug_misuses="overflow write-after-free stale-free"
 guard_misuses="guard-overflow guard-use-after-free"
 libs=("$host/libmemcore.so" "$host"/libmemcore-{hart,block,slabpages,segfit,debug}.so)
-nr_tests=$((9 + $(wc -w <<<"$misuses $debug_misuses $guard_misuses")))
+nr_tests=$((10 + $(wc -w <<<"$misuses $debug_misuses $guard_misuses")))
 
 . tests/host/ktap-lib.sh
 
@@ -120,6 +120,13 @@ for lib in "${libs[@]}"; do
 	out=$(LD_PRELOAD=$lib /bin/echo hello 2>&1)
 	[ "$out" = hello ]
 	result runs-a-program $? "echo said: $out"
+
+	# under ulimit -v (1 GB), where reserving 1 TiB of arena and a 128 GiB
+	# window failed and the library aborted at start: its reservations take
+	# a share of what the limit leaves, and a 100 MiB block still fits
+	out=$( (ulimit -v 1000000 && LD_PRELOAD=$lib "$bin/tiny" 100) 2>&1)
+	[ -n "$out" ] && [ "$out" -gt 0 ] 2>/dev/null
+	result starts-under-a-1-GB-ulimit-v $? "tiny said: $out"
 
 	debug=0
 	[ "$name" = libmemcore-debug ] && debug=1
