@@ -318,17 +318,25 @@ static void window_moved(struct vmap *v, uint64_t from, uint64_t to, uint64_t by
 }
 
 /*
- * In place if it can, else moved (window_moved() takes the bytes along and
- * makes their new place writable). The new pages are made writable once
- * the place is known: refused (the OS out of mappings), the block would
- * fault where its caller writes, so that is reported.
+ * In place if it can, else moved (window_moved() takes the bytes along).
+ * Wherever vmap puts it (its first fit), the block ends below the reached
+ * part's end plus a guard page, its alignment and its length: that much is
+ * made writable first, so that an OS that refuses (ulimit -d, strict
+ * overcommit) makes it -ENOMEM, realloc()'s NULL, before anything moved.
+ * After that, a refusal (the OS out of mappings) would leave a block that
+ * faults where its caller writes, so it is reported.
  */
 static int window_grow(void *p, size_t nr, const phys_addr_t *more, size_t n_more, size_t align,
 		       void **np)
 {
+	uint64_t bound = __atomic_load_n(&reached, __ATOMIC_ACQUIRE) + PAGE_SIZE +
+			 (align > PAGE_SIZE ? align : 0) + (uint64_t)(nr + n_more) * PAGE_SIZE;
 	uint64_t va;
-	int err = vmap_grow(&vmap, va_of(p), nr, more, n_more, align, true, &va);
+	int err;
 
+	if (!reach(window + MIN(bound, window_size)))
+		return -ENOMEM;
+	err = vmap_grow(&vmap, va_of(p), nr, more, n_more, align, true, &va);
 	if (err)
 		return err;
 	if (!reach(host_of(va) + (nr + n_more) * PAGE_SIZE))

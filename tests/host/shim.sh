@@ -29,7 +29,7 @@ misuses="double-free interior foreign usable-size-of-freed realloc-of-freed larg
 debug_misuses="overflow write-after-free stale-free"
 guard_misuses="guard-overflow guard-use-after-free"
 libs=("$host/libmemcore.so" "$host"/libmemcore-{hart,block,slabpages,segfit,debug}.so)
-nr_tests=$((10 + $(wc -w <<<"$misuses $debug_misuses $guard_misuses")))
+nr_tests=$((11 + $(wc -w <<<"$misuses $debug_misuses $guard_misuses")))
 
 . tests/host/ktap-lib.sh
 
@@ -127,6 +127,13 @@ for lib in "${libs[@]}"; do
 	out=$( (ulimit -v 1000000 && LD_PRELOAD=$lib "$bin/tiny" 100) 2>&1)
 	[ -n "$out" ] && [ "$out" -gt 0 ] 2>/dev/null
 	result starts-under-a-1-GB-ulimit-v $? "tiny said: $out"
+
+	# under ulimit -d (300 MB), a 50 MiB block grown to 200 MiB with a block
+	# after it: the OS refuses the new place's memory, and realloc() says
+	# NULL (or succeeds), where it aborted once vmap had moved the block
+	out=$( (ulimit -d 300000 && LD_PRELOAD=$lib "$bin/tiny" 50 200) 2>&1)
+	[ -n "$out" ] && [ "$out" -gt 0 ] 2>/dev/null
+	result realloc-under-a-300-MB-ulimit-d $? "tiny said: $out"
 
 	debug=0
 	[ "$name" = libmemcore-debug ] && debug=1
