@@ -105,8 +105,7 @@ char *shim_reserve(uint64_t max, uint64_t min, uint64_t align, uint64_t share, u
 {
 	uint64_t left = as_left();
 
-	/* under a limit: the largest power of two whose reservation (and its slack) fits the share
-	 */
+	/* under a limit: the largest power of two that fits the share with its slack */
 	while (left != UINT64_MAX && max > min && max + (align ? align : max) > left / share)
 		max /= 2;
 	for (*size = max; *size >= min; *size /= 2) {
